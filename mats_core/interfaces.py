@@ -1,0 +1,116 @@
+"""The six plugin interfaces of API v1 (runtime-checkable protocols) and the Sample record.
+
+Third-party packages code against these; keep them stable. Tensors are torch tensors, but
+torch is only imported for type checking so that importing this module stays instant.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+    from torch import Tensor
+
+
+@runtime_checkable
+class AlignmentEncoder(Protocol):
+    """A frozen audio-text alignment model (a CLAP). Outputs are raw; the core L2-normalises."""
+
+    dim: int
+    sample_rate: int
+
+    def embed_audio(self, waveforms: "Tensor") -> "Tensor":
+        """[B, T] float32 mono at ``sample_rate`` -> [B, dim]."""
+
+    def embed_text(self, texts: list[str]) -> "Tensor":
+        """B strings -> [B, dim]."""
+
+
+@runtime_checkable
+class GapBridge(Protocol):
+    """Moves embeddings across the modality gap. All tensors are L2-normalised [B, dim]."""
+
+    def fit(self, memory: "Tensor") -> None:
+        """Receive the caption-embedding memory bank [N, dim] (may be ignored)."""
+
+    def train(self, text: "Tensor", generator: "torch.Generator") -> "Tensor":
+        """Training-time transform of clean text embeddings (e.g. noise injection)."""
+
+    def infer(self, audio: "Tensor", generator: "torch.Generator") -> "Tensor":
+        """Inference-time transform of audio embeddings (e.g. Santa)."""
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A causal LM that accepts input embeddings. ``template`` holds ``{audio}`` (where the
+    mapped prefix goes) and ``{instruction}``, e.g. ``"USER: <Speech>{audio}</Speech> {instruction}\\nASSISTANT:"``."""
+
+    hidden_size: int
+    template: str
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens."""
+
+    def embed(self, ids: "Tensor") -> "Tensor":
+        """[B, L] ids -> [B, L, hidden_size] input embeddings."""
+
+    def loss(self, inputs_embeds: "Tensor", attention_mask: "Tensor", labels: "Tensor") -> "Tensor":
+        """Mean next-token cross-entropy over positions whose label is not -100."""
+
+    def generate(self, inputs_embeds: "Tensor", attention_mask: "Tensor", **decoding: Any) -> list[str]:
+        """Decode continuations of left-padded embedded prompts."""
+
+    def trainable_parameters(self) -> list["torch.nn.Parameter"]:
+        """Parameters the trainer should optimise (e.g. LoRA), possibly empty."""
+
+
+@dataclass
+class Sample:
+    """One evaluation item. ``audio`` is a file path or a float32 mono array at ``sample_rate``."""
+
+    id: str
+    audio: "str | np.ndarray"
+    instruction: str
+    sample_rate: int | None = None
+    references: list[str] = field(default_factory=list)
+    label: str | None = None
+    labels: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A benchmark task. ``kind`` is ``caption``, ``classification`` or ``qa``.
+
+    ``score`` receives the rows written to samples.jsonl (``id``, ``prediction``,
+    ``references``, ``label``, ``error``) so that a finished run can be re-scored from disk.
+    """
+
+    name: str
+    kind: str
+
+    def samples(self, split: str | None = None) -> Iterable[Sample]:
+        ...
+
+    def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
+        ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    name: str
+
+    def compute(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> dict[str, float | None]:
+        ...
+
+
+@runtime_checkable
+class Corpus(Protocol):
+    """Training text. Records are ``{text, instruction, answer, task}`` (the user JSONL format)."""
+
+    name: str
+
+    def records(self) -> Iterable[dict[str, str]]:
+        ...

@@ -1,0 +1,192 @@
+"""Presets (``registry.yaml``: short name -> plugin + params) and ``build(kind, name, **params)``.
+
+Resolution order for ``build("bridge", "santa", lam=0.5)``: user registry files
+(``--registry`` / ``MATS_REGISTRY``, later ones win) over the shipped ``registry.yaml``;
+a name that is no preset may name a registered plugin directly. Params are validated
+against the factory's signature with pydantic, so errors name the field and the bound.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from mats_core.hookspecs import KINDS
+from mats_core.plugins import get_host
+
+SHIPPED_REGISTRY = Path(__file__).with_name("registry.yaml")
+
+
+class MatsError(Exception):
+    """A user-facing error: the message says what is wrong and what to do."""
+
+
+class Preset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plugin: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    extra: str | None = None  # the pip extra that installs the plugin
+    description: str = ""
+
+
+def _read_registry(path: Path) -> dict[str, dict[str, Preset]]:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise MatsError(f"registry file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise MatsError(f"registry file {path} is not valid YAML: {exc}") from None
+    out: dict[str, dict[str, Preset]] = {}
+    for kind, presets in raw.items():
+        if kind not in KINDS:
+            raise MatsError(f"{path}: unknown section '{kind}'; sections are {', '.join(KINDS)}")
+        out[kind] = {}
+        for name, body in (presets or {}).items():
+            try:
+                out[kind][name] = Preset.model_validate(body)
+            except ValidationError as exc:
+                raise MatsError(f"{path}: {kind} preset '{name}': {_format_errors(exc)}") from None
+    return out
+
+
+@lru_cache(maxsize=16)
+def _cached_presets(paths: tuple[str, ...]) -> dict[str, dict[str, Preset]]:
+    merged: dict[str, dict[str, Preset]] = {k: {} for k in KINDS}
+    for p in paths:
+        for kind, presets in _read_registry(Path(p)).items():
+            merged[kind].update(presets)
+    return merged
+
+
+def registry_paths(registry: str | os.PathLike | None = None) -> tuple[str, ...]:
+    paths = [str(SHIPPED_REGISTRY)]
+    env = os.environ.get("MATS_REGISTRY")
+    if env:
+        paths += [p for p in env.split(os.pathsep) if p]
+    if registry:
+        paths.append(str(registry))
+    return tuple(paths)
+
+
+def presets(kind: str, registry: str | os.PathLike | None = None) -> dict[str, Preset]:
+    _check_kind(kind)
+    return _cached_presets(registry_paths(registry))[kind]
+
+
+def resolve(kind: str, name: str, registry: str | os.PathLike | None = None, **params: Any) -> tuple[str, dict[str, Any]]:
+    """(plugin name, merged params) for a preset or plugin name; fails fast on unknown names."""
+    _check_kind(kind)
+    host = get_host()
+    table = presets(kind, registry)
+    if name in table:
+        preset = table[name]
+        merged = {**preset.params, **params}
+        if host.get(kind, preset.plugin) is None:
+            raise MatsError(_missing_plugin(kind, name, preset))
+        return preset.plugin, merged
+    if host.get(kind, name) is not None:
+        return name, dict(params)
+    known = sorted(set(table) | set(host.names(kind)))
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise MatsError(f"unknown {kind} '{name}'{hint} Known {kind}s: {', '.join(known) or '(none)'}")
+
+
+def build(kind: str, name: str, registry: str | os.PathLike | None = None, **params: Any) -> Any:
+    """Build the object a preset or plugin name stands for (public API v1)."""
+    plugin, merged = resolve(kind, name, registry, **params)
+    entry = get_host().get(kind, plugin)
+    if entry.conflict:
+        raise MatsError(entry.conflict)
+    validated = validate_params(kind, name, entry.factory, merged)
+    return entry.factory(**validated)
+
+
+def resolved_params(kind: str, name: str, registry: str | os.PathLike | None = None, **params: Any) -> dict[str, Any]:
+    """The full, validated params (defaults filled in) that ``build`` would pass: for configs."""
+    plugin, merged = resolve(kind, name, registry, **params)
+    entry = get_host().get(kind, plugin)
+    return {"plugin": plugin, "params": validate_params(kind, name, entry.factory, merged, fill_defaults=True)}
+
+
+def validate_params(kind: str, name: str, factory: Any, params: dict[str, Any], fill_defaults: bool = False) -> dict[str, Any]:
+    model = _params_model(factory)
+    if model is None:
+        return dict(params)
+    try:
+        validated = model.model_validate(params)
+    except ValidationError as exc:
+        raise MatsError(f"{kind} '{name}': {_format_errors(exc)}") from None
+    if fill_defaults:
+        return validated.model_dump()
+    return {k: getattr(validated, k) for k in validated.model_fields_set if k in model.model_fields} | {
+        k: v for k, v in params.items() if k not in model.model_fields
+    }
+
+
+@lru_cache(maxsize=256)
+def _params_model(factory: Any) -> type[BaseModel] | None:
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    fields: dict[str, Any] = {}
+    open_kwargs = False
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            open_kwargs = True
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY) or p.name == "self":
+            continue
+        ann = Any if p.annotation is p.empty else p.annotation
+        default = ... if p.default is p.empty else p.default
+        fields[p.name] = (ann, default)
+    hints = _resolve_hints(factory)
+    for key in fields:
+        if key in hints:
+            fields[key] = (hints[key], fields[key][1])
+    cfg = ConfigDict(extra="allow" if open_kwargs else "forbid", arbitrary_types_allowed=True)
+    return create_model(f"{getattr(factory, '__name__', 'factory')}Params", __config__=cfg, **fields)
+
+
+def _resolve_hints(factory: Any) -> dict[str, Any]:
+    import typing
+
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        return typing.get_type_hints(target, include_extras=True)
+    except Exception:  # noqa: BLE001 - unresolvable forward refs: fall back to raw annotations
+        return {}
+
+
+def _format_errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(params)"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown param '{loc}'")
+        else:
+            parts.append(f"param '{loc}': {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(parts)
+
+
+def _missing_plugin(kind: str, name: str, preset: Preset) -> str:
+    host = get_host()
+    broken = [p for p in host.plugins.values() if p.status == "error"]
+    msg = f"{kind} preset '{name}' needs plugin '{preset.plugin}', which is not installed"
+    if preset.extra:
+        msg += f": install it with  pip install 'mats-bench[{preset.extra}]'"
+    if broken:
+        msg += ". Plugins that failed to load: " + "; ".join(f"{p.name} ({p.error})" for p in broken)
+    return msg
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise MatsError(f"unknown kind '{kind}'; kinds are {', '.join(KINDS)}")

@@ -1,0 +1,1 @@
+"""mats_bridges: built-in mats-bench plugin (work in progress)."""

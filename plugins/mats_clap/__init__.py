@@ -1,0 +1,1 @@
+"""mats_clap: built-in mats-bench plugin (work in progress)."""

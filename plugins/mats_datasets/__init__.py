@@ -1,0 +1,1 @@
+"""mats_datasets: built-in mats-bench plugin (work in progress)."""

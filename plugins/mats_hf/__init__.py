@@ -1,0 +1,1 @@
+"""mats_hf: built-in mats-bench plugin (work in progress)."""

@@ -1,0 +1,1 @@
+"""mats_metrics: built-in mats-bench plugin (work in progress)."""

@@ -1,0 +1,1 @@
+"""mats_tiny: built-in mats-bench plugin (work in progress)."""
