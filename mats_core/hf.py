@@ -1,0 +1,160 @@
+"""The one LanguageModel implementation: any transformers causal LM, optionally with peft LoRA.
+
+GPT-2, LLaMA/Vicuna, SmolLM2 and the tiny world's LM all go through this class; presets only
+change its params. Works with transformers 4.57 and 5.x.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from mats_core.registry import MatsError
+
+        raise MatsError(f"device '{device}' requested but CUDA is not available; use --device cpu")
+    return torch.device(device)
+
+
+class HFCausalLM:
+    """A frozen transformers causal LM (+ optional LoRA) that takes input embeddings.
+
+    ``template`` places the mapped audio prefix (``{audio}``) and the task instruction
+    (``{instruction}``); the answer follows it during training.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        template: str,
+        tokenizer: str | None = None,
+        gguf_file: str | None = None,
+        dtype: str = "float32",
+        device: str = "cpu",
+        lora: dict | None = None,
+        max_length: int | None = None,
+        generation: dict | None = None,
+        trust_remote_code: bool = False,
+    ):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        from mats_core.registry import MatsError
+
+        hf_logging.disable_progress_bar()  # per-shard bars are noise next to our own progress
+
+        if not model:
+            raise MatsError("llm param 'model' is empty: give a hub id or a local directory (--set llm.model=PATH)")
+        if "{audio}" not in template or "{instruction}" not in template:
+            raise MatsError(f"llm param 'template' must contain '{{audio}}' and '{{instruction}}', got {template!r}")
+        if dtype not in DTYPES:
+            raise MatsError(f"llm param 'dtype' must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.device = resolve_device(device)
+        torch_dtype = DTYPES[dtype]
+        if self.device.type == "cpu" and torch_dtype == torch.float16:
+            torch_dtype = torch.float32  # fp16 matmuls are slow or missing on CPU
+        extra = {"gguf_file": gguf_file} if gguf_file else {}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer or model, trust_remote_code=trust_remote_code, **extra)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model, dtype=torch_dtype, trust_remote_code=trust_remote_code, **extra
+            )
+        except OSError as exc:
+            raise MatsError(
+                f"could not load LLM '{model}': {exc}\nGive a local directory (--set llm.model=DIR) or, online, a hub id."
+            ) from None
+        tok = self.tokenizer
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token  # no new rows: keeps the frozen embedding matrix untouched
+        tok.padding_side = "left"
+        self.model.requires_grad_(False)
+        self.model.eval()
+        self.lora_config = dict(lora) if lora else None
+        if lora:
+            self._add_lora(lora)
+        self.model.to(self.device)
+        self.template = template
+        self.hidden_size = int(self.model.get_input_embeddings().weight.shape[1])
+        self.max_length = max_length
+        self.generation = dict(generation or {})
+        self.bos_token_id = tok.bos_token_id
+        self.eos_token_id = tok.eos_token_id
+        self.pad_token_id = tok.pad_token_id
+        # Llama-style tokenizers prepend <s>; GPT-2 style ones do not. Keep the model's own habit.
+        probe = tok("a").input_ids
+        self.add_bos = bool(probe) and tok.bos_token_id is not None and probe[0] == tok.bos_token_id
+
+    def _add_lora(self, lora: dict) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        targets = lora.get("target_modules")
+        if isinstance(targets, str):
+            targets = [targets]  # a bare string is a full-name regex in peft: almost never what is meant
+        cfg = LoraConfig(
+            r=int(lora.get("r", 8)),
+            lora_alpha=int(lora.get("alpha", 32)),
+            lora_dropout=float(lora.get("dropout", 0.0)),
+            target_modules=targets,
+            task_type="CAUSAL_LM",
+        )
+        self.model = get_peft_model(self.model, cfg)
+
+    # -- LanguageModel API -------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model.get_input_embeddings()(ids.to(self.device))
+
+    def loss(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        out = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels)
+        return out.loss
+
+    @torch.no_grad()
+    def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **decoding: Any) -> list[str]:
+        settings = {"max_new_tokens": 32, "do_sample": False, "num_beams": 1} | self.generation | decoding
+        out = self.model.generate(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            pad_token_id=self.pad_token_id,
+            eos_token_id=self.eos_token_id,
+            **settings,
+        )
+        texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
+        return [t.strip() for t in texts]
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    # -- adapter state (checkpoints) ----------------------------------------------------
+    def adapter_state_dict(self) -> dict[str, torch.Tensor]:
+        if not self.lora_config:
+            return {}
+        from peft import get_peft_model_state_dict
+
+        return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
+
+    def load_adapter_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if not state:
+            return
+        if not self.lora_config:
+            from mats_core.registry import MatsError
+
+            raise MatsError("checkpoint holds a LoRA adapter but the llm preset has no 'lora' params")
+        from peft import set_peft_model_state_dict
+
+        result = set_peft_model_state_dict(self.model, state)
+        unexpected = getattr(result, "unexpected_keys", [])
+        if unexpected:
+            from mats_core.registry import MatsError
+
+            raise MatsError(f"LoRA adapter does not fit this llm ({len(unexpected)} unexpected keys, e.g. {unexpected[0]})")
+
+    def train(self, mode: bool = True) -> None:
+        self.model.train(mode)
