@@ -1,0 +1,64 @@
+"""The two bridges that need no memory bank: ``none`` (the naive swap) and ``noise``
+(Gaussian noise at training, audio used as is at test: the released MATS default)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mats_bridges._ops import check_embeddings, noise_injection
+
+
+class NoneBridge:
+    """Identity at training and inference: train on clean text, test on raw audio embeddings."""
+
+    name = "none"
+
+    def fit(self, memory: Tensor) -> None:
+        """The bank is not used."""
+
+    def train(self, text: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return check_embeddings(text, "none.train(text)")
+
+    def infer(self, audio: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return check_embeddings(audio, "none.infer(audio)")
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return "NoneBridge()"
+
+
+class NoiseBridge:
+    """Training: normalize(x + sqrt(var) * N(0, I)). Inference: identity.
+
+    The noise widens the text distribution the mapper sees, so that audio embeddings,
+    which sit elsewhere on the sphere (the modality gap), still fall inside it.
+    """
+
+    name = "noise"
+
+    def __init__(self, noise_variance: float = 0.015):
+        if not (math.isfinite(noise_variance) and noise_variance >= 0):
+            raise ValueError(f"noise: noise_variance must be a finite number >= 0, got {noise_variance!r}")
+        self.noise_variance = float(noise_variance)
+
+    def fit(self, memory: Tensor) -> None:
+        """The bank is not used."""
+
+    def train(self, text: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        check_embeddings(text, "noise.train(text)")
+        return noise_injection(text, self.noise_variance, generator)
+
+    def infer(self, audio: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        # The core already L2-normalises encoder outputs; nothing else happens at test time.
+        return check_embeddings(audio, "noise.infer(audio)")
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "noise_variance": self.noise_variance}
+
+    def __repr__(self) -> str:
+        return f"NoiseBridge(noise_variance={self.noise_variance})"
