@@ -44,6 +44,8 @@ def _read_registry(path: Path) -> dict[str, dict[str, Preset]]:
         raise MatsError(f"registry file {path} is not valid YAML: {exc}") from None
     out: dict[str, dict[str, Preset]] = {}
     for kind, presets in raw.items():
+        if kind == "checkpoints":
+            continue  # read by checkpoint_sets()
         if kind not in KINDS:
             raise MatsError(f"{path}: unknown section '{kind}'; sections are {', '.join(KINDS)}")
         out[kind] = {}
@@ -72,6 +74,29 @@ def registry_paths(registry: str | os.PathLike | None = None) -> tuple[str, ...]
     if registry:
         paths.append(str(registry))
     return tuple(paths)
+
+
+def checkpoint_sets(registry: str | os.PathLike | None = None) -> dict[str, str]:
+    """``checkpoints:`` section: "<encoder>+<llm>" -> a directory (``pkg:module/sub/dir`` allowed)
+    holding ``clean/``, ``noise/`` and ``audio/`` checkpoints (the shipped ones for a preset pair)."""
+    out: dict[str, str] = {}
+    for p in registry_paths(registry):
+        raw = yaml.safe_load(Path(p).read_text()) or {}
+        out.update(raw.get("checkpoints") or {})
+    return out
+
+
+def resolve_path(value: str) -> Path:
+    """A filesystem path, or ``pkg:module/rel/path`` inside an installed package."""
+    if not value.startswith("pkg:"):
+        return Path(value).expanduser()
+    import importlib.util
+
+    module, _, rel = value[4:].partition("/")
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise MatsError(f"'{value}': package '{module}' is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / rel
 
 
 def presets(kind: str, registry: str | os.PathLike | None = None) -> dict[str, Preset]:
@@ -113,6 +138,16 @@ def resolved_params(kind: str, name: str, registry: str | os.PathLike | None = N
     plugin, merged = resolve(kind, name, registry, **params)
     entry = get_host().get(kind, plugin)
     return {"plugin": plugin, "params": validate_params(kind, name, entry.factory, merged, fill_defaults=True)}
+
+
+def accepted_params(kind: str, name: str, params: dict[str, Any], registry: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The subset of ``params`` that the plugin behind ``name`` accepts (for options shared by
+    several plugins, e.g. ``data_root`` or ``device``)."""
+    plugin, _ = resolve(kind, name, registry)
+    model = _params_model(get_host().get(kind, plugin).factory)
+    if model is None or model.model_config.get("extra") == "allow":
+        return dict(params)
+    return {k: v for k, v in params.items() if k in model.model_fields}
 
 
 def validate_params(kind: str, name: str, factory: Any, params: dict[str, Any], fill_defaults: bool = False) -> dict[str, Any]:

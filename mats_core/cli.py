@@ -1,0 +1,221 @@
+"""The ``mats-bench`` command line. Imports nothing heavy at module level: ``--help`` is instant."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+app = typer.Typer(
+    name="mats-bench",
+    help="Audio language models trained with text-only supervision (MATS): train, bridge, benchmark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SET_HELP = "Override a param: kind.param=value (kinds: encoder, llm, bridge, corpus, task, mapper, train, run, decoding). Repeatable."
+DEFAULT_TASKS = "tiny-caption,tiny-classify,tiny-qa"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from mats_core import __version__
+
+        typer.echo(f"mats-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """mats-bench: run `mats-bench run` for the bridge comparison on the embedded world."""
+
+
+def parse_sets(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``llm.lora.r=4`` -> {"llm": {"lora": {"r": 4}}}; values are parsed as YAML scalars/lists."""
+    import yaml
+
+    from mats_core.registry import MatsError
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) < 2 or not all(parts):
+            raise MatsError(f"--set {item!r}: expected kind.param=value, e.g. --set bridge.lam=0.5")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out.setdefault(parts[0], {})
+        for p in parts[1:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _fail(exc: Exception) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.command()
+def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """List installed plugins, what each provides, and any load errors."""
+    from mats_core.plugins import get_host
+
+    host = get_host()
+    rows = [
+        {
+            "name": p.name, "package": p.package, "version": p.version, "source": p.source, "status": p.status,
+            "error": p.error, "provides": p.provides,
+        }
+        for p in host.plugins.values()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="mats-bench plugins")
+    for col in ("plugin", "package", "version", "source", "status", "provides"):
+        table.add_column(col)
+    for r in rows:
+        provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in r["provides"].items())
+        status = r["status"] if r["status"] != "error" else f"[red]error[/]: {r['error']}"
+        table.add_row(r["name"], r["package"], r["version"], r["source"], status, provides)
+    _console().print(table)
+
+
+@app.command()
+def train(
+    encoder: str = typer.Option("tiny", help="Encoder preset or plugin name."),
+    llm: str = typer.Option("tiny", help="LLM preset or plugin name."),
+    bridge: str = typer.Option("noise", help="Training-time bridge (noise = MATS; none = clean)."),
+    corpus: str = typer.Option("tiny", help="Corpus name, or a JSONL file of {text, instruction, answer, task}."),
+    output: Path = typer.Option(Path("runs/checkpoint"), help="Checkpoint directory."),
+    steps: int = typer.Option(1000, min=1),
+    batch_size: int = typer.Option(32, min=1),
+    lr: float = typer.Option(1e-3, min=0),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    supervision: str = typer.Option("text", help="text (MATS) | audio (MATS-Audio reference; needs a paired corpus)."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run in --output exactly."),
+    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+) -> None:
+    """Train the mapper (+ LoRA) on text only and save a checkpoint."""
+    from mats_core.registry import MatsError
+
+    try:
+        _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_)
+    except MatsError as exc:
+        _fail(exc)
+
+
+def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_):
+    from mats_core.corpus import load_corpus
+    from mats_core.registry import build, resolved_params
+    from mats_core.trainer import TrainConfig, train as run_train
+
+    ov = parse_sets(set_)
+    reg = str(registry) if registry else None
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, supervision=supervision, **ov.get("train", {}))
+    enc_params = _with_device("encoder", encoder, reg, ov.get("encoder", {}), device)
+    llm_params = {**ov.get("llm", {}), "device": device}
+    spec = {
+        "encoder": {"name": encoder, "params": enc_params},
+        "llm": {"name": llm, "params": llm_params},
+        "bridge": {"name": bridge, **resolved_params("bridge", bridge, reg, **ov.get("bridge", {}))},
+        "corpus": {"name": corpus, "params": ov.get("corpus", {})},
+        "supervision": supervision,
+    }
+    console = _console()
+    console.print(f"[bold]train[/] {json.dumps(spec, default=str)}", highlight=False)
+    enc = build("encoder", encoder, reg, **enc_params)
+    lm = build("llm", llm, reg, **llm_params)
+    br = build("bridge", bridge, reg, **ov.get("bridge", {}))
+    _, records = load_corpus(corpus, reg, **ov.get("corpus", {}))
+    out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume)
+    console.print(f"checkpoint written to [bold]{out}[/]")
+
+
+def _with_device(kind: str, name: str, registry: str | None, params: dict, device: str) -> dict:
+    from mats_core.registry import resolved_params
+
+    accepted = resolved_params(kind, name, registry)["params"]
+    return {**params, "device": device} if "device" in accepted and "device" not in params else dict(params)
+
+
+@app.command()
+def run(
+    encoder: str = typer.Option("tiny", help="Encoder preset (must match the checkpoint)."),
+    bridge: str = typer.Option("none,noise,memory,santa", help="Bridge(s), comma-separated: one table row each."),
+    llm: str = typer.Option("tiny", help="LLM preset (must match the checkpoint)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="A checkpoint, or a set dir with clean/ noise/ audio/ (default: the shipped set for encoder+llm)."),
+    tasks: str = typer.Option(DEFAULT_TASKS, help="Comma-separated task names."),
+    data_root: Optional[Path] = typer.Option(None, help="Root of dataset folders (for dataset tasks)."),
+    output: Path = typer.Option(Path("runs/latest"), help="Where results.json / samples.jsonl go."),
+    limit: Optional[int] = typer.Option(None, min=1, help="At most N samples per task (testing)."),
+    batch_size: int = typer.Option(32, min=1),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    seed: int = typer.Option(0),
+    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    overwrite: bool = typer.Option(False, help="Replace a previous run with a different config in --output."),
+    reference: bool = typer.Option(True, help="Add the CLAP zero-shot and MATS-Audio reference rows."),
+) -> None:
+    """Evaluate bridges on tasks and print the comparison table (the main job)."""
+    from mats_core.registry import MatsError
+
+    try:
+        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference)
+    except MatsError as exc:
+        _fail(exc)
+
+
+def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference):
+    from mats_core.runner import run_comparison
+
+    ov = parse_sets(set_)
+    rows, kinds = run_comparison(
+        encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=checkpoint, data_root=data_root,
+        output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, **ov.get("run", {}),
+                                   "decoding": ov.get("decoding", {})},
+        overrides=ov, registry=str(registry) if registry else None, overwrite=overwrite, reference=reference,
+    )
+    from mats_core.report import as_rich_table
+
+    _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds))
+    _console().print(f"results in [bold]{output}[/]")
+
+
+def _load_command_plugins() -> None:
+    """Let plugins add sub-commands (e.g. ``mats-bench tiny build``); a failing one is skipped."""
+    if os.environ.get("MATS_NO_PLUGIN_COMMANDS"):
+        return
+    from mats_core.plugins import get_host
+
+    host = get_host()
+    for impl in host.pm.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=app)
+        except Exception as exc:  # noqa: BLE001
+            print(f"mats-bench: plugin '{impl.plugin_name}' failed to add commands: {exc}", file=sys.stderr)
+
+
+_load_command_plugins()

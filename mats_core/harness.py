@@ -1,0 +1,260 @@
+"""Evaluation: audio -> encoder -> bridge.infer -> mapper -> LLM -> text -> task.score -> results.
+
+One ``evaluate`` call is one run directory (results.json + samples.jsonl). Samples already in
+samples.jsonl are skipped, so a killed run resumes; a sample whose audio fails is recorded
+with its error and the run goes on. Bridge noise is drawn per fixed block of samples (not per
+generation batch) so results do not depend on ``batch_size``.
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from mats_core.audio import AudioError, load_audio
+from mats_core.model import MATSModel, read_checkpoint_config
+from mats_core.registry import MatsError, accepted_params, build, resolved_params
+from mats_core.results import RunResults, SamplesWriter, collect_versions, fingerprint, write_results
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int | None = Field(None, ge=1)
+    batch_size: int = Field(32, ge=1)
+    seed: int = 0
+    memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
+    bridge_block: int = Field(256, ge=1)
+    crop: str = "center"
+    decoding: dict[str, Any] = Field(default_factory=dict)
+    device: str = "auto"
+
+
+@dataclass
+class Pipeline:
+    """The frozen encoder and LLM, built once and shared by every checkpoint and bridge."""
+
+    encoder: Any
+    llm: Any
+    spec: dict
+    registry: str | None = None
+    _bank: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | Path, registry: str | None = None, device: str = "auto", overrides: dict | None = None) -> "Pipeline":
+        cfg = read_checkpoint_config(checkpoint)
+        overrides = overrides or {}
+        enc = cfg["encoder"]
+        llm = cfg["llm"]
+        enc_params = {**enc.get("params", {}), **overrides.get("encoder", {})}
+        llm_params = {**llm.get("params", {}), **overrides.get("llm", {})}
+        if "device" in _param_names("encoder", enc["name"], registry):
+            enc_params.setdefault("device", device)
+        llm_params["device"] = device
+        encoder = build("encoder", enc["name"], registry, **enc_params)
+        lm = build("llm", llm["name"], registry, **llm_params)
+        spec = {"encoder": {"name": enc["name"], "params": enc_params}, "llm": {"name": llm["name"], "params": llm_params}, "corpus": cfg.get("corpus")}
+        return cls(encoder, lm, spec, registry)
+
+    def load(self, checkpoint: str | Path) -> tuple[MATSModel, dict]:
+        cfg = read_checkpoint_config(checkpoint)
+        for kind in ("encoder", "llm"):
+            if cfg[kind]["name"] != self.spec[kind]["name"]:
+                raise MatsError(f"checkpoint {checkpoint} was trained with {kind} '{cfg[kind]['name']}', not '{self.spec[kind]['name']}'")
+        model = MATSModel(self.llm, cfg["dim"], cfg["mapper"])
+        if cfg["dim"] != self.encoder.dim:
+            raise MatsError(f"checkpoint {checkpoint} expects {cfg['dim']}-d embeddings; encoder gives {self.encoder.dim}-d")
+        model.load_weights(checkpoint)
+        model.eval()
+        return model, cfg
+
+    def memory_bank(self, corpus_spec: dict, size: int, seed: int) -> torch.Tensor:
+        """Caption embeddings of ``size`` random training texts (seeded), cached per corpus."""
+        from mats_core.corpus import load_corpus
+        from mats_core.embeddings import embed_texts, encoder_identity
+
+        key = (fingerprint(corpus_spec), size, seed)
+        if key not in self._bank:
+            _, records = load_corpus(corpus_spec["name"], self.registry, **corpus_spec.get("params", {}))
+            texts = sorted({r["text"] for r in records})
+            table, _ = embed_texts(self.encoder, texts, encoder_identity(self.encoder, self.spec["encoder"]))
+            pick = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))[:size]
+            self._bank[key] = table[pick.sort().values]
+        return self._bank[key]
+
+    def embed_audio(self, samples: Sequence[Any], cfg: RunConfig) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
+        """Normalised embeddings of the samples whose audio loads; errors by position."""
+        import numpy as np
+
+        waves, ok, errors = [], [], {}
+        clip = getattr(self.encoder, "clip_seconds", None)
+        for i, s in enumerate(samples):
+            try:
+                rng = np.random.default_rng(cfg.seed + zlib.crc32(str(s.id).encode()))
+                waves.append(load_audio(s.audio, self.encoder.sample_rate, s.sample_rate, clip, cfg.crop, rng))
+                ok.append(i)
+            except AudioError as exc:
+                errors[i] = str(exc)
+        if not waves:
+            return None, ok, errors
+        n = max(w.shape[-1] for w in waves)
+        batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[-1]))) for w in waves])
+        with torch.no_grad():
+            z = self.encoder.embed_audio(batch).float()
+        return F.normalize(z, dim=-1), ok, errors
+
+
+def evaluate(
+    pipe: Pipeline,
+    checkpoint: str | Path,
+    bridge_name: str,
+    tasks: Sequence[str],
+    output: str | Path,
+    cfg: RunConfig,
+    bridge_params: dict | None = None,
+    overwrite: bool = False,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    task_params: dict | None = None,
+) -> RunResults:
+    t_start = time.perf_counter()
+    out = Path(output)
+    model, ckpt_cfg = pipe.load(checkpoint)
+    bridge_params = dict(bridge_params or {})
+    train_var = ckpt_cfg.get("bridge", {}).get("params", {}).get("noise_variance")
+    if train_var is not None and "noise_variance" in _param_names("bridge", bridge_name, pipe.registry):
+        bridge_params.setdefault("noise_variance", train_var)  # retrieval noise = the training noise
+    bridge = build("bridge", bridge_name, pipe.registry, **bridge_params)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
+    bridge.fit(bank.to(pipe.llm.device))
+    timings["memory_bank_seconds"] = time.perf_counter() - t0
+    task_objs = {n: build("task", n, pipe.registry, **accepted_params("task", n, task_params or {}, pipe.registry)) for n in tasks}
+    config = {
+        "checkpoint": str(checkpoint),
+        "encoder": pipe.spec["encoder"],
+        "llm": pipe.spec["llm"],
+        "bridge": {"name": bridge_name, **resolved_params("bridge", bridge_name, pipe.registry, **bridge_params)},
+        "tasks": list(tasks),
+        "task_params": dict(task_params or {}),
+        "run": cfg.model_dump(exclude={"device"}),
+        "checkpoint_config": {k: ckpt_cfg.get(k) for k in ("bridge", "corpus", "supervision", "step", "train")},
+    }
+    _guard_config(out, config, overwrite)
+    writer = SamplesWriter(out / "samples.jsonl")
+    results, notes, counts, errors, prints = {}, {}, {}, 0, {}
+    try:
+        for name, task in task_objs.items():
+            t0 = time.perf_counter()
+            samples = list(task.samples())
+            if cfg.limit:
+                samples = samples[: cfg.limit]
+            prints[name] = fingerprint([name, getattr(task, "fingerprint", None), [s.id for s in samples]])
+            _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress)
+            rows = [writer.records[(name, str(s.id))] for s in samples]
+            results[name] = task.score(rows, encoder=pipe.encoder)
+            if getattr(task, "notes", None):
+                notes[name] = dict(task.notes)
+            counts[name] = len(rows)
+            errors += sum(1 for r in rows if r.get("error"))
+            timings[f"{name}_seconds"] = time.perf_counter() - t0
+    finally:
+        writer.close()
+    timings["total_seconds"] = time.perf_counter() - t_start
+    res = RunResults(
+        config=config,
+        versions=collect_versions(),
+        seed=cfg.seed,
+        results=results,
+        notes=notes,
+        errors_count=errors,
+        samples_count=counts,
+        fingerprints={"config": fingerprint(config), **{f"task:{k}": v for k, v in prints.items()}},
+        timings={k: round(v, 3) for k, v in timings.items()},
+    )
+    write_results(out / "results.json", res)
+    return res
+
+
+def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress) -> None:
+    done = writer.done(name)
+    total = len(samples)
+    finished = sum(1 for s in samples if str(s.id) in done)
+    if on_progress:
+        on_progress(name, finished, total)
+    for b0 in range(0, total, cfg.bridge_block):
+        block = samples[b0 : b0 + cfg.bridge_block]
+        if all(str(s.id) in done for s in block):
+            continue
+        z, ok, errs = pipe.embed_audio(block, cfg)
+        gen = torch.Generator(device=pipe.llm.device).manual_seed(cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode()))
+        bridged = bridge.infer(z.to(pipe.llm.device), gen) if z is not None else None
+        pos = {i: j for j, i in enumerate(ok)}
+        todo = [i for i, s in enumerate(block) if str(s.id) not in done]
+        for c0 in range(0, len(todo), cfg.batch_size):
+            chunk = todo[c0 : c0 + cfg.batch_size]
+            gen_idx = [i for i in chunk if i in pos]
+            preds: dict[int, str] = {}
+            if gen_idx:
+                zz = bridged[[pos[i] for i in gen_idx]]
+                texts = model.generate(zz, [block[i].instruction for i in gen_idx], **cfg.decoding)
+                preds = dict(zip(gen_idx, texts))
+            writer.write(_row(name, block[i], preds.get(i), errs.get(i)) for i in chunk)
+            finished += len(chunk)
+            if on_progress:
+                on_progress(name, finished, total)
+
+
+def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
+    return {"task": task, "id": str(s.id), "prediction": prediction, "references": list(s.references), "label": s.label, "error": error}
+
+
+def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict | None = None) -> dict[str, float | None]:
+    """The CLAP zero-shot classifier (audio vs label-text cosine): the reference row."""
+    task = build("task", task_name, pipe.registry, **(task_params or {}))
+    if task.kind != "classification":
+        return {}
+    samples = list(task.samples())[: cfg.limit] if cfg.limit else list(task.samples())
+    labels = list(samples[0].labels) if samples else []
+    prompt = getattr(task, "label_prompt", "{label}")
+    with torch.no_grad():
+        lab = F.normalize(pipe.encoder.embed_text([prompt.format(label=l) for l in labels]).float(), dim=-1)
+    correct = n = 0
+    for b0 in range(0, len(samples), cfg.batch_size):
+        block = samples[b0 : b0 + cfg.batch_size]
+        z, ok, _ = pipe.embed_audio(block, cfg)
+        n += len(block)
+        if z is None:
+            continue
+        pred = (z @ lab.to(z.device).T).argmax(-1).tolist()
+        correct += sum(labels[p] == block[i].label for p, i in zip(pred, ok))
+    return {"accuracy": correct / n if n else None}
+
+
+def _guard_config(out: Path, config: dict, overwrite: bool) -> None:
+    """A rerun into the same directory resumes only with the same config."""
+    import json
+
+    stamp = out / "run_config.json"
+    new = fingerprint(config)
+    if stamp.exists():
+        old = json.loads(stamp.read_text()).get("fingerprint")
+        if old != new:
+            if not overwrite:
+                raise MatsError(f"{out} holds a run with a different config; use another --output or pass --overwrite")
+            for f in ("samples.jsonl", "results.json"):
+                (out / f).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"fingerprint": new, "config": config}, indent=2, default=str))
+
+
+def _param_names(kind: str, name: str, registry: str | None) -> set[str]:
+    try:
+        return set(resolved_params(kind, name, registry)["params"])
+    except MatsError:
+        return set()

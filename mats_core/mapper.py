@@ -1,0 +1,71 @@
+"""Mappers: a CLAP embedding [B, dim] -> a prefix of LLM input embeddings [B, prefix_length, hidden].
+
+``transformer`` is the paper's (ClipCap/clapcap style): a linear layer makes ``clip_length``
+tokens from the embedding, ``prefix_length`` learned constants are appended, an N-layer
+transformer mixes them and the outputs at the constants' positions are projected to the
+LLM width. ``mlp`` is ClipCap's cheaper alternative.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+
+class MapperConfig(BaseModel):
+    """Paper (MATS-LLaMA): transformer, prefix 40, clip 40, 8 layers, width 1024, 8 heads."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["transformer", "mlp"] = "transformer"
+    prefix_length: int = Field(10, ge=1)
+    clip_length: int = Field(10, ge=1)
+    num_layers: int = Field(2, ge=1)
+    width: int = Field(256, ge=8)
+    heads: int = Field(4, ge=1)
+    mlp_ratio: float = Field(2.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+
+
+class TransformerMapper(nn.Module):
+    def __init__(self, dim: int, hidden: int, cfg: MapperConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.to_clip = nn.Linear(dim, cfg.clip_length * cfg.width)
+        self.prefix_const = nn.Parameter(torch.randn(cfg.prefix_length, cfg.width) * 0.02)
+        layer = nn.TransformerEncoderLayer(
+            d_model=cfg.width,
+            nhead=cfg.heads,
+            dim_feedforward=int(cfg.width * cfg.mlp_ratio),
+            dropout=cfg.dropout,
+            activation="relu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.blocks = nn.TransformerEncoder(layer, cfg.num_layers, enable_nested_tensor=False)
+        self.to_llm = nn.Linear(cfg.width, hidden)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        b = z.shape[0]
+        clip = self.to_clip(z).view(b, self.cfg.clip_length, self.cfg.width)
+        x = torch.cat([clip, self.prefix_const.unsqueeze(0).expand(b, -1, -1)], dim=1)
+        x = self.blocks(x)[:, self.cfg.clip_length :]
+        return self.to_llm(x)
+
+
+class MLPMapper(nn.Module):
+    def __init__(self, dim: int, hidden: int, cfg: MapperConfig):
+        super().__init__()
+        self.cfg = cfg
+        mid = (hidden * cfg.prefix_length) // 2
+        self.net = nn.Sequential(nn.Linear(dim, mid), nn.Tanh(), nn.Linear(mid, hidden * cfg.prefix_length))
+        self.hidden = hidden
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], self.cfg.prefix_length, self.hidden)
+
+
+def build_mapper(dim: int, hidden: int, cfg: MapperConfig | dict | None = None) -> nn.Module:
+    cfg = cfg if isinstance(cfg, MapperConfig) else MapperConfig.model_validate(cfg or {})
+    return {"transformer": TransformerMapper, "mlp": MLPMapper}[cfg.type](dim, hidden, cfg)

@@ -1,0 +1,151 @@
+"""The MATS model: (bridged, normalised) CLAP embedding -> mapper -> prefix inside the LLM's prompt.
+
+Prompt assembly is batched: token ids of ``template`` (with the instruction filled in) are
+laid out with a gap of ``prefix_length`` slots where ``{audio}`` stands, embedded once, and
+the mapper's prefix is scattered into the gap. Training rows are right-padded and carry
+labels only on the answer tokens (+ EOS); generation rows are left-padded.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from mats_core.mapper import MapperConfig, build_mapper
+
+IGNORE = -100
+CHECKPOINT_FORMAT = "mats-bench/checkpoint"
+
+
+class MATSModel(nn.Module):
+    def __init__(self, llm: Any, dim: int, mapper: MapperConfig | dict | None = None):
+        super().__init__()
+        self.llm = llm
+        self.mapper_config = mapper if isinstance(mapper, MapperConfig) else MapperConfig.model_validate(mapper or {})
+        self.mapper = build_mapper(dim, llm.hidden_size, self.mapper_config).to(getattr(llm, "device", "cpu"))
+        self.dim = dim
+        before, after = llm.template.split("{audio}", 1)
+        self._before, self._after = before, after
+        self._ids_cache: dict[str, tuple[list[int], list[int]]] = {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.mapper.parameters()).device
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return list(self.mapper.parameters()) + list(self.llm.trainable_parameters())
+
+    # -- prompt assembly -------------------------------------------------------------------
+    def _prompt_ids(self, instruction: str) -> tuple[list[int], list[int]]:
+        # Instructions repeat (a few templates per task): tokenise each once, not every step.
+        cached = self._ids_cache.get(instruction)
+        if cached is None:
+            cached = self._ids_cache[instruction] = self._tokenize_prompt(instruction)
+        return cached
+
+    def _tokenize_prompt(self, instruction: str) -> tuple[list[int], list[int]]:
+        tok = self.llm.tokenize
+        before = tok(self._before.format(instruction=instruction)) if self._before else []
+        after = tok(self._after.format(instruction=instruction))
+        bos = getattr(self.llm, "bos_token_id", None)
+        if getattr(self.llm, "add_bos", False) and bos is not None:
+            before = [bos] + before
+        return before, after
+
+    def assemble(
+        self, prefix: torch.Tensor, instructions: Sequence[str], answers: Sequence[str] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(inputs_embeds, attention_mask, labels or None). Left-padded when ``answers`` is None."""
+        b, p, _ = prefix.shape
+        pad = self.llm.pad_token_id if getattr(self.llm, "pad_token_id", None) is not None else 0
+        eos = getattr(self.llm, "eos_token_id", None)
+        rows, label_rows, slots = [], [], []
+        max_len = getattr(self.llm, "max_length", None)
+        for i in range(b):
+            before, after = self._prompt_ids(instructions[i])
+            ids = before + [pad] * p + after
+            labels = [IGNORE] * len(ids)
+            if answers is not None:
+                target = self.llm.tokenize(" " + answers[i].strip()) + ([eos] if eos is not None else [])
+                if max_len:
+                    target = target[: max(1, max_len - len(ids))]
+                ids, labels = ids + target, labels + target
+            rows.append(ids)
+            label_rows.append(labels)
+            slots.append(len(before))
+        length = max(len(r) for r in rows)
+        left = answers is None
+        ids_t = torch.full((b, length), pad, dtype=torch.long)
+        mask = torch.zeros((b, length), dtype=torch.long)
+        labels_t = torch.full((b, length), IGNORE, dtype=torch.long)
+        starts = []
+        for i, (ids, labels) in enumerate(zip(rows, label_rows)):
+            off = length - len(ids) if left else 0
+            ids_t[i, off : off + len(ids)] = torch.tensor(ids)
+            labels_t[i, off : off + len(ids)] = torch.tensor(labels)
+            mask[i, off : off + len(ids)] = 1
+            starts.append(off + slots[i])
+        device = self.device
+        emb = self.llm.embed(ids_t.to(device))
+        index = (torch.tensor(starts, device=device)[:, None] + torch.arange(p, device=device)).unsqueeze(-1)
+        emb = emb.scatter(1, index.expand(-1, -1, emb.shape[-1]), prefix.to(emb.dtype))
+        return emb, mask.to(device), (None if left else labels_t.to(device))
+
+    # -- training / inference ---------------------------------------------------------------
+    def loss(self, z: torch.Tensor, instructions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
+        emb, mask, labels = self.assemble(self.mapper(z.to(self.device)), instructions, answers)
+        return self.llm.loss(emb, mask, labels)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, instructions: Sequence[str], **decoding: Any) -> list[str]:
+        emb, mask, _ = self.assemble(self.mapper(z.to(self.device)), instructions)
+        return self.llm.generate(emb, mask, **decoding)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike, config: dict) -> None:
+        from safetensors.torch import save_file
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.mapper.state_dict().items()}, out / "mapper.safetensors")
+        adapter = self.llm.adapter_state_dict() if hasattr(self.llm, "adapter_state_dict") else {}
+        if adapter:
+            save_file(adapter, out / "adapter.safetensors")
+        body = {"format": CHECKPOINT_FORMAT, "version": 1, **config, "mapper": self.mapper_config.model_dump(), "dim": self.dim}
+        _atomic_write(out / "config.json", json.dumps(body, indent=2, sort_keys=True))
+
+    def load_weights(self, directory: str | os.PathLike) -> None:
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        self.mapper.load_state_dict(load_file(d / "mapper.safetensors", device=str(self.device)))
+        if (d / "adapter.safetensors").exists():
+            self.llm.load_adapter_state_dict(load_file(d / "adapter.safetensors", device=str(self.device)))
+
+
+def read_checkpoint_config(directory: str | os.PathLike) -> dict:
+    from mats_core.registry import MatsError
+
+    path = Path(directory) / "config.json"
+    if not path.exists():
+        raise MatsError(f"{directory} is not a mats-bench checkpoint (no config.json); train one with `mats-bench train`")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise MatsError(f"{path}: invalid JSON ({exc})") from None
+    if config.get("format") != CHECKPOINT_FORMAT:
+        raise MatsError(f"{path}: not a mats-bench checkpoint (format {config.get('format')!r})")
+    for needed in ("mapper.safetensors",):
+        if not (Path(directory) / needed).exists():
+            raise MatsError(f"checkpoint {directory} is incomplete: {needed} is missing")
+    return config
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

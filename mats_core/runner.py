@@ -1,0 +1,120 @@
+"""The main job: one run per bridge (+ reference rows) and the comparison table.
+
+As in the paper, bridge ``none`` uses a checkpoint trained on clean text and the other
+bridges a noise-trained one; the CLAP zero-shot classifier and MATS-Audio (trained on audio
+embeddings) are reference rows. A checkpoint *set* is a directory with ``clean/``,
+``noise/`` and ``audio/``; a single checkpoint is used for every bridge.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mats_core.registry import MatsError, checkpoint_sets, resolve_path
+
+
+def find_checkpoints(checkpoint: Path | None, encoder: str, llm: str, registry: str | None) -> dict[str, Path]:
+    if checkpoint is None:
+        sets = checkpoint_sets(registry)
+        key = f"{encoder}+{llm}"
+        if key not in sets:
+            raise MatsError(
+                f"no shipped checkpoints for encoder '{encoder}' + llm '{llm}' (known: {', '.join(sets) or 'none'}); "
+                "train one with `mats-bench train` and pass --checkpoint DIR"
+            )
+        checkpoint = resolve_path(sets[key])
+    checkpoint = Path(checkpoint)
+    if (checkpoint / "config.json").exists():
+        return {"clean": checkpoint, "noise": checkpoint}
+    found = {k: checkpoint / k for k in ("clean", "noise", "audio") if (checkpoint / k / "config.json").exists()}
+    if "noise" not in found and "clean" not in found:
+        raise MatsError(f"{checkpoint}: neither a checkpoint (config.json) nor a set with clean/ and noise/ checkpoints")
+    found.setdefault("clean", found.get("noise"))
+    found.setdefault("noise", found.get("clean"))
+    return found
+
+
+def run_comparison(
+    encoder: str,
+    llm: str,
+    bridges: list[str],
+    tasks: list[str],
+    checkpoint: Path | None,
+    output: Path,
+    run_params: dict[str, Any],
+    overrides: dict[str, dict],
+    registry: str | None = None,
+    data_root: Path | None = None,
+    overwrite: bool = False,
+    reference: bool = True,
+) -> tuple[list[tuple[str, dict]], dict[str, str]]:
+    from mats_core.harness import Pipeline, RunConfig, evaluate, zero_shot
+    from mats_core.registry import accepted_params, build, resolve
+
+    if not bridges:
+        raise MatsError("--bridge is empty")
+    for b in bridges:  # fail fast on typos, before loading any model
+        resolve("bridge", b, registry)
+    for t in tasks:
+        resolve("task", t, registry)
+    cfg = RunConfig(**{k: v for k, v in run_params.items() if v is not None})
+    ckpts = find_checkpoints(checkpoint, encoder, llm, registry)
+    pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, cfg.device, overrides)
+    for kind, name in (("encoder", encoder), ("llm", llm)):
+        trained = pipe.spec[kind]["name"]
+        if trained != name:
+            raise MatsError(f"the checkpoint was trained with {kind} '{trained}', not '{name}': pass --{kind} {trained} or another --checkpoint")
+    task_params = dict(overrides.get("task", {}))
+    if data_root is not None:
+        task_params["data_root"] = str(data_root)
+    kinds = {t: build("task", t, registry, **accepted_params("task", t, task_params, registry)).kind for t in tasks}
+    progress = _Progress()
+    rows: list[tuple[str, dict]] = []
+    single = len(bridges) == 1 and not reference
+    with progress:
+        for b in bridges:
+            ck = ckpts["clean"] if b == "none" else ckpts["noise"]
+            out = output if single else output / b
+            res = evaluate(pipe, ck, b, tasks, out, cfg, overrides.get("bridge", {}), overwrite, progress.update(b), task_params)
+            rows.append((b, res.results))
+        if reference:
+            zs = {t: zero_shot(pipe, t, cfg, accepted_params("task", t, task_params, registry)) for t in tasks if kinds[t] == "classification"}
+            if zs:
+                rows.append(("clap-zero-shot", {t: {"accuracy_exact": v.get("accuracy"), "accuracy_embed": v.get("accuracy")} for t, v in zs.items()}))
+            if "audio" in ckpts:
+                res = evaluate(pipe, ckpts["audio"], "none", tasks, output / "mats-audio", cfg, {}, overwrite, progress.update("mats-audio"), task_params)
+                rows.append(("mats-audio", res.results))
+    if not single:
+        from mats_core.report import as_markdown
+        from mats_core.results import atomic_write_text
+
+        atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds}, indent=2))
+        atomic_write_text(output / "comparison.md", as_markdown(rows, kinds))
+    return rows, kinds
+
+
+class _Progress:
+    """One rich progress bar per (row, task)."""
+
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        self.ids: dict[str, Any] = {}
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def update(self, row: str):
+        def cb(task: str, done: int, total: int) -> None:
+            key = f"{row} · {task}"
+            if key not in self.ids:
+                self.ids[key] = self.progress.add_task(key, total=total)
+            self.progress.update(self.ids[key], completed=done)
+
+        return cb

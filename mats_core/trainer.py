@@ -1,0 +1,255 @@
+"""Text-only training (MATS): frozen encoder -> bridge.train (noise) -> mapper -> LLM loss on answers.
+
+The corpus is embedded once (cached); each step only indexes that table, so the data path is
+a gather plus the bridge. Built on accelerate: the same code runs on one CPU, one GPU (bf16
+autocast) or several processes. Checkpoints are safetensors; ``resume`` restores weights,
+optimizer, scheduler and every RNG, so an interrupted run ends exactly where an
+uninterrupted one does.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from mats_core.model import MATSModel, read_checkpoint_config
+from mats_core.registry import MatsError
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: int = Field(1000, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    warmup: int = Field(50, ge=0)
+    weight_decay: float = Field(0.05, ge=0)
+    grad_accum: int = Field(1, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    seed: int = 0
+    checkpoint_every: int = Field(500, ge=1)
+    log_every: int = Field(25, ge=1)
+    supervision: Literal["text", "audio"] = "text"
+    device: str = "auto"
+
+
+def train(
+    encoder: Any,
+    llm: Any,
+    bridge: Any,
+    records: list[dict],
+    output: str | Path,
+    config: TrainConfig,
+    mapper: dict | None = None,
+    spec: dict | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Train and save a checkpoint into ``output``; returns it. ``spec`` (names + params of the
+    encoder/llm/bridge/corpus) is stored in the checkpoint so ``run`` can rebuild everything."""
+    from accelerate import Accelerator
+    from transformers import get_cosine_schedule_with_warmup
+
+    from mats_core.hf import resolve_device
+
+    out = Path(output)
+    device = resolve_device(config.device)
+    accel = Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if device.type == "cuda" else "no")
+    spec = spec or {}
+    z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
+    instructions = [r["instruction"] for r in records]
+    answers = [r["answer"] for r in records]
+
+    torch.manual_seed(config.seed)  # mapper init
+    model = MATSModel(llm, encoder.dim, mapper)
+    params = model.trainable_parameters()
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]  # no decay on biases / norms / 1-D constants, as the paper
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
+    )
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
+    data_gen = torch.Generator().manual_seed(config.seed * 1000 + accel.process_index)
+    noise_gen = torch.Generator(device=z_all.device).manual_seed(config.seed * 1000 + 7 + accel.process_index)
+    start = 0
+    if resume and (out / "trainer_state.json").exists():
+        start = _load_state(out, model, optimizer, scheduler, data_gen, noise_gen)
+        accel.print(f"resuming from step {start} in {out}")
+    wrapped, optimizer, scheduler = accel.prepare(_LossModule(model), optimizer, scheduler)
+    log_path = out / "train_log.jsonl"
+    if accel.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        if start == 0:
+            log_path.write_text("")
+    spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
+    timer = {"data": 0.0, "step": 0.0}
+    bar = _progress(progress and accel.is_main_process, config.steps, start)
+    model.mapper.train()
+    llm.train(True)
+    for step in range(start, config.steps):
+        t0 = time.perf_counter()
+        losses = []
+        for _ in range(config.grad_accum):
+            idx = torch.randint(0, z_all.shape[0], (config.batch_size,), generator=data_gen)
+            z = bridge.train(z_all[idx], noise_gen)
+            instr = [instructions[i] for i in idx.tolist()]
+            ans = [answers[i] for i in idx.tolist()]
+            t1 = time.perf_counter()
+            timer["data"] += t1 - t0
+            with accel.autocast():
+                loss = wrapped(z, instr, ans) / config.grad_accum
+            accel.backward(loss)
+            losses.append(loss.item() * config.grad_accum)
+            t0 = time.perf_counter()
+            timer["step"] += t0 - t1
+        t2 = time.perf_counter()
+        accel.clip_grad_norm_(params, config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        timer["step"] += time.perf_counter() - t2
+        done = step + 1
+        mean_loss = sum(losses) / len(losses)
+        if not math.isfinite(mean_loss):
+            raise MatsError(f"training diverged at step {done} (loss {mean_loss}); lower --lr or check the corpus")
+        if accel.is_main_process and (done % config.log_every == 0 or done == config.steps):
+            row = {"step": done, "loss": round(mean_loss, 5), "lr": scheduler.get_last_lr()[0], **{f"{k}_seconds": round(v, 3) for k, v in timer.items()}}
+            with open(log_path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+        if bar:
+            bar.update(done, loss=mean_loss)
+        if done % config.checkpoint_every == 0 or done == config.steps:
+            accel.wait_for_everyone()
+            if accel.is_main_process:
+                model.save(out, {**spec_full, "step": done})
+                _save_state(out, done, optimizer, scheduler, data_gen, noise_gen)
+    if bar:
+        bar.close()
+    model.mapper.eval()
+    llm.train(False)
+    accel.wait_for_everyone()
+    return out
+
+
+class _LossModule(torch.nn.Module):
+    """What accelerate wraps: the mapper and the LLM (LoRA) as one module whose forward is the loss."""
+
+    def __init__(self, model: MATSModel):
+        super().__init__()
+        self.model = model
+        self.backbone = getattr(model.llm, "model", None)
+
+    def forward(self, z, instructions, answers):
+        return self.model.loss(z, instructions, answers)
+
+
+def _embed_corpus(encoder: Any, records: list[dict], supervision: str, spec: dict, accel) -> torch.Tensor:
+    from mats_core.embeddings import embed_texts, encoder_identity
+
+    identity = encoder_identity(encoder, spec.get("encoder", {}))
+    if supervision == "text":
+        texts = [r["text"] for r in records]
+        uniq = sorted(set(texts))
+        with accel.main_process_first():
+            table, _ = embed_texts(encoder, uniq, identity)
+        pos = {t: i for i, t in enumerate(uniq)}
+        return table[torch.tensor([pos[t] for t in texts])]
+    return _embed_audio_records(encoder, records, identity, accel)
+
+
+def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel) -> torch.Tensor:
+    """MATS-Audio (the audio-supervised reference): embeddings of each record's paired audio."""
+    import hashlib
+
+    import numpy as np
+
+    from mats_core.audio import load_audio
+    from mats_core.embeddings import cached_embeddings
+
+    if any("audio" not in r for r in records):
+        raise MatsError("--supervision audio needs a paired corpus: every record must have an 'audio' field (path or array)")
+    clip = getattr(encoder, "clip_seconds", None)
+
+    def wave(r):
+        return load_audio(r["audio"], encoder.sample_rate, source_sr=r.get("sample_rate"), clip_seconds=clip)
+
+    h = hashlib.sha256()
+    for r in records:
+        a = r["audio"]
+        h.update(a.tobytes() if isinstance(a, np.ndarray) else str(a).encode())
+
+    def compute():
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(records), 64):
+                waves = [wave(r) for r in records[i : i + 64]]
+                n = max(w.shape[0] for w in waves)
+                batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[0]))) for w in waves])
+                out.append(encoder.embed_audio(batch).float().cpu())
+        return F.normalize(torch.cat(out), dim=-1)
+
+    with accel.main_process_first():
+        table, _ = cached_embeddings([identity, "audio", h.hexdigest()], compute)
+    return table
+
+
+def _save_state(out: Path, step: int, optimizer, scheduler, data_gen, noise_gen) -> None:
+    from safetensors.torch import save_file
+
+    opt = optimizer.state_dict()
+    tensors = {f"opt.{i}.{k}": v.detach().cpu().contiguous() for i, st in opt["state"].items() for k, v in st.items()}
+    tensors["rng.data"] = data_gen.get_state()
+    tensors["rng.noise"] = noise_gen.get_state().cpu()
+    tensors["rng.torch"] = torch.get_rng_state()
+    save_file(tensors, out / "trainer_state.safetensors")
+    meta = {"step": step, "param_groups": opt["param_groups"], "scheduler": scheduler.state_dict()}
+    tmp = out / ".trainer_state.json.tmp"
+    tmp.write_text(json.dumps(meta, default=list))
+    tmp.replace(out / "trainer_state.json")
+
+
+def _load_state(out: Path, model: MATSModel, optimizer, scheduler, data_gen, noise_gen) -> int:
+    from safetensors.torch import load_file
+
+    read_checkpoint_config(out)
+    model.load_weights(out)
+    meta = json.loads((out / "trainer_state.json").read_text())
+    tensors = load_file(out / "trainer_state.safetensors")
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    scheduler.load_state_dict(meta["scheduler"])
+    data_gen.set_state(tensors["rng.data"])
+    noise_gen.set_state(tensors["rng.noise"])
+    torch.set_rng_state(tensors["rng.torch"])
+    return int(meta["step"])
+
+
+class _Bar:
+    def __init__(self, total: int, start: int):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        )
+        self.task = self.progress.add_task("train", total=total, completed=start, loss=float("nan"))
+        self.progress.start()
+
+    def update(self, done: int, loss: float) -> None:
+        self.progress.update(self.task, completed=done, loss=loss)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _progress(enabled: bool, total: int, start: int) -> _Bar | None:
+    return _Bar(total, start) if enabled else None
