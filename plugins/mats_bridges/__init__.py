@@ -17,21 +17,21 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Search = Literal["exact", "kmeans", "faiss"]
 
 
-def none() -> GapBridge:
+def none_bridge() -> GapBridge:
     """No bridge: clean text at training, raw audio embeddings at test."""
     from mats_bridges.noise import NoneBridge
 
     return NoneBridge()
 
 
-def noise(noise_variance: Variance = 0.015) -> GapBridge:
+def noise_bridge(noise_variance: Variance = 0.015) -> GapBridge:
     """Gaussian noise on text embeddings at training; audio used as is at test."""
     from mats_bridges.noise import NoiseBridge
 
     return NoiseBridge(noise_variance=noise_variance)
 
 
-def santa(
+def santa_bridge(
     k: Count = 32,
     lam: Fraction = 0.3,
     temperature: Positive = 10.0,
@@ -56,7 +56,7 @@ def santa(
                        kmeans_iters=kmeans_iters, normalize_audio=normalize_audio, seed=seed)
 
 
-def memory(
+def memory_bridge(
     k: Count = 32,
     temperature: Positive = 10.0,
     noise_variance: Variance = 0.015,
@@ -77,7 +77,7 @@ def memory(
 
 @hookimpl
 def register_bridges(register):
-    register("none", none)
-    register("noise", noise)
-    register("santa", santa)
-    register("memory", memory)
+    register("none", none_bridge)
+    register("noise", noise_bridge)
+    register("santa", santa_bridge)
+    register("memory", memory_bridge)

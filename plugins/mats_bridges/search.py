@@ -1,9 +1,10 @@
 """Memory-bank retrieval for Santa: exact top-k, the published k-means scheme, and faiss.
 
 Every index keeps the (L2-normalised) bank as ``rows`` in its own order and answers
-``search(queries [B, dim], k) -> LongTensor [B, k]`` with positions into ``rows``. All paths
-are batched: no Python loop runs per query. Because bank rows are unit vectors, ranking by L2
-distance (the published code) and by dot product (what we compute) is the same order.
+``search(queries [B, dim], k) -> (scores [B, k], positions [B, k])``: the dot products and the
+positions into ``rows`` of the retrieved entries. All paths are batched: no Python loop runs
+per query. Because bank rows are unit vectors, ranking by L2 distance (the published code)
+and by dot product (what we compute) gives the same order.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ FAISS_IVF_MIN_ROWS = 1_000_000
 FAISS_NPROBE = 32
 
 
-def topk_dot(queries: Tensor, rows: Tensor, k: int, offset: int = 0) -> Tensor:
-    """Indices (+ ``offset``) of the ``k`` rows with the largest dot product, for each query.
+def topk_dot(queries: Tensor, rows: Tensor, k: int, offset: int = 0) -> tuple[Tensor, Tensor]:
+    """(scores, indices + ``offset``) of the ``k`` rows with the largest dot product, per query.
 
     One matmul + topk when the [B, N] score matrix fits in ``SCORE_BLOCK`` elements;
     otherwise the bank is scanned in chunks and the running top-k merged.
@@ -31,7 +32,8 @@ def topk_dot(queries: Tensor, rows: Tensor, k: int, offset: int = 0) -> Tensor:
     n = rows.shape[0]
     chunk = max(k, SCORE_BLOCK // max(1, queries.shape[0]))
     if chunk >= n:
-        return queries.matmul(rows.T).topk(k, dim=1).indices + offset
+        val, idx = queries.matmul(rows.T).topk(k, dim=1)
+        return val, idx + offset
     best_val = best_idx = None
     for start in range(0, n, chunk):
         scores = queries.matmul(rows[start : start + chunk].T)
@@ -41,7 +43,7 @@ def topk_dot(queries: Tensor, rows: Tensor, k: int, offset: int = 0) -> Tensor:
             val, pos = torch.cat([best_val, val], dim=1).topk(k, dim=1)
             idx = torch.cat([best_idx, idx], dim=1).gather(1, pos)
         best_val, best_idx = val, idx
-    return best_idx
+    return best_val, best_idx
 
 
 class ExactIndex:
@@ -55,7 +57,7 @@ class ExactIndex:
     def to(self, device: torch.device, dtype: torch.dtype) -> None:
         self.rows = self.rows.to(device=device, dtype=dtype)
 
-    def search(self, queries: Tensor, k: int) -> Tensor:
+    def search(self, queries: Tensor, k: int) -> tuple[Tensor, Tensor]:
         return topk_dot(queries, self.rows, k)
 
 
@@ -128,23 +130,26 @@ class KMeansIndex:
         self.centroids = self.centroids.to(device=device, dtype=dtype)
         self.valid = self.valid.to(device)
 
-    def search(self, queries: Tensor, k: int) -> Tensor:
+    def search(self, queries: Tensor, k: int) -> tuple[Tensor, Tensor]:
         nearest = nearest_centroid(queries, self.centroids, self.valid)
         qorder = torch.sort(nearest, stable=True).indices
         sorted_q = queries[qorder]
         present, per_cluster = torch.unique_consecutive(nearest[qorder], return_counts=True)
         found = torch.empty(queries.shape[0], k, dtype=torch.long, device=queries.device)
+        scores = torch.empty(queries.shape[0], k, dtype=queries.dtype, device=queries.device)
         qa = 0
         for c, nq in zip(present.tolist(), per_cluster.tolist()):
             ma, n = self.offsets[c], self.counts[c]
+            q = sorted_q[qa : qa + nq]
             kk = min(k, n)
-            found[qa : qa + nq, :kk] = topk_dot(sorted_q[qa : qa + nq], self.rows[ma : ma + n], kk, offset=ma)
-            if kk < k:
-                found[qa : qa + nq, kk:] = ma  # pad with the cluster's first member
+            scores[qa : qa + nq, :kk], found[qa : qa + nq, :kk] = topk_dot(q, self.rows[ma : ma + n], kk, offset=ma)
+            if kk < k:  # pad with the cluster's first member
+                found[qa : qa + nq, kk:] = ma
+                scores[qa : qa + nq, kk:] = (q @ self.rows[ma]).unsqueeze(1)
             qa += nq
-        out = torch.empty_like(found)
-        out[qorder] = found
-        return out
+        out_scores, out_found = torch.empty_like(scores), torch.empty_like(found)
+        out_scores[qorder], out_found[qorder] = scores, found
+        return out_scores, out_found
 
 
 class FaissIndex:
@@ -188,16 +193,17 @@ class FaissIndex:
     def to(self, device: torch.device, dtype: torch.dtype) -> None:
         self.rows = self.rows.to(device=device, dtype=dtype)
 
-    def search(self, queries: Tensor, k: int) -> Tensor:
+    def search(self, queries: Tensor, k: int) -> tuple[Tensor, Tensor]:
         q = queries.detach().to("cpu", torch.float32).contiguous().numpy()
-        _, found = self.index.search(q, k)
-        idx = torch.from_numpy(found)
+        dots, found = self.index.search(q, k)
+        val, idx = torch.from_numpy(dots), torch.from_numpy(found)
         missing = idx < 0  # IVF may find fewer than k candidates in the probed lists
         if bool(missing.any()):
             if bool(missing[:, 0].any()):
                 raise MatsError("faiss found no neighbour for some queries; the IVF index is too sparse for this bank")
             idx = torch.where(missing, idx[:, :1].expand_as(idx), idx)
-        return idx.to(queries.device)
+            val = torch.where(missing, val[:, :1].expand_as(val), val)
+        return val.to(queries.device, queries.dtype), idx.to(queries.device)
 
 
 def make_index(search: str, clusters: int, iters: int, seed: int) -> ExactIndex | KMeansIndex | FaissIndex:
