@@ -1,1 +1,26 @@
-"""mats_metrics: built-in mats-bench plugin (work in progress)."""
+"""mats_metrics: the built-in metrics plugin (``caption``, ``classification``, ``qa``).
+
+Written as any third-party plugin is: one module-level hookimpl calling ``register``.
+The metric classes import pycocoevalcap / jiwer / torch only when they compute.
+
+    caption         BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (+ SPICE, SPIDEr when CoreNLP 3.6.0 is present)
+    classification  accuracy / macro-F1 of generated text mapped to labels (exact match, CLAP-embedding LTU)
+    qa              exact-match accuracy, WER, CER
+"""
+
+from __future__ import annotations
+
+from mats_core import hookimpl
+
+from mats_metrics.caption import CaptionMetric
+from mats_metrics.classification import ClassificationMetric
+from mats_metrics.qa import QAMetric
+
+__all__ = ["CaptionMetric", "ClassificationMetric", "QAMetric", "register_metrics"]
+
+
+@hookimpl
+def register_metrics(register):
+    register("caption", CaptionMetric)
+    register("classification", ClassificationMetric)
+    register("qa", QAMetric)

@@ -1,0 +1,69 @@
+"""Short-answer QA (e.g. Clotho-AQA): exact-match accuracy plus WER / CER (jiwer).
+
+Both sides are normalised the jiwer way first (lowercase, remove punctuation, collapse
+spaces, strip), so "Yes." matches "yes". With several references per question a prediction
+is correct if it matches any of them, and WER / CER use, per question, the reference closest
+to the prediction (the usual multi-reference convention); the rates are corpus-level
+(total edits / total reference words or characters), as ``jiwer.wer`` on lists computes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from mats_metrics._inputs import MetricInputError, check_pairing, reference_lists, str_list
+
+
+@lru_cache(maxsize=1)
+def _transform() -> Any:
+    import jiwer
+
+    return jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
+
+
+def normalize(text: str) -> str:
+    """Lowercase, remove punctuation, collapse spaces, strip (jiwer's transforms)."""
+    return _transform()(text)
+
+
+def _edits(out: Any) -> int:
+    return out.substitutions + out.deletions + out.insertions
+
+
+def _closest(refs: list[str], hyp: str, process: Any) -> str:
+    """The reference with fewest edits to ``hyp`` (first one on ties)."""
+    if len(refs) == 1:
+        return refs[0]
+    return min(refs, key=lambda r: _edits(process([r], [hyp])))
+
+
+class QAMetric:
+    """``compute(predictions, references: list[str] | list[list[str]])`` -> accuracy, wer, cer."""
+
+    name = "qa"
+
+    def compute(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> dict[str, float | None]:
+        import jiwer
+
+        preds = [normalize(p) for p in str_list(predictions, "predictions", self.name)]
+        refs = reference_lists(references, self.name)
+        check_pairing(preds, refs, self.name)
+        norm_refs = []
+        for i, items in enumerate(refs):
+            normed = [normalize(r) for r in items]
+            if not all(normed):
+                raise MetricInputError(
+                    f"qa metric: references[{i}] = {items!r} has an answer that is empty after removing punctuation"
+                )
+            norm_refs.append(normed)
+
+        accuracy = sum(p in r for p, r in zip(preds, norm_refs)) / len(preds)
+        word_refs = [_closest(r, p, jiwer.process_words) for p, r in zip(preds, norm_refs)]
+        char_refs = [_closest(r, p, jiwer.process_characters) for p, r in zip(preds, norm_refs)]
+        return {
+            "accuracy": accuracy,
+            "wer": float(jiwer.process_words(word_refs, preds).wer),
+            "cer": float(jiwer.process_characters(char_refs, preds).cer),
+        }
