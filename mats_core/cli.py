@@ -145,6 +145,9 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     }
     console = _console()
     console.print(f"[bold]train[/] {json.dumps(spec, default=str)}", highlight=False)
+    import torch
+
+    torch.manual_seed(seed)  # peft initialises LoRA A from the global RNG while the LLM is built
     enc = build("encoder", encoder, reg, **enc_params)
     lm = build("llm", llm, reg, **llm_params)
     br = build("bridge", bridge, reg, **ov.get("bridge", {}))
@@ -219,3 +222,7 @@ def _load_command_plugins() -> None:
 
 
 _load_command_plugins()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,80 @@
+"""Model assembly, text-only training, exact resume, and evaluation end to end on small fakes."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from fakes import CORPUS, HashEncoder, make_tiny_gpt2
+from mats_core import build
+from mats_core.hf import HFCausalLM
+from mats_core.model import IGNORE, MATSModel
+from mats_core import trainer as trainer_mod
+from mats_core.trainer import TrainConfig, train
+
+TEMPLATE = "{audio} {instruction}\nAnswer:"
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory):
+    texts = [r["text"] + " " + r["instruction"] + " " + r["answer"] for r in CORPUS]
+    return make_tiny_gpt2(tmp_path_factory.mktemp("gpt2"), texts)
+
+
+def make_llm(lm_dir):
+    return HFCausalLM(lm_dir, template=TEMPLATE, lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]})
+
+
+def test_assemble_masks_everything_but_the_answer(lm_dir):
+    llm = make_llm(lm_dir)
+    model = MATSModel(llm, 16, {"type": "mlp", "prefix_length": 3})
+    prefix = torch.randn(2, 3, llm.hidden_size)
+    emb, mask, labels = model.assemble(prefix, ["Describe.", "What do you hear now?"], ["a dog", "bell"])
+    for i, ans in enumerate(["a dog", "bell"]):
+        target = llm.tokenize(" " + ans) + [llm.eos_token_id]
+        got = labels[i][labels[i] != IGNORE].tolist()
+        assert got == target
+    # the prefix sits right after the (empty) text before {audio}: rows are right-padded
+    assert torch.allclose(emb[0, :3], prefix[0])
+    emb, mask, labels = model.assemble(prefix, ["Describe.", "What do you hear now?"])
+    assert labels is None and mask[0, 0] == 0 and mask[:, -1].all()  # left-padded for generation
+
+
+def _train(lm_dir, out, steps, bridge="noise", **kw):
+    cfg = TrainConfig(steps=steps, batch_size=8, lr=kw.pop("lr", 1e-2), warmup=2, checkpoint_every=5, log_every=1, seed=3, device="cpu")
+    spec = {"encoder": {"name": "hash", "params": {}}, "llm": {"name": "x", "params": {}}, "bridge": {"name": bridge, "params": {"noise_variance": 0.01}}, "corpus": {"name": "fake", "params": {}}}
+    torch.manual_seed(0)  # LoRA A is initialised from the global RNG when the LLM is built
+    br = build("bridge", bridge, noise_variance=0.01) if bridge == "noise" else build("bridge", bridge)
+    return train(HashEncoder(), make_llm(lm_dir), br, CORPUS, out, cfg, mapper={"type": "transformer", "prefix_length": 2, "clip_length": 2, "num_layers": 1, "width": 32, "heads": 2}, spec=spec, progress=False, **kw)
+
+
+def test_training_lowers_the_loss_and_writes_a_checkpoint(lm_dir, tmp_path):
+    out = _train(lm_dir, tmp_path / "ck", steps=40)
+    log = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
+    first = sum(r["loss"] for r in log[:5]) / 5
+    last = sum(r["loss"] for r in log[-5:]) / 5
+    assert last < first * 0.8, (first, last)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["step"] == 40 and cfg["format"] == "mats-bench/checkpoint"
+    assert (out / "mapper.safetensors").exists() and (out / "adapter.safetensors").exists()
+
+
+def test_resume_gives_the_same_checkpoint(lm_dir, tmp_path, monkeypatch):
+    full = _train(lm_dir, tmp_path / "full", steps=12)
+    real_save = trainer_mod._save_state
+
+    def crash_after_first(out, step, *a):
+        real_save(out, step, *a)
+        if step == 5:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(trainer_mod, "_save_state", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        _train(lm_dir, tmp_path / "part", steps=12)
+    monkeypatch.setattr(trainer_mod, "_save_state", real_save)
+    _train(lm_dir, tmp_path / "part", steps=12, resume=True)
+    for name in ("mapper.safetensors", "adapter.safetensors"):
+        a, b = load_file(full / name), load_file(tmp_path / "part" / name)
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]), (name, k)
