@@ -311,7 +311,8 @@ def _check_sample(where: str, s: Any, kind: str) -> None:
 def check_task(task: Any, limit: int = 3, split: str | None = None,
                score_context: Mapping[str, Any] | None = None) -> None:
     """The first ``limit`` samples of a :class:`Task`, and ``score`` on perfect predictions (each
-    sample's own label or first reference): accuracy-type scores must be 1 (or 100), WER/CER 0."""
+    sample's own label or first reference): accuracy-type scores must be 1 (or 100), WER/CER 0.
+    Scoring a caption task usually runs the Java caption metrics (seconds)."""
     _conforms(task, Task)
     _nonempty_str("task.name", task.name)
     _require(task.kind in TASK_KINDS, f"task.kind must be one of {TASK_KINDS}, got {task.kind!r}")
