@@ -100,17 +100,22 @@ def _t(n: int) -> np.ndarray:
     return np.arange(n, dtype=np.float64) / SAMPLE_RATE
 
 
-def _band(x: np.ndarray, lo: float, hi: float, slope: float = 0.0) -> np.ndarray:
-    """Band-limit by a smooth FFT-domain mask (raised-cosine edges, optional spectral tilt)."""
-    spec = np.fft.rfft(x)
-    logf = _logfreq(len(x))
+def _band_mask(n: int, lo: float, hi: float, slope: float = 0.0) -> np.ndarray:
+    """Smooth band-pass magnitude over rfft bins: raised-cosine edges, optional tilt (dB/oct)."""
+    logf = _logfreq(n)
     width = 0.25  # octaves of each raised-cosine edge
     lo_edge = np.clip((logf - np.log2(lo)) / (2 * width) + 0.5, 0.0, 1.0)
     hi_edge = np.clip((np.log2(hi) - logf) / (2 * width) + 0.5, 0.0, 1.0)
     mask = (0.5 - 0.5 * np.cos(np.pi * lo_edge)) * (0.5 - 0.5 * np.cos(np.pi * hi_edge))
     if slope:
         mask = mask * np.exp2((np.maximum(logf, np.log2(20.0)) - np.log2(1000.0)) * (slope / 6.02))
-    return np.fft.irfft(spec * mask, n=len(x))
+    return mask
+
+
+def _peak_mask(n: int, centers: Iterable[float], q: float) -> np.ndarray:
+    """Resonant (formant-like) magnitude: a sum of Gaussian bumps in log-frequency."""
+    logf = _logfreq(n)
+    return sum(np.exp(-0.5 * ((logf - np.log2(c)) * q) ** 2) for c in centers)
 
 
 @lru_cache(maxsize=64)
@@ -119,12 +124,22 @@ def _logfreq(n: int) -> np.ndarray:
     return np.log2(np.maximum(np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE), 1.0))
 
 
+def _band(x: np.ndarray, lo: float, hi: float, slope: float = 0.0) -> np.ndarray:
+    """Filter a signal by :func:`_band_mask` in the FFT domain."""
+    return np.fft.irfft(np.fft.rfft(x) * _band_mask(len(x), lo, hi, slope), n=len(x))
+
+
 def _peaks(x: np.ndarray, centers: Iterable[float], q: float) -> np.ndarray:
-    """Resonant (formant-like) FFT-domain filter: a sum of Gaussian bumps in log-frequency."""
-    spec = np.fft.rfft(x)
-    logf = _logfreq(len(x))
-    mask = sum(np.exp(-0.5 * ((logf - np.log2(c)) * q) ** 2) for c in centers)
-    return np.fft.irfft(spec * mask, n=len(x))
+    """Filter a signal by :func:`_peak_mask` in the FFT domain."""
+    return np.fft.irfft(np.fft.rfft(x) * _peak_mask(len(x), centers, q), n=len(x))
+
+
+def _noise(rng: np.random.Generator, n: int, mask: np.ndarray) -> np.ndarray:
+    """Coloured Gaussian noise drawn directly in the frequency domain (one inverse FFT
+    instead of noise + FFT + inverse FFT), unit RMS."""
+    m = len(mask)
+    spec = (rng.standard_normal(m) + 1j * rng.standard_normal(m)) * mask
+    return _norm(np.fft.irfft(spec, n=n))
 
 
 def _fade(x: np.ndarray, attack: float, release: float) -> np.ndarray:
@@ -202,7 +217,7 @@ def _s_engine(p, n, rng):
     f = p["ff"] * (1 + p["wobble"] * np.sin(2 * np.pi * rng.uniform(0.2, 1.0) * t))
     ph = _osc(f, n)
     x = _harmonics(ph, p["amps"]) * (1 + p["am"] * np.sin(ph / 2))
-    x = _norm(x) + p["noise"] * _norm(_band(rng.standard_normal(n), 40, 500))
+    x = _norm(x) + p["noise"] * _noise(rng, n, _band_mask(n, 40, 500))
     return _fade(x, 0.1, 0.1)
 
 
@@ -228,9 +243,9 @@ def _s_wind(p, n, rng):
     t = _t(n)
     env = 1 + p["depth"] * np.sin(2 * np.pi * p["gust"] * t + rng.uniform(0, 6.3)) * np.sin(
         2 * np.pi * p["gust"] * 0.37 * t + rng.uniform(0, 6.3))
-    noise = _band(rng.standard_normal(n), 40, p["fc"] * 2, slope=-3)
-    howl = _peaks(rng.standard_normal(n), [p["fc"]], p["q"])
-    return _fade((_norm(noise) + p["howl"] * _norm(howl)) * env, 0.3, 0.3)
+    broad, howl = _band_mask(n, 40, p["fc"] * 2, slope=-3), _peak_mask(n, [p["fc"]], p["q"])
+    mask = broad / np.sqrt(np.mean(broad**2)) + p["howl"] * howl / np.sqrt(np.mean(howl**2))
+    return _fade(_noise(rng, n, mask) * env, 0.3, 0.3)
 
 
 _BELL_RATIOS = np.array([0.5, 1.0, 1.19, 1.5, 2.0, 2.51, 2.66, 3.01, 4.1])
@@ -247,8 +262,9 @@ def _s_bell(p, n, rng):
     freqs = np.minimum(p["f0"] * p["ratios"], 7800)[:, None]
     taus = p["tau"] / (1 + 0.5 * np.arange(len(freqs)))[:, None]
     x = (p["amps"][:, None] * np.sin(2 * np.pi * freqs * t + rng.uniform(0, 6.3)) * np.exp(-t / taus)).sum(0)
-    strike = _band(rng.standard_normal(n), 1500, 7000) * np.exp(-t / 0.004) * 0.5
-    return _fade(x + strike * np.abs(x).max(), 0.001, 0.02)
+    k = min(n, 480)  # the strike's noise decays within 30 ms
+    x[:k] += _noise(rng, k, _band_mask(k, 1500, 7000)) * np.exp(-t[:k] / 0.004) * 0.5 * np.abs(x).max()
+    return _fade(x, 0.001, 0.02)
 
 
 def _p_drum(rng, pitch):
@@ -260,8 +276,9 @@ def _s_drum(p, n, rng):
     t = _t(n)
     f = p["f_end"] + (p["f_start"] - p["f_end"]) * np.exp(-t / 0.03)
     body = np.sin(_osc(f, n)) * np.exp(-t / p["tau"])
-    crack = _band(rng.standard_normal(n), 300, 4000) * np.exp(-t / 0.025)
-    return _fade(body + p["snare"] * crack, 0.001, 0.02)
+    k = min(n, 2400)  # the crack decays within 150 ms
+    body[:k] += p["snare"] * _noise(rng, k, _band_mask(k, 300, 4000)) * np.exp(-t[:k] / 0.025) * 0.7
+    return _fade(body, 0.001, 0.02)
 
 
 def _p_clap(rng, pitch):
@@ -273,7 +290,7 @@ def _s_clap(p, n, rng):
     t = _t(n)
     env = sum(np.exp(-np.maximum(t - i * p["gap"], 0) / 0.003) * (t >= i * p["gap"]) for i in range(p["bursts"]))
     env = env + 0.5 * np.exp(-np.maximum(t - p["bursts"] * p["gap"], 0) / p["tail"]) * (t >= p["bursts"] * p["gap"])
-    return _peaks(rng.standard_normal(n), [p["fc"], p["fc"] * 1.8], 2.0) * env
+    return _noise(rng, n, _peak_mask(n, [p["fc"], p["fc"] * 1.8], 2.0)) * env
 
 
 def _p_bird(rng, pitch):
@@ -333,7 +350,9 @@ def _s_drip(p, n, rng):
     t = _t(n)
     f = p["f0"] * (1 + (p["rise"] - 1) * (1 - np.exp(-t / p["glide"])))
     x = np.sin(_osc(f, n)) * np.exp(-t / p["tau"])
-    return _fade(x + 0.1 * _band(rng.standard_normal(n), 2000, 7000) * np.exp(-t / 0.003), 0.001, 0.01)
+    k = min(n, 320)  # the splash decays within 20 ms
+    x[:k] += 0.07 * _noise(rng, k, _band_mask(k, 2000, 7000)) * np.exp(-t[:k] / 0.003)
+    return _fade(x, 0.001, 0.01)
 
 
 def _p_bark(rng, pitch):
