@@ -180,24 +180,25 @@ def run(
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
     overwrite: bool = typer.Option(False, help="Replace a previous run with a different config in --output."),
     reference: bool = typer.Option(True, help="Add the CLAP zero-shot and MATS-Audio reference rows."),
+    predict_only: bool = typer.Option(False, help="Only generate; score later with `mats-bench score DIR`."),
 ) -> None:
     """Evaluate bridges on tasks and print the comparison table (the main job)."""
     from mats_core.registry import MatsError
 
     try:
-        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference)
+        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only)
     except MatsError as exc:
         _fail(exc)
 
 
-def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference):
+def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference, predict_only=False):
     from mats_core.runner import run_comparison
 
     ov = parse_sets(set_)
     rows, kinds = run_comparison(
         encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
         tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=checkpoint, data_root=data_root,
-        output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, **ov.get("run", {}),
+        output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, "predict_only": predict_only, **ov.get("run", {}),
                                    "decoding": ov.get("decoding", {})},
         overrides=ov, registry=str(registry) if registry else None, overwrite=overwrite, reference=reference,
     )
@@ -205,6 +206,70 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
 
     _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds))
     _console().print(f"results in [bold]{output}[/]")
+
+
+@app.command()
+def score(
+    run_dir: Path = typer.Argument(..., help="A run directory (samples.jsonl + run_config.json)."),
+    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
+) -> None:
+    """Re-score a finished (or --predict-only) run from its samples.jsonl, without generating."""
+    from mats_core.harness import rescore
+    from mats_core.registry import MatsError
+
+    try:
+        res = rescore(run_dir, str(registry) if registry else None)
+    except MatsError as exc:
+        _fail(exc)
+    from mats_core.report import as_rich_table
+
+    _console().print(as_rich_table(f"scored {run_dir}", [(run_dir.name, res.results)], res.model_extra.get("task_kinds", {})))
+
+
+@app.command()
+def report(
+    run_dirs: List[Path] = typer.Argument(..., help="Run directories (searched recursively for results.json)."),
+    out: Optional[Path] = typer.Option(None, help="Write <out>.md and <out>.csv instead of printing Markdown."),
+) -> None:
+    """Merge runs into one Markdown and CSV table."""
+    from mats_core.report import as_csv, as_markdown
+    from mats_core.results import read_results
+
+    rows, kinds = [], {}
+    for d in run_dirs:
+        for path in sorted(d.rglob("results.json")) if d.is_dir() else []:
+            res = read_results(path)
+            rows.append((str(path.parent.relative_to(d)) if path.parent != d else d.name, res.results))
+            kinds.update(res.model_extra.get("task_kinds", {}) or {t: "" for t in res.results})
+    if not rows:
+        _fail(FileNotFoundError(f"no results.json under {', '.join(map(str, run_dirs))}"))
+    if out is None:
+        typer.echo(as_markdown(rows, kinds))
+        return
+    out.with_suffix(".md").write_text(as_markdown(rows, kinds))
+    out.with_suffix(".csv").write_text(as_csv(rows, kinds))
+    _console().print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
+
+
+@app.command()
+def sweep(
+    grid: Path = typer.Argument(..., help="Grid YAML (see mats_core/sweep.py or the ablation tutorial)."),
+    output: Path = typer.Option(Path("runs/sweep"), help="Where point runs, sweep.csv/md and plots go."),
+    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
+    overwrite: bool = typer.Option(False, help="Replace points that were run with another config."),
+) -> None:
+    """Run an ablation grid (bridges x params x checkpoints x seeds); write a table and plots."""
+    from mats_core.registry import MatsError
+    from mats_core.sweep import load_spec, run_sweep
+
+    try:
+        spec = load_spec(grid)
+        run_sweep(spec, output, str(registry) if registry else None, overwrite, log=_console().print)
+    except MatsError as exc:
+        _fail(exc)
+    typer.echo((output / "sweep.md").read_text())
+    pngs = sorted(output.glob("plot-*.png"))
+    _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} plot(s) in {output}")
 
 
 def _load_command_plugins() -> None:

@@ -33,6 +33,7 @@ class RunConfig(BaseModel):
     crop: str = "center"
     decoding: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
+    predict_only: bool = False  # write predictions; score later with `mats-bench score`
 
 
 @dataclass
@@ -147,7 +148,7 @@ def evaluate(
     }
     _guard_config(out, config, overwrite)
     writer = SamplesWriter(out / "samples.jsonl")
-    results, notes, counts, errors, prints = {}, {}, {}, 0, {}
+    results, notes, counts, errors, prints, kinds = {}, {}, {}, 0, {}, {}
     try:
         for name, task in task_objs.items():
             t0 = time.perf_counter()
@@ -157,9 +158,11 @@ def evaluate(
             prints[name] = fingerprint([name, getattr(task, "fingerprint", None), [s.id for s in samples]])
             _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress)
             rows = [writer.records[(name, str(s.id))] for s in samples]
-            results[name] = task.score(rows, encoder=pipe.encoder)
-            if getattr(task, "notes", None):
-                notes[name] = dict(task.notes)
+            kinds[name] = task.kind
+            if not cfg.predict_only:
+                results[name] = task.score(rows, encoder=pipe.encoder)
+                if getattr(task, "notes", None):
+                    notes[name] = dict(task.notes)
             counts[name] = len(rows)
             errors += sum(1 for r in rows if r.get("error"))
             timings[f"{name}_seconds"] = time.perf_counter() - t0
@@ -176,8 +179,45 @@ def evaluate(
         samples_count=counts,
         fingerprints={"config": fingerprint(config), **{f"task:{k}": v for k, v in prints.items()}},
         timings={k: round(v, 3) for k, v in timings.items()},
+        task_kinds=kinds,
     )
     write_results(out / "results.json", res)
+    return res
+
+
+def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True) -> RunResults:
+    """Score an existing samples.jsonl again without regenerating (the infer/score split)."""
+    import json
+
+    from mats_core.results import read_results, read_samples
+
+    run_dir = Path(run_dir)
+    stamp = run_dir / "run_config.json"
+    if not stamp.exists() or not (run_dir / "samples.jsonl").exists():
+        raise MatsError(f"{run_dir} is not a run directory (needs run_config.json and samples.jsonl)")
+    config = json.loads(stamp.read_text())["config"]
+    rows = read_samples(run_dir / "samples.jsonl")
+    encoder = None
+    if with_encoder:
+        enc = config["encoder"]
+        encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
+    results, notes, kinds, errors = {}, {}, {}, 0
+    for name in config["tasks"]:
+        task = build("task", name, registry, **accepted_params("task", name, config.get("task_params", {}), registry))
+        task_rows = [r for r in rows if r["task"] == name]
+        kinds[name] = task.kind
+        results[name] = task.score(task_rows, encoder=encoder)
+        if getattr(task, "notes", None):
+            notes[name] = dict(task.notes)
+        errors += sum(1 for r in task_rows if r.get("error"))
+    old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
+    res = RunResults(
+        config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
+        errors_count=errors, samples_count={t: sum(1 for r in rows if r["task"] == t) for t in config["tasks"]},
+        fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
+        task_kinds=kinds,
+    )
+    write_results(run_dir / "results.json", res)
     return res
 
 

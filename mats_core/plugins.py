@@ -40,6 +40,7 @@ class Entry:
     plugin: str
     package: str
     conflict: str | None = None  # set when a second package registered the same name
+    conflict_plugin: str | None = None
 
 
 class PluginHost:
@@ -93,6 +94,9 @@ class PluginHost:
         for table in self.entries.values():
             for key in [k for k, e in table.items() if e.plugin == name]:
                 del table[key]
+            for entry in table.values():
+                if entry.conflict_plugin == name:
+                    entry.conflict = entry.conflict_plugin = None
 
     def _add(self, plugin: object, info: PluginInfo) -> None:
         try:
@@ -116,6 +120,7 @@ class PluginHost:
             table = self.entries[kind]
             if name in table and table[name].plugin != info.name:
                 first = table[name]
+                first.conflict_plugin = info.name
                 first.conflict = (
                     f"{kind} '{name}' is registered by two packages: '{first.package}' (plugin '{first.plugin}') "
                     f"and '{info.package}' (plugin '{info.name}'). Disable one with MATS_DISABLE_PLUGINS="
