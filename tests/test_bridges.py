@@ -251,6 +251,20 @@ def test_faiss_agrees_with_exact():
     assert fs.config()["faiss_index"].startswith("Flat")
 
 
+def test_faiss_ivf_for_large_banks(monkeypatch):
+    pytest.importorskip("faiss")
+    monkeypatch.setattr(search_mod, "FAISS_IVF_MIN_ROWS", 1000)  # the IVF branch without a 1M-row bank
+    bank = clustered(3000, 32, topics=40)
+    z = F.normalize(bank[:40] + 0.1 * unit(40, 32, seed=3), dim=-1)
+    exact, ivf = (build("bridge", "santa", k=8, search=s, retrieval_noise_variance=0) for s in ("exact", "faiss"))
+    exact.fit(bank), ivf.fit(bank)
+    assert ivf.config()["faiss_index"].startswith("IVF54,Flat")
+    _, a = exact.index.search(z, 8)
+    _, b = ivf.index.search(z, 8)
+    assert (a.unsqueeze(2) == b.unsqueeze(1)).any(dim=2).float().mean() > 0.9
+    assert torch.allclose(ivf.infer(z, gen()).norm(dim=1), torch.ones(40), atol=1e-5)
+
+
 def test_faiss_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)  # makes `import faiss` raise ImportError
     bridge = build("bridge", "santa", search="faiss", k=2)
