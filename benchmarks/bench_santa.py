@@ -128,11 +128,11 @@ def free(device: str) -> None:
 
 
 # -- one bank size -----------------------------------------------------------------------------
-def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
+def bench_size(n: int, args: argparse.Namespace, checks: list[str]) -> list[dict]:
     dev = args.device
     bank, queries = make_data(n, args.dim, args.queries, dev, args.seed)
     rows: list[dict] = []
-    loop_out = loop_centroids = exact_ids = None
+    ref = loop_out = exact_ids = None
 
     def timed_infer(infer, set_noise) -> tuple[float, float]:
         set_noise(0.0)
@@ -144,12 +144,10 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
     if "loop" in args.methods and n <= args.reference_max:
         ref = ReferenceSanta(k=args.k, clusters=args.clusters, iters=args.kmeans_iters, seed=args.seed, noise_variance=0.0)
         fit_s, _ = clock(lambda: ref.fit(bank), dev)
-        ref.noise_variance = 0.0
-        loop_out, loop_centroids = ref.infer(queries), ref.centroids
+        loop_out = ref.infer(queries)
         off, on = timed_infer(ref.infer, lambda v: setattr(ref, "noise_variance", v))
+        ref.noise_variance = 0.0
         rows.append({"method": "loop", "fit": fit_s, "off": off, "on": on, "recall": None})
-        del ref
-        free(dev)
 
     for method in ("exact", "kmeans", "faiss"):
         if method not in args.methods:
@@ -166,12 +164,10 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
         ids = retrieved_ids(bridge, queries)
         if method == "exact":
             exact_ids = ids
-        if method == "kmeans" and loop_out is not None:
-            # (b) must equal (a): same k-means, same retrieval, same mixing (noise off)
-            diff = float((bridge.infer(queries, gen(dev)) - loop_out).abs().max())
-            cdiff = float((bridge.index.centroids - loop_centroids).abs().max())
-            assert diff < 1e-4 and cdiff < 1e-4, f"batched k-means differs from the loop: output {diff:.3g}, centroids {cdiff:.3g}"
-            print(f"  N={n}: batched k-means == loop (max |diff| output {diff:.2g}, centroids {cdiff:.2g})", file=sys.stderr)
+        if method == "kmeans" and ref is not None:
+            checks.append(check_against_loop(bridge, ref, loop_out, queries, n))
+            ref = None
+            free(dev)
         off, on = timed_infer(bridge.infer, lambda v: setattr(bridge, "retrieval_noise_variance", v))
         rec = recall(exact_ids, ids) if exact_ids is not None else None
         label = f"faiss ({bridge.index.description.split(' (')[0]})" if method == "faiss" else method
@@ -185,6 +181,33 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
         r["x_off"] = loop["off"] / r["off"] if loop else None
         r["x_on"] = loop["on"] / r["on"] if loop else None
     return rows
+
+
+def check_against_loop(bridge: SantaBridge, ref: ReferenceSanta, loop_out: torch.Tensor, queries: torch.Tensor, n: int) -> str:
+    """Assert (b) == (a) with noise off: same k-means centroids and labels, same outputs.
+
+    Both run the same k-means arithmetic, but not bit for bit everywhere: distances by cdist
+    vs addmm, GPU atomics in the centroid sums. On large banks a few rows near a cluster
+    boundary may then switch cluster and the difference compounds over the iterations (seen:
+    99.6% of labels agree at 1M rows, dim 32, CPU). Then at least 99% must agree, and outputs
+    are compared with the loop run on the bridge's clustering, which isolates the search.
+    """
+    labels = torch.empty_like(bridge.index.labels)
+    for c, ids in enumerate(ref.member_ids):
+        labels[ids] = c
+    agree = float((labels == bridge.index.labels).float().mean())
+    cdiff = float((bridge.index.centroids - ref.centroids).abs().max())
+    note = f"N={n:,}: k-means labels agree {agree:.2%}, max |centroid diff| {cdiff:.2g}"
+    if agree < 1.0:
+        assert agree >= 0.99, f"batched k-means differs from the loop's: only {agree:.2%} of labels agree"
+        ref.use_clustering(bridge.index.centroids, bridge.index.labels)
+        loop_out = ref.infer(queries)
+        note += " (outputs compared on the bridge's clustering)"
+    diff = float((bridge.infer(queries, gen(queries.device.type)) - loop_out).abs().max())
+    assert diff < 1e-4, f"batched k-means output differs from the loop: max |diff| {diff:.3g}"
+    note += f"; outputs max |diff| {diff:.2g}"
+    print("  check: " + note, file=sys.stderr)
+    return note
 
 
 # -- reporting -----------------------------------------------------------------------------------
@@ -217,7 +240,7 @@ def fmt(x: float | None, spec: str) -> str:
     return "n/a" if x is None else format(x, spec)
 
 
-def render(rows: list[dict], args: argparse.Namespace, info: str) -> str:
+def render(rows: list[dict], checks: list[str], args: argparse.Namespace, info: str) -> str:
     date = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     cmd = "python benchmarks/bench_santa.py " + " ".join(sys.argv[1:])
     lines = [
@@ -237,6 +260,8 @@ def render(rows: list[dict], args: argparse.Namespace, info: str) -> str:
             f"| {r['n']:,} | {r['method']} | {r['fit']:.2f} | {r['off'] * 1e3:.1f} | {fmt(r['x_off'], '.1f')} | "
             f"{r['on'] * 1e3:.1f} | {fmt(r['x_on'], '.1f')} | {fmt(r['recall'], '.3f')} |"
         )
+    if checks:
+        lines += ["", "Batched k-means vs loop (noise off): " + "; ".join(checks) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -263,12 +288,12 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_grad_enabled(False)
     info = machine(args.device)
     print(info, file=sys.stderr)
-    rows = []
+    rows, checks = [], []
     for n in args.sizes:
         print(f"bank N={n:,} ...", file=sys.stderr)
-        rows += bench_size(n, args)
+        rows += bench_size(n, args, checks)
         free(args.device)
-    block = render(rows, args, info)
+    block = render(rows, checks, args, info)
     print(block)
     if args.out:
         write_section(args.out, block)

@@ -6,8 +6,9 @@ readability over speed:
 
 1. k-means over the bank: ``clusters`` centroids initialised from bank rows picked by
    ``torch.randperm`` (CPU generator seeded with ``seed``); ``iters`` rounds of "assign each
-   row to the L2-nearest centroid, move each centroid to its members' mean" (an empty cluster
-   keeps its centroid); then a final assignment. Each cluster stores its members in bank order.
+   row to the L2-nearest centroid, move each centroid to its members' mean" (sums by
+   scatter_add / counts, as published; an empty cluster keeps its centroid); then a final
+   assignment. Each cluster stores its members in bank order.
 2. For every query, one at a time: nearest centroid by L2 (``torch.cdist``); if the cluster has
    fewer than k members, pad it by repeating its first member; take the k L2-nearest members;
    add noise (normalize -> + N(0, var) -> normalize); weights softmax(temperature * dot);
@@ -33,13 +34,18 @@ def reference_kmeans(bank: Tensor, clusters: int, iters: int = 10, seed: int = 0
     centroids = bank[chosen].clone()
     for _ in range(iters):
         labels = torch.cdist(bank, centroids).argmin(dim=1)
-        for c in range(clusters):
-            members = bank[labels == c]
-            if len(members) > 0:  # an empty cluster keeps its old centroid
-                centroids[c] = members.mean(dim=0)
-    labels = torch.cdist(bank, centroids).argmin(dim=1)
+        # new centroid = sum of its members / their count, via scatter_add as published
+        sums = torch.zeros_like(centroids).scatter_add_(0, labels[:, None].expand_as(bank), bank)
+        counts = torch.bincount(labels, minlength=clusters)
+        means = sums / counts.clamp(min=1)[:, None]
+        centroids = torch.where(counts[:, None] == 0, centroids, means)  # an empty cluster keeps its centroid
+    return centroids, *clusters_of(bank, torch.cdist(bank, centroids).argmin(dim=1), clusters)
+
+
+def clusters_of(bank: Tensor, labels: Tensor, clusters: int) -> tuple[list[Tensor], list[Tensor]]:
+    """Members (in bank order) and their bank indices, per cluster."""
     indices = [torch.nonzero(labels == c).flatten() for c in range(clusters)]
-    return centroids, [bank[i] for i in indices], indices
+    return [bank[i] for i in indices], indices
 
 
 class ReferenceSanta:
@@ -54,6 +60,13 @@ class ReferenceSanta:
     def fit(self, bank: Tensor) -> None:
         self.bank = F.normalize(bank.float(), dim=-1)
         self.centroids, self.members, self.member_ids = reference_kmeans(self.bank, self.clusters, self.iters, self.seed)
+        self.empty = torch.tensor([len(ids) == 0 for ids in self.member_ids], device=self.bank.device)
+
+    def use_clustering(self, centroids: Tensor, labels: Tensor) -> None:
+        """Replace the k-means result (to compare retrieval alone when two k-means runs differ
+        by float rounding, e.g. GPU atomics in the centroid sums)."""
+        self.centroids = centroids.to(self.bank)
+        self.members, self.member_ids = clusters_of(self.bank, labels.to(self.bank.device), len(centroids))
         self.empty = torch.tensor([len(ids) == 0 for ids in self.member_ids], device=self.bank.device)
 
     def retrieve(self, s: Tensor) -> Tensor:
