@@ -71,14 +71,16 @@ def check_bank(bank: object, bridge: str) -> Tensor:
         raise MatsError(f"{where} is empty (shape {tuple(bank.shape)}); embed at least k captions of the training corpus")
     if not bank.is_floating_point():
         raise MatsError(f"{where} must be floating point, got {bank.dtype}")
-    finite = torch.isfinite(bank).all(dim=1)
+    # row by row statistics in chunks: a 5M x 1024 bank must not get a full-size temporary
+    step = max(1, (1 << 24) // bank.shape[1])
+    finite = torch.cat([torch.isfinite(bank[a : a + step]).all(dim=1) for a in range(0, bank.shape[0], step)])
     if not bool(finite.all()):
         rows = torch.nonzero(~finite).flatten()
         raise MatsError(
             f"{where} holds NaN/inf values in {rows.numel()} of {bank.shape[0]} rows "
             f"(first: row {int(rows[0])}); re-embed those captions"
         )
-    zero = bank.abs().amax(dim=1) == 0
+    zero = torch.cat([bank[a : a + step].abs().amax(dim=1) == 0 for a in range(0, bank.shape[0], step)])
     if bool(zero.any()):
         rows = torch.nonzero(zero).flatten()
         raise MatsError(
