@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dataset_fixtures import make_all, make_audiocaps, make_esc50, make_manifests, tone, write_csv
+from dataset_fixtures import make_all, make_audiocaps, make_esc50, tone, write_csv
 from mats_core import MatsError, build
 from mats_core.testing import check_task
 
@@ -328,6 +328,9 @@ def test_manifest_kind_labels_and_location_errors(tmp_path):
         build("task", "jsonl", path=str(manifest), task_kind="regression")
     with pytest.raises(MatsError, match="label_prompt"):
         build("task", "jsonl", path=str(manifest), label_prompt="no placeholder")
+    manifest.write_bytes('{"audio": "caf\xe9.wav", "label": "dog"}\n'.encode("latin-1"))  # not UTF-8
+    with pytest.raises(MatsError, match=r"set\.jsonl: not UTF-8 text"):
+        build("task", "jsonl", path=str(manifest))
 
 
 # -- audio lookup, fingerprint, limit -----------------------------------------------------

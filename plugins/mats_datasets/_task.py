@@ -35,13 +35,13 @@ def shared_metric(name: str) -> Any:
 class DatasetTask:
     """Subclasses set ``kind``, ``splits`` and implement ``metadata(split)`` and ``load(split)``.
 
-    ``params`` are the resolved factory params; with the default split's metadata file they
-    make ``fingerprint``, so a changed CSV or param never resumes into an old run.
+    ``params`` are the resolved factory params; with the content of the default split's
+    metadata file they make ``fingerprint``. The folder is left out on purpose: the same
+    dataset mounted elsewhere is the same benchmark, a changed CSV or param is not.
     """
 
     kind: str = ""
     splits: tuple[str, ...] = ()
-    labels: list[str] = []
 
     def __init__(self, name: str, folder: Path, split: str, limit: int | None, **params: Any):
         self.name, self.folder, self.split, self.limit = name, folder, split, limit
@@ -50,7 +50,7 @@ class DatasetTask:
         self._loaded: dict[str, list[Sample]] = {}
         self._check_split(split)
         files = self.metadata(split)
-        resolved = {"task": name, "folder": str(folder), "split": split, "limit": limit, **params}
+        resolved = {"task": name, "split": split, "limit": limit, **params}
         self.fingerprint = params_fingerprint(resolved, *files)
 
     # -- subclass API --------------------------------------------------------------------
@@ -70,9 +70,10 @@ class DatasetTask:
             self.metadata(split)
             items = self.load(split)
             seen: set[str] = set()
-            dup = next((s.id for s in items if s.id in seen or seen.add(s.id)), None)
-            if dup is not None:
-                raise MatsError(f"{self.name}: sample id {dup!r} occurs twice in split {split!r}; ids must be unique")
+            for s in items:  # the harness resumes and scores by id
+                if s.id in seen:
+                    raise MatsError(f"{self.name}: sample id {s.id!r} occurs twice in split {split!r}; ids must be unique")
+                seen.add(s.id)
             self._loaded[split] = items
         items = self._loaded[split]
         return list(items[: self.limit] if self.limit else items)

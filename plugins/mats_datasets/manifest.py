@@ -48,8 +48,9 @@ def manifest_path(path: str | None, data_root: str | None) -> Path:
 class _Line:
     """Validates one manifest line; errors name the file, the line and the field."""
 
-    def __init__(self, where: str, obj: Any):
-        self.where = where
+    def __init__(self, manifest: Path, number: int, obj: Any):
+        self.number, self.where = number, f"{manifest}:{number}"
+        where = self.where
         if not isinstance(obj, dict):
             raise MatsError(f"{where}: expected a JSON object, got {type(obj).__name__}")
         unknown = sorted(set(obj) - set(FIELDS))
@@ -116,7 +117,7 @@ class ManifestTask(DatasetTask):
         self.label_prompt = label_prompt
         self._all = self._samples(lines, labels)
         super().__init__("jsonl", manifest.parent, split, limit, kind=self.kind, labels=labels,
-                         label_prompt=label_prompt, manifest=str(manifest))
+                         label_prompt=label_prompt)
 
     def metadata(self, split: str | None) -> list[Path]:
         return [self.manifest]
@@ -133,18 +134,18 @@ class ManifestTask(DatasetTask):
 
     def _parse(self) -> list[_Line]:
         lines = []
-        with open(self.manifest, encoding="utf-8-sig") as fh:
-            for number, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                where = f"{self.manifest}:{number}"
-                try:
-                    obj = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    raise MatsError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-                line = _Line(where, obj)
-                line.number = number
-                lines.append(line)
+        try:
+            text = self.manifest.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise MatsError(f"{self.manifest}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+        for number, raw in enumerate(text.split("\n"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise MatsError(f"{self.manifest}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            lines.append(_Line(self.manifest, number, obj))
         if not lines:
             raise MatsError(f"{self.manifest}: the manifest has no lines")
         return lines
