@@ -35,8 +35,9 @@ VGGSOUND_LAYOUT = """\
 
 
 class ClassificationTask(DatasetTask):
-    """Records (sample, its label) are read once; ``labels`` is the full class list, in the
-    dataset's class-id order, even when a fold filter leaves some classes without samples."""
+    """The metadata is read once. ``labels`` is the full class list (in class-id order, or
+    alphabetical where the dataset has no ids), even when a fold filter leaves some classes
+    without samples: the model still chooses among all of them."""
 
     kind = "classification"
 
