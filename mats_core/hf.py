@@ -41,6 +41,7 @@ class HFCausalLM:
         max_length: int | None = None,
         generation: dict | None = None,
         trust_remote_code: bool = False,
+        device_map: str | None = None,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -55,20 +56,34 @@ class HFCausalLM:
             raise MatsError(f"llm param 'template' must contain '{{audio}}' and '{{instruction}}', got {template!r}")
         if dtype not in DTYPES:
             raise MatsError(f"llm param 'dtype' must be one of {sorted(DTYPES)}, got {dtype!r}")
-        self.device = resolve_device(device)
+        target = resolve_device(device)
         torch_dtype = DTYPES[dtype]
-        if self.device.type == "cpu" and torch_dtype == torch.float16:
+        if target.type == "cpu" and torch_dtype == torch.float16:
             torch_dtype = torch.float32  # fp16 matmuls are slow or missing on CPU
         extra = {"gguf_file": gguf_file} if gguf_file else {}
+        placement = {"device_map": device_map} if device_map else {}  # e.g. "auto": shard across GPUs (accelerate)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(tokenizer or model, trust_remote_code=trust_remote_code, **extra)
             self.model = AutoModelForCausalLM.from_pretrained(
-                model, dtype=torch_dtype, trust_remote_code=trust_remote_code, **extra
+                model, dtype=torch_dtype, trust_remote_code=trust_remote_code, **extra, **placement
             )
         except OSError as exc:
             raise MatsError(
                 f"could not load LLM '{model}': {exc}\nGive a local directory (--set llm.model=DIR) or, online, a hub id."
             ) from None
+        self._setup(template, lora, target, max_length, generation, keep_placement=bool(device_map))
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, template: str, lora: dict | None = None, device: str = "cpu", **kw: Any) -> "HFCausalLM":
+        """Wrap an already-built model + tokenizer (benchmarks with random 7B-shaped weights, notebooks)."""
+        self = cls.__new__(cls)
+        self.tokenizer, self.model = tokenizer, model
+        self._setup(template, lora, resolve_device(device), kw.get("max_length"), kw.get("generation"))
+        return self
+
+    def _setup(self, template: str, lora: dict | None, device: torch.device, max_length: int | None,
+               generation: dict | None, keep_placement: bool = False) -> None:
+        self.device = device
         tok = self.tokenizer
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token  # no new rows: keeps the frozen embedding matrix untouched
@@ -78,7 +93,10 @@ class HFCausalLM:
         self.lora_config = dict(lora) if lora else None
         if lora:
             self._add_lora(lora)
-        self.model.to(self.device)
+        if keep_placement:  # dispatched by device_map: inputs go where the embeddings live
+            self.device = self.model.get_input_embeddings().weight.device
+        else:
+            self.model.to(self.device)
         self.template = template
         self.hidden_size = int(self.model.get_input_embeddings().weight.shape[1])
         self.max_length = max_length

@@ -24,6 +24,7 @@ def hf_causal_lm(
     max_length: int | None = None,
     generation: dict | None = None,
     trust_remote_code: bool = False,
+    device_map: str | None = None,
 ):
     """Any causal LM by hub id or local directory (``model``), frozen, with optional LoRA."""
     from mats_core.hf import HFCausalLM
@@ -39,6 +40,7 @@ def hf_causal_lm(
         max_length=max_length,
         generation=generation,
         trust_remote_code=trust_remote_code,
+        device_map=device_map,
     )
 
 
