@@ -33,8 +33,8 @@ from typing import Any
 from mats_core import MatsError
 
 _CACHE_IT = (
-    "run once with network access (HF_HUB_OFFLINE unset) to cache it, "
-    "or point HF_HUB_CACHE at a Hugging Face cache that holds it."
+    "run once with network access (HF_HUB_OFFLINE unset) to fill the Hugging Face cache, "
+    "or point HF_HUB_CACHE at a cache that already holds these files."
 )
 
 
@@ -167,7 +167,7 @@ def _import(name: str, plugin: str, extra: str, hub_hint: str | None = None) -> 
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        raise MatsError(f"encoder '{plugin}': a dependency of {name} is missing ({exc}); pip install 'mats-bench[{extra}]'") from exc
+        raise MatsError(f"encoder '{plugin}' cannot import {name} ({exc}); pip install 'mats-bench[{extra}]'") from exc
     except Exception as exc:  # noqa: BLE001 - offline hub lookups fail with TypeError/OSError
         msg = f"encoder '{plugin}': importing {name} failed ({type(exc).__name__}: {exc})"
         if hub_hint:
