@@ -9,8 +9,8 @@ package's own embeddings from them.
 
 HF_HUB_OFFLINE / HF_HUB_CACHE must be set before transformers is imported: tests/conftest.py
 sets HF_HUB_OFFLINE=1 for the session; HF_HUB_CACHE is set below at import time, and the
-``hub`` fixture also points already-imported hub modules at it (collected after other tests
-that imported transformers first).
+``hub`` fixture also points already-imported hub modules at it (for when another test
+module imported transformers first).
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ TEXTS = ["a dog barks in the distance", "rain falls on a tin roof"]
 def test_plugins_lists_both_encoders_without_importing_them():
     code = ("import json, sys; from mats_core.plugins import get_host; p = get_host().plugins['mats_clap']; "
             "print(json.dumps({'status': p.status, 'provides': p.provides, "
-            "'imported': [m for m in ('laion_clap', 'msclap', 'torch') if m in sys.modules]}))")
+            "'imported': [m for m in ('laion_clap', 'msclap', 'mats_clap.laion', 'mats_clap.ms') if m in sys.modules]}))")
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert out == {"status": "ok", "provides": {"encoder": ["laion-clap", "msclap"]}, "imported": []}
     listing = subprocess.run([sys.executable, "-m", "mats_core.cli", "plugins", "--json"], capture_output=True, text=True, check=True)
@@ -60,11 +60,14 @@ def test_plugins_lists_both_encoders_without_importing_them():
     assert rows["mats_clap"]["provides"]["encoder"] == ["laion-clap", "msclap"]
 
 
-@pytest.mark.parametrize("name, module, extra", [("laion-clap", "laion_clap", "laion"), ("msclap", "msclap", "msclap")])
-def test_missing_package_says_what_to_install(monkeypatch, name, module, extra):
+@pytest.mark.parametrize("name, module, extra, params", [
+    ("laion-clap", "laion_clap", "laion", {"checkpoint": "clap.pt"}),
+    ("msclap", "msclap", "msclap", {"model_fp": "clap.pth"}),
+])
+def test_missing_package_says_what_to_install(monkeypatch, name, module, extra, params):
     monkeypatch.setitem(sys.modules, module, None)  # as if not installed
     with pytest.raises(MatsError, match=rf"pip install 'mats-bench\[{extra}\]'"):
-        build("encoder", name, checkpoint="unused.pt") if name == "laion-clap" else build("encoder", name, model_fp="unused.pth")
+        build("encoder", name, **params)
 
 
 def test_params_are_validated():
@@ -92,14 +95,20 @@ def test_checkpoint_plain_tensors_and_safetensors_load(tmp_path):
     assert torch.equal(_read(tmp_path / "w.safetensors")["b"], state["b"])
 
 
-def test_checkpoint_pickle_refused_unless_trusted(tmp_path):
-    torch.save({"state_dict": {"w": torch.ones(2)}, "args": argparse.Namespace(lr=0.1)}, tmp_path / "pickled.pt")
+def test_checkpoint_pickle_refused_unless_trusted_and_convertible(tmp_path):
+    weights = {"w": torch.arange(6.0).reshape(2, 3).T, "b": torch.ones(2)}  # w is not contiguous
+    torch.save({"state_dict": weights, "args": argparse.Namespace(lr=0.1)}, tmp_path / "pickled.pt")
     with pytest.raises(MatsError) as err:
         _read(tmp_path / "pickled.pt")
     msg = str(err.value)
     for part in ("refusing to unpickle", "argparse.Namespace", "arbitrary code", "trust_checkpoint=true", "safetensors"):
         assert part in msg
     assert _read(tmp_path / "pickled.pt", trust=True)["args"].lr == 0.1
+    # the conversion command the message gives works, and its output loads
+    command = msg.splitlines()[-1].strip().replace("python -c", f"'{sys.executable}' -c", 1)
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True, capture_output=True)
+    converted = _read(tmp_path / "clap.safetensors")
+    assert converted.keys() == weights.keys() and all(torch.equal(converted[k], weights[k]) for k in weights)
 
 
 def test_checkpoint_bad_files(tmp_path):

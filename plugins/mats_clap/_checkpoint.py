@@ -23,7 +23,7 @@ _CONVERT = (
     "python -c \"import torch; from safetensors.torch import save_file; "
     "c = torch.load('{path}', map_location='cpu', weights_only=False); "
     "sd = c.get('state_dict', c.get('model', c)); "
-    "save_file({{k: v.clone() for k, v in sd.items() if isinstance(v, torch.Tensor)}}, 'clap.safetensors')\""
+    "save_file({{k: v.contiguous().clone() for k, v in sd.items() if isinstance(v, torch.Tensor)}}, 'clap.safetensors')\""
 )
 
 

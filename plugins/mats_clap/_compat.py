@@ -16,6 +16,9 @@ the real thing and only steps in when it fails:
 * msclap's ``__init__`` silences *all* warnings process-wide and sets transformers logging
   to errors; we import it with both restored, so the host keeps its own settings.
 
+Left alone on purpose: laion_clap appends its own folder to ``sys.path`` (its modules import
+each other as top-level ``clap_module`` / ``training``); undoing that would break them.
+
 Both packages also fetch hard-coded hub repos (``roberta-base``, ``bert-base-uncased``,
 ``facebook/bart-base``, ``gpt2``) while importing/building; a failure there is turned into a
 message saying so instead of transformers' bare ``TypeError: stat: path should be ...``.
@@ -32,7 +35,7 @@ from typing import Any
 
 from mats_core import MatsError
 
-_CACHE_IT = (
+_HUB_HINT = (
     "run once with network access (HF_HUB_OFFLINE unset) to fill the Hugging Face cache, "
     "or point HF_HUB_CACHE at a cache that already holds these files."
 )
@@ -171,7 +174,7 @@ def _import(name: str, plugin: str, extra: str, hub_hint: str | None = None) -> 
     except Exception as exc:  # noqa: BLE001 - offline hub lookups fail with TypeError/OSError
         msg = f"encoder '{plugin}': importing {name} failed ({type(exc).__name__}: {exc})"
         if hub_hint:
-            msg += f". It loads {hub_hint} from the Hugging Face hub at import: {_CACHE_IT}"
+            msg += f". It loads {hub_hint} from the Hugging Face hub at import: {_HUB_HINT}"
         raise MatsError(msg) from exc
 
 
@@ -203,5 +206,5 @@ def hub_failure(plugin: str, what: str, exc: BaseException) -> MatsError:
     """The error for a failed hub fetch the package does itself while building its model."""
     return MatsError(
         f"encoder '{plugin}': building the model failed ({type(exc).__name__}: {exc}). "
-        f"The package loads {what} from the Hugging Face hub: {_CACHE_IT}"
+        f"The package loads {what} from the Hugging Face hub: {_HUB_HINT}"
     )

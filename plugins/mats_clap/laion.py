@@ -25,6 +25,7 @@ from mats_core import MatsError
 PLUGIN = "laion-clap"
 HUB_REPO = "lukewys/laion_clap"  # where CLAP_Module.load_ckpt() downloads the released checkpoints
 TAGS = ("630k-best", "630k-audioset-best", "630k-fusion-best", "630k-audioset-fusion-best")
+TEXT_MODELS = ("roberta", "bert", "bart")  # text branches CLAP_Module can feed from a HF tokenizer
 MAX_SAMPLES = 480_000  # get_audio_embedding_from_data's fixed window: 10 s at 48 kHz
 TEXT_LEN = 77  # CLAP_Module.tokenizer's max_length
 FUSION_SEED = 0  # fixed draw of the fusion chunks of a long clip, the same for every row
@@ -45,6 +46,8 @@ class LaionClapEncoder:
         from mats_core.hf import resolve_device
 
         _compat.require("laion_clap", "laion", PLUGIN)
+        if tmodel not in TEXT_MODELS:
+            raise MatsError(f"encoder '{PLUGIN}': param 'tmodel' must be one of {', '.join(TEXT_MODELS)}; got {tmodel!r}")
         if enable_fusion and importlib.util.find_spec("torchaudio") is None:
             raise MatsError(f"encoder '{PLUGIN}': enable_fusion=true computes mel spectrograms with torchaudio, "
                             "which is not installed: pip install torchaudio==2.11.0")
