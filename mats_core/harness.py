@@ -132,8 +132,10 @@ def evaluate(
     bridge = build("bridge", bridge_name, pipe.registry, **bridge_params)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
-    bridge.fit(bank.to(pipe.llm.device))
+    bank = None
+    if getattr(bridge, "uses_memory", True):  # optional bridge attribute: False skips embedding the bank
+        bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
+        bridge.fit(bank.to(pipe.llm.device))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
     task_objs = {n: build("task", n, pipe.registry, **accepted_params("task", n, task_params or {}, pipe.registry)) for n in tasks}
     config = {
@@ -141,7 +143,7 @@ def evaluate(
         "encoder": pipe.spec["encoder"],
         "llm": pipe.spec["llm"],
         "bridge": {"name": bridge_name, **resolved_params("bridge", bridge_name, pipe.registry, **bridge_params),
-                   "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": int(bank.shape[0])},
+                   "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
         "run": cfg.model_dump(exclude={"device"}),
