@@ -60,6 +60,9 @@ def test_shipped_files_are_small_float16_safetensors():
     assert sum(f.stat().st_size for f in files) < 10 * 2**20
     with safe_open(str(tiny_lm.SHIPPED_DIR / "model.safetensors"), "pt") as f:
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+    # a class name transformers 4.x resolves too (5.x writes TokenizersBackend)
+    tok_config = json.loads((tiny_lm.SHIPPED_DIR / "tokenizer_config.json").read_text())
+    assert tok_config["tokenizer_class"] == "PreTrainedTokenizerFast" and tok_config["add_prefix_space"] is True
 
 
 def test_prompt_tokens_match_the_pretraining_format(llm):

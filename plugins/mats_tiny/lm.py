@@ -76,7 +76,7 @@ def documents(records: Iterable[dict[str, Any]]) -> list[str]:
     return list(docs)
 
 
-def train_tokenizer(texts: Sequence[str], vocab_size: int):
+def train_tokenizer(texts: Sequence[str], vocab_size: int, max_length: int = 128):
     """A byte-level BPE (no unknown tokens) wrapped as a ``PreTrainedTokenizerFast``.
 
     ``add_prefix_space`` makes a word at the start of a document tokenize like the same word
@@ -97,7 +97,21 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int):
     tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B",
                                                        special_tokens=[(BOS, bos_id)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                   model_input_names=["input_ids", "attention_mask"])
+                                   model_max_length=max_length, model_input_names=["input_ids", "attention_mask"])
+
+
+def save_tokenizer(tokenizer, out: Path) -> None:
+    """``save_pretrained``, then make ``tokenizer_config.json`` load the same in transformers 4.x and 5.x.
+
+    transformers 5 records the class ``TokenizersBackend``, which 4.x (still used with the laion
+    extra) cannot resolve; ``PreTrainedTokenizerFast`` reads the same ``tokenizer.json`` in both.
+    4.x also resets the pre-tokenizer's ``add_prefix_space`` unless the config states it.
+    """
+    tokenizer.save_pretrained(out)
+    path = out / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config.update(tokenizer_class="PreTrainedTokenizerFast", add_prefix_space=True)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def encode(tokenizer, texts: Sequence[str], max_len: int) -> list[list[int]]:
@@ -213,7 +227,7 @@ def train_lm(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, quic
     gen = torch.Generator().manual_seed(seed)
 
     train_docs, val_docs = _split(records, val_records, recipe, gen)
-    tokenizer = train_tokenizer(train_docs, recipe.vocab_size)
+    tokenizer = train_tokenizer(train_docs, recipe.vocab_size, recipe.n_positions)
     train_seqs = encode(tokenizer, train_docs, recipe.n_positions)
     val_seqs = encode(tokenizer, val_docs, recipe.n_positions)
 
@@ -263,7 +277,7 @@ def train_lm(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, quic
     out.mkdir(parents=True, exist_ok=True)
     hf_logging.disable_progress_bar()  # the per-shard bar of save_pretrained is noise here
     model.half().save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    save_tokenizer(tokenizer, out)
     metrics = {
         "val_perplexity": round(val_ppl, 4),
         "val_perplexity_unseen": round(unseen_ppl, 4),
