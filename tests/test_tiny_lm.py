@@ -15,6 +15,7 @@ from mats_core import build  # noqa: E402
 from mats_core.registry import MatsError  # noqa: E402
 from mats_tiny import lm as tiny_lm  # noqa: E402
 from mats_tiny.data import CLASSES, text_records  # noqa: E402
+from mats_tiny.text import TEST_PROMPT  # noqa: E402
 
 # Measured on the shipped build (benchmarks/RESULTS.md, "Tiny LM"); a regression past these
 # bounds means the weights or the tokenizer no longer fit the world's text.
@@ -80,8 +81,8 @@ def test_shipped_lm_answers_in_the_worlds_language(llm):
     assert ask(llm, "Can you hear wind?") in {"yes", "no"}
     assert ask(llm, "Is an engine loud or quiet?") in {"loud", "quiet"}
     assert ask(llm, "How many times do you hear the drip?") in {"one", "two", "three", "many"}
-    assert ask(llm, "Classify audio event for given clip.") in set(CLASSES)
-    caption = ask(llm, "Please describe the audio.", max_new_tokens=48)
+    assert ask(llm, TEST_PROMPT["classification"]) in set(CLASSES)
+    caption = ask(llm, TEST_PROMPT["caption"], max_new_tokens=48)
     assert caption.endswith(".") and len(caption.split()) >= 4, caption
 
 
