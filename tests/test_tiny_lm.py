@@ -34,7 +34,8 @@ def val_docs():
 
 def ask(llm, instruction: str, max_new_tokens: int = 24) -> str:
     """Greedy answer to the MATS prompt with an empty audio prefix."""
-    ids = ([llm.bos_token_id] if llm.add_bos else []) + llm.tokenize(llm.template.format(audio="", instruction=instruction))
+    prompt = llm.template.format(audio="", instruction=instruction)
+    ids = ([llm.bos_token_id] if llm.add_bos else []) + llm.tokenize(prompt)
     emb = llm.embed(torch.tensor([ids]))
     return llm.generate(emb, torch.ones(1, len(ids), dtype=torch.long), max_new_tokens=max_new_tokens)[0]
 

@@ -3,12 +3,13 @@
 Why it exists: the offline default needs an LLM that already speaks the world's language
 (its captions, class labels and QA answers) and the MATS prompt format, so a mapper trained
 on text alone has something meaningful to steer. It is small enough (a few million params,
-float16 on disk) to ship in the package and to train on two CPU cores in a few minutes:
+float16 on disk) to ship in the package and to train on two CPU cores in minutes. The
+shipped files are regenerated, byte for byte, by
 
-    python -m mats_tiny.lm --out plugins/mats_tiny/weights/lm      # regenerate the shipped weights
+    python -m mats_tiny.lm --out plugins/mats_tiny/weights/lm --threads 1
 
-It is loaded through the project's one HF wrapper (``mats_core.hf.HFCausalLM``); nothing here
-is specific to inference.
+Inference goes through the project's one HF wrapper (``mats_core.hf.HFCausalLM``); this
+module trains the model and points the wrapper at its files.
 """
 from __future__ import annotations
 
