@@ -90,6 +90,8 @@ class HFCausalLM:
         tok.padding_side = "left"
         self.model.requires_grad_(False)
         self.model.eval()
+        if getattr(self.model, "loss_type", "") is None:
+            self.model.loss_type = "ForCausalLM"  # silences transformers 5's "loss_type=None" warning
         self.lora_config = dict(lora) if lora else None
         if lora:
             self._add_lora(lora)
@@ -120,6 +122,8 @@ class HFCausalLM:
             lora_dropout=float(lora.get("dropout", 0.0)),
             target_modules=targets,
             task_type="CAUSAL_LM",
+            # GPT-2 stores its projections as Conv1D (transposed weights)
+            fan_in_fan_out=getattr(self.model.config, "model_type", "") == "gpt2",
         )
         self.model = get_peft_model(self.model, cfg)
 
