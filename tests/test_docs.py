@@ -1,0 +1,397 @@
+"""The docs site: it builds strictly, its tutorials run, its references match the code.
+
+Runnable blocks. An HTML comment on the line right before a fenced block marks it:
+
+    <!-- run -->          ```bash: run with ``bash -euo pipefail``; ```python: run with python
+    <!-- file -->         written to the fence's ``title="path"`` (``--8<-- "path"`` lines, the
+                          snippet syntax the site uses to include repository files, are expanded)
+    <!-- parse -->        ```bash that needs a GPU or downloads: checked by ``bash -n``, and every
+                          ``mats-bench ...`` line is parsed by the real CLI (options, types,
+                          ``--set`` syntax, preset / plugin names resolved); nothing runs.
+                          ```python: compiled, not run
+    <!-- run requires=checkpoints -->   (also ``requires=tiny``) the page stops here, skipped
+                          with the reason, when the shipped tiny-world weights are missing
+
+The blocks of one page run in order, in one fresh directory: a page is one test, so later
+blocks see the files and runs of earlier ones, as a reader's shell would. They run in an
+overlay virtual environment that sees this interpreter's packages, so a tutorial may
+``pip install`` a package without touching the environment running the tests.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import shlex
+import site
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+MARK = re.compile(r"^<!--\s*(run|file|parse)((?:\s+[\w-]+=[\w,-]+)*)\s*-->\s*$")
+FENCE = re.compile(r"^(\s*)(`{3,})(\w*)(.*)$")
+SNIPPET = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$')
+TITLE = re.compile(r'title="([^"]+)"')
+BLOCK_TIMEOUT = 420
+
+
+@dataclass
+class Block:
+    page: str
+    line: int
+    mode: str  # run | file | parse
+    lang: str
+    body: str
+    title: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+def extract_blocks(path: Path) -> list[Block]:
+    """The marked fenced blocks of a Markdown page, in order."""
+    lines = path.read_text().splitlines()
+    rel = str(path.relative_to(ROOT))
+    blocks, i = [], 0
+    while i < len(lines):
+        mark = MARK.match(lines[i].strip())
+        if not mark:
+            i += 1
+            continue
+        j = i + 1
+        fence = FENCE.match(lines[j]) if j < len(lines) else None
+        if not fence:
+            raise AssertionError(f"{rel}:{i + 1}: a <!-- {mark.group(1)} --> marker must be followed by a fenced block")
+        indent, ticks, lang, rest = fence.groups()
+        body, j = [], j + 1
+        while j < len(lines) and lines[j].strip() != ticks:
+            body.append(lines[j][len(indent):] if lines[j].startswith(indent) else lines[j])
+            j += 1
+        if j == len(lines):
+            raise AssertionError(f"{rel}:{i + 2}: unclosed fence")
+        options = dict(opt.split("=", 1) for opt in mark.group(2).split())
+        title = TITLE.search(rest)
+        blocks.append(Block(rel, i + 2, mark.group(1), lang, _expand_snippets("\n".join(body) + "\n", rel),
+                            title.group(1) if title else None, options))
+        i = j + 1
+    return blocks
+
+
+def _expand_snippets(text: str, where: str) -> str:
+    out = []
+    for line in text.splitlines(keepends=True):
+        m = SNIPPET.match(line)
+        if m:
+            src = ROOT / m.group(1)
+            assert src.is_file(), f"{where}: snippet {m.group(1)} does not exist"
+            out.append(src.read_text())
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def tutorial_pages() -> list[Path]:
+    return sorted(p for p in DOCS.rglob("*.md") if "examples" not in p.relative_to(DOCS).parts and extract_blocks(p))
+
+
+# -- what the blocks may need ---------------------------------------------------------------
+def missing_requirement(name: str) -> str | None:
+    """Why requirement ``name`` is not met here, or None."""
+    from mats_core.registry import checkpoint_sets, presets, resolve_path
+
+    if name == "tiny":
+        import mats_tiny
+
+        shipped = Path(mats_tiny.__file__).parent / "weights"
+        for kind, sub, marker in (("encoder", "clap", None), ("llm", "lm", "config.json")):
+            weights = presets(kind)["tiny"].params.get("weights")
+            folder = Path(weights) if weights else shipped / sub
+            if not folder.is_dir() or (marker and not (folder / marker).is_file()) or not any(folder.iterdir()):
+                return f"the tiny world's {sub} weights are not in {folder} (run `mats-bench tiny build`)"
+        return None
+    if name == "checkpoints":
+        why = missing_requirement("tiny")
+        if why:
+            return why
+        folder = resolve_path(checkpoint_sets().get("tiny+tiny", "pkg:mats_tiny/weights/mats"))
+        absent = [k for k in ("clean", "noise") if not (folder / k / "config.json").is_file()]
+        if absent:
+            return f"the shipped MATS checkpoints {', '.join(absent)} are not in {folder}"
+        return None
+    raise AssertionError(f"unknown requirement {name!r} (known: tiny, checkpoints)")
+
+
+# -- an environment for the blocks ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def docs_env(tmp_path_factory) -> dict[str, str]:
+    """Env for block subprocesses: offline, a shared embeddings cache, and an overlay venv
+    whose ``pip install`` lands in the overlay only (this interpreter's packages stay visible)."""
+    base = tmp_path_factory.mktemp("docs-env")
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    bindir = venv / "bin"
+    py = bindir / "python"
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    parents = [p for p in dict.fromkeys([*site.getsitepackages(), sysconfig.get_paths()["purelib"]]) if Path(p).is_dir()]
+    Path(purelib, "_mats_docs_overlay.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in parents) + "\n")
+    for name, module in (("mats-bench", "mats_core.cli"), ("pytest", "pytest"), ("pip", "pip")):
+        script = bindir / name
+        call = "from mats_core.cli import app; app()" if module == "mats_core.cli" else \
+            f"import runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+        script.write_text(f"#!{py}\nimport sys\nsys.argv[0] = {name!r}\n{call}\n")
+        script.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+    env.update({
+        "PATH": f"{bindir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+        "MATS_CACHE": str(base / "cache"), "MPLBACKEND": "Agg", "COLUMNS": "160", "NO_COLOR": "1",
+        "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def run_block(block: Block, cwd: Path, env: dict[str, str]) -> None:
+    if block.mode == "file":
+        assert block.title, f"{block.where()}: a <!-- file --> block needs title=\"path\""
+        target = cwd / block.title
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(block.body)
+        return
+    if block.mode == "parse":
+        if block.lang == "python":
+            compile(block.body, block.where(), "exec")
+            return
+        assert block.lang in ("bash", "sh"), f"{block.where()}: parse blocks are bash or python"
+        check_bash_syntax(block)
+        commands = mats_commands(block.body)
+        assert commands, f"{block.where()}: a parse block without any mats-bench command checks nothing"
+        # In the page's directory and environment: packages the page installed are visible,
+        # relative paths (--registry FILE, grid files) are the page's.
+        job = json.dumps({"page": block.page, "line": block.line, "commands": commands})
+        out = subprocess.run([str(Path(env["VIRTUAL_ENV"]) / "bin" / "python"), __file__, "--parse", job], cwd=cwd,
+                             env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT)
+        assert out.returncode == 0, out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.stdout
+        return
+    if block.lang in ("bash", "sh"):
+        cmd = ["bash", "-euo", "pipefail", "-c", block.body]
+    elif block.lang == "python":
+        script = cwd / f".docs_block_{block.line}.py"
+        script.write_text(block.body)
+        cmd = [str(Path(env["VIRTUAL_ENV"]) / "bin" / "python"), str(script)]
+    else:
+        raise AssertionError(f"{block.where()}: cannot run a ```{block.lang} block")
+    try:
+        out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{block.where()}: timed out after {BLOCK_TIMEOUT} s:\n{block.body}") from None
+    if out.returncode != 0:
+        raise AssertionError(f"{block.where()}: exit {out.returncode}\n--- block ---\n{block.body}\n--- stdout ---\n"
+                             f"{out.stdout[-4000:]}\n--- stderr ---\n{out.stderr[-6000:]}")
+
+
+def check_bash_syntax(block: Block) -> None:
+    out = subprocess.run(["bash", "-n"], input=block.body, capture_output=True, text=True)
+    assert out.returncode == 0, f"{block.where()}: bash syntax error: {out.stderr}"
+
+
+def mats_commands(script: str) -> list[list[str]]:
+    """argv of every ``mats-bench ...`` command line (continuations joined, comments dropped;
+    a ``for VAR in A B ...; do`` loop variable is replaced by its first value)."""
+    joined = re.sub(r"\\\n", " ", script)
+    for var, values in re.findall(r"\bfor\s+(\w+)\s+in\s+([^;\n]+);\s*do\b", joined):
+        first = shlex.split(values)[0]
+        joined = re.sub(r"\$\{?" + var + r"\b\}?", first, joined)
+    out = []
+    for line in joined.splitlines():
+        words = shlex.split(line, comments=True)
+        if words and words[0] == "mats-bench":
+            out.append(words[1:])
+    return out
+
+
+def parse_command(argv: list[str], block: Block) -> None:
+    """Parse ``mats-bench argv`` exactly as the CLI would, resolve its names, run nothing."""
+    import typer
+
+    from mats_core.cli import app
+    from mats_core.registry import MatsError
+
+    where = f"{block.where()}: `mats-bench {shlex.join(argv)}`"
+    cmd = typer.main.get_command(app)
+    ctx = cmd.make_context("mats-bench", [], resilient_parsing=True)
+    args = list(argv)
+    try:
+        while hasattr(cmd, "resolve_command"):
+            assert args, f"{where}: no sub-command"
+            first = args[0]
+            name, cmd, args = cmd.resolve_command(ctx, args)
+            if cmd is None:
+                raise AssertionError(f"{where}: No such command {first!r}")
+            ctx = cmd.make_context(name, list(args), parent=ctx)
+    except Exception as exc:  # click's (or typer's vendored click's) usage errors
+        if not hasattr(exc, "format_message"):
+            raise
+        raise AssertionError(f"{where}: {exc.format_message()}") from None
+    params = ctx.params
+    registry = str(params["registry"]) if params.get("registry") else None
+    try:
+        check_names(params, registry)
+    except MatsError as exc:
+        raise AssertionError(f"{where}: {exc}") from None
+
+
+def check_names(params: dict, registry: str | None) -> None:
+    """Resolve the preset / plugin names of parsed options and validate the params that
+    ``--set`` (or a sweep grid) gives them against the plugins' signatures."""
+    from mats_core.cli import parse_sets
+    from mats_core.registry import resolve, resolved_params
+    from mats_core.sweep import load_spec
+
+    sets = parse_sets(params.get("set_"))
+    for kind in ("encoder", "llm", "bridge"):
+        for name in (params.get(kind) or "").split(","):
+            if name.strip():
+                resolved_params(kind, name.strip(), registry, **sets.get(kind, {}))
+    for name in (params.get("tasks") or "").split(","):
+        if name.strip():
+            resolve("task", name.strip(), registry)
+    corpus = params.get("corpus")
+    if corpus and not corpus.endswith((".jsonl", ".json")) and os.sep not in corpus:
+        resolve("corpus", corpus, registry)
+    if params.get("grid") is not None and Path(params["grid"]).is_file():
+        spec = load_spec(params["grid"])
+        check_names({"encoder": spec.encoder, "llm": spec.llm, "tasks": ",".join(spec.tasks)}, registry)
+        for bridge, point in spec.points():
+            resolved_params("bridge", bridge, registry, **point)
+
+
+# -- the tests ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", tutorial_pages(), ids=lambda p: str(p.relative_to(DOCS)))
+def test_page_blocks_run(page: Path, tmp_path: Path, docs_env: dict[str, str]) -> None:
+    for block in extract_blocks(page):
+        needs = block.options.get("requires")
+        for name in needs.split(",") if needs else ():
+            why = missing_requirement(name)
+            if why:
+                pytest.skip(f"{block.where()} and later blocks need {name}: {why}")
+        started = time.perf_counter()
+        run_block(block, tmp_path, docs_env)
+        print(f"{block.where()} ({block.mode} {block.lang}): {time.perf_counter() - started:.1f} s")  # pytest -s
+
+
+def test_tutorials_have_runnable_blocks() -> None:
+    pages = {p.name for p in tutorial_pages()}
+    tutorials = {p.name for p in (DOCS / "tutorials").glob("*.md")}
+    assert tutorials <= pages, f"tutorials without runnable or parse blocks: {sorted(tutorials - pages)}"
+
+
+def test_extractor_reads_markers(tmp_path: Path) -> None:
+    page = DOCS / "_probe.md"
+    page.write_text(textwrap.dedent('''\
+        text
+        <!-- file -->
+        ```yaml title="conf/a.yaml"
+        --8<-- "registry.yaml"
+        ```
+        <!-- run requires=checkpoints -->
+        ```bash
+        echo hi
+        ```
+        ```bash
+        echo not marked
+        ```
+        '''))
+    try:
+        blocks = extract_blocks(page)
+    finally:
+        page.unlink()
+    assert [(b.mode, b.lang, b.title, b.options) for b in blocks] == [
+        ("file", "yaml", "conf/a.yaml", {}), ("run", "bash", None, {"requires": "checkpoints"})]
+    assert blocks[0].body == (ROOT / "registry.yaml").read_text()
+    assert mats_commands("mats-bench run --bridge santa \\\n  --limit 4  # comment\nls\n") == [
+        ["run", "--bridge", "santa", "--limit", "4"]]
+    assert mats_commands("for v in 0.1 0.2; do\n  mats-bench train --set bridge.noise_variance=$v --output r-${v}\ndone\n") == [
+        ["train", "--set", "bridge.noise_variance=0.1", "--output", "r-0.1"]]
+
+
+def test_parse_mode_catches_bad_commands() -> None:
+    block = Block("probe.md", 1, "parse", "bash", "")
+    parse_command(["run", "--encoder", "msclap", "--llm", "vicuna", "--bridge", "santa", "--set", "bridge.k=8"], block)
+    for bad, why in ((["run", "--limt", "3"], "No such option"), (["run", "--bridge", "santaa"], "did you mean"),
+                     (["train", "--steps", "0"], "--steps"), (["run", "--set", "lam=1"], "kind.param=value"),
+                     (["rnu"], "No such command"), (["run", "--set", "bridge.lamda=1"], "unknown param 'lamda'"),
+                     (["train", "--llm", "vicuna", "--set", "llm.dtype=fp8"], "dtype")):
+        with pytest.raises(AssertionError, match=why):
+            parse_command(bad, block)
+
+
+def _hookspecs() -> dict[str, object]:
+    from mats_core import hookspecs
+
+    return {name: fn for name, fn in vars(hookspecs).items() if callable(fn) and hasattr(fn, "mats_spec")}
+
+
+def test_every_hookspec_is_documented_with_its_signature() -> None:
+    """docs/reference/hooks.md has a section per hook whose code block holds the exact signature."""
+    text = (DOCS / "reference" / "hooks.md").read_text()
+    sections = dict(re.findall(r"^## `?(\w+)`?\s*\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S))
+    specs = _hookspecs()
+    assert specs, "no hookspecs found in mats_core.hookspecs"
+    for name, fn in specs.items():
+        assert name in sections, f"docs/reference/hooks.md has no '## {name}' section"
+        signature = f"{name}{inspect.signature(fn)}".replace("'", "")
+        assert f"```python\n{signature}\n```" in sections[name], (
+            f"docs/reference/hooks.md, section {name}: expected the signature\n    {signature}")
+    stale = sorted(n for n in sections if n.startswith("register_") and n not in specs)
+    assert not stale, f"docs/reference/hooks.md documents hooks that do not exist: {stale}"
+
+
+def test_cli_reference_renders_every_command() -> None:
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        from cli_reference import render_cli
+    finally:
+        sys.path.remove(str(DOCS / "hooks"))
+    import typer
+
+    from mats_core.cli import app
+
+    text = render_cli()
+    group = typer.main.get_command(app)
+    for name in group.list_commands(None):
+        assert f"### `mats-bench {name}`" in text
+    assert "`--set <list[str]>`" in text and "#### `mats-bench tiny build`" in text
+
+
+def test_site_builds_strict(tmp_path: Path) -> None:
+    """``mkdocs build --strict``: broken links, missing API references or pages fail."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    pytest.importorskip("material")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_MKDOCS_2_WARNING": "1"}
+    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-6000:]
+    html = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
+    assert "embed_audio" in html and "mats_core.build" in html
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--parse"]:  # run_block's parse check, in the page's env
+    _job = json.loads(sys.argv[2])
+    for _argv in _job["commands"]:
+        parse_command(_argv, Block(_job["page"], _job["line"], "parse", "bash", ""))
