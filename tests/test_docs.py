@@ -42,6 +42,7 @@ FENCE = re.compile(r"^(\s*)(`{3,})(\w*)(.*)$")
 SNIPPET = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$')
 TITLE = re.compile(r'title="([^"]+)"')
 BLOCK_TIMEOUT = 420
+SET_KINDS = {"encoder", "llm", "bridge", "corpus", "task", "mapper", "train", "run", "decoding"}
 
 
 @dataclass
@@ -263,6 +264,16 @@ def check_names(params: dict, registry: str | None) -> None:
     from mats_core.sweep import load_spec
 
     sets = parse_sets(params.get("set_"))
+    unknown = sorted(set(sets) - SET_KINDS)
+    assert not unknown, f"--set kinds {unknown} are not used by mats-bench (kinds: {', '.join(sorted(SET_KINDS))})"
+    for kind, module, model in (("mapper", "mats_core.mapper", "MapperConfig"), ("train", "mats_core.trainer", "TrainConfig"),
+                                ("run", "mats_core.harness", "RunConfig")):
+        if kind in sets:
+            config = getattr(__import__(module, fromlist=[model]), model)
+            try:
+                config.model_validate(sets[kind])
+            except ValueError as exc:  # pydantic's ValidationError
+                raise AssertionError(f"--set {kind}.*: {exc}") from None
     for kind in ("encoder", "llm", "bridge"):
         for name in (params.get(kind) or "").split(","):
             if name.strip():
@@ -335,7 +346,8 @@ def test_parse_mode_catches_bad_commands() -> None:
     for bad, why in ((["run", "--limt", "3"], "No such option"), (["run", "--bridge", "santaa"], "did you mean"),
                      (["train", "--steps", "0"], "--steps"), (["run", "--set", "lam=1"], "kind.param=value"),
                      (["rnu"], "No such command"), (["run", "--set", "bridge.lamda=1"], "unknown param 'lamda'"),
-                     (["train", "--llm", "vicuna", "--set", "llm.dtype=fp8"], "dtype")):
+                     (["train", "--llm", "vicuna", "--set", "llm.dtype=fp8"], "dtype"),
+                     (["train", "--set", "mapper.num_layer=4"], "num_layer"), (["run", "--set", "runn.limit=3"], "runn")):
         with pytest.raises(AssertionError, match=why):
             parse_command(bad, block)
 
