@@ -88,11 +88,12 @@ def register_commands(cli):
         out: Optional[Path] = typer.Option(None, "--out", help="output directory (default: the package's weights/)"),
         seed: int = typer.Option(0, "--seed", min=0, help="world seed: same seed, byte-identical data"),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (1 on a busy machine)"),
+        lm: bool = typer.Option(True, "--lm/--no-lm", help="also retrain the tiny LM (mats_tiny.lm.train_lm)"),
     ) -> None:
         """Regenerate the tiny world from its seed: data, tiny CLAP, tiny LM and metadata.json."""
         from mats_tiny.build import build_all
 
-        build_all(out=out, quick=quick, seed=seed, threads=threads)
+        build_all(out=out, quick=quick, seed=seed, threads=threads, lm=lm)
 
     @app.command()
     def info(

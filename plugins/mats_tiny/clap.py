@@ -48,7 +48,7 @@ class ClapConfig:
     max_tokens: int = 48
     dim: int = 256
     logit_scale: float = 100.0
-    cone: float = 1.5
+    cone: float = 2.5
     dropout: float = 0.1
 
 

@@ -148,3 +148,15 @@ def test_samples(task: str, split: str = "test", n: int | None = None, seed: int
                           references=refs, label=lab, labels=list(CLASSES) if task == "classification" else [],
                           meta=meta))
     return out
+
+
+def fingerprint(seed: int = 0, n: int = 16) -> str:
+    """sha256 over the first ``n`` clips and captions of every split and ``4 n`` text records:
+    a cheap check that a machine regenerates the recorded world bit for bit (float maths may
+    differ across CPU instruction sets, so compare it on the machine that built)."""
+    from mats_tiny.world import content_hash
+
+    scenes = [s for split in SPLITS for s in make_scenes(split, n, seed)]
+    texts = [c for s in scenes for c in T.captions(s)]
+    texts += [f"{r['task']}\t{r['text']}\t{r['instruction']}\t{r['answer']}" for r in text_records(n=4 * n, seed=seed)]
+    return content_hash((render(s) for s in scenes), texts)
