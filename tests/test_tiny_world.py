@@ -117,3 +117,21 @@ def test_plugins_registered_and_validated():
     assert len(list(corpus.records())) == 3
     with pytest.raises(MatsError, match="limit"):
         mats_core.build("task", "tiny-qa", limit=0)
+
+
+def test_task_scores_count_errors_as_failures():
+    import mats_core
+
+    task = mats_core.build("task", "tiny-classify", limit=4)
+    rows = [{"id": s.id, "prediction": s.label, "references": [], "label": s.label, "error": None}
+            for s in task.samples()]
+    assert task.score(rows)["accuracy_exact"] == 1.0
+    rows[0] = {**rows[0], "error": "RuntimeError: boom"}  # a crashed sample is a wrong answer
+    scores = task.score(rows)
+    assert scores["accuracy_exact"] == 0.75 and scores["errors"] == 1 and scores["n"] == 4
+    qa = mats_core.build("task", "tiny-qa", limit=3)
+    rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "label": None, "error": None}
+            for s in qa.samples()]
+    assert qa.score(rows)["n"] == 3
+    with pytest.raises(ValueError, match="no predictions"):
+        qa.score([])

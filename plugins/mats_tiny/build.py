@@ -36,17 +36,22 @@ NOISE_VARIANCE = 0.015  # the paper's noise (per-dimension variance) for the gap
 
 
 def render_all(scenes, progress: Callable | None = None, workers: int | None = None) -> torch.Tensor:
-    """[N, T] float32 audio of the scenes, rendered in ``workers`` processes (default: one
-    per CPU, up to 4) for big splits; each clip depends on its own seed only, so the result
-    is identical to a serial render."""
+    """[N, T] float32 audio of the scenes, rendered in ``workers`` processes on Linux (default:
+    one per CPU, up to 4) for big splits; each clip depends on its own seed only, so the
+    result is identical to a serial render."""
+    import multiprocessing as mp
+    import sys
+
     scenes = list(scenes)
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
+    # fork (Linux) does not re-run the caller's __main__, unlike spawn; the workers run
+    # numpy only, so torch's threads in the parent do not matter.
+    parallel = workers > 1 and len(scenes) >= 256 and sys.platform.startswith("linux")
     out: list[np.ndarray] = []
-    if workers > 1 and len(scenes) >= 256:
-        import multiprocessing as mp
+    if parallel:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
             for wav in pool.map(render, scenes, chunksize=32):
                 out.append(wav)
                 if progress:
