@@ -417,7 +417,11 @@ def test_end_to_end_every_dataset_through_the_cli(tmp_path):
            "--registry", str(registry), "--output", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    check_run(out, info, tasks)
 
+
+def check_run(out: Path, info: dict, tasks: list[str]) -> None:
+    """results.json and samples.jsonl of the end-to-end run over ``make_all`` data."""
     results = json.loads((out / "results.json").read_text())
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     expected_ids = {
