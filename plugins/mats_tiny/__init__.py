@@ -70,9 +70,17 @@ def register_tasks(register):
     register("tiny-qa", _task("tiny-qa", "qa"))
 
 
+def tiny_pairs(n: Limit = None, seed: Annotated[int, Field(ge=0)] = 0):
+    """Audio + text records of the `clap-pairs` split, for the MATS-Audio reference (`--supervision audio`)."""
+    from mats_tiny.pairs import TinyPairsCorpus
+
+    return TinyPairsCorpus(n=n, seed=seed)
+
+
 @hookimpl
 def register_corpora(register):
     register("tiny", tiny_corpus)
+    register("tiny-pairs", tiny_pairs)
 
 
 @hookimpl
