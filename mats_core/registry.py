@@ -104,7 +104,7 @@ def presets(kind: str, registry: str | os.PathLike | None = None) -> dict[str, P
     return _cached_presets(registry_paths(registry))[kind]
 
 
-def resolve(kind: str, name: str, registry: str | os.PathLike | None = None, **params: Any) -> tuple[str, dict[str, Any]]:
+def resolve(kind: str, name: str, /, registry: str | os.PathLike | None = None, **params: Any) -> tuple[str, dict[str, Any]]:
     """(plugin name, merged params) for a preset or plugin name; fails fast on unknown names."""
     _check_kind(kind)
     host = get_host()
@@ -123,8 +123,10 @@ def resolve(kind: str, name: str, registry: str | os.PathLike | None = None, **p
     raise MatsError(f"unknown {kind} '{name}'{hint} Known {kind}s: {', '.join(known) or '(none)'}")
 
 
-def build(kind: str, name: str, registry: str | os.PathLike | None = None, **params: Any) -> Any:
-    """Build the object a preset or plugin name stands for (public API v1)."""
+def build(kind: str, name: str, /, registry: str | os.PathLike | None = None, **params: Any) -> Any:
+    """Build the object a preset or plugin name stands for (public API v1).
+
+    ``kind`` and ``name`` are positional-only, so plugins may have params called that."""
     plugin, merged = resolve(kind, name, registry, **params)
     entry = get_host().get(kind, plugin)
     if entry.conflict:
@@ -133,7 +135,7 @@ def build(kind: str, name: str, registry: str | os.PathLike | None = None, **par
     return entry.factory(**validated)
 
 
-def resolved_params(kind: str, name: str, registry: str | os.PathLike | None = None, **params: Any) -> dict[str, Any]:
+def resolved_params(kind: str, name: str, /, registry: str | os.PathLike | None = None, **params: Any) -> dict[str, Any]:
     """The full, validated params (defaults filled in) that ``build`` would pass: for configs."""
     plugin, merged = resolve(kind, name, registry, **params)
     entry = get_host().get(kind, plugin)
