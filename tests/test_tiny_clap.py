@@ -92,6 +92,13 @@ def test_info_command_prints_quality():
     assert "zero_shot_accuracy" in result.output and "paired_cosine" in result.output
 
 
+def test_device_auto_and_bad_device():
+    enc = mats_core.build("encoder", "tiny", device="auto")
+    assert enc.embed_text(["a bell rings."]).shape == (1, enc.dim)
+    with pytest.raises(ValueError, match="device"):
+        mats_core.build("encoder", "tiny", device="tpu")
+
+
 def test_missing_weights_say_how_to_build(tmp_path):
     with pytest.raises(FileNotFoundError, match="mats-bench tiny build"):
         load_tiny_clap(tmp_path)

@@ -22,7 +22,8 @@ Limit = Annotated[int, Field(ge=1)] | None
 
 
 def tiny_clap(weights: str | None = None, device: str = "cpu"):
-    """The tiny CLAP; ``weights``: a directory made by ``mats-bench tiny build`` (default: shipped)."""
+    """The tiny CLAP. ``weights``: a directory made by ``mats-bench tiny build`` (default: the
+    shipped one); ``device``: auto | cpu | cuda[:N]."""
     from mats_tiny.clap import load_tiny_clap
 
     return load_tiny_clap(weights, device=device)

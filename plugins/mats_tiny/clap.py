@@ -204,6 +204,7 @@ class TinyCLAP:
     sample_rate = 16000
 
     def __init__(self, model: ClapModel, tokenizer, device: str = "cpu", batch_size: int = 256):
+        device = resolve_device(device)
         self.model = model.eval().to(device)
         self.tokenizer, self.device, self.batch_size = tokenizer, device, batch_size
         self.dim = model.cfg.dim
@@ -226,6 +227,17 @@ class TinyCLAP:
             ids = encode_texts(self.tokenizer, texts[i:i + self.batch_size], self.config.max_tokens)
             out.append(self.model.encode_text(ids.to(self.device)).cpu())
         return torch.cat(out) if out else torch.zeros(0, self.dim)
+
+
+def resolve_device(device: str) -> str:
+    """"auto" -> cuda when available, else cpu; a CUDA device without CUDA is a clear error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"tiny-clap: device {device!r} asked for, but CUDA is not available; use device=cpu")
+    if device.split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"tiny-clap: device must be auto, cpu, cuda[:N] or mps, got {device!r}")
+    return device
 
 
 def save_clap(model: ClapModel, tokenizer, out_dir: str | os.PathLike) -> dict[str, str]:
