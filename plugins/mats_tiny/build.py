@@ -140,6 +140,15 @@ def gap_probe(encoder, train_scenes, test_scenes, test_wavs: torch.Tensor, seed:
 def _fit_mlp(x: torch.Tensor, y: torch.Tensor, noise_var: float, seed: int, steps: int = 2000):
     """Full-batch Adam to convergence: a decoder fitted to its training distribution, as a
     MATS mapper is (an under-trained, smoother one would hide the gap)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny MLP: extra threads only wait on each other
+    try:
+        return _fit(x, y, noise_var, seed, steps)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(x: torch.Tensor, y: torch.Tensor, noise_var: float, seed: int, steps: int):
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     clf = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 128), torch.nn.ReLU(), torch.nn.Linear(128, len(CLASSES)))
