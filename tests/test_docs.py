@@ -161,6 +161,9 @@ def docs_env(tmp_path_factory) -> dict[str, str]:
         "MATS_CACHE": str(base / "cache"), "MPLBACKEND": "Agg", "COLUMNS": "160", "NO_COLOR": "1",
         "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # The tutorials' models are tiny: one thread each is several times faster than torch's
+        # default when other processes share the cores (thread oversubscription).
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
     })
     env.pop("PYTHONPATH", None)
     return env
