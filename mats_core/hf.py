@@ -67,7 +67,7 @@ class HFCausalLM:
             self.model = AutoModelForCausalLM.from_pretrained(
                 model, dtype=torch_dtype, trust_remote_code=trust_remote_code, **extra, **placement
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # transformers 4.x: HFValidationError (a ValueError) for a missing path
             raise MatsError(
                 f"could not load LLM '{model}': {exc}\nGive a local directory (--set llm.model=DIR) or, online, a hub id."
             ) from None
