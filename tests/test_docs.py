@@ -390,6 +390,18 @@ def test_cli_reference_renders_every_command() -> None:
     assert "`--set <list[str]>`" in text and "#### `mats-bench tiny build`" in text
 
 
+def test_gap_figure_script_runs(tmp_path: Path, docs_env: dict[str, str]) -> None:
+    """docs/scripts/gap_figure.py (the Concepts figure) still runs, at small sizes."""
+    why = missing_requirement("tiny")
+    if why:
+        pytest.skip(why)
+    out = tmp_path / "gap.png"
+    run = subprocess.run([sys.executable, str(DOCS / "scripts" / "gap_figure.py"), "--clips", "8", "--memory", "64",
+                          "--out", str(out)], env=docs_env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert out.stat().st_size > 5000
+
+
 def test_site_builds_strict(tmp_path: Path) -> None:
     """``mkdocs build --strict``: broken links, missing API references or pages fail."""
     pytest.importorskip("mkdocs")

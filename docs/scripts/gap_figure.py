@@ -36,12 +36,13 @@ def embeddings(encoder_params: dict, clips: int, memory: int, seed: int):
     assert rate == encoder.sample_rate, f"tiny clips are {rate} Hz, the encoder wants {encoder.sample_rate} Hz"
     longest = max(len(s.audio) for s in samples)
     waves = torch.from_numpy(np.stack([np.pad(s.audio, (0, longest - len(s.audio))) for s in samples]))
-    texts = sorted({r["text"] for r in build("corpus", "tiny").records()})
-    pick = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))[:memory].sort().values
+    # Each training record is an independent random scene, so the first ``memory`` records are
+    # a random sample of the training text, as the run's memory bank is.
+    texts = sorted({r["text"] for r in build("corpus", "tiny", n=memory).records()})
     with torch.no_grad():
         audio = F.normalize(encoder.embed_audio(waves).float(), dim=-1)
         captions = F.normalize(encoder.embed_text([s.references[0] for s in samples]).float(), dim=-1)
-        bank = F.normalize(encoder.embed_text([texts[i] for i in pick.tolist()]).float(), dim=-1)
+        bank = F.normalize(encoder.embed_text(texts).float(), dim=-1)
     return audio, captions, bank
 
 
@@ -99,7 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", help="a tiny-world build's clap/ folder (default: the shipped one)")
     ap.add_argument("--clips", type=int, default=200, help="test clips (and captions) drawn")
-    ap.add_argument("--memory", type=int, default=2000, help="memory bank size (training captions)")
+    ap.add_argument("--memory", type=int, default=2000, help="training records whose captions form the memory bank")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
