@@ -114,10 +114,10 @@ def missing_requirement(name: str) -> str | None:
         import mats_tiny
 
         shipped = Path(mats_tiny.__file__).parent / "weights"
-        for kind, sub, marker in (("encoder", "clap", None), ("llm", "lm", "config.json")):
+        for kind, sub in (("encoder", "clap"), ("llm", "lm")):
             weights = presets(kind)["tiny"].params.get("weights")
             folder = Path(weights) if weights else shipped / sub
-            if not folder.is_dir() or (marker and not (folder / marker).is_file()) or not any(folder.iterdir()):
+            if not (folder / "config.json").is_file():
                 return f"the tiny world's {sub} weights are not in {folder} (run `mats-bench tiny build`)"
         return None
     if name == "checkpoints":
