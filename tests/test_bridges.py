@@ -140,6 +140,23 @@ def test_lam_one_is_the_memory_bridge_and_lam_zero_the_input():
         assert torch.allclose(zero.infer(3 * z, gen(4)), z, atol=1e-6)
 
 
+def test_memory_params_are_santas_without_lam():
+    import inspect
+
+    from mats_core.plugins import get_host
+    from mats_core.registry import resolved_params
+
+    santa, memory = (inspect.signature(get_host().get("bridge", n).factory).parameters for n in ("santa", "memory"))
+    assert list(memory) == [n for n in santa if n != "lam"]
+    assert all(memory[n].annotation == santa[n].annotation and memory[n].default == santa[n].default for n in memory)
+    santa_defaults = resolved_params("bridge", "santa")["params"]
+    assert resolved_params("bridge", "memory")["params"] == {k: v for k, v in santa_defaults.items() if k != "lam"}
+    with pytest.raises(MatsError, match="bridge 'memory': unknown param 'lam'"):
+        build("bridge", "memory", lam=0.5)
+    with pytest.raises(MatsError, match="bridge 'memory': param 'k': Input should be greater than or equal to 1"):
+        build("bridge", "memory", k=0)
+
+
 def test_normalize_audio_false_mixes_the_raw_vector():
     bank, z = unit(200, 32, seed=1), 30 * unit(6, 32, seed=2)  # published audio norms are ~32
     raw = build("bridge", "santa", k=8, normalize_audio=False, retrieval_noise_variance=0)

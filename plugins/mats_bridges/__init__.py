@@ -4,7 +4,8 @@ Written as any third-party plugin would be: a module-level ``register_bridges`` 
 and type-annotated factories, so ``mats_core.build`` validates params (bounds included) and
 names the field on error. torch is imported only inside the factories, keeping the CLI fast.
 """
-from typing import Annotated, Literal, Optional
+import inspect
+from typing import Annotated, Any, Callable, Literal, Optional
 
 from pydantic import Field
 
@@ -49,30 +50,36 @@ def santa_bridge(
     similarities (as in the paper's code); normalize_audio false reproduces the published
     code, which mixes the raw (unnormalised) audio vector.
     """
+    return _santa("santa", k=k, lam=lam, temperature=temperature, noise_variance=noise_variance,
+                  retrieval_noise_variance=retrieval_noise_variance, search=search, clusters=clusters,
+                  kmeans_iters=kmeans_iters, normalize_audio=normalize_audio, seed=seed)
+
+
+def _santa(name: str, **params: Any) -> GapBridge:
     from mats_bridges.santa import SantaBridge
 
-    return SantaBridge(k=k, lam=lam, temperature=temperature, noise_variance=noise_variance,
-                       retrieval_noise_variance=retrieval_noise_variance, search=search, clusters=clusters,
-                       kmeans_iters=kmeans_iters, normalize_audio=normalize_audio, seed=seed)
+    return SantaBridge(**params, name=name)
 
 
-def memory_bridge(
-    k: Count = 32,
-    temperature: Positive = 10.0,
-    noise_variance: Variance = 0.015,
-    retrieval_noise_variance: Optional[Variance] = None,
-    search: Search = "exact",
-    clusters: Count = 100,
-    kmeans_iters: Count = 10,
-    normalize_audio: bool = True,
-    seed: int = 0,
-) -> GapBridge:
-    """Memory-only: Santa with lam = 1 (the audio is replaced by the retrieved captions)."""
-    from mats_bridges.santa import SantaBridge
+def _santa_variant(name: str, doc: str, **pinned: Any) -> Callable[..., GapBridge]:
+    """A factory for Santa with some params pinned. Its signature (so the params that
+    ``mats_core.build`` validates, bounds included) is ``santa_bridge``'s minus the pinned
+    ones: the variant cannot drift from santa when a param is added there."""
+    sig = inspect.signature(santa_bridge)
+    params = [p for p in sig.parameters.values() if p.name not in pinned]
 
-    return SantaBridge(k=k, lam=1.0, temperature=temperature, noise_variance=noise_variance,
-                       retrieval_noise_variance=retrieval_noise_variance, search=search, clusters=clusters,
-                       kmeans_iters=kmeans_iters, normalize_audio=normalize_audio, seed=seed, name="memory")
+    def factory(**params: Any) -> GapBridge:
+        return _santa(name, **params, **pinned)
+
+    factory.__signature__ = sig.replace(parameters=params)
+    factory.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
+    factory.__name__ = factory.__qualname__ = f"{name}_bridge"
+    factory.__doc__ = doc
+    return factory
+
+
+memory_bridge = _santa_variant(
+    "memory", "Memory-only: Santa with lam = 1 (the audio is replaced by the retrieved captions).", lam=1.0)
 
 
 @hookimpl
