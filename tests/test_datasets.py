@@ -329,7 +329,7 @@ def test_manifest_kind_labels_and_location_errors(tmp_path):
     with pytest.raises(MatsError, match="label_prompt"):
         build("task", "jsonl", path=str(manifest), label_prompt="no placeholder")
     manifest.write_bytes('{"audio": "caf\xe9.wav", "label": "dog"}\n'.encode("latin-1"))  # not UTF-8
-    with pytest.raises(MatsError, match=r"set\.jsonl: not UTF-8 text"):
+    with pytest.raises(MatsError, match=r"set\.jsonl:1: not UTF-8 text"):
         build("task", "jsonl", path=str(manifest))
 
 

@@ -17,11 +17,11 @@ caught instead of silently scoring against nothing.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError, Sample
+from mats_core.corpus import json_object, read_jsonl, text_field
 
 from mats_datasets._common import CAPTION_PROMPT, CLASSIFY_PROMPT, DEFAULT_LABEL_PROMPT
 from mats_datasets._task import DatasetTask
@@ -51,22 +51,13 @@ class _Line:
     def __init__(self, manifest: Path, number: int, obj: Any):
         self.number, self.where = number, f"{manifest}:{number}"
         where = self.where
-        if not isinstance(obj, dict):
-            raise MatsError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        self.obj = json_object(obj, where)
         unknown = sorted(set(obj) - set(FIELDS))
         if unknown:
             raise MatsError(f"{where}: unknown field(s) {', '.join(unknown)}; fields are {', '.join(FIELDS)}")
-        self.obj = obj
 
     def text(self, key: str, required: bool = False) -> str | None:
-        value = self.obj.get(key)
-        if value is None:
-            if required:
-                raise MatsError(f"{self.where}: field {key!r} is missing")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise MatsError(f"{self.where}: field {key!r} must be a non-empty string, got {value!r}")
-        return value.strip()
+        return text_field(self.obj, key, self.where, required)
 
     def ident(self, default: str) -> str:
         value = self.obj.get("id", default)
@@ -133,19 +124,7 @@ class ManifestTask(DatasetTask):
         return picked
 
     def _parse(self) -> list[_Line]:
-        lines = []
-        try:
-            text = self.manifest.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise MatsError(f"{self.manifest}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
-        for number, raw in enumerate(text.split("\n"), start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise MatsError(f"{self.manifest}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            lines.append(_Line(self.manifest, number, obj))
+        lines = [_Line(self.manifest, number, obj) for number, obj in read_jsonl(self.manifest)]
         if not lines:
             raise MatsError(f"{self.manifest}: the manifest has no lines")
         return lines
