@@ -135,3 +135,94 @@ def test_task_scores_count_errors_as_failures():
     assert qa.score(rows)["n"] == 3
     with pytest.raises(ValueError, match="no predictions"):
         qa.score([])
+
+
+# -- tasks: lazy audio, shared metrics, cached corpus, zero-shot prompt ----------------------
+@pytest.mark.parametrize("kind", ["caption", "classification", "qa"])
+def test_lazy_samples_equal_the_eager_ones(kind):
+    from mats_tiny.tasks import lazy_samples
+
+    lazy, eager = lazy_samples(kind, n=4), data.test_samples(kind, n=4)
+    assert not any(s.rendered for s in lazy)
+    for a, b in zip(lazy, eager, strict=True):
+        assert (a.id, a.instruction, a.sample_rate, a.references, a.label, a.labels, a.meta) == (
+            b.id, b.instruction, b.sample_rate, b.references, b.label, b.labels, b.meta)
+        assert np.array_equal(a.audio, b.audio) and a.rendered
+
+
+def test_a_limited_run_renders_only_the_clips_it_embeds(monkeypatch):
+    """The harness does list(task.samples())[:limit] and reads .audio when it embeds."""
+    import mats_core
+    import mats_tiny.tasks as tasks
+    from mats_core.harness import Pipeline, RunConfig
+
+    rendered = []
+    monkeypatch.setattr(tasks, "render", lambda scene: rendered.append(scene.seed) or render(scene))
+    samples = list(mats_core.build("task", "tiny-caption").samples())[:10]
+    assert rendered == []
+    pipe = Pipeline(encoder=mats_core.build("encoder", "tiny-clap"), llm=None, spec={})
+    z, ok, errors = pipe.embed_audio(samples, RunConfig(device="cpu"))
+    assert z.shape[0] == 10 and not errors and len(rendered) == 10
+    pipe.embed_audio(samples, RunConfig(device="cpu"))
+    assert len(rendered) == 10  # kept after the first render
+
+
+def test_tasks_share_one_metric_object_per_process(monkeypatch):
+    import mats_core
+    import mats_tiny.tasks as tasks
+
+    built = []
+    real = mats_core.build
+    monkeypatch.setattr(tasks, "_METRICS", {})
+    monkeypatch.setattr(mats_core, "build", lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw))
+    for _ in range(2):
+        task = tasks.TinyTask("tiny-qa", "qa", limit=2)
+        rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "error": None}
+                for s in task.samples()]
+        assert task.score(rows)["accuracy"] == 1.0
+    assert built == ["qa"]
+
+
+def test_corpus_is_cached_per_split_size_seed_and_source(tmp_path, monkeypatch):
+    import mats_core
+    import mats_tiny.tasks as tasks
+
+    monkeypatch.setenv("MATS_CACHE", str(tmp_path))
+    first = list(mats_core.build("corpus", "tiny", n=30).records())
+    path = tasks.corpus_cache_path("text-train", 30, 0)
+    assert path.is_file() and path.parent == tmp_path / "tiny" and first == data.text_records(n=30)
+    monkeypatch.setattr(data, "text_records", lambda *a, **k: pytest.fail("regenerated despite the cache"))
+    assert list(mats_core.build("corpus", "tiny", n=30).records()) == first
+    assert tasks.corpus_cache_path("text-train", 31, 0) != path != tasks.corpus_cache_path("text-train", 30, 1)
+    assert tasks.corpus_cache_path("text-train", None, 0).name.startswith("text-text-train-n20000-seed0-")
+    monkeypatch.undo()
+    monkeypatch.setenv("MATS_CACHE", str(tmp_path))
+    path.write_text('{"text": "torn')  # a damaged file is regenerated, not trusted
+    assert list(mats_core.build("corpus", "tiny", n=30).records()) == first
+    with pytest.raises(ValueError, match="split"):
+        tasks.corpus_cache_path("nope", None, 0)
+
+
+def test_classify_label_prompt_speaks_like_the_clap_captions(monkeypatch):
+    import mats_core
+    from mats_core.harness import Pipeline, RunConfig, zero_shot
+
+    task = mats_core.build("task", "tiny-classify")
+    assert task.label_prompt.format(label="bark") == "the sound of a dog barking."
+    assert task.label_prompt.format(label="beep") == "the sound of beeping."
+    assert not hasattr(mats_core.build("task", "tiny-caption"), "label_prompt")
+    pipe = Pipeline(encoder=mats_core.build("encoder", "tiny-clap"), llm=None, spec={})
+    cfg = RunConfig(limit=60, device="cpu")
+    prompted = zero_shot(pipe, "tiny-classify", cfg)["accuracy"]
+    monkeypatch.setattr(text, "LABEL_PROMPT", "{label}")
+    bare = zero_shot(pipe, "tiny-classify", cfg)["accuracy"]
+    # first 100 test clips: bare labels 0.49, this prompt 0.76, the build's prompt ensemble 0.79
+    assert prompted >= bare + 0.15, (prompted, bare)
+
+
+@pytest.mark.parametrize("name", ["tiny-classify", "tiny-qa"])
+def test_tiny_tasks_pass_the_conformance_checker(name):
+    import mats_core
+    from mats_core.testing import check_task
+
+    check_task(mats_core.build("task", name), limit=4)

@@ -4,36 +4,112 @@ The tasks score the rows of samples.jsonl ({id, prediction, references, label, e
 so a finished run can be re-scored from disk. A row with an error counts as a wrong
 answer (an empty prediction), never silently dropped: otherwise a crashing model would
 look better than one that answers badly.
+
+Cheap by design, because every ``mats-bench run`` builds the tasks once per bridge row:
+samples render their audio on first access (``--limit 10`` renders 10 clips), the metrics
+are built once per process (the caption metric starts a METEOR JVM), and the corpus text is
+generated once per (split, size, seed) and cached as JSONL under ``MATS_CACHE``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+
+from mats_core import Sample
 from mats_tiny import data
-from mats_tiny.world import CLASSES
+from mats_tiny import text as T
+from mats_tiny.world import CLASSES, SAMPLE_RATE, Scene, render
 
 METRIC = {"caption": "caption", "classification": "classification", "qa": "qa"}
+_METRICS: dict[str, Any] = {}
+
+
+def shared_metric(name: str) -> Any:
+    """One metric object per process: the caption metric's METEOR JVM takes seconds to start,
+    and one run scores every task once per bridge row (the JVM ends with the process)."""
+    if name not in _METRICS:
+        from mats_core import build
+
+        _METRICS[name] = build("metric", name)
+    return _METRICS[name]
+
+
+class LazySample(Sample):
+    """A :class:`~mats_core.Sample` whose ``audio`` is rendered from its scene on first access
+    (and then kept). Everything else (id, prompt, references, label, meta) is set at once."""
+
+    def __init__(self, scene: Scene, **fields: Any):
+        self._scene, self._audio = scene, None
+        super().__init__(audio=None, **fields)
+
+    @property
+    def audio(self) -> np.ndarray:
+        if self._audio is None:
+            self._audio = render(self._scene)
+        return self._audio
+
+    @audio.setter
+    def audio(self, value: np.ndarray | None) -> None:
+        self._audio = value
+
+    @property
+    def rendered(self) -> bool:
+        return self._audio is not None
+
+
+def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int = 0) -> list[LazySample]:
+    """The evaluation samples of :func:`mats_tiny.data.test_samples` (same ids, prompts,
+    references, labels and meta), with audio rendered on first access."""
+    if kind not in METRIC:
+        raise ValueError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
+    out: list[LazySample] = []
+    for i, scene in enumerate(data.make_scenes(split, seed=seed)):
+        if n is not None and len(out) >= n:
+            break
+        if kind == "classification" and len(scene.sources) != 1:
+            continue
+        meta = {"scene": scene.to_dict(), "classes": list(scene.classes), "heldout": data.is_heldout(scene.classes),
+                "sources": len(scene.sources)}
+        if kind == "caption":
+            refs, instruction, label = T.captions(scene, k=5), T.TEST_PROMPT["caption"], None
+        elif kind == "classification":
+            refs, instruction, label = [], T.TEST_PROMPT["classification"], T.label(scene)
+        else:
+            qkind, instruction, answer = data._question(scene, np.random.default_rng([scene.seed, 4]))
+            refs, label, meta["question_kind"] = [answer], None, qkind
+        out.append(LazySample(scene, id=f"tiny-{split}-{i:05d}", instruction=instruction, sample_rate=SAMPLE_RATE,
+                              references=refs, label=label,
+                              labels=list(CLASSES) if kind == "classification" else [], meta=meta))
+    return out
 
 
 class TinyTask:
-    """One task over a split's rendered clips (``kind``: caption | classification | qa)."""
+    """One task over a split's rendered clips (``kind``: caption | classification | qa).
+
+    ``label_prompt`` (classification) is the zero-shot reference's prompt: it writes each class
+    the way the tiny CLAP's training captions do (:class:`mats_tiny.text.LabelPrompt`)."""
 
     def __init__(self, name: str, kind: str, split: str = "test", limit: int | None = None, seed: int = 0):
         if kind not in METRIC:
             raise ValueError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
         self.name, self.kind, self.split, self.limit, self.seed = name, kind, split, limit, seed
+        if kind == "classification":
+            self.label_prompt = T.LABEL_PROMPT
 
-    def samples(self, split: str | None = None) -> list:
-        return data.test_samples(self.kind, split=split or self.split, n=self.limit, seed=self.seed)
+    def samples(self, split: str | None = None) -> list[LazySample]:
+        return lazy_samples(self.kind, split=split or self.split, n=self.limit, seed=self.seed)
 
     def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
-        from mats_core import build
-
         rows = list(predictions)
         if not rows:
             raise ValueError(f"{self.name}: no predictions to score")
         preds = ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
-        metric = build("metric", METRIC[self.kind])
+        metric = shared_metric(METRIC[self.kind])
         if self.kind == "classification":
             missing = [r.get("id") for r in rows if not r.get("label")]
             if missing:
@@ -51,7 +127,11 @@ class TinyTask:
 
 
 class TinyCorpus:
-    """Training text of the tiny world: {text, instruction, answer, task} records."""
+    """Training text of the tiny world: {text, instruction, answer, task} records.
+
+    Generating the 20k records of ``text-train`` takes about 20 s on a busy 2-core CPU, and
+    every ``train`` / ``run`` process needs them, so they are cached per (split, size, seed)
+    and per version of the generator's source (a changed grammar never reads a stale file)."""
 
     name = "tiny"
 
@@ -59,4 +139,35 @@ class TinyCorpus:
         self.split, self.n, self.seed = split, n, seed
 
     def records(self) -> Iterable[dict[str, str]]:
-        return data.text_records(self.split, n=self.n, seed=self.seed)
+        path = corpus_cache_path(self.split, self.n, self.seed)
+        if path.is_file():
+            try:
+                return [json.loads(line) for line in path.read_text(encoding="ascii").split("\n") if line]
+            except (OSError, ValueError):  # a damaged cache file is regenerated, never trusted
+                path.unlink(missing_ok=True)
+        records = data.text_records(self.split, n=self.n, seed=self.seed)
+        _write_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+        return records
+
+
+def corpus_cache_path(split: str, n: int | None, seed: int) -> Path:
+    """``<MATS_CACHE>/tiny/text-<split>-n<size>-seed<seed>-<source hash>.jsonl``."""
+    data._check_split(split)
+    size = data.SIZES[split] if n is None else int(n)
+    root = os.environ.get("MATS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "mats-bench")
+    return Path(root) / "tiny" / f"text-{split}-n{size}-seed{seed}-{_generator_version()}.jsonl"
+
+
+def _generator_version() -> str:
+    """Hash of the modules whose code decides the text (a grammar edit invalidates the cache)."""
+    digest = hashlib.sha256()
+    for module in ("world.py", "text.py", "data.py"):
+        digest.update(Path(__file__).with_name(module).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(content, encoding="ascii")
+    os.replace(tmp, path)

@@ -64,6 +64,22 @@ LABEL_PHRASE = {"beep": "beeping", "siren": "a siren", "engine": "an engine", "r
                 "bell": "a bell", "drum": "a drum", "clap": "clapping", "bird": "a bird chirping", "clock": "a clock ticking",
                 "alarm": "an alarm", "drip": "water dripping", "bark": "a dog barking", "babble": "people talking"}
 
+
+class LabelPrompt(str):
+    """A zero-shot prompt template (``"the sound of {label}."``) that writes a class as its
+    :data:`LABEL_PHRASE` ("bark" -> "a dog barking"): the tiny CLAP learnt captions, never the
+    bare class names, so ``template.format(label="bark")`` must say what a caption would.
+    It is a ``str`` because the harness' zero-shot reference calls ``task.label_prompt.format(label=...)``."""
+
+    def format(self, *args, **kwargs) -> str:
+        if isinstance(kwargs.get("label"), str):
+            kwargs["label"] = LABEL_PHRASE.get(kwargs["label"], kwargs["label"])
+        return super().format(*args, **kwargs)
+
+
+# The single template of build.ZERO_SHOT_TEMPLATES that scores best on the val split (tied with "{}.").
+LABEL_PROMPT = LabelPrompt("the sound of {label}.")
+
 CAPTION_PROMPTS = [
     "Listen to this audio clip and provide its caption.",
     "Describe the following audio in a caption.",
