@@ -13,7 +13,10 @@ A grid file::
         params: {lam: [0, 0.1, 0.3, 0.5, 1.0]}
       - bridge: none
 
-Every point is an ordinary run directory, so an interrupted sweep resumes point by point.
+Every name and param of the grid (encoder, llm, tasks, checkpoints, run options, each
+bridge and every value of every swept param, bounds included) is checked before the first
+point runs, so a typo fails in a second, not after an hour. Every point is an ordinary run
+directory, so an interrupted sweep resumes point by point.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from mats_core.registry import MatsError
 
@@ -33,6 +36,12 @@ class GridEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bridge: str
     params: dict[str, list[Any] | Any] = Field(default_factory=dict)
+
+    def combinations(self) -> list[dict[str, Any]]:
+        """Every point of this entry: a param given as a list is swept, a scalar is fixed."""
+        keys = sorted(self.params)
+        values = [v if isinstance(v, list) else [v] for v in (self.params[k] for k in keys)]
+        return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
 
 class SweepSpec(BaseModel):
@@ -44,15 +53,10 @@ class SweepSpec(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0])
     run: dict[str, Any] = Field(default_factory=dict)
     grid: list[GridEntry]
+    _source: str = PrivateAttr("grid")  # the file it was read from, for error messages
 
     def points(self) -> list[tuple[str, dict[str, Any]]]:
-        out = []
-        for entry in self.grid:
-            keys = sorted(entry.params)
-            values = [v if isinstance(v, list) else [v] for v in (entry.params[k] for k in keys)]
-            for combo in itertools.product(*values) if keys else [()]:
-                out.append((entry.bridge, dict(zip(keys, combo))))
-        return out
+        return [(entry.bridge, params) for entry in self.grid for params in entry.combinations()]
 
 
 def load_spec(path: str | Path) -> SweepSpec:
@@ -63,10 +67,68 @@ def load_spec(path: str | Path) -> SweepSpec:
     except FileNotFoundError:
         raise MatsError(f"grid file {path} does not exist") from None
     try:
-        return SweepSpec.model_validate(raw)
+        spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise MatsError(f"{path}: {errs}") from None
+        raise MatsError(f"{path}: {_pydantic_errors(exc)}") from None
+    spec._source = str(path)
+    return spec
+
+
+def check_spec(spec: SweepSpec, registry: str | None = None) -> None:
+    """Validate every name and param of the grid without running anything; the error names
+    the grid file and the key (``grid[0].params.lam``, ``tasks[1]``, ``run.limit`` ...)."""
+    from pydantic import ValidationError
+
+    from mats_core.harness import RunConfig
+    from mats_core.registry import resolve, resolved_params
+    from mats_core.runner import find_checkpoints
+
+    src = spec._source
+
+    def fail(key: str, exc: Exception) -> MatsError:
+        return MatsError(f"{src}: {key}: {exc}")
+
+    for kind in ("encoder", "llm"):
+        try:
+            resolve(kind, getattr(spec, kind), registry)
+        except MatsError as exc:
+            raise fail(kind, exc) from None
+    for i, task in enumerate(spec.tasks):
+        try:
+            resolve("task", task, registry)
+        except MatsError as exc:
+            raise fail(f"tasks[{i}]", exc) from None
+    for seed in spec.seeds:
+        try:
+            RunConfig(**{**spec.run, "seed": seed})
+        except ValidationError as exc:
+            raise fail("run", _pydantic_errors(exc, prefix="run.")) from None
+    for i, entry in enumerate(spec.grid):
+        try:
+            resolve("bridge", entry.bridge, registry)
+        except MatsError as exc:
+            raise fail(f"grid[{i}].bridge", exc) from None
+        for key, values in entry.params.items():  # each value alone: the error names its key
+            for j, value in enumerate(values if isinstance(values, list) else [values]):
+                try:
+                    resolved_params("bridge", entry.bridge, registry, **{key: value})
+                except MatsError as exc:
+                    index = f"[{j}]" if isinstance(values, list) else ""
+                    raise fail(f"grid[{i}].params.{key}{index} = {value!r}", exc) from None
+        for params in entry.combinations():  # then whole points (params that constrain each other)
+            try:
+                resolved_params("bridge", entry.bridge, registry, **params)
+            except MatsError as exc:
+                raise fail(f"grid[{i}] point {point_name(entry.bridge, params)}", exc) from None
+    for i, ck in enumerate(spec.checkpoints):
+        try:
+            find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)
+        except MatsError as exc:
+            raise fail(f"checkpoints[{i}]", exc) from None
+
+
+def _pydantic_errors(exc: Any, prefix: str = "") -> str:
+    return "; ".join(f"{prefix}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def point_name(bridge: str, params: dict[str, Any]) -> str:
@@ -76,11 +138,9 @@ def point_name(bridge: str, params: dict[str, Any]) -> str:
 def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwrite: bool = False,
               log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     from mats_core.harness import Pipeline, RunConfig, evaluate
-    from mats_core.registry import resolve
     from mats_core.runner import find_checkpoints
 
-    for bridge, params in spec.points():
-        resolve("bridge", bridge, registry)
+    check_spec(spec, registry)
     rows: list[dict[str, Any]] = []
     pipe = None
     for ci, ck in enumerate(spec.checkpoints):
@@ -135,36 +195,102 @@ def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path) -> 
 
 
 def plot(summary: list[dict[str, Any]], output: Path) -> list[Path]:
-    """One PNG per (task, metric, swept param): mean ± std over replicates, one line per bridge."""
+    """One PNG per (task, metric, swept param): ``plot-<task>-<metric>-<param>.png``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    params = sorted({k for r in summary for k in r if k.startswith("param.")})
     paths = []
     for task, metric in sorted({(r["task"], r["metric"]) for r in summary}):
-        for p in params:
-            sel = [r for r in summary if r["task"] == task and r["metric"] == metric and p in r and _numeric(r[p])]
-            if len({r[p] for r in sel}) < 2:
-                continue
-            fig, ax = plt.subplots(figsize=(5, 3.5))
-            for bridge in sorted({r["bridge"] for r in sel}):
-                pts = sorted((float(r[p]), r["mean"], r["std"]) for r in sel if r["bridge"] == bridge)
-                ax.errorbar([x for x, _, _ in pts], [m for _, m, _ in pts], yerr=[s for _, _, s in pts], marker="o", capsize=3, label=bridge)
-            for r in summary:  # unswept reference points (e.g. bridge none) as horizontal lines
-                if r["task"] == task and r["metric"] == metric and p not in r:
-                    ax.axhline(r["mean"], linestyle="--", linewidth=1, label=r["bridge"], color="grey")
-            ax.set_xlabel(p.removeprefix("param."))
-            ax.set_ylabel(f"{task} {metric}")
-            ax.legend(fontsize=8)
-            ax.grid(alpha=0.3)
-            fig.tight_layout()
-            path = output / f"plot-{task}-{metric}-{p.removeprefix('param.')}.png"
-            fig.savefig(path, dpi=110)
+        rows = [r for r in summary if r["task"] == task and r["metric"] == metric]
+        swept = swept_params(rows)
+        for param in sorted({p for ps in swept.values() for p in ps}):
+            fig = plot_param(rows, swept, param, f"{task} {metric}")
+            path = output / f"plot-{task}-{metric}-{param.removeprefix('param.')}.png"
+            fig.savefig(path, dpi=110, bbox_inches="tight")
             plt.close(fig)
             paths.append(path)
     return paths
+
+
+def swept_params(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """bridge -> its ``param.*`` keys that take two or more values in ``rows``."""
+    values: dict[str, dict[str, set]] = {}
+    for r in rows:
+        params = values.setdefault(r["bridge"], {})
+        for k, v in r.items():
+            if k.startswith("param."):
+                params.setdefault(k, set()).add(_key(v))
+    return {b: sorted(k for k, vs in ps.items() if len(vs) > 1) for b, ps in values.items()}
+
+
+def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: str, ylabel: str):
+    """The metric (mean ± std over replicates) against ``param``: one line per bridge and value
+    of that bridge's other swept params (the legend says which); bridges that sweep nothing
+    (e.g. ``none``) as dashed horizontal reference lines. Points of a bridge that sweeps other
+    params but not this one have their own plots."""
+    import matplotlib.pyplot as plt
+
+    lines: dict[tuple, list[tuple[Any, float, float]]] = {}
+    fixed: dict[str, set] = {}
+    for r in rows:
+        bridge = r["bridge"]
+        if param not in swept.get(bridge, ()) or param not in r:
+            continue
+        others = tuple((p.removeprefix("param."), r.get(p)) for p in swept[bridge] if p != param)
+        lines.setdefault((bridge, others), []).append((r[param], r["mean"], r["std"]))
+        for k, v in r.items():
+            if k.startswith("param.") and k not in swept[bridge]:
+                fixed.setdefault(f"{bridge} {k.removeprefix('param.')}", set()).add(_fmt_value(v))
+    references = sorted((r for r in rows if not swept.get(r["bridge"])), key=lambda r: r["bridge"])
+    xs = [x for pts in lines.values() for x, _, _ in pts]
+    numeric = all(_numeric(x) for x in xs)
+    ticks = sorted({_key(x) for x in xs}, key=str)
+    where = (lambda x: float(x)) if numeric else (lambda x: ticks.index(_key(x)))
+    entries = len(lines) + len(references)
+    fig, ax = plt.subplots(figsize=(6.4 if entries <= 4 else 8.4, 4.0))
+    cmap = plt.get_cmap("tab10" if entries <= 10 else "tab20")
+    markers = "osD^vP*Xh<>"
+    handles, labels = [], []
+    for n, ((bridge, others), pts) in enumerate(sorted(lines.items(), key=lambda kv: _order(kv[0]))):
+        pts.sort(key=lambda t: where(t[0]))
+        handles.append(ax.errorbar([where(x) for x, _, _ in pts], [m for _, m, _ in pts], yerr=[s for _, _, s in pts],
+                                   marker=markers[n % len(markers)], capsize=3, color=cmap(n % cmap.N)))
+        labels.append(" ".join([bridge] + [f"{k}={_fmt_value(v)}" for k, v in others]))
+    for n, r in enumerate(references, start=len(lines)):
+        handles.append(ax.axhline(r["mean"], linestyle="--", linewidth=1.2, color=cmap(n % cmap.N)))
+        own = "".join(f" {k.removeprefix('param.')}={_fmt_value(v)}" for k, v in sorted(r.items()) if k.startswith("param."))
+        labels.append(f"{r['bridge']}{own} (reference)")
+    if not numeric:
+        ax.set_xticks(range(len(ticks)), [_fmt_value(t) for t in ticks])
+    name = param.removeprefix("param.")
+    constant = [f"{k}={', '.join(sorted(v))}" for k, v in sorted(fixed.items()) if len(v) == 1]
+    ax.set_title(f"{ylabel} vs {name}" + (f"\n(fixed: {'; '.join(constant)})" if constant else ""), fontsize=10)
+    ax.set_xlabel(name)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if entries > 4:
+        ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    else:
+        ax.legend(handles, labels, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _order(line: tuple) -> tuple:
+    """Sort key of a line (bridge, ((param, value), ...)): numbers by value, before other values."""
+    bridge, others = line
+    return bridge, tuple((0, float(v), "") if _numeric(v) else (1, 0.0, str(v)) for _, v in others)
+
+
+def _key(v: Any) -> Any:
+    """A hashable stand-in for a param value (lists and dicts from YAML included)."""
+    return json.dumps(v, sort_keys=True, default=str) if isinstance(v, (list, dict)) else v
+
+
+def _fmt_value(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _numeric(v: Any) -> bool:
