@@ -282,3 +282,74 @@ def test_a_dead_meteor_jvm_is_a_clear_error_not_a_hang(monkeypatch):
     with pytest.raises(MatsError, match="METEOR .* failed: .*Java said: Error: could not load paraphrase table"):
         metric._meteor_score({0: ["a dog"]}, {0: ["a dog"]})
     assert metric._meteor is None
+
+
+# -- hf-evaluate: a Hugging Face evaluate metric from a local script ----------------------------
+HF_METRIC = '''
+import datasets
+import evaluate
+
+
+class ExactRatio(evaluate.Metric):
+    """A tiny local metric: the share of exact matches, and the per-item hits."""
+
+    def _info(self):
+        return evaluate.MetricInfo(
+            description="share of exact matches", citation="", inputs_description="",
+            features=datasets.Features({"predictions": datasets.Value("string"),
+                                        "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references, ignore_case=False):
+        norm = (lambda s: s.lower()) if ignore_case else (lambda s: s)
+        hits = [float(norm(p) == norm(r)) for p, r in zip(predictions, references)]
+        return {"exact_ratio": sum(hits) / len(hits), "per_item": hits, "label": "exact"}
+'''
+
+
+@pytest.fixture(scope="module")
+def hf_metric_dir(tmp_path_factory):
+    pytest.importorskip("evaluate", reason="optional: pip install 'mats-bench[evaluate]'")
+    folder = tmp_path_factory.mktemp("hf") / "exact_ratio"
+    folder.mkdir()
+    (folder / "exact_ratio.py").write_text(HF_METRIC)
+    return folder
+
+
+def test_hf_evaluate_runs_a_local_metric_script(hf_metric_dir):
+    metric = build("metric", "hf-evaluate", path=str(hf_metric_dir))
+    assert metric.module_name == "exact_ratio"
+    assert metric.compute(["a dog", "A Cat"], ["a dog", "a cat"]) == {"exact_ratio": 0.5}
+    assert set(metric.notes) == {"per_item", "label"} and "average=" in metric.notes["per_item"]
+    cased = build("metric", "hf-evaluate", path=str(hf_metric_dir / "exact_ratio.py"), prefix="hf_",
+                  compute_args={"ignore_case": True}, average=["per_item"])
+    assert cased.compute(["a dog", "A Cat", "x"], ["a dog", "a cat", "y"]) == pytest.approx(
+        {"hf_exact_ratio": 2 / 3, "hf_per_item": 2 / 3})
+    first = build("metric", "hf-evaluate", path=str(hf_metric_dir), references="first")
+    assert first.compute(["yes", "no"], [["yes", "yeah"], ["maybe"]]) == {"exact_ratio": 0.5}
+    check_metric(first, predictions=["yes", "a dog"], references=[["yes"], ["a dog", "the dog"]])
+
+
+def test_hf_evaluate_errors_say_what_to_do(hf_metric_dir, tmp_path):
+    metric = build("metric", "hf-evaluate", path=str(hf_metric_dir))
+    with pytest.raises(MatsError, match=r"(?s)'exact_ratio' .* failed: ValueError: .*Check references= \(as_given or first\)"):
+        metric.compute(["yes"], [["yes", "yeah"]])  # lists of references to a one-string feature
+    with pytest.raises(MatsError, match="2 predictions but 1 references"):
+        metric.compute(["a", "b"], ["a"])
+    with pytest.raises(MatsError, match="average= names \\['f1'\\], which it does not return"):
+        build("metric", "hf-evaluate", path=str(hf_metric_dir), average=["f1"]).compute(["a"], ["a"])
+    with pytest.raises(MatsError, match=r"nope does not exist; pass path=<a metric directory"):
+        build("metric", "hf-evaluate", path=str(tmp_path / "nope"))
+    with pytest.raises(MatsError, match=r"cannot load 'no-such-metric-xyz' \(HF_HUB_OFFLINE is set\).*local metric directory"):
+        build("metric", "hf-evaluate", path="no-such-metric-xyz")
+    with pytest.raises(MatsError, match="metric 'hf-evaluate': param 'references'"):
+        build("metric", "hf-evaluate", path=str(hf_metric_dir), references="all")
+
+
+def test_hf_evaluate_without_the_package_says_how_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "evaluate", None)  # import evaluate -> ImportError
+    with pytest.raises(MatsError, match=r"needs the 'evaluate' package .*pip install 'mats-bench\[evaluate\]'"):
+        build("metric", "hf-evaluate", path="bleu")
+    with pytest.raises(MatsError, match="param 'path': Field required"):
+        build("metric", "hf-evaluate")

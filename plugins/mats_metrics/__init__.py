@@ -6,6 +6,8 @@ The metric classes import pycocoevalcap / jiwer / torch only when they compute.
     caption         BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (+ SPICE, SPIDEr when CoreNLP 3.6.0 is present)
     classification  accuracy / macro-F1 of generated text mapped to labels (exact match, CLAP-embedding LTU)
     qa              exact-match accuracy, WER, CER
+    hf-evaluate     any Hugging Face ``evaluate`` metric, from a local script directory or the Hub
+                    (optional: pip install 'mats-bench[evaluate]'; imported only when built)
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from mats_core import hookimpl
 
 from mats_metrics.caption import CaptionMetric
 from mats_metrics.classification import ClassificationMetric
+from mats_metrics.hf_evaluate import HFEvaluateMetric
 from mats_metrics.qa import QAMetric
 
-__all__ = ["CaptionMetric", "ClassificationMetric", "QAMetric", "register_metrics"]
+__all__ = ["CaptionMetric", "ClassificationMetric", "HFEvaluateMetric", "QAMetric", "register_metrics"]
 
 
 @hookimpl
@@ -24,3 +27,4 @@ def register_metrics(register):
     register("caption", CaptionMetric)
     register("classification", ClassificationMetric)
     register("qa", QAMetric)
+    register("hf-evaluate", HFEvaluateMetric)
