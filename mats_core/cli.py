@@ -173,7 +173,7 @@ def run(
     data_root: Optional[Path] = typer.Option(None, help="Root of dataset folders (for dataset tasks)."),
     output: Path = typer.Option(Path("runs/latest"), help="Where results.json / samples.jsonl go."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most N samples per task (testing)."),
-    batch_size: int = typer.Option(32, min=1),
+    batch_size: str = typer.Option("32", help="Generation batch size, or 'auto': start at 64, halve on out-of-memory."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     seed: int = typer.Option(0),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
@@ -182,7 +182,12 @@ def run(
     reference: bool = typer.Option(True, help="Add the CLAP zero-shot and MATS-Audio reference rows."),
     predict_only: bool = typer.Option(False, help="Only generate; score later with `mats-bench score DIR`."),
 ) -> None:
-    """Evaluate bridges on tasks and print the comparison table (the main job)."""
+    """Evaluate bridges on tasks and print the comparison table (the main job).
+
+    Scale out: `accelerate launch --multi_gpu --num_processes N -m mats_core.cli run ...` (CPU-only
+    machines too; accelerate's --cpu flag starts a single process). Each process generates a shard;
+    rank 0 merges them into the same samples.jsonl and results.json as a single-process run.
+    """
     from mats_core.registry import MatsError
 
     try:
@@ -191,9 +196,25 @@ def run(
         _fail(exc)
 
 
+def _batch_size(value: str) -> int | str:
+    from mats_core.registry import MatsError
+
+    if value.strip() == "auto":
+        return "auto"
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise MatsError(f"--batch-size must be a positive integer or 'auto', got {value!r}")
+    return size
+
+
 def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference, predict_only=False):
+    from mats_core.distributed import Shards
     from mats_core.runner import run_comparison
 
+    batch_size = _batch_size(str(batch_size))
     ov = parse_sets(set_)
     rows, kinds = run_comparison(
         encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
@@ -202,6 +223,8 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
                                    "decoding": ov.get("decoding", {})},
         overrides=ov, registry=str(registry) if registry else None, overwrite=overwrite, reference=reference,
     )
+    if not Shards.from_env().is_main:
+        return  # one table per sharded run
     from mats_core.report import as_rich_table
 
     _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds))

@@ -3,7 +3,9 @@
 One ``evaluate`` call is one run directory (results.json + samples.jsonl). Samples already in
 samples.jsonl are skipped, so a killed run resumes; a sample whose audio fails is recorded
 with its error and the run goes on. Bridge noise is drawn per fixed block of samples (not per
-generation batch) so results do not depend on ``batch_size``.
+generation batch) so results do not depend on ``batch_size`` nor on how many processes share
+the run (see ``mats_core.distributed``). ``batch_size="auto"`` halves the generation batch on
+out-of-memory; on CUDA, decoding defaults to a static KV cache where the model supports it.
 """
 from __future__ import annotations
 
@@ -11,22 +13,25 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Annotated, Any, Callable, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from mats_core.audio import AudioError, load_audio
+from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
-from mats_core.results import RunResults, SamplesWriter, collect_versions, fingerprint, write_results
+from mats_core.results import RunResults, SamplesWriter, atomic_write_text, collect_versions, fingerprint, read_results, write_results
+
+AUTO_BATCH_START = 64  # first try of --batch-size auto (within a bridge block); halved on out-of-memory
 
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int | None = Field(None, ge=1)
-    batch_size: int = Field(32, ge=1)
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
     seed: int = 0
     memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
     bridge_block: int = Field(256, ge=1)
@@ -44,6 +49,7 @@ class Pipeline:
     llm: Any
     spec: dict
     registry: str | None = None
+    auto_batch_size: int | None = None  # what --batch-size auto found on this model and device
     _bank: dict = field(default_factory=dict)
 
     @classmethod
@@ -54,8 +60,8 @@ class Pipeline:
         llm = cfg["llm"]
         enc_params = {**enc.get("params", {}), **overrides.get("encoder", {})}
         llm_params = {**llm.get("params", {}), **overrides.get("llm", {})}
-        if "device" in _param_names("encoder", enc["name"], registry):
-            enc_params.setdefault("device", device)
+        device = Shards.from_env().device(device)  # one GPU per process when sharded
+        enc_params = {**accepted_params("encoder", enc["name"], {"device": device}, registry), **enc_params}
         llm_params["device"] = device
         encoder = build("encoder", enc["name"], registry, **enc_params)
         lm = build("llm", llm["name"], registry, **llm_params)
@@ -122,19 +128,23 @@ def evaluate(
     on_progress: Callable[[str, int, int], None] | None = None,
     task_params: dict | None = None,
 ) -> RunResults:
+    """One run directory. Under a multi-process launch every process calls this with the same
+    arguments: each generates its shard, rank 0 merges, scores and writes results.json."""
     t_start = time.perf_counter()
     out = Path(output)
+    shards = Shards.from_env()
     model, ckpt_cfg = pipe.load(checkpoint)
     bridge_params = dict(bridge_params or {})
     train_var = ckpt_cfg.get("bridge", {}).get("params", {}).get("noise_variance")
-    if train_var is not None and "noise_variance" in _param_names("bridge", bridge_name, pipe.registry):
-        bridge_params.setdefault("noise_variance", train_var)  # retrieval noise = the training noise
+    if train_var is not None:  # retrieval noise = the training noise, for bridges that take one
+        bridge_params = {**accepted_params("bridge", bridge_name, {"noise_variance": train_var}, pipe.registry), **bridge_params}
     bridge = build("bridge", bridge_name, pipe.registry, **bridge_params)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     bank = None
     if getattr(bridge, "uses_memory", True):  # optional bridge attribute: False skips embedding the bank
-        bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
+        with shards.main_first():  # rank 0 fills the embeddings cache, the others read it
+            bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
         bridge.fit(bank.to(pipe.llm.device))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
     task_objs = {n: build("task", n, pipe.registry, **accepted_params("task", n, task_params or {}, pipe.registry)) for n in tasks}
@@ -149,28 +159,53 @@ def evaluate(
         "run": cfg.model_dump(exclude={"device"}),
         "checkpoint_config": {k: ckpt_cfg.get(k) for k in ("bridge", "corpus", "supervision", "step", "train")},
     }
-    _guard_config(out, config, overwrite)
-    writer = SamplesWriter(out / "samples.jsonl")
-    results, notes, counts, errors, prints, kinds = {}, {}, {}, 0, {}, {}
+    _guard_config(out, config, overwrite, shards)
+    writer = SamplesWriter(out / shards.samples_file())
+    earlier = earlier_rows(out, skip=writer.path.name)  # other shards' files, e.g. of a run with another process count
+    sizer = _BatchSizer(cfg.batch_size, pipe)
+    decoding = generation_settings(pipe.llm, cfg.decoding)
+    task_samples, block, generated = {}, 0, 0
     try:
         for name, task in task_objs.items():
             t0 = time.perf_counter()
             samples = list(task.samples())
             if cfg.limit:
                 samples = samples[: cfg.limit]
-            prints[name] = fingerprint([name, getattr(task, "fingerprint", None), [s.id for s in samples]])
-            _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress)
-            rows = [writer.records[(name, str(s.id))] for s in samples]
-            kinds[name] = task.kind
-            if not cfg.predict_only:
-                results[name] = task.score(rows, encoder=pipe.encoder)
-                if getattr(task, "notes", None):
-                    notes[name] = dict(task.notes)
-            counts[name] = len(rows)
-            errors += sum(1 for r in rows if r.get("error"))
+            task_samples[name] = samples
+            done = {i for (t, i) in [*earlier, *writer.records] if t == name}
+            generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards)
+            block += -(-len(samples) // cfg.bridge_block)
             timings[f"{name}_seconds"] = time.perf_counter() - t0
     finally:
         writer.close()
+    work = shards.gather((sizer.used, generated))  # a barrier too: every shard is written
+    if shards.is_main:
+        execution = {"processes": shards.world, "generated": [g for _, g in work],  # rows each process wrote now
+                     "batch_size": max(u for u, _ in work) or None, "decoding": decoding}  # largest batch generated
+        res = _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution)
+    shards.barrier()  # results.json is written
+    return res if shards.is_main else read_results(out / "results.json")
+
+
+def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution) -> RunResults:
+    """Merge the shards (if any), score every task and write results.json."""
+    rows_by_key = writer.records
+    if shard_files(out):  # sharded now, or resuming a sharded run: one samples.jsonl in single-process order
+        rows_by_key = merge_shards(out, [(n, str(s.id)) for n, ss in task_samples.items() for s in ss])
+    results, notes, counts, errors, prints, kinds = {}, {}, {}, 0, {}, {}
+    for name, task in task_objs.items():
+        samples = task_samples[name]
+        t0 = time.perf_counter()
+        prints[name] = fingerprint([name, getattr(task, "fingerprint", None), [s.id for s in samples]])
+        rows = [rows_by_key[(name, str(s.id))] for s in samples]
+        kinds[name] = task.kind
+        if not cfg.predict_only:
+            results[name] = task.score(rows, encoder=pipe.encoder)
+            if getattr(task, "notes", None):
+                notes[name] = dict(task.notes)
+        counts[name] = len(rows)
+        errors += sum(1 for r in rows if r.get("error"))
+        timings[f"{name}_seconds"] += time.perf_counter() - t0
     timings["total_seconds"] = time.perf_counter() - t_start
     res = RunResults(
         config=config,
@@ -183,6 +218,7 @@ def evaluate(
         fingerprints={"config": fingerprint(config), **{f"task:{k}": v for k, v in prints.items()}},
         timings={k: round(v, 3) for k, v in timings.items()},
         task_kinds=kinds,
+        execution=execution,  # how it ran; not in the config, since a resume may run otherwise with the same results
     )
     write_results(out / "results.json", res)
     return res
@@ -192,7 +228,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     """Score an existing samples.jsonl again without regenerating (the infer/score split)."""
     import json
 
-    from mats_core.results import read_results, read_samples
+    from mats_core.results import read_samples
 
     run_dir = Path(run_dir)
     stamp = run_dir / "run_config.json"
@@ -218,19 +254,21 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
         config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
         errors_count=errors, samples_count={t: sum(1 for r in rows if r["task"] == t) for t in config["tasks"]},
         fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
-        task_kinds=kinds,
+        task_kinds=kinds, execution=old.model_extra.get("execution") if old else None,
     )
     write_results(run_dir / "results.json", res)
     return res
 
 
-def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress) -> None:
-    done = writer.done(name)
-    total = len(samples)
-    finished = sum(1 for s in samples if str(s.id) in done)
+def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, first_block, shards) -> int:
+    """Generate this process's blocks of one task (all of them in a single process); returns rows written."""
+    starts = [b0 for k, b0 in enumerate(range(0, len(samples), cfg.bridge_block)) if shards.owns(first_block + k)]
+    mine = [s for b0 in starts for s in samples[b0 : b0 + cfg.bridge_block]]
+    total = len(mine)
+    finished = skipped = sum(1 for s in mine if str(s.id) in done)
     if on_progress:
         on_progress(name, finished, total)
-    for b0 in range(0, total, cfg.bridge_block):
+    for b0 in starts:
         block = samples[b0 : b0 + cfg.bridge_block]
         if all(str(s.id) in done for s in block):
             continue
@@ -239,18 +277,96 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress) -> N
         bridged = bridge.infer(z.to(pipe.llm.device), gen) if z is not None else None
         pos = {i: j for j, i in enumerate(ok)}
         todo = [i for i, s in enumerate(block) if str(s.id) not in done]
-        for c0 in range(0, len(todo), cfg.batch_size):
-            chunk = todo[c0 : c0 + cfg.batch_size]
+        c0 = 0
+        while c0 < len(todo):
+            chunk = todo[c0 : c0 + sizer.size]
             gen_idx = [i for i in chunk if i in pos]
-            preds: dict[int, str] = {}
-            if gen_idx:
-                zz = bridged[[pos[i] for i in gen_idx]]
-                texts = model.generate(zz, [block[i].instruction for i in gen_idx], **cfg.decoding)
-                preds = dict(zip(gen_idx, texts))
+            texts = sizer.run(lambda part: model.generate(bridged[[pos[i] for i in part]], [block[i].instruction for i in part], **decoding), gen_idx)
+            preds = dict(zip(gen_idx, texts))
             writer.write(_row(name, block[i], preds.get(i), errs.get(i)) for i in chunk)
+            c0 += len(chunk)
             finished += len(chunk)
             if on_progress:
                 on_progress(name, finished, total)
+    return finished - skipped
+
+
+class _BatchSizer:
+    """The generation batch size: fixed, or "auto": start at AUTO_BATCH_START and halve on
+    out-of-memory, redoing the failed batch. The size found is kept on the pipeline (same model,
+    same device) for later runs. ``used``: the largest batch that generated."""
+
+    def __init__(self, setting: int | str, pipe: Pipeline):
+        self.auto = setting == "auto"
+        self.pipe = pipe
+        self.size = (pipe.auto_batch_size or AUTO_BATCH_START) if self.auto else int(setting)
+        self.used = 0
+
+    def run(self, fn: Callable[[list], list], items: list) -> list:
+        out, i = [], 0
+        while i < len(items):
+            part = items[i : i + self.size]
+            try:
+                got = fn(part)
+            except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled; the rest re-raises
+                self._back_off(exc)
+                got = None
+            if got is None:  # outside the except block: the failed batch's tensors are free now
+                from accelerate.utils.memory import clear_device_cache
+
+                clear_device_cache(garbage_collection=True)
+                continue
+            out.extend(got)
+            self.used = max(self.used, len(part))
+            i += len(part)
+        return out
+
+    def _back_off(self, exc: Exception) -> None:
+        from accelerate.utils.memory import should_reduce_batch_size
+
+        if not self.auto or not (isinstance(exc, torch.OutOfMemoryError) or should_reduce_batch_size(exc)):
+            raise exc
+        if self.size == 1:
+            raise MatsError(
+                f"out of memory generating even one sample at a time on {self.pipe.llm.device}: use a smaller llm dtype "
+                "(--set llm.dtype=float16), fewer new tokens (--set decoding.max_new_tokens=N) or a larger device"
+            ) from exc
+        self.size = self.pipe.auto_batch_size = self.size // 2
+
+
+def generation_settings(llm: Any, decoding: dict[str, Any]) -> dict[str, Any]:
+    """The decoding kwargs for ``generate``: the run's ``decoding`` plus, on CUDA, a static KV cache
+    (fixed shapes: no reallocation per token, and transformers can compile the decode step) when
+    the model supports it. Never on CPU; the user's settings (run decoding, preset generation) win."""
+    settings = dict(decoding)
+    user = {**(getattr(llm, "generation", None) or {}), **settings}
+    if "cache_implementation" in user or user.get("use_cache") is False:
+        return settings
+    device = getattr(llm, "device", None)
+    if device is None or torch.device(device).type != "cuda":
+        return settings
+    if supports_static_cache(getattr(llm, "model", None)):
+        settings["cache_implementation"] = "static"
+    return settings
+
+
+def supports_static_cache(model: Any) -> bool:
+    """Whether a transformers model can decode with ``cache_implementation="static"`` (4.57 and 5.x:
+    ``_can_compile_fullgraph``; older: ``_supports_static_cache``). A peft model is unwrapped."""
+    if model is None:
+        return False
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(base, "config", None)
+    if config is None or getattr(config, "is_encoder_decoder", False):
+        return False
+    if not (getattr(base, "_can_compile_fullgraph", False) or getattr(base, "_supports_static_cache", False)):
+        return False
+    if len(set(getattr(base, "hf_device_map", {"": 0}).values())) > 1:
+        return False  # dispatched across devices (device_map): keep the default cache
+    if getattr(getattr(base, "generation_config", None), "cache_implementation", None):
+        return False  # the model's own generation config picks its cache (e.g. sliding-window models)
+    default_cache = getattr(base, "_supports_default_dynamic_cache", None)  # False: a model with its own cache type
+    return bool(default_cache()) if callable(default_cache) else True
 
 
 def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
@@ -268,8 +384,9 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     with torch.no_grad():
         lab = F.normalize(pipe.encoder.embed_text([prompt.format(label=l) for l in labels]).float(), dim=-1)
     correct = n = 0
-    for b0 in range(0, len(samples), cfg.batch_size):
-        block = samples[b0 : b0 + cfg.batch_size]
+    step = AUTO_BATCH_START if cfg.batch_size == "auto" else cfg.batch_size
+    for b0 in range(0, len(samples), step):
+        block = samples[b0 : b0 + step]
         z, ok, _ = pipe.embed_audio(block, cfg)
         n += len(block)
         if z is None:
@@ -279,25 +396,21 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     return {"accuracy": correct / n if n else None}
 
 
-def _guard_config(out: Path, config: dict, overwrite: bool) -> None:
-    """A rerun into the same directory resumes only with the same config."""
+def _guard_config(out: Path, config: dict, overwrite: bool, shards: Shards) -> None:
+    """A rerun into the same directory resumes only with the same config. Every process checks
+    (so all fail alike); rank 0 clears and stamps; the others wait for it."""
     import json
 
     stamp = out / "run_config.json"
     new = fingerprint(config)
-    if stamp.exists():
-        old = json.loads(stamp.read_text()).get("fingerprint")
+    old = json.loads(stamp.read_text()).get("fingerprint") if stamp.exists() else new
+    if old != new and not overwrite:
+        raise MatsError(f"{out} holds a run with a different config; use another --output or pass --overwrite")
+    shards.barrier()  # everyone has read the old stamp
+    if shards.is_main:
         if old != new:
-            if not overwrite:
-                raise MatsError(f"{out} holds a run with a different config; use another --output or pass --overwrite")
-            for f in ("samples.jsonl", "results.json"):
-                (out / f).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"fingerprint": new, "config": config}, indent=2, default=str))
-
-
-def _param_names(kind: str, name: str, registry: str | None) -> set[str]:
-    try:
-        return set(resolved_params(kind, name, registry)["params"])
-    except MatsError:
-        return set()
+            for f in [out / "samples.jsonl", out / "results.json", *shard_files(out)]:
+                f.unlink(missing_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(stamp, json.dumps({"fingerprint": new, "config": config}, indent=2, default=str))
+    shards.barrier()

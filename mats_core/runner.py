@@ -4,6 +4,10 @@ As in the paper, bridge ``none`` uses a checkpoint trained on clean text and the
 bridges a noise-trained one; the CLAP zero-shot classifier and MATS-Audio (trained on audio
 embeddings) are reference rows. A checkpoint *set* is a directory with ``clean/``,
 ``noise/`` and ``audio/``; a single checkpoint is used for every bridge.
+
+Under a multi-process launch (``accelerate launch --multi_gpu --num_processes N``) every process
+runs this: each evaluation is sharded, and rank 0 alone shows progress, computes the zero-shot
+reference row and writes the comparison.
 """
 from __future__ import annotations
 
@@ -49,6 +53,9 @@ def run_comparison(
     overwrite: bool = False,
     reference: bool = True,
 ) -> tuple[list[tuple[str, dict]], dict[str, str]]:
+    from pydantic import ValidationError
+
+    from mats_core.distributed import Shards
     from mats_core.harness import Pipeline, RunConfig, evaluate, zero_shot
     from mats_core.registry import accepted_params, build, resolve
 
@@ -58,7 +65,11 @@ def run_comparison(
         resolve("bridge", b, registry)
     for t in tasks:
         resolve("task", t, registry)
-    cfg = RunConfig(**{k: v for k, v in run_params.items() if v is not None})
+    try:
+        cfg = RunConfig(**{k: v for k, v in run_params.items() if v is not None})
+    except ValidationError as exc:
+        raise MatsError("run settings: " + "; ".join(f"{'.'.join(map(str, e['loc'][:1]))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())) from None
+    main = Shards.from_env().is_main
     ckpts = find_checkpoints(checkpoint, encoder, llm, registry)
     pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, cfg.device, overrides)
     for kind, name in (("encoder", encoder), ("llm", llm)):
@@ -69,7 +80,7 @@ def run_comparison(
     if data_root is not None:
         task_params["data_root"] = str(data_root)
     kinds = {t: build("task", t, registry, **accepted_params("task", t, task_params, registry)).kind for t in tasks}
-    progress = _Progress()
+    progress = _Progress(enabled=main)
     rows: list[tuple[str, dict]] = []
     single = len(bridges) == 1 and not reference
     with progress:
@@ -79,13 +90,13 @@ def run_comparison(
             res = evaluate(pipe, ck, b, tasks, out, cfg, overrides.get("bridge", {}), overwrite, progress.update(b), task_params)
             rows.append((b, res.results))
         if reference:
-            zs = {t: zero_shot(pipe, t, cfg, accepted_params("task", t, task_params, registry)) for t in tasks if kinds[t] == "classification"}
+            zs = {t: zero_shot(pipe, t, cfg, accepted_params("task", t, task_params, registry)) for t in tasks if main and kinds[t] == "classification"}
             if zs:
                 rows.append(("clap-zero-shot", {t: {"accuracy_exact": v.get("accuracy"), "accuracy_embed": v.get("accuracy")} for t, v in zs.items()}))
             if "audio" in ckpts:
                 res = evaluate(pipe, ckpts["audio"], "none", tasks, output / "mats-audio", cfg, {}, overwrite, progress.update("mats-audio"), task_params)
                 rows.append(("mats-audio", res.results))
-    if not single:
+    if not single and main:
         from mats_core.report import as_markdown
         from mats_core.results import atomic_write_text
 
@@ -95,12 +106,13 @@ def run_comparison(
 
 
 class _Progress:
-    """One rich progress bar per (row, task)."""
+    """One rich progress bar per (row, task); disabled on all but one process of a sharded run."""
 
-    def __init__(self):
+    def __init__(self, enabled: bool = True):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), disable=not enabled)
         self.ids: dict[str, Any] = {}
 
     def __enter__(self):
