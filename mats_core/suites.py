@@ -1,0 +1,173 @@
+"""Benchmark suites: ``benchmarks/suites/*.yaml``, a named set of tasks with the settings to run them.
+
+A suite file::
+
+    description: the tiny world's three tasks
+    registry: ../recipes/mats-llama.yaml   # optional user registry, relative to this file
+    encoder: tiny
+    llm: tiny
+    bridges: [none, noise, memory, santa]
+    tasks:                                 # task name -> its params ({} = the task's defaults)
+      tiny-caption: {}
+      tiny-classify: {split: test}
+    run: {memory_size: 5172, crop: center} # RunConfig fields (mats-bench run --set run.*)
+    decoding: {num_beams: 4}               # generation settings (--set decoding.*)
+    reference: true                        # CLAP zero-shot and MATS-Audio rows
+
+:func:`load_suite` reads and checks the shape; :func:`check_suite` resolves every preset and
+plugin name and validates every param (bounds included) without building anything, so a
+suite is known to be runnable before a model loads. :meth:`Suite.overrides` turns a suite
+into the ``--set``-style overrides that ``mats-bench run`` already takes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
+
+from mats_core.registry import MatsError
+
+
+class Suite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    registry: str | None = None
+    encoder: str = "tiny"
+    llm: str = "tiny"
+    bridges: list[str] = Field(default_factory=lambda: ["none", "noise", "memory", "santa"], min_length=1)
+    tasks: dict[str, dict[str, Any]] = Field(min_length=1)
+    run: dict[str, Any] = Field(default_factory=dict)
+    decoding: dict[str, Any] = Field(default_factory=dict)
+    reference: bool = True
+    _source: Path = PrivateAttr(Path("suite"))
+
+    @property
+    def source(self) -> Path:
+        return self._source
+
+    def registry_path(self, cli_registry: str | None = None) -> str | None:
+        """The suite's registry (relative to the suite file), or the command line's; not both,
+        since a run reads one user registry besides the shipped one."""
+        own = str((self._source.parent / self.registry).resolve()) if self.registry else None
+        if own and cli_registry and Path(cli_registry).resolve() != Path(own):
+            raise MatsError(f"{self._source}: registry: the suite names {own} and --registry gives {cli_registry}; "
+                            "pass one (copy the presets you need into one file)")
+        return own or cli_registry
+
+    def task_params(self, registry: str | None = None) -> dict[str, Any]:
+        """The suite's per-task params as the one ``task`` param set that ``mats-bench run``
+        gives every task today (each task takes the keys it accepts). A key that two tasks
+        accept must then have one value: otherwise this names both tasks and the key."""
+        from mats_core.registry import accepted_params
+
+        merged: dict[str, Any] = {}
+        for params in self.tasks.values():
+            for key, value in params.items():
+                merged.setdefault(key, value)  # the first task to set a key gives its value
+        for key, value in merged.items():
+            for name, params in self.tasks.items():
+                if key not in accepted_params("task", name, {key: value}, registry) or params.get(key, _UNSET) == value:
+                    continue
+                given = ", ".join(n for n, p in self.tasks.items() if p.get(key, _UNSET) == value)
+                own = f"its {key}={params[key]!r}" if key in params else "its default"
+                raise MatsError(
+                    f"{self._source}: tasks.{name}.{key}: mats-bench run gives every task one set of params, so task "
+                    f"'{name}' would get {key}={value!r} (set for {given}) instead of {own}; give every task that "
+                    f"takes '{key}' the same value, or run those tasks separately")
+        return merged
+
+    def overrides(self, sets: dict[str, dict[str, Any]] | None = None, registry: str | None = None) -> dict[str, dict[str, Any]]:
+        """``--set`` style overrides for ``mats-bench run``: the suite's run, decoding and task
+        params, with the command line's ``--set`` values on top."""
+        sets = dict(sets or {})
+        run = {k: v for k, v in self.run.items() if k != "decoding"}
+        decoding = {**self.run.get("decoding", {}), **self.decoding}
+        own = {"run": run, "decoding": decoding, "task": self.task_params(registry)}
+        for kind, values in own.items():
+            sets[kind] = {**values, **sets.get(kind, {})}
+        return sets
+
+
+_UNSET = object()
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read a suite file; a malformed one fails with the file and the key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise MatsError(f"suite file {path} does not exist (shipped suites: {', '.join(shipped_suites()) or 'none'})") from None
+    except yaml.YAMLError as exc:
+        raise MatsError(f"suite file {path} is not valid YAML: {exc}") from None
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
+        raise MatsError(f"{path}: {errors}") from None
+    suite._source = path
+    return suite
+
+
+def check_suite(suite: Suite, registry: str | None = None) -> None:
+    """Resolve every name and validate every param of the suite; builds nothing. Errors name
+    the suite file and the key (``tasks.esc50.fold``, ``bridges[2]``, ``run.crop`` ...)."""
+    from mats_core.audio import Crop
+    from mats_core.harness import RunConfig
+    from mats_core.registry import resolve, resolved_params
+
+    reg = suite.registry_path(registry)
+    src = suite.source
+    if reg and not Path(reg).is_file():
+        raise MatsError(f"{src}: registry: {reg} does not exist")
+
+    def check(key: str, call: Any, *args: Any, **params: Any) -> None:
+        try:
+            call(*args, **params)
+        except MatsError as exc:
+            raise MatsError(f"{src}: {key}: {exc}") from None
+
+    check("encoder", resolve, "encoder", suite.encoder, reg)
+    check("llm", resolve, "llm", suite.llm, reg)
+    for i, bridge in enumerate(suite.bridges):
+        check(f"bridges[{i}]", resolved_params, "bridge", bridge, reg)
+    for name, params in suite.tasks.items():
+        check(f"tasks.{name}", resolved_params, "task", name, reg, **params)
+    try:
+        run = RunConfig(**{**suite.run, "decoding": {**suite.run.get("decoding", {}), **suite.decoding}})
+        TypeAdapter(dict[str, Crop]).validate_python({"crop": run.crop})  # RunConfig types crop as a plain str
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MatsError(f"{src}: run: {errors}") from None
+    suite.task_params(reg)
+
+
+@dataclass
+class SuiteOptions:
+    """What ``mats-bench run --suite FILE`` takes from the suite (the other options stay)."""
+
+    encoder: str
+    llm: str
+    bridge: str  # comma-separated, as --bridge
+    tasks: str  # comma-separated, as --tasks
+    registry: str | None
+    overrides: dict[str, dict[str, Any]]  # as parse_sets() returns, the command line's --set on top
+    reference: bool
+
+
+def suite_options(path: str | Path, registry: str | None = None, sets: dict[str, dict[str, Any]] | None = None) -> SuiteOptions:
+    """Load and check a suite and turn it into ``mats-bench run`` options (``--set`` still wins)."""
+    suite = load_suite(path)
+    reg = suite.registry_path(registry)
+    check_suite(suite, reg)
+    return SuiteOptions(encoder=suite.encoder, llm=suite.llm, bridge=",".join(suite.bridges), tasks=",".join(suite.tasks),
+                        registry=reg, overrides=suite.overrides(sets, reg), reference=suite.reference)
+
+
+def shipped_suites() -> list[str]:
+    """Suite files in the repository's ``benchmarks/suites`` (a source checkout only)."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "suites"
+    return sorted(str(p) for p in folder.glob("*.yaml")) if folder.is_dir() else []

@@ -1,0 +1,135 @@
+"""Benchmark suites (benchmarks/suites/*.yaml, mats_core.suites): every shipped suite names
+only known presets, tasks and params; bad suites fail with the file and the key; a suite
+turns into the options `mats-bench run` takes."""
+from pathlib import Path
+
+import pytest
+
+from mats_core import MatsError
+from mats_core.suites import check_suite, load_suite, shipped_suites, suite_options
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = sorted((ROOT / "benchmarks" / "suites").glob("*.yaml"))
+
+
+def test_the_three_suites_are_shipped():
+    assert [p.name for p in SUITES] == ["paper-captioning.yaml", "paper-closed-ended.yaml", "tiny.yaml"]
+    assert shipped_suites() == [str(p) for p in SUITES]
+
+
+@pytest.mark.parametrize("path", SUITES, ids=lambda p: p.stem)
+def test_every_shipped_suite_validates_every_name_and_param(path):
+    from mats_core.registry import resolved_params
+
+    suite = load_suite(path)
+    check_suite(suite)
+    registry = suite.registry_path()
+    for name, params in suite.tasks.items():
+        assert resolved_params("task", name, registry, **params)["plugin"] == name
+    assert suite.description and suite.bridges
+
+
+def test_the_suites_hold_the_papers_tasks_and_settings():
+    closed, captioning, tiny = (load_suite(p) for p in SUITES[1::-1] + SUITES[2:])
+    assert list(closed.tasks) == ["esc50", "urbansound8k", "vggsound", "clotho-aqa"]
+    assert list(captioning.tasks) == ["clotho", "audiocaps", "musiccaps"]
+    assert list(tiny.tasks) == ["tiny-caption", "tiny-classify", "tiny-qa"]
+    for suite in (closed, captioning):
+        assert suite.registry_path().endswith("benchmarks/recipes/mats-llama.yaml")
+        assert suite.run["memory_size"] == 5172 and suite.run["crop"] == "random"
+        assert suite.decoding == {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
+                                  "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0}
+    from mats_core.registry import resolved_params
+
+    santa = resolved_params("bridge", "mats-santa", closed.registry_path())["params"]
+    assert {k: santa[k] for k in ("k", "lam", "temperature", "search", "clusters")} == {
+        "k": 32, "lam": 0.3, "temperature": 10.0, "search": "kmeans", "clusters": 100}
+    splits = {n: resolved_params("task", n, None)["params"]["split"] for n in [*closed.tasks, *captioning.tasks]}
+    assert splits == {"esc50": "all", "urbansound8k": "all", "vggsound": "test", "clotho-aqa": "test",
+                      "clotho": "evaluation", "audiocaps": "test", "musiccaps": "eval"}
+
+
+def write(tmp_path, text, name="suite.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BAD = [
+    ("tasks: {tiny-qaa: {}}", "tasks.tiny-qaa: unknown task 'tiny-qaa'; did you mean 'tiny-qa'?"),
+    ("tasks: {esc50: {fold: 9}}", "tasks.esc50: task 'esc50': param 'fold': Input should be less than or equal to 5"),
+    ("tasks: {esc50: {folds: 1}}", "tasks.esc50: task 'esc50': unknown param 'folds'"),
+    ("bridges: [none, santta]\ntasks: {tiny-qa: {}}", "bridges[1]: unknown bridge 'santta'"),
+    ("encoder: nope\ntasks: {tiny-qa: {}}", "encoder: unknown encoder 'nope'"),
+    ("tasks: {tiny-qa: {}}\nrun: {crop: middle}", "run: crop: Input should be 'center', 'random' or 'chunks'"),
+    ("tasks: {tiny-qa: {}}\nrun: {limt: 3}", "run: limt: Extra inputs are not permitted"),
+    ("registry: missing.yaml\ntasks: {tiny-qa: {}}", "registry: "),
+    ("tasks: {esc50: {split: all}, vggsound: {split: test}}",
+     "tasks.vggsound.split: mats-bench run gives every task one set of params, so task 'vggsound' would get "
+     "split='all' (set for esc50) instead of its split='test'"),
+    ("tasks: {esc50: {fold: 2}, urbansound8k: {}}",
+     "tasks.urbansound8k.fold: mats-bench run gives every task one set of params, so task 'urbansound8k' would get "
+     "fold=2 (set for esc50) instead of its default"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD)
+def test_a_bad_suite_names_the_file_and_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(MatsError) as exc:
+        check_suite(load_suite(path))
+    assert str(exc.value).startswith(f"{path}: ") and message in str(exc.value)
+
+
+def test_malformed_and_missing_suite_files(tmp_path):
+    with pytest.raises(MatsError, match=r"suite\.yaml: tasks: Field required; bridge: Extra inputs"):
+        load_suite(write(tmp_path, "bridge: [santa]\n"))
+    with pytest.raises(MatsError, match=r"tasks: Dictionary should have at least 1 item"):
+        load_suite(write(tmp_path, "tasks: {}\n"))
+    with pytest.raises(MatsError, match=r"not valid YAML"):
+        load_suite(write(tmp_path, "tasks: [\n"))
+    with pytest.raises(MatsError, match=r"nope\.yaml does not exist \(shipped suites: .*tiny\.yaml"):
+        load_suite(tmp_path / "nope.yaml")
+
+
+def test_params_two_tasks_share_and_the_command_line_wins(tmp_path):
+    path = write(tmp_path, "tasks: {esc50: {fold: 2, esc10: true}, vggsound: {}, clotho: {}}\n"
+                           "run: {memory_size: 100, batch_size: 8, decoding: {num_beams: 2}}\ndecoding: {max_new_tokens: 9}\n")
+    opts = suite_options(path, sets={"run": {"batch_size": 4}, "bridge": {"lam": 0.5}})
+    assert (opts.encoder, opts.llm, opts.bridge, opts.tasks) == ("tiny", "tiny", "none,noise,memory,santa", "esc50,vggsound,clotho")
+    assert opts.overrides == {"run": {"memory_size": 100, "batch_size": 4}, "decoding": {"num_beams": 2, "max_new_tokens": 9},
+                              "task": {"fold": 2, "esc10": True}, "bridge": {"lam": 0.5}}
+    assert opts.registry is None and opts.reference is True
+
+
+def test_the_suite_registry_is_relative_to_the_suite_file(tmp_path):
+    (tmp_path / "presets").mkdir()
+    write(tmp_path / "presets", "bridge:\n  my-santa: {plugin: santa, params: {lam: 0.7}}\n", "reg.yaml")
+    path = write(tmp_path, "registry: presets/reg.yaml\nbridges: [my-santa]\ntasks: {tiny-qa: {}}\n")
+    opts = suite_options(path)
+    assert opts.registry == str(tmp_path / "presets" / "reg.yaml") and opts.bridge == "my-santa"
+    assert suite_options(path, registry=str(tmp_path / "presets" / "reg.yaml")).registry == opts.registry
+    other = write(tmp_path, "bridge: {}\n", "other.yaml")
+    with pytest.raises(MatsError, match="registry: the suite names .*reg.yaml and --registry gives .*other.yaml"):
+        suite_options(path, registry=str(other))
+    with pytest.raises(MatsError, match="bridges\\[0\\]: unknown bridge 'my-santa'"):
+        check_suite(load_suite(write(tmp_path, "bridges: [my-santa]\ntasks: {tiny-qa: {}}\n", "noreg.yaml")))
+
+
+SHIPPED = ROOT / "plugins" / "mats_tiny" / "weights" / "mats"
+
+
+@pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
+def test_a_suite_runs_through_run_comparison(tmp_path):
+    """What `mats-bench run --suite` does with the options: the runner takes them as they are."""
+    from mats_core.runner import run_comparison
+
+    path = write(tmp_path, "bridges: [noise]\ntasks: {tiny-qa: {}, tiny-classify: {}}\nrun: {limit: 2, batch_size: 2}\n"
+                           "decoding: {max_new_tokens: 4}\nreference: false\n")
+    o = suite_options(path)
+    run_params = {"device": "cpu", **o.overrides["run"], "decoding": o.overrides["decoding"]}
+    rows, kinds = run_comparison(encoder=o.encoder, llm=o.llm, bridges=o.bridge.split(","), tasks=o.tasks.split(","),
+                                 checkpoint=None, output=tmp_path / "out", run_params=run_params, overrides=o.overrides,
+                                 reference=o.reference)
+    assert [name for name, _ in rows] == ["noise"] and kinds == {"tiny-qa": "qa", "tiny-classify": "classification"}
+    assert rows[0][1]["tiny-qa"]["n"] == 2.0 and rows[0][1]["tiny-classify"]["n"] == 2.0
