@@ -42,6 +42,11 @@ class Shards:
             raise MatsError(f"bad distributed environment (WORLD_SIZE/RANK/LOCAL_RANK): {exc}") from None
         if world < 1 or not 0 <= rank < world:
             raise MatsError(f"bad distributed environment: RANK={rank} with WORLD_SIZE={world}")
+        if "WORLD_SIZE" not in os.environ and os.environ.get("ACCELERATE_USE_CPU") == "True" and os.environ.get("MASTER_ADDR"):
+            import warnings  # accelerate's simple launcher sets MASTER_ADDR only when asked for several processes
+
+            warnings.warn("`accelerate launch --cpu --num_processes N` starts ONE process; for N CPU processes "
+                          "launch with `--multi_gpu --num_processes N` (it uses gloo when there is no GPU)", stacklevel=2)
         return cls(rank, world, local)
 
     @property

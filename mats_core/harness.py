@@ -60,11 +60,12 @@ class Pipeline:
         llm = cfg["llm"]
         enc_params = {**enc.get("params", {}), **overrides.get("encoder", {})}
         llm_params = {**llm.get("params", {}), **overrides.get("llm", {})}
-        device = Shards.from_env().device(device)  # one GPU per process when sharded
         enc_params = {**accepted_params("encoder", enc["name"], {"device": device}, registry), **enc_params}
         llm_params["device"] = device
-        encoder = build("encoder", enc["name"], registry, **enc_params)
-        lm = build("llm", llm["name"], registry, **llm_params)
+        shards = Shards.from_env()  # one GPU per process when sharded; the spec (config) keeps the device asked for
+        placed = lambda p: {**p, "device": shards.device(p["device"])} if "device" in p else p  # noqa: E731
+        encoder = build("encoder", enc["name"], registry, **placed(enc_params))
+        lm = build("llm", llm["name"], registry, **placed(llm_params))
         spec = {"encoder": {"name": enc["name"], "params": enc_params}, "llm": {"name": llm["name"], "params": llm_params}, "corpus": cfg.get("corpus")}
         return cls(encoder, lm, spec, registry)
 

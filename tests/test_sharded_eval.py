@@ -154,6 +154,29 @@ def test_shards_from_the_launcher_environment(monkeypatch):
     monkeypatch.setenv("RANK", "3")
     with pytest.raises(MatsError, match="RANK=3 with WORLD_SIZE=3"):
         Shards.from_env()
+    for k in ("WORLD_SIZE", "RANK"):
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")  # what `accelerate launch --cpu --num_processes 2` leaves
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    with pytest.warns(UserWarning, match="--multi_gpu --num_processes N"):
+        assert Shards.from_env() == Shards()
+
+
+@needs_shipped
+def test_each_process_builds_on_its_own_gpu_with_the_config_of_a_single_process(monkeypatch):
+    from mats_core import harness
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    built = {}
+    monkeypatch.setattr(harness, "build", lambda kind, name, registry=None, **p: built.setdefault(kind, p))
+    pipe = Pipeline.from_checkpoint(SHIPPED / "noise", device="auto", overrides={"encoder": {"device": "cuda"}})
+    assert built["llm"]["device"] == "cuda:1" and built["encoder"]["device"] == "cuda:1"
+    assert pipe.spec["llm"]["params"]["device"] == "auto" and pipe.spec["encoder"]["params"]["device"] == "cuda"
+    assert Shards.from_env().device("cpu") == "cpu" and Shards.from_env().device("cuda:0") == "cuda:0"
 
 
 class _LLM:
