@@ -308,6 +308,10 @@ class ExactRatio(evaluate.Metric):
 
 @pytest.fixture(scope="module")
 def hf_metric_dir(tmp_path_factory):
+    import os
+
+    # evaluate copies loaded scripts into HF_MODULES_CACHE (read when it is imported): keep it in tmp
+    os.environ.setdefault("HF_MODULES_CACHE", str(tmp_path_factory.mktemp("hf-modules")))
     pytest.importorskip("evaluate", reason="optional: pip install 'mats-bench[evaluate]'")
     folder = tmp_path_factory.mktemp("hf") / "exact_ratio"
     folder.mkdir()
