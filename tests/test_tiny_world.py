@@ -139,15 +139,20 @@ def test_task_scores_count_errors_as_failures():
 
 # -- tasks: lazy audio, shared metrics, cached corpus, zero-shot prompt ----------------------
 @pytest.mark.parametrize("kind", ["caption", "classification", "qa"])
-def test_lazy_samples_equal_the_eager_ones(kind):
+def test_samples_render_their_own_scene_lazily_or_at_once(kind):
+    """data.test_samples is tasks.lazy_samples with every clip rendered: the same rows, and each
+    clip is render() of the split's scene its id names (the scene its meta describes)."""
     from mats_tiny.tasks import lazy_samples
 
     lazy, eager = lazy_samples(kind, n=4), data.test_samples(kind, n=4)
-    assert not any(s.rendered for s in lazy)
+    assert not any(s.rendered for s in lazy) and all(s.rendered for s in eager)
+    scenes = data.make_scenes("test")
     for a, b in zip(lazy, eager, strict=True):
         assert (a.id, a.instruction, a.sample_rate, a.references, a.label, a.labels, a.meta) == (
             b.id, b.instruction, b.sample_rate, b.references, b.label, b.labels, b.meta)
-        assert np.array_equal(a.audio, b.audio) and a.rendered
+        scene = scenes[int(a.id.rsplit("-", 1)[1])]
+        assert a.meta["scene"] == scene.to_dict()
+        assert np.array_equal(a.audio, render(scene)) and np.array_equal(b.audio, render(scene)) and a.rendered
 
 
 def test_a_limited_run_renders_only_the_clips_it_embeds(monkeypatch):

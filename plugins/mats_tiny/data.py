@@ -18,8 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from mats_tiny import text as T
-from mats_tiny.world import (BACKGROUNDS, CLASSES, COUNTABLE, PITCHED, REPEATEDLY, SAMPLE_RATE, SNR_DB, Scene,
-                             Source, render)
+from mats_tiny.world import BACKGROUNDS, CLASSES, COUNTABLE, PITCHED, REPEATEDLY, SNR_DB, Scene, Source, render
 
 SPLITS = ("clap-pairs", "text-train", "val", "test")
 SIZES = {"clap-pairs": 4000, "text-train": 20000, "val": 200, "test": 300}
@@ -123,31 +122,18 @@ def test_samples(task: str, split: str = "test", n: int | None = None, seed: int
 
     caption: 5 references; classification: single-source clips, ``label`` and ``labels``
     (the class set); qa: one question per clip, ``references == [answer]``. ``n`` caps the
-    number of samples returned (audio is rendered only for those)."""
-    from mats_core import Sample
+    number of samples returned (audio is rendered only for those).
+
+    The samples are those of :func:`mats_tiny.tasks.lazy_samples` (defined once, there), with
+    every clip rendered now: for callers that want arrays, not audio rendered on first access."""
+    from mats_tiny.tasks import lazy_samples  # tasks imports this module: a local import
 
     if task not in TASKS:
         raise ValueError(f"task: unknown task {task!r}; tasks are {', '.join(TASKS)}")
-    out = []
-    for i, scene in enumerate(make_scenes(split, seed=seed)):
-        if n is not None and len(out) >= n:
-            break
-        if task == "classification" and len(scene.sources) != 1:
-            continue
-        meta = {"scene": scene.to_dict(), "classes": list(scene.classes), "heldout": is_heldout(scene.classes),
-                "sources": len(scene.sources)}
-        sid = f"tiny-{split}-{i:05d}"
-        if task == "caption":
-            refs, instruction, lab = T.captions(scene, k=5), T.TEST_PROMPT["caption"], None
-        elif task == "classification":
-            refs, instruction, lab = [], T.TEST_PROMPT["classification"], T.label(scene)
-        else:
-            kind, instruction, answer = _question(scene, np.random.default_rng([scene.seed, 4]))
-            refs, lab, meta["question_kind"] = [answer], None, kind
-        out.append(Sample(id=sid, audio=render(scene), instruction=instruction, sample_rate=SAMPLE_RATE,
-                          references=refs, label=lab, labels=list(CLASSES) if task == "classification" else [],
-                          meta=meta))
-    return out
+    samples = lazy_samples(task, split=split, n=n, seed=seed)
+    for s in samples:
+        s.audio  # noqa: B018 - renders the clip and keeps it
+    return samples
 
 
 def fingerprint(seed: int = 0, n: int = 16) -> str:
