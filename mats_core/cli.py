@@ -153,7 +153,10 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     br = build("bridge", bridge, reg, **ov.get("bridge", {}))
     _, records = load_corpus(corpus, reg, **ov.get("corpus", {}))
     out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume)
-    console.print(f"checkpoint written to [bold]{out}[/]")
+    from mats_core.distributed import Shards
+
+    if Shards.from_env().is_main:
+        console.print(f"checkpoint written to [bold]{out}[/]")
 
 
 def _with_device(kind: str, name: str, registry: str | None, params: dict, device: str) -> dict:
@@ -181,6 +184,7 @@ def run(
     overwrite: bool = typer.Option(False, help="Replace a previous run with a different config in --output."),
     reference: bool = typer.Option(True, help="Add the CLAP zero-shot and MATS-Audio reference rows."),
     predict_only: bool = typer.Option(False, help="Only generate; score later with `mats-bench score DIR`."),
+    suite: Optional[Path] = typer.Option(None, help="A suite YAML (benchmarks/suites/): its encoder, llm, bridges, tasks, run and decoding settings replace those options; --set still wins."),
 ) -> None:
     """Evaluate bridges on tasks and print the comparison table (the main job).
 
@@ -191,7 +195,7 @@ def run(
     from mats_core.registry import MatsError
 
     try:
-        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only)
+        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only, suite)
     except MatsError as exc:
         _fail(exc)
 
@@ -210,12 +214,17 @@ def _batch_size(value: str) -> int | str:
     return size
 
 
-def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference, predict_only=False):
+def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference, predict_only=False, suite=None):
     from mats_core.distributed import Shards
     from mats_core.runner import run_comparison
 
     batch_size = _batch_size(str(batch_size))
     ov = parse_sets(set_)
+    if suite is not None:
+        from mats_core.suites import suite_options
+
+        s = suite_options(suite, str(registry) if registry else None, ov)
+        encoder, llm, bridge, tasks, registry, ov, reference = s.encoder, s.llm, s.bridge, s.tasks, s.registry, s.overrides, reference and s.reference
     rows, kinds = run_comparison(
         encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
         tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=checkpoint, data_root=data_root,

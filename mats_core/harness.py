@@ -255,7 +255,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
         config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
         errors_count=errors, samples_count={t: sum(1 for r in rows if r["task"] == t) for t in config["tasks"]},
         fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
-        task_kinds=kinds, execution=old.model_extra.get("execution") if old else None,
+        task_kinds=kinds, execution=old.execution if old else None,
     )
     write_results(run_dir / "results.json", res)
     return res

@@ -42,6 +42,9 @@ class RunResults(BaseModel):
     samples_count: dict[str, int] = Field(default_factory=dict)
     fingerprints: dict[str, str] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
+    # how the run executed (processes, rows per process, batch size and decoding actually used):
+    # outside ``config`` so it never changes a fingerprint
+    execution: dict[str, Any] | None = None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -157,7 +157,10 @@ def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwr
                     for metric, value in metrics.items():
                         rows.append({"bridge": bridge, **{f"param.{k}": v for k, v in params.items()}, "checkpoint": ci,
                                      "seed": seed, "task": task, "metric": metric, "value": value})
-    write_outputs(rows, spec, output)
+    from mats_core.distributed import Shards
+
+    if Shards.from_env().is_main:  # under a multi-process launch every rank holds the same rows
+        write_outputs(rows, spec, output)
     return rows
 
 

@@ -120,16 +120,22 @@ SHIPPED = ROOT / "plugins" / "mats_tiny" / "weights" / "mats"
 
 
 @pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
-def test_a_suite_runs_through_run_comparison(tmp_path):
-    """What `mats-bench run --suite` does with the options: the runner takes them as they are."""
-    from mats_core.runner import run_comparison
+def test_run_suite_through_the_cli(tmp_path):
+    """`mats-bench run --suite FILE`: the suite's bridges, tasks, run and decoding settings drive the run."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mats_core.cli import app
 
     path = write(tmp_path, "bridges: [noise]\ntasks: {tiny-qa: {}, tiny-classify: {}}\nrun: {limit: 2, batch_size: 2}\n"
                            "decoding: {max_new_tokens: 4}\nreference: false\n")
-    o = suite_options(path)
-    run_params = {"device": "cpu", **o.overrides["run"], "decoding": o.overrides["decoding"]}
-    rows, kinds = run_comparison(encoder=o.encoder, llm=o.llm, bridges=o.bridge.split(","), tasks=o.tasks.split(","),
-                                 checkpoint=None, output=tmp_path / "out", run_params=run_params, overrides=o.overrides,
-                                 reference=o.reference)
-    assert [name for name, _ in rows] == ["noise"] and kinds == {"tiny-qa": "qa", "tiny-classify": "classification"}
-    assert rows[0][1]["tiny-qa"]["n"] == 2.0 and rows[0][1]["tiny-classify"]["n"] == 2.0
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", "--suite", str(path), "--device", "cpu", "--output", str(out), "--set", "run.limit=3"])
+    assert res.exit_code == 0, res.output
+    assert not any(p.is_dir() for p in out.iterdir())  # one bridge, no reference rows: the run is --output itself
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["bridge"]["name"] == "noise"
+    assert results["config"]["tasks"] == ["tiny-qa", "tiny-classify"]
+    assert results["config"]["run"]["limit"] == 3 and results["config"]["run"]["batch_size"] == 2  # --set wins over the suite
+    assert results["results"]["tiny-qa"]["n"] == 3.0
