@@ -11,6 +11,8 @@ Runnable blocks. An HTML comment on the line right before a fenced block marks i
                           ```python: compiled, not run
     <!-- run requires=checkpoints -->   (also ``requires=tiny``) the page stops here, skipped
                           with the reason, when the shipped tiny-world weights are missing
+                          (``requires=evaluate``: when the optional ``evaluate`` extra is not
+                          installed)
 
 The blocks of one page run in order, in one fresh directory: a page is one test, so later
 blocks see the files and runs of earlier ones, as a reader's shell would. They run in an
@@ -129,7 +131,13 @@ def missing_requirement(name: str) -> str | None:
         if absent:
             return f"the shipped MATS checkpoints {', '.join(absent)} are not in {folder}"
         return None
-    raise AssertionError(f"unknown requirement {name!r} (known: tiny, checkpoints)")
+    if name == "evaluate":
+        import importlib.util
+
+        if importlib.util.find_spec("evaluate") is None:
+            return "the optional 'evaluate' package is not installed (pip install -e '.[evaluate]')"
+        return None
+    raise AssertionError(f"unknown requirement {name!r} (known: tiny, checkpoints, evaluate)")
 
 
 # -- an environment for the blocks ------------------------------------------------------------
@@ -159,6 +167,7 @@ def docs_env(tmp_path_factory) -> dict[str, str]:
         "VIRTUAL_ENV": str(venv),
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
         "MATS_CACHE": str(base / "cache"), "MPLBACKEND": "Agg", "COLUMNS": "160", "NO_COLOR": "1",
+        "HF_MODULES_CACHE": str(base / "hf-modules"),  # where `evaluate` copies the metric scripts it loads
         "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         # The tutorials' models are tiny: one thread each is several times faster than torch's
