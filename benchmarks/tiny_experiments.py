@@ -1,12 +1,15 @@
 """The paper's claims in miniature, on the embedded tiny world (issue: MATS method + main job).
 
-For each training seed: train a clean (bridge none), a noise-trained (MATS) and an
-audio-supervised (MATS-Audio) checkpoint, then evaluate bridges none / noise / memory /
-santa, a lam sweep and a k sweep, plus the CLAP zero-shot reference. Prints Markdown
-(mean ± std over seeds) to append to benchmarks/RESULTS.md.
+For each training seed: train a checkpoint set with `benchmarks/tiny_checkpoints.sh` (the
+recipe of the shipped checkpoints: clean = bridge none, noise = MATS, audio = MATS-Audio), then
+evaluate bridges none / noise / memory / santa, a lam sweep and a k sweep, plus the CLAP
+zero-shot reference. Each seed's rows are saved as JSON next to its checkpoints, so seeds can
+run in parallel processes and a rerun only evaluates what is missing. Prints Markdown
+(mean ± std over seeds) to paste into benchmarks/RESULTS.md.
 
-    python benchmarks/tiny_experiments.py --seeds 0,1,2 --out benchmarks/runs/tiny
-    python benchmarks/tiny_experiments.py --noise-sweep 0.002,0.005,0.01,0.02 --seeds 0   # choose the variance
+    python benchmarks/tiny_experiments.py --seeds 0,1,2 --steps 2000 --noise-variance 0.005
+    python benchmarks/tiny_experiments.py --seeds 0 --noise-variance 0.002 --rows main   # a variance point
+    python benchmarks/tiny_experiments.py --seeds 0,1,2 --report-only                     # table from saved rows
 """
 from __future__ import annotations
 
@@ -15,58 +18,52 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["tiny-caption", "tiny-classify", "tiny-qa"]
-HEAD = [("tiny-caption", "cider"), ("tiny-caption", "bleu_4"), ("tiny-classify", "accuracy_exact"), ("tiny-classify", "accuracy_embed"), ("tiny-qa", "accuracy")]
+HEAD = [("tiny-caption", "cider"), ("tiny-caption", "bleu_4"), ("tiny-classify", "accuracy_exact"),
+        ("tiny-classify", "accuracy_embed"), ("tiny-qa", "accuracy")]
+MAIN = [("none", "none", {}), ("noise", "noise", {}), ("memory", "memory", {}), ("santa", "santa", {}), ("mats-audio", "none", {})]
+SWEEPS = [(f"santa lam={lam}", "santa", {"lam": lam}) for lam in (0.0, 0.1, 0.5)] + \
+         [(f"santa k={k}", "santa", {"k": k}) for k in (1, 4, 16, 64)]
+MAIN_ROWS = ["none", "noise", "memory", "santa", "mats-audio", "clap-zero-shot"]
+SWEEP_ROWS = ["santa lam=0.0", "santa lam=0.1", "santa", "santa lam=0.5", "memory",
+              "santa k=1", "santa k=4", "santa k=16", "santa k=64"]
 
 
-def train_set(out: Path, seed: int, steps: int, noise_variance: float, kinds=("clean", "noise", "audio")) -> None:
-    import torch
-
-    from mats_core import build
-    from mats_core.corpus import load_corpus
-    from mats_core.registry import resolved_params
-    from mats_core.trainer import TrainConfig, train
-
-    encoder = build("encoder", "tiny")
-    for kind in kinds:
-        target = out / kind
-        if (target / "config.json").exists() and json.loads((target / "config.json").read_text()).get("step") == steps:
-            continue
-        bridge, params = ("noise", {"noise_variance": noise_variance}) if kind == "noise" else ("none", {})
-        corpus = "tiny-pairs" if kind == "audio" else "tiny"
-        torch.manual_seed(seed)
-        llm = build("llm", "tiny")
-        _, records = load_corpus(corpus)
-        spec = {
-            "encoder": {"name": "tiny", "params": {}}, "llm": {"name": "tiny", "params": {}},
-            "bridge": {"name": bridge, **resolved_params("bridge", bridge, **params)},
-            "corpus": {"name": "tiny", "params": {}}, "supervision": "audio" if kind == "audio" else "text",
-        }
-        cfg = TrainConfig(steps=steps, batch_size=32, lr=1e-3, warmup=50, seed=seed, device="cpu",
-                          supervision="audio" if kind == "audio" else "text", checkpoint_every=steps)
-        t = time.perf_counter()
-        train(encoder, llm, build("bridge", bridge, **params), records, target, cfg, spec=spec, progress=False)
-        print(f"trained {target} in {time.perf_counter() - t:.0f}s", flush=True)
+def train_set(ck: Path, seed: int, steps: int, noise_variance: float) -> None:
+    """The shipped recipe (two runs in parallel, one thread each, then MATS-Audio)."""
+    done = all((ck / k / "config.json").exists() and json.loads((ck / k / "config.json").read_text()).get("step") == steps
+               for k in ("clean", "noise", "audio"))
+    if not done:
+        subprocess.run(["bash", str(ROOT / "benchmarks" / "tiny_checkpoints.sh"), str(ck), str(steps), str(noise_variance), str(seed)], check=True)
 
 
-def evaluate_set(ck: Path, out: Path, seed: int, limit: int | None, points: list[tuple[str, str, dict]]) -> dict:
+def evaluate_set(ck: Path, seed: int, limit: int | None, points: list[tuple[str, str, dict]]) -> dict:
     from mats_core.harness import Pipeline, RunConfig, evaluate, zero_shot
 
+    saved = ck / f"rows-limit{limit}.json"
+    rows = json.loads(saved.read_text()) if saved.exists() else {}
     pipe = Pipeline.from_checkpoint(ck / "noise", device="cpu")
     cfg = RunConfig(limit=limit, batch_size=64, seed=seed, device="cpu")
-    rows = {}
     for name, bridge, params in points:
-        which = "clean" if bridge == "none" and name == "none" else ("audio" if name == "mats-audio" else "noise")
-        res = evaluate(pipe, ck / which, bridge, TASKS, out / name, cfg, params)
+        if name in rows:
+            continue
+        which = "clean" if name == "none" else ("audio" if name == "mats-audio" else "noise")
+        t = time.perf_counter()
+        res = evaluate(pipe, ck / which, bridge, TASKS, ck / "eval" / name, cfg, params, overwrite=True)
         rows[name] = res.results
-        print(name, json.dumps({f"{t}/{m}": rows[name].get(t, {}).get(m) for t, m in HEAD}), flush=True)
-    rows["clap-zero-shot"] = {"tiny-classify": {"accuracy_exact": zero_shot(pipe, "tiny-classify", cfg)["accuracy"]}}
+        saved.write_text(json.dumps(rows, indent=1))
+        print(f"seed {seed} {name} ({time.perf_counter() - t:.0f}s)", json.dumps({f"{t}/{m}": rows[name].get(t, {}).get(m) for t, m in HEAD}), flush=True)
+    if "clap-zero-shot" not in rows:
+        rows["clap-zero-shot"] = {"tiny-classify": {"accuracy_exact": zero_shot(pipe, "tiny-classify", cfg)["accuracy"]}}
+        saved.write_text(json.dumps(rows, indent=1))
     return rows
 
 
@@ -84,45 +81,32 @@ def table(per_seed: list[dict], names: list[str]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--noise-variance", type=float, default=0.01)
-    ap.add_argument("--noise-sweep", default="", help="comma-separated variances: train noise ckpts only and compare")
-    ap.add_argument("--limit", type=int, default=150)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--noise-variance", type=float, default=0.005)
+    ap.add_argument("--limit", type=int, default=None, help="samples per task (default: the whole test split)")
+    ap.add_argument("--rows", choices=["main", "all"], default="all", help="main rows only, or also the lam / k sweeps")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/runs/tiny"))
+    ap.add_argument("--report-only", action="store_true", help="print the tables from saved rows")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    points = MAIN + (SWEEPS if args.rows == "all" else [])
     t0 = time.perf_counter()
-    if args.noise_sweep:
-        per_var = {}
-        for var in [float(v) for v in args.noise_sweep.split(",")]:
-            per_seed = []
-            for seed in seeds:
-                ck = args.out / f"var{var}" / f"seed{seed}"
-                train_set(ck, seed, args.steps, var, kinds=("noise",))
-                (ck / "clean").exists() or os.symlink((ck / "noise").resolve(), ck / "clean")
-                per_seed.append(evaluate_set(ck, ck / "eval", seed, args.limit, [("noise", "noise", {}), ("santa", "santa", {})]))
-            per_var[var] = per_seed
-        for var, per_seed in per_var.items():
-            print(f"\n### noise variance {var}\n" + table(per_seed, ["noise", "santa"]))
-        return
-    points = [("none", "none", {}), ("noise", "noise", {}), ("memory", "memory", {}), ("santa", "santa", {})]
-    points += [(f"santa lam={lam}", "santa", {"lam": lam}) for lam in (0.0, 0.1, 0.5)]
-    points += [(f"santa k={k}", "santa", {"k": k}) for k in (1, 4, 16, 64)]
-    points += [("mats-audio", "none", {})]
     per_seed = []
     for seed in seeds:
-        ck = args.out / f"seed{seed}"
+        ck = args.out / f"var{args.noise_variance}-steps{args.steps}" / f"seed{seed}"
+        if args.report_only:
+            per_seed.append(json.loads((ck / f"rows-limit{args.limit}.json").read_text()))
+            continue
         train_set(ck, seed, args.steps, args.noise_variance)
-        per_seed.append(evaluate_set(ck, ck / "eval", seed, args.limit, points))
-    names = ["none", "noise", "memory", "santa", "mats-audio", "clap-zero-shot"]
-    sweeps = ["santa lam=0.0", "santa lam=0.1", "santa", "santa lam=0.5", "memory", "santa k=1", "santa k=4", "santa k=16", "santa k=64"]
+        per_seed.append(evaluate_set(ck, seed, args.limit, points))
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     print(f"\n## MATS on the tiny world ({date.today()}, {cpu}, {os.cpu_count()} cores, seeds {seeds}, "
-          f"{args.steps} steps, noise variance {args.noise_variance}, {args.limit} samples/task, "
+          f"{args.steps} steps, noise variance {args.noise_variance}, {args.limit or 'all'} samples/task, "
           f"{time.perf_counter() - t0:.0f}s)\n")
-    print(table(per_seed, names))
-    print("\nSanta sweeps (k 32 unless stated; lam 0.3 unless stated; memory = lam 1):\n")
-    print(table(per_seed, sweeps))
+    print(table(per_seed, MAIN_ROWS))
+    if args.rows == "all":
+        print("\nSanta sweeps (k 32 unless stated; lam 0.3 unless stated; memory = lam 1):\n")
+        print(table(per_seed, SWEEP_ROWS))
 
 
 if __name__ == "__main__":
