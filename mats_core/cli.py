@@ -176,9 +176,9 @@ def run(
     data_root: Optional[Path] = typer.Option(None, help="Root of dataset folders (for dataset tasks)."),
     output: Path = typer.Option(Path("runs/latest"), help="Where results.json / samples.jsonl go."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most N samples per task (testing)."),
-    batch_size: str = typer.Option("32", help="Generation batch size, or 'auto': start at 64, halve on out-of-memory."),
+    batch_size: Optional[str] = typer.Option(None, help="Generation batch size (default 32), or 'auto': start at 64, halve on out-of-memory."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
-    seed: int = typer.Option(0),
+    seed: Optional[int] = typer.Option(None, help="Evaluation seed (default 0)."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
     overwrite: bool = typer.Option(False, help="Replace a previous run with a different config in --output."),
@@ -218,11 +218,13 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
     from mats_core.distributed import Shards
     from mats_core.runner import run_comparison
 
-    batch_size = _batch_size(str(batch_size))
+    batch_size = None if batch_size is None else _batch_size(str(batch_size))
     ov = parse_sets(set_)
     if suite is not None:
         from mats_core.suites import suite_options
 
+        given = {k: v for k, v in (("limit", limit), ("batch_size", batch_size), ("seed", seed)) if v is not None}
+        ov["run"] = {**given, **ov.get("run", {})}  # the command line beats the suite; --set beats both
         s = suite_options(suite, str(registry) if registry else None, ov)
         encoder, llm, bridge, tasks, registry, ov, reference = s.encoder, s.llm, s.bridge, s.tasks, s.registry, s.overrides, reference and s.reference
     rows, kinds = run_comparison(
@@ -294,11 +296,16 @@ def sweep(
     from mats_core.registry import MatsError
     from mats_core.sweep import load_spec, run_sweep
 
+    from mats_core.distributed import Shards
+
+    main = Shards.from_env().is_main
     try:
         spec = load_spec(grid)
-        run_sweep(spec, output, str(registry) if registry else None, overwrite, log=_console().print)
+        run_sweep(spec, output, str(registry) if registry else None, overwrite, log=_console().print if main else (lambda _: None))
     except MatsError as exc:
         _fail(exc)
+    if not main:
+        return  # rank 0 writes and prints the table
     typer.echo((output / "sweep.md").read_text())
     pngs = sorted(output.glob("plot-*.png"))
     _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} plot(s) in {output}")

@@ -157,7 +157,7 @@ def evaluate(
                    "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
-        "run": cfg.model_dump(exclude={"device"}),
+        "run": cfg.model_dump(exclude={"device", "batch_size"}),  # neither changes results: the batch used is in execution
         "checkpoint_config": {k: ckpt_cfg.get(k) for k in ("bridge", "corpus", "supervision", "step", "train")},
     }
     _guard_config(out, config, overwrite, shards)

@@ -77,6 +77,9 @@ def test_metrics_do_not_depend_on_batch_size(tmp_path):
     for bs in (1, 7):
         cli(*_single(tmp_path / f"bs{bs}", "--limit", "10", "--batch-size", bs, "--tasks", "tiny-qa,tiny-classify"))
     assert results(tmp_path / "bs1")["results"] == results(tmp_path / "bs7")["results"]
+    # so the batch size is not part of the config: a run resumes under another one (e.g. auto after an OOM)
+    cli(*_single(tmp_path / "bs7", "--limit", "10", "--batch-size", "auto", "--tasks", "tiny-qa,tiny-classify"))
+    assert results(tmp_path / "bs7")["results"] == results(tmp_path / "bs1")["results"]
 
 
 def test_predict_only_then_score_and_report(tmp_path):

@@ -96,7 +96,7 @@ def test_auto_batch_size_halves_on_out_of_memory(pipe, tmp_path, monkeypatch):
     pred = lambda d: [(r["id"], r["prediction"]) for r in rows(d / "samples.jsonl")]
     assert pred(tmp_path / "auto") == pred(tmp_path / "bs4") and len(pred(tmp_path / "auto")) == 10
     assert auto.results == fixed.results
-    assert auto.model_extra["execution"]["batch_size"] == 4 and fixed.model_extra["execution"]["batch_size"] == 4
+    assert auto.execution["batch_size"] == 4 and fixed.execution["batch_size"] == 4
     sizes.clear()
     _eval(pipe, tmp_path / "again", batch_size="auto", seed=1)  # the size found is kept for the next run
     assert max(sizes) == 4

@@ -131,11 +131,14 @@ def test_run_suite_through_the_cli(tmp_path):
     path = write(tmp_path, "bridges: [noise]\ntasks: {tiny-qa: {}, tiny-classify: {}}\nrun: {limit: 2, batch_size: 2}\n"
                            "decoding: {max_new_tokens: 4}\nreference: false\n")
     out = tmp_path / "out"
-    res = CliRunner().invoke(app, ["run", "--suite", str(path), "--device", "cpu", "--output", str(out), "--set", "run.limit=3"])
+    res = CliRunner().invoke(app, ["run", "--suite", str(path), "--device", "cpu", "--output", str(out), "--set", "run.limit=3",
+                                   "--seed", "5"])
     assert res.exit_code == 0, res.output
     assert not any(p.is_dir() for p in out.iterdir())  # one bridge, no reference rows: the run is --output itself
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["bridge"]["name"] == "noise"
     assert results["config"]["tasks"] == ["tiny-qa", "tiny-classify"]
-    assert results["config"]["run"]["limit"] == 3 and results["config"]["run"]["batch_size"] == 2  # --set wins over the suite
+    assert results["config"]["run"]["limit"] == 3  # --set wins over the suite
+    assert results["seed"] == 5  # so does an explicit option
+    assert results["execution"]["batch_size"] == 2  # the suite's, where the command line says nothing
     assert results["results"]["tiny-qa"]["n"] == 3.0

@@ -63,8 +63,9 @@ class LazySample(Sample):
 
 
 def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int = 0) -> list[LazySample]:
-    """The evaluation samples of :func:`mats_tiny.data.test_samples` (same ids, prompts,
-    references, labels and meta), with audio rendered on first access."""
+    """The tiny world's evaluation samples (ids, prompts, references, labels, meta), each clip
+    rendered on first access so ``--limit N`` renders N clips; ``data.test_samples`` is the
+    rendered form."""
     if kind not in METRIC:
         raise ValueError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
     out: list[LazySample] = []
