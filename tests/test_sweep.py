@@ -128,3 +128,11 @@ def test_categorical_params_and_files(tmp_path):
     assert legend(fig) == ["santa normalize_audio=False", "santa normalize_audio=True"]
     paths = plot(summary_rows(), tmp_path)
     assert {p.name for p in paths} >= {"plot-tiny-classify-accuracy_exact-lam.png", "plot-tiny-classify-accuracy_exact-k.png"}
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "grids").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_grids_validate(path):
+    """The grids the README and docs run name only known bridges, params and tasks."""
+    spec = load_spec(path)
+    check_spec(spec)
+    assert spec.points()
