@@ -11,7 +11,7 @@ greedy decoding with a fixed ``max_new_tokens``, one torch thread.
   fresh output directory per rep (it writes run_config.json, samples.jsonl and results.json),
   progress callback off. Its predictions must equal raw's (asserted).
 
-Reps are interleaved (raw, harness, raw, harness, ...) after one warm-up of each; medians are
+Reps are interleaved (raw harness, harness raw, ...) after one warm-up of each; medians are
 reported. Above the target, ``cProfile`` attributes the harness's extra time to its stages.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_harness.py --out benchmarks/RESULTS.md
@@ -57,14 +57,15 @@ def raw_generate(llm: Any, inputs_embeds: Any, attention_mask: Any, **decoding: 
 
 def interleaved(fns: dict[str, Callable[[], Any]], reps: int, sync: Callable[[], None] = lambda: None) -> dict[str, dict[str, list[float]]]:
     """Per function, per rep: ``wall`` seconds and ``cpu`` seconds of this process (``time.process_time``).
-    The functions run in turn (a, b, a, b, ...) after one warm-up each, so that drifting load on a
-    shared machine hits every side alike; CPU time barely sees other processes' load at all."""
+    After one warm-up each, the functions run in turn, the order reversed every other rep (a b, b a,
+    a b, ...): drifting load on a shared machine hits every side alike, and neither side always runs
+    right after the other. CPU time sees other processes' load less than wall time does."""
     for fn in fns.values():
         fn()
     sync()
     times: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in fns}
-    for _ in range(reps):
-        for name, fn in fns.items():
+    for rep in range(reps):
+        for name, fn in list(fns.items())[:: -1 if rep % 2 else 1]:
             c, t = time.process_time(), time.perf_counter()
             fn()
             sync()
@@ -251,7 +252,7 @@ def markdown(res: dict[str, Any], command: str, load: str) -> str:
              f"transformers {transformers.__version__}; Python {platform.python_version()}; load average at start {load}.  ",
              f"Command: `{command}`. Checkpoint: shipped tiny-world `noise`; harness = `evaluate` with bridge `none`, "
              f"`predict_only`, a fresh output directory per rep, progress callback off. {res['reps']} interleaved reps per side "
-             f"after one warm-up each; medians; predictions identical on both sides (asserted); "
+             f"(order reversed every other rep) after one warm-up each; medians; predictions identical on both sides (asserted); "
              f"{res['mean_tokens']:.1f} generated tokens per sample on average.", "",
              "Wall seconds are the measure; CPU seconds (this process's, `time.process_time`) are shown because other "
              "processes' load barely moves them (but they leave out waits such as fsync).", "",
