@@ -255,7 +255,8 @@ def markdown(res: dict[str, Any], command: str, load: str) -> str:
              f"(order reversed every other rep) after one warm-up each; medians; predictions identical on both sides (asserted); "
              f"{res['mean_tokens']:.1f} generated tokens per sample on average.", "",
              "Wall seconds are the measure; CPU seconds (this process's, `time.process_time`) are shown because other "
-             "processes' load barely moves them (but they leave out waits such as fsync).", "",
+             "processes' load moves them less (they leave out waits such as fsync). The cProfile tables (if any) are "
+             "one run per side: read the harness-only stages, not the differences in shared ones.", "",
              "| batch | raw (s) | harness (s) | raw ms/sample | harness ms/sample | overhead | CPU-time overhead | raw reps (s) | harness reps (s) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in res["rows"]:
