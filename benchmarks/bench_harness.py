@@ -105,7 +105,7 @@ def rendered_samples(n: int) -> tuple[Any, list[Any]]:
 
     task = build("task", TASK, limit=n)
     samples = list(task.samples())
-    for s in samples:
+    for s in samples:  # reading .audio renders the clip (and keeps it): before any timing
         if not hasattr(s.audio, "shape"):
             raise ValueError(f"{TASK}: sample {s.id} has no in-memory audio; the benchmark needs rendered clips")
     if len(samples) < n:
@@ -253,7 +253,7 @@ def markdown(res: dict[str, Any], command: str, load: str) -> str:
              f"Command: `{command}`. Checkpoint: shipped tiny-world `noise`; harness = `evaluate` with bridge `none`, "
              f"`predict_only`, a fresh output directory per rep, progress callback off. {res['reps']} interleaved reps per side "
              f"(order reversed every other rep) after one warm-up each; medians; predictions identical on both sides (asserted); "
-             f"{res['mean_tokens']:.1f} generated tokens per sample on average.", "",
+             f"predictions of {res['mean_tokens']:.1f} tokens on average (re-tokenised).", "",
              "Wall seconds are the measure; CPU seconds (this process's, `time.process_time`) are shown because other "
              "processes' load moves them less (they leave out waits such as fsync). The cProfile tables (if any) are "
              "one run per side: read the harness-only stages, not the differences in shared ones.", "",
