@@ -25,6 +25,7 @@ from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
 from mats_core.results import RunResults, SamplesWriter, atomic_write_text, collect_versions, fingerprint, read_results, write_results
 
+EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
 AUTO_BATCH_START = 64  # first try of --batch-size auto (within a bridge block); halved on out-of-memory
 
 
@@ -111,10 +112,12 @@ class Pipeline:
         if not waves:
             return None, ok, errors
         n = max(w.shape[-1] for w in waves)
-        batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[-1]))) for w in waves])
-        with torch.no_grad():
-            z = self.encoder.embed_audio(batch).float()
-        return F.normalize(z, dim=-1), ok, errors
+        z = []
+        for c in range(0, len(waves), EMBED_CHUNK):  # fixed chunks: fast, and the same whatever --batch-size
+            batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[-1]))) for w in waves[c : c + EMBED_CHUNK]])
+            with torch.no_grad():
+                z.append(self.encoder.embed_audio(batch).float())
+        return F.normalize(torch.cat(z), dim=-1), ok, errors
 
 
 def evaluate(

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import platform
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -67,10 +68,14 @@ def read_results(path: str | os.PathLike) -> RunResults:
 
 
 class SamplesWriter:
-    """Append-only samples.jsonl. A torn last line (a kill mid-write) is dropped on reopen."""
+    """Append-only samples.jsonl. A torn last line (a kill mid-write) is dropped on reopen.
 
-    def __init__(self, path: str | os.PathLike):
+    Each batch is flushed to the OS (a killed run keeps it); fsync waits for the disk, which
+    costs more than a tiny model's batch, so it runs every ``sync_seconds`` and at close."""
+
+    def __init__(self, path: str | os.PathLike, sync_seconds: float = 5.0):
         self.path = Path(path)
+        self.sync_seconds, self._synced = sync_seconds, time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.records: dict[tuple[str, str], dict] = {}
         if self.path.exists():
@@ -94,13 +99,18 @@ class SamplesWriter:
             self.records[(row["task"], str(row["id"]))] = row
             self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if time.monotonic() - self._synced >= self.sync_seconds:
+            os.fsync(self._fh.fileno())
+            self._synced = time.monotonic()
 
     def rows(self, task: str) -> list[dict]:
         return [r for (t, _), r in self.records.items() if t == task]
 
     def close(self) -> None:
-        self._fh.close()
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
 
 
 def read_samples(path: str | os.PathLike) -> list[dict]:
