@@ -2,14 +2,14 @@
 
 laion-clap and msclap load hard-coded hub repos while importing / building: laion_clap's
 import loads the tokenizers of ``bert-base-uncased``, ``roberta-base`` and
-``facebook/bart-base``; ``CLAP_Module`` loads ``RobertaModel('roberta-base')``; msclap 2023
-loads ``AutoModel('gpt2')`` and its tokenizer. This writes small, randomly initialised
-repos under those ids in the cache layout huggingface_hub reads
-(``models--<org>--<name>/refs/main`` + ``snapshots/<rev>/``), so that with
-``HF_HUB_CACHE=<dir>`` and ``HF_HUB_OFFLINE=1`` both packages run unmodified.
+``facebook/bart-base``; ``CLAP_Module`` loads ``RobertaModel('roberta-base')``; msclap loads
+``AutoModel`` and the tokenizer of ``gpt2`` (version 2023) or ``bert-base-uncased`` (2022).
+This writes small, randomly initialised repos under those ids in the cache layout
+huggingface_hub reads (``models--<org>--<name>/refs/main`` + ``snapshots/<rev>/``), so that
+with ``HF_HUB_CACHE=<dir>`` and ``HF_HUB_OFFLINE=1`` both packages run unmodified.
 
 Widths the packages hard-code are kept (768: laion's text projection, msclap's
-``transformer_embed_dim``); depth and vocabulary are tiny. Takes a few seconds, ~60 MB.
+``transformer_embed_dim``); depth and vocabulary are tiny. Takes a few seconds, ~75 MB.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _byte_bpe(snap: Path, specials: list[str], config: dict) -> int:
 def build_fake_hub(cache: str | Path) -> Path:
     """Write the fake repos into ``cache`` (idempotent) and return it."""
     from tokenizers import BertWordPieceTokenizer
-    from transformers import GPT2Config, GPT2Model, RobertaConfig, RobertaModel
+    from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, RobertaConfig, RobertaModel
 
     cache = Path(cache)
     done = cache / ".mats-fake-hub"
@@ -83,5 +83,7 @@ def build_fake_hub(cache: str | Path) -> Path:
     wordpiece.save_model(str(snap))  # vocab.txt
     (snap / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "BertTokenizer", "do_lower_case": True,
                                                             "model_max_length": 512}))
+    BertModel(BertConfig(vocab_size=wordpiece.get_vocab_size(), hidden_size=768, num_hidden_layers=2, num_attention_heads=12,
+                         intermediate_size=256, max_position_embeddings=512, pad_token_id=0)).save_pretrained(snap)
     done.write_text(REVISION)
     return cache
