@@ -241,21 +241,28 @@ def test_laion_fusion_is_the_package_with_a_fixed_chunk_draw(hub, tmp_path):
     torch.testing.assert_close(enc.embed_audio(long.flip(-1)), got[1:], atol=1e-5, rtol=0)
 
 
-@pytest.fixture(scope="module")
-def ms(hub, tmp_path_factory):
-    """Random MS-CLAP 2023 weights in the package's file format, the package's own
+# Each MS-CLAP version's architecture and clip length, as its config ships them: 2023 is
+# HTSAT audio + GPT-2 text, 7 s clips; 2022 is Cnn14 audio + BERT text (CLS token), 5 s clips.
+MS_CLIP_SECONDS = {"2023": 7, "2022": 5}
+
+
+@pytest.fixture(scope="module", params=sorted(MS_CLIP_SECONDS, reverse=True))
+def ms(request, hub, tmp_path_factory):
+    """Random MS-CLAP weights of one version in the package's file format, the package's own
     embeddings (CLAPWrapper, audio read from a file), and the plugin built from the file."""
     import soundfile as sf
 
     from mats_clap._compat import import_msclap
 
+    version, seconds = request.param, MS_CLIP_SECONDS[request.param]
     msclap = import_msclap()
-    d = tmp_path_factory.mktemp("msclap")
+    d = tmp_path_factory.mktemp(f"msclap{version}")
     torch.save({"model": {}}, d / "empty.pth")  # CLAPWrapper loads with strict=False: random init
     torch.manual_seed(0)
-    ref = msclap.CLAP(model_fp=str(d / "empty.pth"), version="2023", use_cuda=False)
-    torch.save({"model": ref.clap.state_dict()}, d / "CLAP_weights_2023.pth")
-    waves = tones(2, 44_100, seconds=7.0)  # exactly the clip length: the wrapper neither crops nor pads
+    ref = msclap.CLAP(model_fp=str(d / "empty.pth"), version=version, use_cuda=False)
+    ckpt = d / f"CLAP_weights_{version}.pth"
+    torch.save({"model": ref.clap.state_dict()}, ckpt)
+    waves = tones(2, 44_100, seconds=seconds)  # exactly the clip length: the wrapper neither crops nor pads
     files = []
     for i, w in enumerate(waves):
         files.append(str(d / f"{i}.wav"))
@@ -263,14 +270,15 @@ def ms(hub, tmp_path_factory):
     want_audio = ref.get_audio_embeddings(files, resample=False)
     want_text = ref.get_text_embeddings(TEXTS)
     del ref
-    encoder = build("encoder", "msclap", model_fp=str(d / "CLAP_weights_2023.pth"))
-    return SimpleNamespace(encoder=encoder, waves=waves, want_audio=want_audio, want_text=want_text, dir=d)
+    encoder = build("encoder", "msclap", version=version, model_fp=str(ckpt))
+    return SimpleNamespace(encoder=encoder, version=version, seconds=seconds, waves=waves, want_audio=want_audio,
+                           want_text=want_text, dir=d)
 
 
 @needs_msclap
 def test_msclap_reproduces_the_package_from_a_checkpoint(ms):
     enc = ms.encoder
-    assert (enc.dim, enc.sample_rate, enc.clip_seconds) == (1024, 44_100, 7.0)
+    assert (enc.version, enc.dim, enc.sample_rate, enc.clip_seconds) == (ms.version, 1024, 44_100, ms.seconds)
     audio, text = enc.embed_audio(ms.waves), enc.embed_text(TEXTS)
     assert audio.shape == (2, 1024) and text.shape == (2, 1024) and audio.dtype == torch.float32
     torch.testing.assert_close(audio, ms.want_audio, atol=1e-5, rtol=0)
@@ -281,11 +289,18 @@ def test_msclap_reproduces_the_package_from_a_checkpoint(ms):
 def test_msclap_conforms_and_fits_clip_length(ms):
     enc = ms.encoder
     check_encoder(enc)
-    # The tones repeat every 3 s, so 3 s repeated to 7 s (as the package pads) is the 7 s clip,
-    # and the middle 7 s of 9 s is that clip too.
+    # The tones repeat every second, so 3 s repeated to the clip length (as the package pads)
+    # is the clip, and the middle of the clip with a second added on each side is that clip too.
     torch.testing.assert_close(enc.embed_audio(ms.waves[:, : 3 * 44_100]), ms.want_audio, atol=1e-4, rtol=0)
-    long = torch.cat([ms.waves[:, 6 * 44_100 :], ms.waves, ms.waves[:, : 44_100]], dim=1)
+    long = torch.cat([ms.waves[:, -44_100:], ms.waves, ms.waves[:, : 44_100]], dim=1)
     torch.testing.assert_close(enc.embed_audio(long), ms.want_audio, atol=1e-5, rtol=0)
+
+
+@needs_msclap
+def test_msclap_refuses_the_other_versions_checkpoint(ms):
+    other = next(v for v in MS_CLIP_SECONDS if v != ms.version)  # the file names differ by the year only
+    with pytest.raises(MatsError, match=f"CLAP_weights_{ms.version}.pth does not fit MS-CLAP version {other}: .*size mismatch"):
+        build("encoder", "msclap", version=other, model_fp=str(ms.dir / f"CLAP_weights_{ms.version}.pth"))
 
 
 @needs_msclap
