@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from mats_core.distributed import Shards
-from mats_core.harness import Pipeline, RunConfig, evaluate, generation_settings, supports_static_cache
+from mats_core.generation import generation_settings, supports_static_cache
+from mats_core.harness import Pipeline, RunConfig, evaluate
 from mats_core.model import MATSModel
 from mats_core.registry import MatsError
 
