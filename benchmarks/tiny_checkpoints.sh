@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Rebuild the shipped tiny-world MATS checkpoints (plugins/mats_tiny/weights/mats/) with
 # `mats-bench train`: clean (no noise; used by bridge none), noise (MATS; used by the other
-# bridges) and audio (MATS-Audio, the audio-supervised reference). ~10 min in all on 2 CPU cores.
+# bridges) and audio (MATS-Audio, the audio-supervised reference). ~35 min in all on 2 idle CPU
+# cores (0.5 s per step per core). Variance 0.005 suits the tiny CLAP's 256-d gap (benchmarks/RESULTS.md).
 #   bash benchmarks/tiny_checkpoints.sh [OUT_DIR] [STEPS] [NOISE_VARIANCE] [SEED]
 set -euo pipefail
 out=${1:-plugins/mats_tiny/weights/mats}
-steps=${2:-600}
-var=${3:-0.015}
+steps=${2:-2000}
+var=${3:-0.005}
 seed=${4:-0}
 common=(--encoder tiny --llm tiny --steps "$steps" --batch-size 32 --lr 1e-3 --seed "$seed" --device cpu
         --set train.warmup=50 --set train.checkpoint_every="$steps"
