@@ -34,16 +34,27 @@ def _fmt(v: Any) -> str:
 
 
 def as_rich_table(title: str, rows: list[tuple[str, dict]], kinds: dict[str, str]):
+    """One table per task (bridges x that task's metrics): stays readable in an 80-column terminal
+    or a CI log, where a single wide table would cut the names."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
-    table.add_column("row", style="bold")
     cols = columns(rows, kinds)
-    for task, metric in cols:
-        table.add_column(f"{task}\n{metric}", justify="right")
-    for name, res in rows:
-        table.add_row(name, *[_fmt(res.get(t, {}).get(m)) for t, m in cols])
-    return table
+    tables: list = [Text(title, style="bold")]
+    for task in kinds:
+        metrics = [m for t, m in cols if t == task]
+        if not metrics:
+            continue
+        table = Table(title=task, title_justify="left")
+        table.add_column("row", style="bold", no_wrap=True)
+        for metric in metrics:
+            table.add_column(metric, justify="right", no_wrap=True)
+        for name, res in rows:
+            if task in res:  # reference rows cover only some tasks (zero-shot: classification)
+                table.add_row(name, *[_fmt(res[task].get(m)) for m in metrics])
+        tables.append(table)
+    return Group(*tables)
 
 
 def as_markdown(rows: list[tuple[str, dict]], kinds: dict[str, str]) -> str:
