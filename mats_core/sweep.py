@@ -197,6 +197,9 @@ def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path) -> 
     plot(summary, output)
 
 
+COUNTS = {"n", "errors"}  # bookkeeping columns of every task's results: in the table, not plotted
+
+
 def plot(summary: list[dict[str, Any]], output: Path) -> list[Path]:
     """One PNG per (task, metric, swept param): ``plot-<task>-<metric>-<param>.png``."""
     import matplotlib
@@ -205,7 +208,7 @@ def plot(summary: list[dict[str, Any]], output: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     paths = []
-    for task, metric in sorted({(r["task"], r["metric"]) for r in summary}):
+    for task, metric in sorted({(r["task"], r["metric"]) for r in summary if r["metric"] not in COUNTS}):
         rows = [r for r in summary if r["task"] == task and r["metric"] == metric]
         swept = swept_params(rows)
         for param in sorted({p for ps in swept.values() for p in ps}):

@@ -126,8 +126,10 @@ def test_categorical_params_and_files(tmp_path):
     fig = plot_param(rows, swept_params(rows), "param.search", "t m")
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["exact", "kmeans"]
     assert legend(fig) == ["santa normalize_audio=False", "santa normalize_audio=True"]
-    paths = plot(summary_rows(), tmp_path)
+    counted = [{**r, "metric": "n", "mean": 150.0} for r in summary_rows()]
+    paths = plot(summary_rows() + counted, tmp_path)
     assert {p.name for p in paths} >= {"plot-tiny-classify-accuracy_exact-lam.png", "plot-tiny-classify-accuracy_exact-k.png"}
+    assert not any("-n-" in p.name for p in paths)  # counts stay in the table
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "grids").glob("*.yaml")), ids=lambda p: p.name)
