@@ -59,10 +59,10 @@ class Pipeline:
         overrides = overrides or {}
         enc = cfg["encoder"]
         llm = cfg["llm"]
-        enc_params = {**enc.get("params", {}), **overrides.get("encoder", {})}
-        llm_params = {**llm.get("params", {}), **overrides.get("llm", {})}
-        enc_params = {**accepted_params("encoder", enc["name"], {"device": device}, registry), **enc_params}
-        llm_params["device"] = device
+        # where to run is the run's choice, not the checkpoint's (it stores its training device);
+        # an explicit --set encoder.device / llm.device still wins
+        enc_params = {**enc.get("params", {}), **accepted_params("encoder", enc["name"], {"device": device}, registry), **overrides.get("encoder", {})}
+        llm_params = {**llm.get("params", {}), "device": device, **overrides.get("llm", {})}
         shards = Shards.from_env()  # one GPU per process when sharded; the spec (config) keeps the device asked for
         placed = lambda p: {**p, "device": shards.device(p["device"])} if "device" in p else p  # noqa: E731
         encoder = build("encoder", enc["name"], registry, **placed(enc_params))

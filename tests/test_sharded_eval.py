@@ -13,7 +13,7 @@ import torch
 from mats_core.distributed import Shards
 from mats_core.generation import generation_settings, supports_static_cache
 from mats_core.harness import Pipeline, RunConfig, evaluate
-from mats_core.model import MATSModel
+from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
@@ -178,6 +178,22 @@ def test_each_process_builds_on_its_own_gpu_with_the_config_of_a_single_process(
     assert built["llm"]["device"] == "cuda:1" and built["encoder"]["device"] == "cuda:1"
     assert pipe.spec["llm"]["params"]["device"] == "auto" and pipe.spec["encoder"]["params"]["device"] == "cuda"
     assert Shards.from_env().device("cpu") == "cpu" and Shards.from_env().device("cuda:0") == "cuda:0"
+
+
+@needs_shipped
+def test_the_run_device_beats_the_checkpoints_training_device(monkeypatch):
+    """The shipped checkpoints were trained with device cpu: on a GPU the encoder must follow the
+    run's device, and an explicit --set encoder.device still wins."""
+    from mats_core import harness
+
+    built = {}
+    monkeypatch.setattr(harness, "build", lambda kind, name, registry=None, **p: built.setdefault(kind, p))
+    assert read_checkpoint_config(SHIPPED / "noise")["encoder"]["params"]["device"] == "cpu"
+    Pipeline.from_checkpoint(SHIPPED / "noise", device="cuda")
+    assert built["encoder"]["device"] == "cuda" and built["llm"]["device"] == "cuda"
+    built.clear()
+    Pipeline.from_checkpoint(SHIPPED / "noise", device="cuda", overrides={"encoder": {"device": "cpu"}})
+    assert built["encoder"]["device"] == "cpu" and built["llm"]["device"] == "cuda"
 
 
 class _LLM:
