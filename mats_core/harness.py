@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mats_core.audio import AudioError, load_audio
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
-from mats_core.generation import AUTO_BATCH_START, BatchSizer, generation_settings
+from mats_core.generation import BatchSizer, generation_settings
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
 from mats_core.results import RunResults, SamplesWriter, atomic_write_text, collect_versions, fingerprint, read_results, write_results
@@ -310,9 +310,8 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     with torch.no_grad():
         lab = F.normalize(pipe.encoder.embed_text([prompt.format(label=l) for l in labels]).float(), dim=-1)
     correct = n = 0
-    step = AUTO_BATCH_START if cfg.batch_size == "auto" else cfg.batch_size
-    for b0 in range(0, len(samples), step):
-        block = samples[b0 : b0 + step]
+    for b0 in range(0, len(samples), cfg.bridge_block):  # audio read a block at a time, as in generation
+        block = samples[b0 : b0 + cfg.bridge_block]
         z, ok, _ = pipe.embed_audio(block, cfg)
         n += len(block)
         if z is None:
