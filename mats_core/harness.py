@@ -96,8 +96,8 @@ class Pipeline:
             self._bank[key] = table[pick.sort().values]
         return self._bank[key]
 
-    def embed_audio(self, samples: Sequence[Any], cfg: RunConfig) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
-        """Normalised embeddings of the samples whose audio loads; errors by position."""
+    def embed_audio(self, samples: Sequence[Any], cfg: RunConfig, raw: bool = False) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
+        """Normalised (``raw``: as the encoder gives them) embeddings of the samples whose audio loads; errors by position."""
         import numpy as np
 
         waves, ok, errors = [], [], {}
@@ -117,7 +117,8 @@ class Pipeline:
             batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[-1]))) for w in waves[c : c + EMBED_CHUNK]])
             with torch.no_grad():
                 z.append(self.encoder.embed_audio(batch).float())
-        return F.normalize(torch.cat(z), dim=-1), ok, errors
+        z = torch.cat(z)
+        return (z if raw else F.normalize(z, dim=-1)), ok, errors
 
 
 def evaluate(
@@ -276,7 +277,7 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
         block = samples[b0 : b0 + cfg.bridge_block]
         if all(str(s.id) in done for s in block):
             continue
-        z, ok, errs = pipe.embed_audio(block, cfg)
+        z, ok, errs = pipe.embed_audio(block, cfg, raw=bool(getattr(bridge, "raw_input", False)))  # optional bridge capability
         gen = torch.Generator(device=pipe.llm.device).manual_seed(cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode()))
         bridged = bridge.infer(z.to(pipe.llm.device), gen) if z is not None else None
         pos = {i: j for j, i in enumerate(ok)}

@@ -97,12 +97,12 @@ class MATSModel(nn.Module):
 
     # -- training / inference ---------------------------------------------------------------
     def loss(self, z: torch.Tensor, instructions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
-        emb, mask, labels = self.assemble(self.mapper(z.to(self.device)), instructions, answers)
+        emb, mask, labels = self.assemble(self.mapper(_unit(z.to(self.device))), instructions, answers)
         return self.llm.loss(emb, mask, labels)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, instructions: Sequence[str], **decoding: Any) -> list[str]:
-        emb, mask, _ = self.assemble(self.mapper(z.to(self.device)), instructions)
+        emb, mask, _ = self.assemble(self.mapper(_unit(z.to(self.device))), instructions)
         return self.llm.generate(emb, mask, **decoding)
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -125,6 +125,12 @@ class MATSModel(nn.Module):
         self.mapper.load_state_dict(load_file(d / "mapper.safetensors", device=str(self.device)))
         if (d / "adapter.safetensors").exists():
             self.llm.load_adapter_state_dict(load_file(d / "adapter.safetensors", device=str(self.device)))
+
+
+def _unit(z: torch.Tensor) -> torch.Tensor:
+    """The mapper always reads unit vectors (as the published connector): a bridge's output,
+    raw or not, is L2-normalised here. Bridges that already normalise are unchanged."""
+    return torch.nn.functional.normalize(z, dim=-1)
 
 
 def read_checkpoint_config(directory: str | os.PathLike) -> dict:
