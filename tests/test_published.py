@@ -144,3 +144,44 @@ def test_santa_on_raw_audio_equals_the_published_formula(var):
     unit = build("bridge", "santa", k=8, noise_variance=var, search="kmeans", clusters=20, seed=0)
     unit.fit(bank)
     assert not torch.allclose(unit.infer(audio, torch.Generator().manual_seed(5)), want, atol=1e-3)
+
+
+# -- 7. the published mapper --------------------------------------------------------------
+def test_published_mapper_parameter_count_at_the_paper_config():
+    from mats_core.mapper import build_mapper
+
+    paper = {"prefix_length": 40, "clip_length": 40, "num_layers": 8, "width": 1024, "heads": 8}
+    with torch.device("meta"):
+        published = build_mapper(1024, 4096, {"type": "published", **paper})
+        default = build_mapper(1024, 4096, {"type": "transformer", **paper})
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(published) == 109_199_360 + 4_198_400  # released mapper + its Linear(1024 -> 4096)
+    assert count(default) - count(published) == 8 * 3 * 1024  # the default's q/k/v biases
+
+
+def test_published_mapper_init_and_equivalence_with_the_default_blocks():
+    from mats_core.mapper import build_mapper
+
+    cfg = {"prefix_length": 300, "clip_length": 3, "num_layers": 2, "width": 32, "heads": 4}
+    torch.manual_seed(0)
+    pub = build_mapper(16, 24, {"type": "published", **cfg})
+    default = build_mapper(16, 24, {"type": "transformer", **cfg})
+    assert abs(pub.prefix_const.std().item() - 1.0) < 0.03 and default.prefix_const.std().item() < 0.05
+    assert not any(n.endswith(("q.bias", "kv.bias")) for n, _ in pub.named_parameters())
+    # the default's blocks with zero q/k/v biases and the published weights compute the same thing
+    with torch.no_grad():
+        default.to_clip.load_state_dict(pub.to_clip.state_dict())
+        default.to_llm.load_state_dict(pub.to_llm.state_dict())
+        default.prefix_const.copy_(pub.prefix_const)
+        for mine, theirs in zip(default.blocks.layers, pub.blocks):
+            mine.self_attn.in_proj_weight.copy_(torch.cat([theirs.q.weight, theirs.kv.weight]))
+            mine.self_attn.in_proj_bias.zero_()
+            mine.self_attn.out_proj.load_state_dict(theirs.out.state_dict())
+            mine.linear1.load_state_dict(theirs.mlp[0].state_dict())
+            mine.linear2.load_state_dict(theirs.mlp[3].state_dict())
+            mine.norm1.load_state_dict(theirs.norm1.state_dict())
+            mine.norm2.load_state_dict(theirs.norm2.state_dict())
+    pub.eval(), default.eval()
+    z = F.normalize(torch.randn(5, 16), dim=-1)
+    assert torch.allclose(pub(z), default(z), atol=1e-5)
+    assert pub(z).shape == (5, 300, 24)
