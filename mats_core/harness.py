@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mats_core.audio import AudioError, load_audio
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
-from mats_core.generation import BatchSizer, generation_settings
+from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
 from mats_core.results import RunResults, SamplesWriter, atomic_write_text, collect_versions, fingerprint, read_results, write_results
@@ -40,6 +40,7 @@ class RunConfig(BaseModel):
     decoding: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
     predict_only: bool = False  # write predictions; score later with `mats-bench score`
+    task_tokens: dict[str, str] = Field(default_factory=dict)  # task -> token before the instruction (published MATS)
 
 
 @dataclass
@@ -153,6 +154,7 @@ def evaluate(
         bridge.fit(bank.to(pipe.llm.device))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
     task_objs = {n: build("task", n, pipe.registry, **accepted_params("task", n, task_params or {}, pipe.registry)) for n in tasks}
+    tokens = {n: cfg.task_tokens.get(n) or getattr(t, "task_token", None) for n, t in task_objs.items()}  # optional task capability
     config = {
         "checkpoint": str(checkpoint),
         "encoder": pipe.spec["encoder"],
@@ -161,14 +163,15 @@ def evaluate(
                    "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
-        "run": cfg.model_dump(exclude={"device", "batch_size"}),  # neither changes results: the batch used is in execution
+        "run": cfg.model_dump(exclude={"device", "batch_size"} | (set() if cfg.task_tokens else {"task_tokens"})),  # neither changes results: the batch used is in execution
         "checkpoint_config": {k: ckpt_cfg.get(k) for k in ("bridge", "corpus", "supervision", "step", "train")},
+        **({"task_tokens": {n: t for n, t in tokens.items() if t}} if any(tokens.values()) else {}),
     }
     _guard_config(out, config, overwrite, shards)
     writer = SamplesWriter(out / shards.samples_file())
     earlier = earlier_rows(out, skip=writer.path.name)  # other shards' files, e.g. of a run with another process count
     sizer = BatchSizer(cfg.batch_size, pipe)
-    decoding = generation_settings(pipe.llm, cfg.decoding)
+    decoding = generation_settings(pipe.llm, resolve_decoding(cfg.decoding))
     task_samples, block, generated = {}, 0, 0
     try:
         for name, task in task_objs.items():
@@ -178,7 +181,7 @@ def evaluate(
                 samples = samples[: cfg.limit]
             task_samples[name] = samples
             done = {i for (t, i) in [*earlier, *writer.records] if t == name}
-            generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards)
+            generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards, tokens[name])
             block += -(-len(samples) // cfg.bridge_block)
             timings[f"{name}_seconds"] = time.perf_counter() - t0
     finally:
@@ -186,7 +189,8 @@ def evaluate(
     work = shards.gather((sizer.used, generated))  # a barrier too: every shard is written
     if shards.is_main:
         execution = {"processes": shards.world, "generated": [g for _, g in work],  # rows each process wrote now
-                     "batch_size": max(u for u, _ in work) or None, "decoding": decoding}  # largest batch generated
+                     "batch_size": max(u for u, _ in work) or None, "decoding": decoding,  # largest batch generated
+                     **({"decoding_preset": cfg.decoding["preset"]} if "preset" in cfg.decoding else {})}
         res = _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution)
     shards.barrier()  # results.json is written
     return res if shards.is_main else read_results(out / "results.json")
@@ -265,7 +269,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     return res
 
 
-def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, first_block, shards) -> int:
+def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, first_block, shards, token=None) -> int:
     """Generate this process's blocks of one task (all of them in a single process); returns rows written."""
     starts = [b0 for k, b0 in enumerate(range(0, len(samples), cfg.bridge_block)) if shards.owns(first_block + k)]
     mine = [s for b0 in starts for s in samples[b0 : b0 + cfg.bridge_block]]
@@ -286,7 +290,8 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
         while c0 < len(todo):
             chunk = todo[c0 : c0 + sizer.size]
             gen_idx = [i for i in chunk if i in pos]
-            texts = sizer.run(lambda part: model.generate(bridged[[pos[i] for i in part]], [block[i].instruction for i in part], **decoding), gen_idx)
+            texts = sizer.run(lambda part: model.generate(bridged[[pos[i] for i in part]], [block[i].instruction for i in part],
+                                                          [block[i].meta.get("task_token", token) for i in part], **decoding), gen_idx)
             preds = dict(zip(gen_idx, texts))
             writer.write(_row(name, block[i], preds.get(i), errs.get(i)) for i in chunk)
             c0 += len(chunk)

@@ -185,3 +185,148 @@ def test_published_mapper_init_and_equivalence_with_the_default_blocks():
     z = F.normalize(torch.randn(5, 16), dim=-1)
     assert torch.allclose(pub(z), default(z), atol=1e-5)
     assert pub(z).shape == (5, 300, 24)
+
+
+# -- 3. the answer-token cap (published max_txt_len) ---------------------------------------
+def _tiny_model(**llm_params):
+    from mats_core import build
+    from mats_core.model import MATSModel
+
+    lm = build("llm", "tiny", device="cpu", **llm_params)
+    return lm, MATSModel(lm, 256, None)
+
+
+def test_max_answer_tokens_caps_only_the_answer():
+    answer = " ".join(["a dog barks and a car passes by"] * 8)
+    instruction = "Describe the following audio in a caption."
+    lm, free = _tiny_model()
+    _, capped = _tiny_model(max_answer_tokens=7)
+    prefix = torch.zeros(1, free.mapper_config.prefix_length, lm.hidden_size)
+    _, mask_free, labels_free = free.assemble(prefix, [instruction], [answer])
+    _, mask_cap, labels_cap = capped.assemble(prefix, [instruction], [answer])
+    n_answer = len(lm.tokenize(" " + answer)) + 1  # + EOS
+    assert n_answer > 7 and int((labels_free != -100).sum()) == n_answer
+    assert int((labels_cap != -100).sum()) == 7
+    assert int(mask_free.sum()) - int(mask_cap.sum()) == n_answer - 7  # the prompt is untouched
+    # max_length caps the whole row: the same number would leave far fewer answer tokens
+    _, whole = _tiny_model(max_length=int(mask_cap.sum()) - 3)
+    assert int((whole.assemble(prefix, [instruction], [answer])[2] != -100).sum()) == 4
+
+
+# -- 2. task tokens, in training and evaluation --------------------------------------------
+def test_task_token_goes_before_the_instruction():
+    lm, model = _tiny_model()
+    instruction = "Identify the sounds in the audio clip, only display audio tags."
+    _, after = model._prompt_ids(instruction, "[single event]")
+    assert after == lm.tokenize(" [single event] " + instruction + "\nAnswer:")
+    assert model._prompt_ids(instruction)[1] == lm.tokenize(" " + instruction + "\nAnswer:")
+    prefix = torch.zeros(2, model.mapper_config.prefix_length, lm.hidden_size)
+    emb, mask, labels = model.assemble(prefix, [instruction] * 2, ["dog", "dog"], ["[single event]", None])
+    assert int(mask[0].sum()) > int(mask[1].sum()) and (labels[0] != -100).sum() == (labels[1] != -100).sum()
+
+
+def test_corpus_record_task_token_and_trainer_mapping(tmp_path, monkeypatch):
+    from fakes import HashEncoder
+
+    from mats_core import build
+    from mats_core.corpus import validate_record
+    from mats_core.model import MATSModel
+    from mats_core.registry import MatsError
+    from mats_core.trainer import TrainConfig, train
+
+    with pytest.raises(MatsError, match="task_token"):
+        validate_record({"text": "a", "instruction": "b", "answer": "c", "task_token": 3}, "corpus.jsonl:1")
+    records = [validate_record({"text": "a dog barks", "instruction": "Describe.", "answer": "a dog barks",
+                                "task_token": "[audio caption clotho]"}, "x"),
+               validate_record({"text": "rain", "instruction": "Classify.", "answer": "rain", "task": "classification"}, "x"),
+               validate_record({"text": "wind", "instruction": "What?", "answer": "wind", "task": "qa"}, "x")]
+    seen = []
+    real = MATSModel.loss
+    monkeypatch.setattr(MATSModel, "loss", lambda self, z, i, a, t=None: (seen.append(dict(zip(a, t))), real(self, z, i, a, t))[1])
+    lm = build("llm", "tiny", device="cpu")
+    train(HashEncoder(dim=16), lm, build("bridge", "noise"), records, tmp_path / "ck",
+          TrainConfig(steps=2, batch_size=8, device="cpu", task_tokens={"classification": "[single event]"}), progress=False)
+    tokens = {k: v for step in seen for k, v in step.items()}
+    assert tokens == {"a dog barks": "[audio caption clotho]", "rain": "[single event]", "wind": None}
+
+
+@pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
+def test_evaluation_uses_the_task_token(tmp_path, monkeypatch):
+    from mats_core.harness import Pipeline, RunConfig, evaluate
+    from mats_core.model import MATSModel
+
+    seen = []
+    real = MATSModel.generate
+    monkeypatch.setattr(MATSModel, "generate", lambda self, z, i, t=None, **d: (seen.extend(t or []), real(self, z, i, t, **d))[1])
+    pipe = Pipeline.from_checkpoint(SHIPPED / "noise", device="cpu")
+    cfg = RunConfig(limit=3, task_tokens={"tiny-classify": "[single event]"}, decoding={"preset": "greedy", "max_new_tokens": 4})
+    res = evaluate(pipe, SHIPPED / "noise", "noise", ["tiny-classify", "tiny-qa"], tmp_path / "run", cfg)
+    assert seen == ["[single event]"] * 3 + [None] * 3
+    assert res.config["task_tokens"] == {"tiny-classify": "[single event]"}
+    assert res.execution["decoding_preset"] == "greedy"
+    assert res.execution["decoding"] == {"num_beams": 1, "do_sample": False, "max_new_tokens": 4}
+
+
+# -- 4. paper decoding ----------------------------------------------------------------------
+def test_paper_decoding_preset_and_suites():
+    from mats_core.generation import resolve_decoding
+    from mats_core.registry import MatsError
+    from mats_core.suites import load_suite, suite_options
+
+    paper = resolve_decoding({"preset": "paper"})
+    assert paper == {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
+                     "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0}
+    assert resolve_decoding({"preset": "paper", "max_new_tokens": 30})["max_new_tokens"] == 30
+    with pytest.raises(MatsError, match="unknown preset 'papr'"):
+        resolve_decoding({"preset": "papr"})
+    root = Path(__file__).resolve().parents[1] / "benchmarks" / "suites"
+    for name in ("paper-closed-ended.yaml", "paper-captioning.yaml"):
+        suite = load_suite(root / name)
+        assert suite.decoding == {"preset": "paper"}
+        opts = suite_options(root / name)
+        assert "mats-santa" in opts.bridge and "mats-santa-exact" in opts.bridge and "mats-santa-published" in opts.bridge
+        assert opts.overrides["run"]["task_tokens"] and "task_token" not in opts.overrides["task"]
+    tokens = suite_options(root / "paper-closed-ended.yaml").overrides["run"]["task_tokens"]
+    assert tokens["esc50"] == "[single event]" and tokens["clotho-aqa"] == "[audio qa]"
+
+
+# -- 6. the answer's token boundary with a LLaMA SentencePiece tokenizer ---------------------
+TEMPLATE = "USER: <Speech>{audio}</Speech> {instruction}\nASSISTANT:"
+
+
+@pytest.fixture(scope="module")
+def sp_model(tmp_path_factory):
+    spm = pytest.importorskip("sentencepiece")
+    texts = ["USER: <Speech></Speech> Describe the following audio in a caption.\nASSISTANT: a dog barks and a car passes by.",
+             "a man speaks while birds chirp in the distance", "Identify the sounds in the audio clip, only display audio tags.",
+             "rain falls on a tin roof", "water runs and people talk", "the engine of a truck idles loudly"] * 20
+    prefix = tmp_path_factory.mktemp("sp") / "llama"
+    # LLaMA's settings: BPE, byte fallback, a dummy prefix, whitespace kept as is
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_prefix=str(prefix), vocab_size=400, model_type="bpe",
+                                   unk_id=0, bos_id=1, eos_id=2, pad_id=-1, byte_fallback=True, add_dummy_prefix=True,
+                                   character_coverage=1.0, normalization_rule_name="identity", remove_extra_whitespaces=False,
+                                   minloglevel=2)
+    return str(prefix) + ".model"
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_answer_ids_continue_the_prompt_as_the_published_code(sp_model, legacy):
+    from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer
+
+    from mats_core.hf import HFCausalLM
+    from mats_core.model import MATSModel
+
+    tok = LlamaTokenizer(vocab_file=sp_model, legacy=legacy)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      num_key_value_heads=2, max_position_embeddings=128)
+    llm = HFCausalLM.from_model(LlamaForCausalLM(cfg), tok, TEMPLATE)
+    model = MATSModel(llm, 8, {"type": "mlp", "prefix_length": 2})
+    answer, instruction = "a dog barks and a car passes by.", "Describe the following audio in a caption."
+    naive = tok.convert_ids_to_tokens(tok(" " + answer, add_special_tokens=False).input_ids)
+    assert naive[0] == "▁" and naive[1] != "▁"  # " answer" alone starts with a lone "▁": what was supervised before
+    _, _, labels = model.assemble(torch.zeros(1, 2, 16), [instruction], [answer])
+    target = labels[labels != -100].tolist()
+    published = tok(answer + "</s>", add_special_tokens=False).input_ids  # the published target ("answer" + end_sym)
+    assert target == published == tok(answer, add_special_tokens=False).input_ids + [tok.eos_token_id]
+    whole = tok("</Speech> " + instruction + "\nASSISTANT: " + answer, add_special_tokens=False).input_ids
+    assert whole[-len(target) + 1 :] == target[:-1]  # the same boundary as one string
