@@ -290,8 +290,7 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
         while c0 < len(todo):
             chunk = todo[c0 : c0 + sizer.size]
             gen_idx = [i for i in chunk if i in pos]
-            texts = sizer.run(lambda part: model.generate(bridged[[pos[i] for i in part]], [block[i].instruction for i in part],
-                                                          [block[i].meta.get("task_token", token) for i in part], **decoding), gen_idx)
+            texts = sizer.run(lambda part: _generate(model, bridged[[pos[i] for i in part]], [block[i] for i in part], token, decoding), gen_idx)
             preds = dict(zip(gen_idx, texts))
             writer.write(_row(name, block[i], preds.get(i), errs.get(i)) for i in chunk)
             c0 += len(chunk)
@@ -299,6 +298,13 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
             if on_progress:
                 on_progress(name, finished, total)
     return finished - skipped
+
+
+def _generate(model: MATSModel, z: torch.Tensor, samples: list, token: str | None, decoding: dict) -> list[str]:
+    """``model.generate``; task tokens (a sample's ``meta["task_token"]``, else the task's) only when there are some."""
+    tokens = [s.meta.get("task_token", token) for s in samples]
+    extra = {"task_tokens": tokens} if any(tokens) else {}
+    return model.generate(z, [s.instruction for s in samples], **extra, **decoding)
 
 
 def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:

@@ -257,7 +257,7 @@ def test_evaluation_uses_the_task_token(tmp_path, monkeypatch):
 
     seen = []
     real = MATSModel.generate
-    monkeypatch.setattr(MATSModel, "generate", lambda self, z, i, t=None, **d: (seen.extend(t or []), real(self, z, i, t, **d))[1])
+    monkeypatch.setattr(MATSModel, "generate", lambda self, z, i, task_tokens=None, **d: (seen.extend(task_tokens or [None] * len(i)), real(self, z, i, task_tokens, **d))[1])
     pipe = Pipeline.from_checkpoint(SHIPPED / "noise", device="cpu")
     cfg = RunConfig(limit=3, task_tokens={"tiny-classify": "[single event]"}, decoding={"preset": "greedy", "max_new_tokens": 4})
     res = evaluate(pipe, SHIPPED / "noise", "noise", ["tiny-classify", "tiny-qa"], tmp_path / "run", cfg)
