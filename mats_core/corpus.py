@@ -1,7 +1,8 @@
 """Training corpora: the JSONL format ``{text, instruction, answer, task}`` and its loader.
 
 ``text`` is what the encoder embeds (a caption or description), ``instruction`` the prompt,
-``answer`` the target. The same shape is what corpus plugins yield.
+``answer`` the target; an optional ``task_token`` (e.g. ``[audio caption clotho]``) goes before
+the instruction, as the published MATS training does. The same shape is what corpus plugins yield.
 """
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def validate_record(rec: Any, where: str) -> dict[str, Any]:
         text_field(rec, key, where, required=True, hint=RECORD_HINT)
     if text_field(rec, "task", where, hint=RECORD_HINT) is None:
         rec["task"] = "caption"
+    text_field(rec, "task_token", where, hint=RECORD_HINT)  # optional, but a string when given
     return rec
 
 

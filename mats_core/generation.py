@@ -10,6 +10,26 @@ from mats_core.registry import MatsError
 
 AUTO_BATCH_START = 64  # first try of --batch-size auto (within a bridge block); halved on out-of-memory
 
+# Named decoding settings: ``--set decoding.preset=paper`` (or ``decoding: {preset: paper}`` in a
+# suite); keys given next to ``preset`` win over the preset's. ``paper`` is the published MATS
+# evaluation (configs/eval/decode_*.yaml with the base config's ``generate`` block, both commits).
+DECODING_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
+              "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0},
+    "greedy": {"num_beams": 1, "do_sample": False},
+}
+
+
+def resolve_decoding(decoding: dict[str, Any]) -> dict[str, Any]:
+    """The generate kwargs of a run's ``decoding`` settings, with a named ``preset`` expanded."""
+    settings = dict(decoding)
+    name = settings.pop("preset", None)
+    if name is None:
+        return settings
+    if name not in DECODING_PRESETS:
+        raise MatsError(f"decoding.preset: unknown preset {name!r}; known: {', '.join(DECODING_PRESETS)}")
+    return {**DECODING_PRESETS[name], **settings}
+
 
 class BatchSizer:
     """The generation batch size: fixed, or "auto": start at AUTO_BATCH_START and halve on

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mats_core.audio import AudioError, load_audio
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
-from mats_core.generation import BatchSizer, generation_settings
+from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
 from mats_core.results import RunResults, SamplesWriter, atomic_write_text, collect_versions, fingerprint, read_results, write_results
@@ -40,6 +40,7 @@ class RunConfig(BaseModel):
     decoding: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
     predict_only: bool = False  # write predictions; score later with `mats-bench score`
+    task_tokens: dict[str, str] = Field(default_factory=dict)  # task -> token before the instruction (published MATS)
 
 
 @dataclass
@@ -96,8 +97,8 @@ class Pipeline:
             self._bank[key] = table[pick.sort().values]
         return self._bank[key]
 
-    def embed_audio(self, samples: Sequence[Any], cfg: RunConfig) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
-        """Normalised embeddings of the samples whose audio loads; errors by position."""
+    def embed_audio(self, samples: Sequence[Any], cfg: RunConfig, raw: bool = False) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
+        """Normalised (``raw``: as the encoder gives them) embeddings of the samples whose audio loads; errors by position."""
         import numpy as np
 
         waves, ok, errors = [], [], {}
@@ -117,7 +118,8 @@ class Pipeline:
             batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[-1]))) for w in waves[c : c + EMBED_CHUNK]])
             with torch.no_grad():
                 z.append(self.encoder.embed_audio(batch).float())
-        return F.normalize(torch.cat(z), dim=-1), ok, errors
+        z = torch.cat(z)
+        return (z if raw else F.normalize(z, dim=-1)), ok, errors
 
 
 def evaluate(
@@ -152,6 +154,7 @@ def evaluate(
         bridge.fit(bank.to(pipe.llm.device))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
     task_objs = {n: build("task", n, pipe.registry, **accepted_params("task", n, task_params or {}, pipe.registry)) for n in tasks}
+    tokens = {n: cfg.task_tokens.get(n) or getattr(t, "task_token", None) for n, t in task_objs.items()}  # optional task capability
     config = {
         "checkpoint": str(checkpoint),
         "encoder": pipe.spec["encoder"],
@@ -160,14 +163,15 @@ def evaluate(
                    "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
-        "run": cfg.model_dump(exclude={"device", "batch_size"}),  # neither changes results: the batch used is in execution
+        "run": cfg.model_dump(exclude={"device", "batch_size"} | (set() if cfg.task_tokens else {"task_tokens"})),  # neither changes results: the batch used is in execution
         "checkpoint_config": {k: ckpt_cfg.get(k) for k in ("bridge", "corpus", "supervision", "step", "train")},
+        **({"task_tokens": {n: t for n, t in tokens.items() if t}} if any(tokens.values()) else {}),
     }
     _guard_config(out, config, overwrite, shards)
     writer = SamplesWriter(out / shards.samples_file())
     earlier = earlier_rows(out, skip=writer.path.name)  # other shards' files, e.g. of a run with another process count
     sizer = BatchSizer(cfg.batch_size, pipe)
-    decoding = generation_settings(pipe.llm, cfg.decoding)
+    decoding = generation_settings(pipe.llm, resolve_decoding(cfg.decoding))
     task_samples, block, generated = {}, 0, 0
     try:
         for name, task in task_objs.items():
@@ -177,7 +181,7 @@ def evaluate(
                 samples = samples[: cfg.limit]
             task_samples[name] = samples
             done = {i for (t, i) in [*earlier, *writer.records] if t == name}
-            generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards)
+            generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards, tokens[name])
             block += -(-len(samples) // cfg.bridge_block)
             timings[f"{name}_seconds"] = time.perf_counter() - t0
     finally:
@@ -185,7 +189,8 @@ def evaluate(
     work = shards.gather((sizer.used, generated))  # a barrier too: every shard is written
     if shards.is_main:
         execution = {"processes": shards.world, "generated": [g for _, g in work],  # rows each process wrote now
-                     "batch_size": max(u for u, _ in work) or None, "decoding": decoding}  # largest batch generated
+                     "batch_size": max(u for u, _ in work) or None, "decoding": decoding,  # largest batch generated
+                     **({"decoding_preset": cfg.decoding["preset"]} if "preset" in cfg.decoding else {})}
         res = _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution)
     shards.barrier()  # results.json is written
     return res if shards.is_main else read_results(out / "results.json")
@@ -264,7 +269,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     return res
 
 
-def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, first_block, shards) -> int:
+def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, first_block, shards, token=None) -> int:
     """Generate this process's blocks of one task (all of them in a single process); returns rows written."""
     starts = [b0 for k, b0 in enumerate(range(0, len(samples), cfg.bridge_block)) if shards.owns(first_block + k)]
     mine = [s for b0 in starts for s in samples[b0 : b0 + cfg.bridge_block]]
@@ -276,7 +281,7 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
         block = samples[b0 : b0 + cfg.bridge_block]
         if all(str(s.id) in done for s in block):
             continue
-        z, ok, errs = pipe.embed_audio(block, cfg)
+        z, ok, errs = pipe.embed_audio(block, cfg, raw=bool(getattr(bridge, "raw_input", False)))  # optional bridge capability
         gen = torch.Generator(device=pipe.llm.device).manual_seed(cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode()))
         bridged = bridge.infer(z.to(pipe.llm.device), gen) if z is not None else None
         pos = {i: j for j, i in enumerate(ok)}
@@ -285,7 +290,7 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
         while c0 < len(todo):
             chunk = todo[c0 : c0 + sizer.size]
             gen_idx = [i for i in chunk if i in pos]
-            texts = sizer.run(lambda part: model.generate(bridged[[pos[i] for i in part]], [block[i].instruction for i in part], **decoding), gen_idx)
+            texts = sizer.run(lambda part: _generate(model, bridged[[pos[i] for i in part]], [block[i] for i in part], token, decoding), gen_idx)
             preds = dict(zip(gen_idx, texts))
             writer.write(_row(name, block[i], preds.get(i), errs.get(i)) for i in chunk)
             c0 += len(chunk)
@@ -293,6 +298,13 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
             if on_progress:
                 on_progress(name, finished, total)
     return finished - skipped
+
+
+def _generate(model: MATSModel, z: torch.Tensor, samples: list, token: str | None, decoding: dict) -> list[str]:
+    """``model.generate``; task tokens (a sample's ``meta["task_token"]``, else the task's) only when there are some."""
+    tokens = [s.meta.get("task_token", token) for s in samples]
+    extra = {"task_tokens": tokens} if any(tokens) else {}
+    return model.generate(z, [s.instruction for s in samples], **extra, **decoding)
 
 
 def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:

@@ -41,6 +41,7 @@ class HFCausalLM:
         max_length: int | None = None,
         generation: dict | None = None,
         trust_remote_code: bool = False,
+        max_answer_tokens: int | None = None,
         device_map: str | None = None,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -72,6 +73,7 @@ class HFCausalLM:
                 f"could not load LLM '{model}': {exc}\nGive a local directory (--set llm.model=DIR) or, online, a hub id."
             ) from None
         self._setup(template, lora, target, max_length, generation, keep_placement=bool(device_map))
+        self.max_answer_tokens = max_answer_tokens  # training: cap on the answer (+ EOS), the published max_txt_len
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, template: str, lora: dict | None = None, device: str = "cpu", **kw: Any) -> "HFCausalLM":
@@ -79,6 +81,7 @@ class HFCausalLM:
         self = cls.__new__(cls)
         self.tokenizer, self.model = tokenizer, model
         self._setup(template, lora, resolve_device(device), kw.get("max_length"), kw.get("generation"))
+        self.max_answer_tokens = kw.get("max_answer_tokens")
         return self
 
     def _setup(self, template: str, lora: dict | None, device: torch.device, max_length: int | None,

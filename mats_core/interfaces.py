@@ -30,7 +30,12 @@ class AlignmentEncoder(Protocol):
 
 @runtime_checkable
 class GapBridge(Protocol):
-    """Moves embeddings across the modality gap. All tensors are L2-normalised [B, dim]."""
+    """Moves embeddings across the modality gap. Tensors are [B, dim], L2-normalised unless said.
+
+    Optional ``raw_input: bool`` (default False): True makes the core pass ``infer`` the raw,
+    unnormalised encoder output (the published Santa mixes it). Whatever a bridge returns, the
+    core L2-normalises it before the mapper, at training and at inference.
+    """
 
     def fit(self, memory: "Tensor") -> None:
         """Receive the caption-embedding memory bank [N, dim] (may be ignored)."""

@@ -3,7 +3,10 @@
 ``transformer`` is the paper's (ClipCap/clapcap style): a linear layer makes ``clip_length``
 tokens from the embedding, ``prefix_length`` learned constants are appended, an N-layer
 transformer mixes them and the outputs at the constants' positions are projected to the
-LLM width. ``mlp`` is ClipCap's cheaper alternative.
+LLM width. ``mlp`` is ClipCap's cheaper alternative. ``published`` is the released MATS
+mapper exactly: the same blocks with no bias on the q/k/v projections, ``nn.Linear``'s default
+init everywhere and the prefix constants drawn from N(0, 1); ``transformer`` (the default)
+uses torch's encoder layer (q/k/v biases, xavier-initialised attention) and constants of std 0.02.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ class MapperConfig(BaseModel):
     """Paper (MATS-LLaMA): transformer, prefix 40, clip 40, 8 layers, width 1024, 8 heads."""
 
     model_config = ConfigDict(extra="forbid")
-    type: Literal["transformer", "mlp"] = "transformer"
+    type: Literal["transformer", "mlp", "published"] = "transformer"
     prefix_length: int = Field(10, ge=1)
     clip_length: int = Field(10, ge=1)
     num_layers: int = Field(2, ge=1)
@@ -54,6 +57,41 @@ class TransformerMapper(nn.Module):
         return self.to_llm(x)
 
 
+class _PublishedBlock(nn.Module):
+    """Pre-LN self-attention + ReLU MLP; q and k/v projections without bias, output with bias."""
+
+    def __init__(self, cfg: MapperConfig):
+        super().__init__()
+        w, self.heads = cfg.width, cfg.heads
+        self.norm1, self.norm2 = nn.LayerNorm(w), nn.LayerNorm(w)
+        self.q = nn.Linear(w, w, bias=False)
+        self.kv = nn.Linear(w, 2 * w, bias=False)
+        self.out = nn.Linear(w, w)
+        self.mlp = nn.Sequential(nn.Linear(w, int(w * cfg.mlp_ratio)), nn.ReLU(), nn.Dropout(cfg.dropout),
+                                 nn.Linear(int(w * cfg.mlp_ratio), w), nn.Dropout(cfg.dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, w = x.shape
+        h = self.norm1(x)
+        q = self.q(h).view(b, n, self.heads, -1).transpose(1, 2)
+        k, v = self.kv(h).view(b, n, 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        att = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        x = x + self.out(att.transpose(1, 2).reshape(b, n, w))
+        return x + self.mlp(self.norm2(x))
+
+
+class PublishedTransformerMapper(TransformerMapper):
+    """The released MATS mapper (see the module docstring); same forward as ``transformer``."""
+
+    def __init__(self, dim: int, hidden: int, cfg: MapperConfig):
+        nn.Module.__init__(self)
+        self.cfg = cfg
+        self.to_clip = nn.Linear(dim, cfg.clip_length * cfg.width)
+        self.prefix_const = nn.Parameter(torch.randn(cfg.prefix_length, cfg.width))
+        self.blocks = nn.Sequential(*[_PublishedBlock(cfg) for _ in range(cfg.num_layers)])
+        self.to_llm = nn.Linear(cfg.width, hidden)
+
+
 class MLPMapper(nn.Module):
     def __init__(self, dim: int, hidden: int, cfg: MapperConfig):
         super().__init__()
@@ -68,4 +106,4 @@ class MLPMapper(nn.Module):
 
 def build_mapper(dim: int, hidden: int, cfg: MapperConfig | dict | None = None) -> nn.Module:
     cfg = cfg if isinstance(cfg, MapperConfig) else MapperConfig.model_validate(cfg or {})
-    return {"transformer": TransformerMapper, "mlp": MLPMapper}[cfg.type](dim, hidden, cfg)
+    return {"transformer": TransformerMapper, "mlp": MLPMapper, "published": PublishedTransformerMapper}[cfg.type](dim, hidden, cfg)

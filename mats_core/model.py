@@ -31,6 +31,7 @@ class MATSModel(nn.Module):
         before, after = llm.template.split("{audio}", 1)
         self._before, self._after = before, after
         self._ids_cache: dict[str, tuple[list[int], list[int]]] = {}
+        self._after_text: dict[str, str] = {}
 
     @property
     def device(self) -> torch.device:
@@ -40,8 +41,10 @@ class MATSModel(nn.Module):
         return list(self.mapper.parameters()) + list(self.llm.trainable_parameters())
 
     # -- prompt assembly -------------------------------------------------------------------
-    def _prompt_ids(self, instruction: str) -> tuple[list[int], list[int]]:
+    def _prompt_ids(self, instruction: str, task_token: str | None = None) -> tuple[list[int], list[int]]:
         # Instructions repeat (a few templates per task): tokenise each once, not every step.
+        if task_token:  # the published place: "</Speech> [single event] <instruction>"
+            instruction = f"{task_token} {instruction}"
         cached = self._ids_cache.get(instruction)
         if cached is None:
             cached = self._ids_cache[instruction] = self._tokenize_prompt(instruction)
@@ -54,23 +57,45 @@ class MATSModel(nn.Module):
         bos = getattr(self.llm, "bos_token_id", None)
         if getattr(self.llm, "add_bos", False) and bos is not None:
             before = [bos] + before
+        self._after_text[instruction] = self._after.format(instruction=instruction)
         return before, after
 
+    def _answer_ids(self, instruction: str, after: list[int], answer: str) -> list[int]:
+        """The answer's ids as they continue the prompt in one string ("...ASSISTANT: answer"):
+        tokenised on its own, " answer" gets a lone "▁" from a legacy SentencePiece tokenizer."""
+        tok = self.llm.tokenize
+        text = self._after_text.get(instruction)
+        if text:
+            whole = tok(text + " " + answer)
+            if whole[: len(after)] == after and len(whole) > len(after):
+                return whole[len(after) :]
+        return tok(" " + answer)
+
     def assemble(
-        self, prefix: torch.Tensor, instructions: Sequence[str], answers: Sequence[str] | None = None
+        self, prefix: torch.Tensor, instructions: Sequence[str], answers: Sequence[str] | None = None,
+        task_tokens: Sequence[str | None] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(inputs_embeds, attention_mask, labels or None). Left-padded when ``answers`` is None."""
+        """(inputs_embeds, attention_mask, labels or None). Left-padded when ``answers`` is None.
+        ``task_tokens`` (one per row, or None) go before the instruction, as the published MATS
+        code puts its per-dataset token after ``</Speech>``. The llm's optional
+        ``max_answer_tokens`` caps the supervised answer (+ EOS), the published ``max_txt_len``;
+        its ``max_length`` caps the whole row."""
         b, p, _ = prefix.shape
         pad = self.llm.pad_token_id if getattr(self.llm, "pad_token_id", None) is not None else 0
         eos = getattr(self.llm, "eos_token_id", None)
         rows, label_rows, slots = [], [], []
         max_len = getattr(self.llm, "max_length", None)
+        max_answer = getattr(self.llm, "max_answer_tokens", None)
         for i in range(b):
-            before, after = self._prompt_ids(instructions[i])
+            token = task_tokens[i] if task_tokens is not None else None
+            before, after = self._prompt_ids(instructions[i], token)
             ids = before + [pad] * p + after
             labels = [IGNORE] * len(ids)
             if answers is not None:
-                target = self.llm.tokenize(" " + answers[i].strip()) + ([eos] if eos is not None else [])
+                instruction = f"{token} {instructions[i]}" if token else instructions[i]
+                target = self._answer_ids(instruction, after, answers[i].strip()) + ([eos] if eos is not None else [])
+                if max_answer:
+                    target = target[:max_answer]
                 if max_len:
                     target = target[: max(1, max_len - len(ids))]
                 ids, labels = ids + target, labels + target
@@ -96,13 +121,15 @@ class MATSModel(nn.Module):
         return emb, mask.to(device), (None if left else labels_t.to(device))
 
     # -- training / inference ---------------------------------------------------------------
-    def loss(self, z: torch.Tensor, instructions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
-        emb, mask, labels = self.assemble(self.mapper(z.to(self.device)), instructions, answers)
+    def loss(self, z: torch.Tensor, instructions: Sequence[str], answers: Sequence[str],
+             task_tokens: Sequence[str | None] | None = None) -> torch.Tensor:
+        emb, mask, labels = self.assemble(self.mapper(_unit(z.to(self.device))), instructions, answers, task_tokens)
         return self.llm.loss(emb, mask, labels)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, instructions: Sequence[str], **decoding: Any) -> list[str]:
-        emb, mask, _ = self.assemble(self.mapper(z.to(self.device)), instructions)
+    def generate(self, z: torch.Tensor, instructions: Sequence[str], task_tokens: Sequence[str | None] | None = None,
+                 **decoding: Any) -> list[str]:
+        emb, mask, _ = self.assemble(self.mapper(_unit(z.to(self.device))), instructions, None, task_tokens)
         return self.llm.generate(emb, mask, **decoding)
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -125,6 +152,12 @@ class MATSModel(nn.Module):
         self.mapper.load_state_dict(load_file(d / "mapper.safetensors", device=str(self.device)))
         if (d / "adapter.safetensors").exists():
             self.llm.load_adapter_state_dict(load_file(d / "adapter.safetensors", device=str(self.device)))
+
+
+def _unit(z: torch.Tensor) -> torch.Tensor:
+    """The mapper always reads unit vectors (as the published connector): a bridge's output,
+    raw or not, is L2-normalised here. Bridges that already normalise are unchanged."""
+    return torch.nn.functional.normalize(z, dim=-1)
 
 
 def read_checkpoint_config(directory: str | os.PathLike) -> dict:

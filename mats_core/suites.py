@@ -9,9 +9,9 @@ A suite file::
     bridges: [none, noise, memory, santa]
     tasks:                                 # task name -> its params ({} = the task's defaults)
       tiny-caption: {}
-      tiny-classify: {split: test}
+      tiny-classify: {split: test, task_token: "[single event]"}  # task_token: see RunConfig.task_tokens
     run: {memory_size: 5172, crop: center} # RunConfig fields (mats-bench run --set run.*)
-    decoding: {num_beams: 4}               # generation settings (--set decoding.*)
+    decoding: {preset: paper}              # generation settings (--set decoding.*), a named preset or keys
     reference: true                        # CLAP zero-shot and MATS-Audio rows
 
 :func:`load_suite` reads and checks the shape; :func:`check_suite` resolves every preset and
@@ -66,7 +66,8 @@ class Suite(BaseModel):
         merged: dict[str, Any] = {}
         for params in self.tasks.values():
             for key, value in params.items():
-                merged.setdefault(key, value)  # the first task to set a key gives its value
+                if key != TOKEN:  # a task's own token travels as run.task_tokens
+                    merged.setdefault(key, value)  # the first task to set a key gives its value
         for key, value in merged.items():
             for name, params in self.tasks.items():
                 if key not in accepted_params("task", name, {key: value}, registry) or params.get(key, _UNSET) == value:
@@ -84,6 +85,9 @@ class Suite(BaseModel):
         params, with the command line's ``--set`` values on top."""
         sets = dict(sets or {})
         run = {k: v for k, v in self.run.items() if k != "decoding"}
+        tokens = {**self.run.get("task_tokens", {}), **{n: p[TOKEN] for n, p in self.tasks.items() if TOKEN in p}}
+        if tokens:
+            run["task_tokens"] = tokens
         decoding = {**self.run.get("decoding", {}), **self.decoding}
         own = {"run": run, "decoding": decoding, "task": self.task_params(registry)}
         for kind, values in own.items():
@@ -92,6 +96,7 @@ class Suite(BaseModel):
 
 
 _UNSET = object()
+TOKEN = "task_token"  # per-task key of a suite's tasks: the published MATS task token
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -116,6 +121,7 @@ def check_suite(suite: Suite, registry: str | None = None) -> None:
     """Resolve every name and validate every param of the suite; builds nothing. Errors name
     the suite file and the key (``tasks.esc50.fold``, ``bridges[2]``, ``run.crop`` ...)."""
     from mats_core.audio import Crop
+    from mats_core.generation import resolve_decoding
     from mats_core.harness import RunConfig
     from mats_core.registry import resolve, resolved_params
 
@@ -135,9 +141,12 @@ def check_suite(suite: Suite, registry: str | None = None) -> None:
     for i, bridge in enumerate(suite.bridges):
         check(f"bridges[{i}]", resolved_params, "bridge", bridge, reg)
     for name, params in suite.tasks.items():
-        check(f"tasks.{name}", resolved_params, "task", name, reg, **params)
+        if TOKEN in params and not (isinstance(params[TOKEN], str) and params[TOKEN].strip()):
+            raise MatsError(f"{src}: tasks.{name}.{TOKEN}: must be a non-empty string, got {params[TOKEN]!r}")
+        check(f"tasks.{name}", resolved_params, "task", name, reg, **{k: v for k, v in params.items() if k != TOKEN})
     try:
         run = RunConfig(**{**suite.run, "decoding": {**suite.run.get("decoding", {}), **suite.decoding}})
+        check("decoding", resolve_decoding, run.decoding)
         TypeAdapter(dict[str, Crop]).validate_python({"crop": run.crop})  # RunConfig types crop as a plain str
     except ValidationError as exc:
         errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

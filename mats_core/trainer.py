@@ -36,6 +36,7 @@ class TrainConfig(BaseModel):
     log_every: int = Field(25, ge=1)
     supervision: Literal["text", "audio"] = "text"
     device: str = "auto"
+    task_tokens: dict[str, str] = Field(default_factory=dict)  # record task -> token before the instruction (published MATS)
 
 
 def train(
@@ -64,6 +65,7 @@ def train(
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     instructions = [r["instruction"] for r in records]
     answers = [r["answer"] for r in records]
+    tokens = [r.get("task_token") or config.task_tokens.get(r.get("task", "")) for r in records]  # a record's own wins
 
     torch.manual_seed(config.seed)  # mapper init
     model = MATSModel(llm, encoder.dim, mapper)
@@ -99,10 +101,11 @@ def train(
             z = bridge.train(z_all[idx], noise_gen)
             instr = [instructions[i] for i in idx.tolist()]
             ans = [answers[i] for i in idx.tolist()]
+            toks = [tokens[i] for i in idx.tolist()]
             t1 = time.perf_counter()
             timer["data"] += t1 - t0
             with accel.autocast():
-                loss = wrapped(z, instr, ans) / config.grad_accum
+                loss = wrapped(z, instr, ans, toks) / config.grad_accum
             accel.backward(loss)
             losses.append(loss.item() * config.grad_accum)
             t0 = time.perf_counter()
@@ -144,8 +147,8 @@ class _LossModule(torch.nn.Module):
         self.model = model
         self.backbone = getattr(model.llm, "model", None)
 
-    def forward(self, z, instructions, answers):
-        return self.model.loss(z, instructions, answers)
+    def forward(self, z, instructions, answers, task_tokens=None):
+        return self.model.loss(z, instructions, answers, task_tokens)
 
 
 def _embed_corpus(encoder: Any, records: list[dict], supervision: str, spec: dict, accel) -> torch.Tensor:

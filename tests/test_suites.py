@@ -24,12 +24,14 @@ def test_every_shipped_suite_validates_every_name_and_param(path):
     suite = load_suite(path)
     check_suite(suite)
     registry = suite.registry_path()
-    for name, params in suite.tasks.items():
-        assert resolved_params("task", name, registry, **params)["plugin"] == name
+    for name, params in suite.tasks.items():  # task_token is the suite's, not a task param
+        assert resolved_params("task", name, registry, **{k: v for k, v in params.items() if k != "task_token"})["plugin"] == name
     assert suite.description and suite.bridges
 
 
 def test_the_suites_hold_the_papers_tasks_and_settings():
+    from mats_core.generation import resolve_decoding
+
     closed, captioning, tiny = (load_suite(p) for p in SUITES[1::-1] + SUITES[2:])
     assert list(closed.tasks) == ["esc50", "urbansound8k", "vggsound", "clotho-aqa"]
     assert list(captioning.tasks) == ["clotho", "audiocaps", "musiccaps"]
@@ -37,8 +39,8 @@ def test_the_suites_hold_the_papers_tasks_and_settings():
     for suite in (closed, captioning):
         assert suite.registry_path().endswith("benchmarks/recipes/mats-llama.yaml")
         assert suite.run["memory_size"] == 5172 and suite.run["crop"] == "random"
-        assert suite.decoding == {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
-                                  "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0}
+        assert resolve_decoding(suite.decoding) == {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
+                                                    "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0}
     from mats_core.registry import resolved_params
 
     santa = resolved_params("bridge", "mats-santa", closed.registry_path())["params"]

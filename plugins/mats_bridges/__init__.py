@@ -48,7 +48,9 @@ def santa_bridge(
 
     retrieval_noise_variance None means noise_variance; temperature multiplies the
     similarities (as in the paper's code); normalize_audio false reproduces the published
-    code, which mixes the raw (unnormalised) audio vector.
+    code, which mixes the raw (unnormalised) audio vector: the bridge then declares
+    ``raw_input`` and the core hands it the encoder's raw output. search 'exact' (the preset
+    ``santa``) ranks the whole bank; 'kmeans' (``santa-kmeans``) is the published search.
     """
     return _santa("santa", k=k, lam=lam, temperature=temperature, noise_variance=noise_variance,
                   retrieval_noise_variance=retrieval_noise_variance, search=search, clusters=clusters,

@@ -82,6 +82,12 @@ class SantaBridge:
         self.bank_size: int | None = None
         self.dim: int | None = None
 
+    @property
+    def raw_input(self) -> bool:
+        """GapBridge capability: with normalize_audio false the core hands ``infer`` the raw
+        encoder output, so the published mix of the unnormalised audio vector really happens."""
+        return not self.normalize_audio
+
     # -- GapBridge ----------------------------------------------------------------------
     def fit(self, memory: Tensor) -> None:
         """Validate the caption-embedding bank [N, dim] and build the search index."""

@@ -147,13 +147,25 @@ class KMeansIndex:
             q = sorted_q[qa : qa + nq]
             kk = min(k, n)
             scores[qa : qa + nq, :kk], found[qa : qa + nq, :kk] = topk_dot(q, self.rows[ma : ma + n], kk, offset=ma)
-            if kk < k:  # pad with the cluster's first member
-                found[qa : qa + nq, kk:] = ma
-                scores[qa : qa + nq, kk:] = (q @ self.rows[ma]).unsqueeze(1)
+            if kk < k:  # pad with the cluster's first member, the copies ranked beside it as published
+                self._pad(scores[qa : qa + nq], found[qa : qa + nq], kk, ma)
             qa += nq
         out_scores, out_found = torch.empty_like(scores), torch.empty_like(found)
         out_scores[qorder], out_found[qorder] = scores, found
         return out_scores, out_found
+
+
+    @staticmethod
+    def _pad(scores: Tensor, found: Tensor, kk: int, first: int) -> None:
+        """Fill columns kk.. with the cluster's first member (``first``) and re-sort, in place, so
+        that its copies sit next to it (a stable sort on equal scores), where the published
+        top-k by distance puts them; the noise drawn per position then lands as published."""
+        own = scores[:, :kk].gather(1, (found[:, :kk] == first).to(torch.uint8).argmax(dim=1, keepdim=True))
+        found[:, kk:] = first
+        scores[:, kk:] = own
+        ranked, order = scores.sort(dim=1, descending=True, stable=True)
+        scores.copy_(ranked)
+        found.copy_(found.gather(1, order))
 
 
 class FaissIndex:

@@ -5,7 +5,9 @@ inside the factories.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from mats_core import hookimpl
 
@@ -25,8 +27,12 @@ def hf_causal_lm(
     generation: dict | None = None,
     trust_remote_code: bool = False,
     device_map: str | None = None,
+    max_answer_tokens: Annotated[int, Field(ge=1)] | None = None,
 ):
-    """Any causal LM by hub id or local directory (``model``), frozen, with optional LoRA."""
+    """Any causal LM by hub id or local directory (``model``), frozen, with optional LoRA.
+
+    ``max_length`` caps a whole training row; ``max_answer_tokens`` only the supervised answer
+    (+ EOS), which is what the published MATS ``max_txt_len: 150`` does."""
     from mats_core.hf import HFCausalLM
 
     return HFCausalLM(
@@ -41,6 +47,7 @@ def hf_causal_lm(
         generation=generation,
         trust_remote_code=trust_remote_code,
         device_map=device_map,
+        max_answer_tokens=max_answer_tokens,
     )
 
 
