@@ -364,30 +364,10 @@ def gap(
         atomic_write_text(output / "gap.json", json.dumps(report, indent=2))
     except MatsError as exc:
         _fail(exc)
-    _console().print(_gap_table(report))
+    from mats_core.gap import as_rich_table
+
+    _console().print(as_rich_table(report))
     _console().print(f"gap.json in [bold]{output}[/]" + "".join(f"; figure {e['figure']}" for e in report["tasks"].values() if "figure" in e))
-
-
-def _gap_table(report: dict):
-    from rich.table import Table
-
-    names = list(report["tasks"])
-    table = Table(title=f"modality gap · encoder {report['encoder']['name']}")
-    table.add_column("statistic")
-    for n in names:
-        table.add_column(n, justify="right")
-    first = report["tasks"][names[0]]
-    for key in [k for k, v in first.items() if isinstance(v, (int, float))]:
-        table.add_row(key, *[_num(report["tasks"][n].get(key)) for n in names])
-    table.add_row("probe labels", *[str(report["tasks"][n].get("probe_labels")) for n in names])
-    for b in first.get("bridges", {}):
-        table.add_row(f"cos to caption: {b}", *[f"{_num(e['bridges'][b]['before'])} -> {_num(e['bridges'][b]['after'])}"
-                                              for e in report["tasks"].values()])
-    return table
-
-
-def _num(x) -> str:
-    return "—" if x is None else (str(x) if isinstance(x, int) else f"{x:.4g}")
 
 
 def _load_command_plugins() -> None:

@@ -242,3 +242,26 @@ def noise_variance_from(encoder: Any, encoder_spec: dict, task: str, registry: s
     audio, text, captions, _ = task_embeddings(pipe, task, registry, RunConfig(), {"task": task_params or {}, "limit": limit})
     value = float(((audio.double() - text.double()) ** 2).sum(-1).mean() / audio.shape[1])
     return value, {"task": task, "task_params": dict(task_params or {}), "clips": int(audio.shape[0]), "gap_variance": value}
+
+
+def as_rich_table(report: dict) -> Any:
+    """The statistics (rows) per task (columns), then each bridge's cosine before -> after."""
+    from rich.table import Table
+
+    names = list(report["tasks"])
+    table = Table(title=f"modality gap · encoder {report['encoder']['name']}")
+    table.add_column("statistic")
+    for n in names:
+        table.add_column(n, justify="right")
+    first = report["tasks"][names[0]]
+    for key in [k for k, v in first.items() if isinstance(v, (int, float))]:
+        table.add_row(key, *[_num(report["tasks"][n].get(key)) for n in names])
+    table.add_row("probe labels", *[str(report["tasks"][n].get("probe_labels")) for n in names])
+    for b in first.get("bridges", {}):
+        table.add_row(f"cos to caption: {b}", *[f"{_num(e['bridges'][b]['before'])} -> {_num(e['bridges'][b]['after'])}"
+                                              for e in report["tasks"].values()])
+    return table
+
+
+def _num(x) -> str:
+    return "—" if x is None else (str(x) if isinstance(x, int) else f"{x:.4g}")
