@@ -14,7 +14,8 @@
   (cosine) caption embedding of the bank. The mapper then only ever sees clean text
   embeddings, so it pairs with the clean-trained checkpoint.
 - **project**: DeCap's projection (Li et al., "DeCap: Decoding CLIP Latents for Zero-Shot
-  Captioning via Text-Only Training", ICLR 2023; also WSAC's projection decoding):
+  Captioning via Text-Only Training", ICLR 2023; also WSAC's and DRCap's (Li et al., ICASSP 2025,
+  arXiv 2410.09472) projection decoding):
   normalize(sum_i softmax(<a, m_i> / temperature) m_i) over the WHOLE bank, clean captions,
   temperature 0.01 (a divisor, as DeCap). Unlike ``memory`` (Santa with lam 1): no top-k,
   no k-means, no noise on the retrieved captions, a much sharper softmax (x100 vs Santa's
