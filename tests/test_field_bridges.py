@@ -103,3 +103,24 @@ def test_santa_ablation_params():
 def test_shift_rejects_bad_mode():
     with pytest.raises(MatsError, match="mode"):
         build("bridge", "shift", mode="sideways")
+
+
+def test_run_every_bridge_on_the_tiny_world(tmp_path):
+    """`mats-bench run --bridge none,noise,memory,santa,shift,nearest,project` end to end (small)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mats_core.cli import app
+
+    bridges = "none,noise,memory,santa,shift,nearest,project"
+    res = CliRunner().invoke(app, ["run", "--bridge", bridges, "--tasks", "tiny-classify", "--limit", "3",
+                                   "--no-reference", "--output", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "shift (unpaired-audio stats)" in res.output
+    for name in bridges.split(","):
+        stats = json.loads((tmp_path / name / "results.json").read_text())["bridge_statistics"]
+        assert stats["kind"] == ("unpaired-audio" if name == "shift" else "text-only"), name
+    shift = json.loads((tmp_path / "shift" / "results.json").read_text())
+    assert shift["bridge_statistics"]["clips"] == {"tiny-classify": 3}
+    assert shift["config"]["bridge"]["effective"]["statistics"]["audio_mean"].startswith("unpaired audio")
