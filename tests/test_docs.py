@@ -412,7 +412,8 @@ def test_gap_figure_is_drawn_by_the_gap_command(tmp_path: Path, docs_env: dict[s
     argv = [a for a in argv if a != "docs/img/modality-gap.png"]
     argv[argv.index("--figure") + 1 : argv.index("--figure") + 1] = [str(out)]
     argv[argv.index("--limit") + 1] = "8"
-    run = subprocess.run([*argv, "--memory-size", "64", "--output", str(tmp_path)], env=docs_env, capture_output=True,
+    env = {**docs_env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}  # this checkout's code
+    run = subprocess.run([*argv, "--memory-size", "64", "--output", str(tmp_path)], env=env, capture_output=True,
                          text=True, timeout=BLOCK_TIMEOUT)
     assert run.returncode == 0, run.stderr[-4000:]
     assert out.stat().st_size > 5000 and (tmp_path / "gap.json").exists()
