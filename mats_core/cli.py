@@ -116,17 +116,18 @@ def train(
     resume: bool = typer.Option(False, help="Continue an interrupted run in --output exactly."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    gap_task: Optional[str] = typer.Option(None, help="Paired task measured for --set bridge.noise_variance=auto (its gap variance E||a-t||^2/dim); task params via --set task.*, e.g. task.split=val."),
 ) -> None:
     """Train the mapper (+ LoRA) on text only and save a checkpoint."""
     from mats_core.registry import MatsError
 
     try:
-        _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_)
+        _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task)
     except MatsError as exc:
         _fail(exc)
 
 
-def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_):
+def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task=None):
     from mats_core.corpus import load_corpus
     from mats_core.registry import build, resolved_params
     from mats_core.trainer import TrainConfig, train as run_train
@@ -135,6 +136,7 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     reg = str(registry) if registry else None
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, supervision=supervision, **ov.get("train", {}))
     enc_params = _with_device("encoder", encoder, reg, ov.get("encoder", {}), device)
+    auto = _auto_noise(ov, encoder, enc_params, reg, gap_task)
     llm_params = {**ov.get("llm", {}), "device": device}
     spec = {
         "encoder": {"name": encoder, "params": enc_params},
@@ -142,6 +144,7 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
         "bridge": {"name": bridge, **resolved_params("bridge", bridge, reg, **ov.get("bridge", {}))},
         "corpus": {"name": corpus, "params": ov.get("corpus", {})},
         "supervision": supervision,
+        **({"noise_variance_auto": auto} if auto else {}),
     }
     console = _console()
     console.print(f"[bold]train[/] {json.dumps(spec, default=str)}", highlight=False)
@@ -157,6 +160,24 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
 
     if Shards.from_env().is_main:
         console.print(f"checkpoint written to [bold]{out}[/]")
+
+
+def _auto_noise(ov: dict, encoder: str, enc_params: dict, registry: str | None, gap_task: str | None) -> dict | None:
+    """``--set bridge.noise_variance=auto``: measure the gap variance on ``--gap-task``, in place."""
+    from mats_core.registry import MatsError, build
+
+    if ov.get("bridge", {}).get("noise_variance") != "auto":
+        return None
+    if not gap_task:
+        raise MatsError("--set bridge.noise_variance=auto needs --gap-task TASK: a small paired task (audio + captions) "
+                        "whose gap is measured, e.g. --gap-task tiny-caption --set task.split=val")
+    from mats_core.gap import noise_variance_from
+
+    enc = build("encoder", encoder, registry, **enc_params)  # a second build: the training one keeps its RNG order
+    value, record = noise_variance_from(enc, {"name": encoder, "params": enc_params}, gap_task, registry, ov.get("task", {}))
+    ov["bridge"]["noise_variance"] = value
+    _console().print(f"noise_variance=auto: {value:.6g} (E||a - t||^2 / dim over {record['clips']} clips of {gap_task})")
+    return record
 
 
 def _with_device(kind: str, name: str, registry: str | None, params: dict, device: str) -> dict:
@@ -309,6 +330,44 @@ def sweep(
     typer.echo((output / "sweep.md").read_text())
     pngs = sorted(output.glob("plot-*.png"))
     _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} plot(s) in {output}")
+
+
+@app.command()
+def gap(
+    encoder: str = typer.Option("tiny", help="Encoder preset or plugin name."),
+    tasks: str = typer.Option("tiny-caption", help="Comma-separated tasks with audio and reference captions."),
+    corpus: str = typer.Option("tiny", help="Corpus whose captions form the bridges' memory bank."),
+    bridge: str = typer.Option(",".join(("none", "noise", "memory", "santa", "shift", "nearest", "project")),
+                               help="Bridges whose effect (cosine to the caption, before/after) is measured; '' for none."),
+    limit: Optional[int] = typer.Option(None, min=1, help="At most N clips per task (default 2000)."),
+    memory_size: int = typer.Option(5172, min=1, help="Captions in the memory bank."),
+    output: Path = typer.Option(Path("runs/gap"), help="Where gap.json (and the figure) go."),
+    figure: Optional[Path] = typer.Option(None, help="PCA figure path for the first task (default OUTPUT/gap.png)."),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+) -> None:
+    """Measure an encoder's modality gap on paired audio + captions (and what each bridge does to it)."""
+    from mats_core.registry import MatsError
+
+    try:
+        from mats_core.gap import measure
+        from mats_core.results import atomic_write_text
+
+        ov = parse_sets(set_)
+        bridges = [b.strip() for b in bridge.split(",") if b.strip()]
+        names = [t.strip() for t in tasks.split(",") if t.strip()]
+        report = measure(encoder, names, corpus, bridges, str(registry) if registry else None,
+                         {**ov, "limit": limit, "memory_size": memory_size, "seed": seed, "device": device,
+                          "figure": figure or output / "gap.png"})
+        atomic_write_text(output / "gap.json", json.dumps(report, indent=2))
+    except MatsError as exc:
+        _fail(exc)
+    from mats_core.gap import as_rich_table
+
+    _console().print(as_rich_table(report))
+    _console().print(f"gap.json in [bold]{output}[/]" + "".join(f"; figure {e['figure']}" for e in report["tasks"].values() if "figure" in e))
 
 
 def _load_command_plugins() -> None:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from mats_core.audio import AudioError, load_audio
+from mats_core.bridge_stats import AudioStatistics
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
 from mats_core.model import MATSModel, read_checkpoint_config
@@ -153,6 +154,8 @@ def evaluate(
             bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
         bridge.fit(bank.to(pipe.llm.device))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
+    audio_stats = AudioStatistics(pipe, bridge, cfg, pipe.registry)  # optional fit_audio capability (shift)
+    audio_stats.before_run()
     task_objs = {n: build("task", n, pipe.registry, **accepted_params("task", n, task_params or {}, pipe.registry)) for n in tasks}
     tokens = {n: cfg.task_tokens.get(n) or getattr(t, "task_token", None) for n, t in task_objs.items()}  # optional task capability
     config = {
@@ -180,6 +183,7 @@ def evaluate(
             if cfg.limit:
                 samples = samples[: cfg.limit]
             task_samples[name] = samples
+            audio_stats.before_task(name, samples)
             done = {i for (t, i) in [*earlier, *writer.records] if t == name}
             generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards, tokens[name])
             block += -(-len(samples) // cfg.bridge_block)
@@ -191,12 +195,12 @@ def evaluate(
         execution = {"processes": shards.world, "generated": [g for _, g in work],  # rows each process wrote now
                      "batch_size": max(u for u, _ in work) or None, "decoding": decoding,  # largest batch generated
                      **({"decoding_preset": cfg.decoding["preset"]} if "preset" in cfg.decoding else {})}
-        res = _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution)
+        res = _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution, audio_stats.record())
     shards.barrier()  # results.json is written
     return res if shards.is_main else read_results(out / "results.json")
 
 
-def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution) -> RunResults:
+def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution, statistics=None) -> RunResults:
     """Merge the shards (if any), score every task and write results.json."""
     rows_by_key = writer.records
     if shard_files(out):  # sharded now, or resuming a sharded run: one samples.jsonl in single-process order
@@ -228,6 +232,7 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
         timings={k: round(v, 3) for k, v in timings.items()},
         task_kinds=kinds,
         execution=execution,  # how it ran; not in the config, since a resume may run otherwise with the same results
+        bridge_statistics=statistics,  # text-only or unpaired-audio (mats_core.bridge_stats)
     )
     write_results(out / "results.json", res)
     return res

@@ -88,7 +88,8 @@ def run_comparison(
             ck = ckpts["clean"] if b == "none" else ckpts["noise"]
             out = output if single else output / b
             res = evaluate(pipe, ck, b, tasks, out, cfg, overrides.get("bridge", {}), overwrite, progress.update(b), task_params)
-            rows.append((b, res.results))
+            audio_stats = (res.model_extra or {}).get("bridge_statistics") or {}
+            rows.append((f"{b} (unpaired-audio stats)" if audio_stats.get("kind") == "unpaired-audio" else b, res.results))
         if reference:
             zs = {t: zero_shot(pipe, t, cfg, accepted_params("task", t, task_params, registry)) for t in tasks if main and kinds[t] == "classification"}
             if zs:

@@ -177,6 +177,9 @@ def check_bridge(bridge: Any, dim: int = 16, bank: Any = None, n_bank: int = 64,
     bank_copy = bank.clone()
     _call("bridge.fit(memory)", bridge.fit, bank)
     _require(torch.equal(bank, bank_copy), "bridge.fit modified the memory bank in place; clone it before changing it")
+    if callable(getattr(bridge, "fit_audio", None)):  # the optional audio-statistics capability
+        unpaired = F.normalize(torch.randn(2 * batch, bank.shape[1], generator=data), dim=-1)
+        _call("bridge.fit_audio(unpaired)", bridge.fit_audio, unpaired.clone())
     x = F.normalize(torch.randn(batch, bank.shape[1], generator=data), dim=-1)
     for method in ("train", "infer"):
         out = _run_bridge(bridge, method, x, seed)

@@ -63,6 +63,8 @@ def train(
     accel = Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if device.type == "cuda" else "no")
     spec = spec or {}
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
+    if getattr(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
+        bridge.fit(z_all)
     instructions = [r["instruction"] for r in records]
     answers = [r["answer"] for r in records]
     tokens = [r.get("task_token") or config.task_tokens.get(r.get("task", "")) for r in records]  # a record's own wins

@@ -31,15 +31,35 @@ def gaussian(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | 
     return torch.randn(shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
 
 
-def noise_injection(x: Tensor, variance: float, generator: torch.Generator | None) -> Tensor:
+def noise_injection(x: Tensor, variance: float, generator: torch.Generator | None, uniform: bool = False) -> Tensor:
     """normalize(normalize(x) + sqrt(variance) * N(0, I)): the MATS training-time augmentation.
 
     ``variance`` is per dimension (0.015 in the paper); 0 returns the normalised input.
+    ``uniform`` draws the offset uniformly from the ball of radius sqrt(variance) instead
+    (the published code's ``uniform_noise`` option; see :func:`uniform_ball`).
     """
     x = normalize(x)
     if variance == 0:
         return x
-    return normalize(x + math.sqrt(variance) * gaussian(tuple(x.shape), x, generator))
+    draw = uniform_ball if uniform else _scaled_gaussian
+    return normalize(x + draw(tuple(x.shape), x, generator, math.sqrt(variance)))
+
+
+def _scaled_gaussian(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None, std: float) -> Tensor:
+    return std * gaussian(shape, like, generator)
+
+
+def uniform_ball(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None, radius: float) -> Tensor:
+    """Points uniform in the d-ball of ``radius``, one per row: a uniform direction (a
+    normalised Gaussian) times radius * U^(1/d), U ~ U(0, 1) (the volume of a ball grows as r^d).
+
+    Unlike N(0, var I), whose norm is about sqrt(var * d), this offset's norm is at most
+    sqrt(var): the same ``noise_variance`` is a much smaller perturbation in high dimension.
+    """
+    direction = normalize(gaussian(shape, like, generator))
+    u = torch.rand(shape[:-1] + (1,), generator=generator, device=generator.device if generator is not None else like.device,
+                   dtype=like.dtype).to(like.device)
+    return direction * (radius * u.pow(1.0 / shape[-1]))
 
 
 def check_embeddings(x: object, what: str, dim: int | None = None) -> Tensor:

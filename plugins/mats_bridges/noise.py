@@ -36,6 +36,9 @@ class NoneBridge:
 class NoiseBridge:
     """Training: normalize(x + sqrt(var) * N(0, I)). Inference: identity.
 
+    ``uniform_noise`` replaces the Gaussian by a uniform draw from the ball of radius
+    sqrt(var), the option of the published MATS code (``uniform_noise`` in its config).
+
     The noise widens the text distribution the mapper sees, so that audio embeddings,
     which sit elsewhere on the sphere (the modality gap), still fall inside it.
     """
@@ -43,24 +46,26 @@ class NoiseBridge:
     name = "noise"
     uses_memory = False
 
-    def __init__(self, noise_variance: float = 0.015):
+    def __init__(self, noise_variance: float = 0.015, uniform_noise: bool = False):
         if not (math.isfinite(noise_variance) and noise_variance >= 0):
             raise ValueError(f"noise: noise_variance must be a finite number >= 0, got {noise_variance!r}")
         self.noise_variance = float(noise_variance)
+        self.uniform_noise = bool(uniform_noise)
 
     def fit(self, memory: Tensor) -> None:
         """The bank is not used."""
 
     def train(self, text: Tensor, generator: torch.Generator | None = None) -> Tensor:
         check_embeddings(text, "noise.train(text)")
-        return noise_injection(text, self.noise_variance, generator)
+        return noise_injection(text, self.noise_variance, generator, self.uniform_noise)
 
     def infer(self, audio: Tensor, generator: torch.Generator | None = None) -> Tensor:
         # The core already L2-normalises encoder outputs; nothing else happens at test time.
         return check_embeddings(audio, "noise.infer(audio)")
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "noise_variance": self.noise_variance}
+        cfg = {"name": self.name, "noise_variance": self.noise_variance}
+        return cfg | {"uniform_noise": True} if self.uniform_noise else cfg
 
     def __repr__(self) -> str:
-        return f"NoiseBridge(noise_variance={self.noise_variance})"
+        return f"NoiseBridge(noise_variance={self.noise_variance}, uniform_noise={self.uniform_noise})"

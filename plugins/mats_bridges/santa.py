@@ -60,8 +60,11 @@ class SantaBridge:
         normalize_audio: bool = True,
         seed: int = 0,
         name: str = "santa",
+        pairs_with: str = "noise",
     ):
         self.name = name
+        _require(name, "pairs_with", pairs_with, pairs_with in ("clean", "noise"), "'clean' or 'noise'")
+        self.pairs_with = pairs_with  # optional bridge attribute: the checkpoint of a set it pairs with
         _require(name, "k", k, isinstance(k, int) and k >= 1, "an integer >= 1")
         _require(name, "lam", lam, _finite(lam) and 0.0 <= lam <= 1.0, "a number in [0, 1]")
         _require(name, "temperature", temperature, _finite(temperature) and temperature > 0, "a number > 0")
@@ -167,6 +170,8 @@ class SantaBridge:
             cfg |= {"clusters": self.clusters, "kmeans_iters": self.kmeans_iters}
         if self.search == "faiss" and self.index is not None:
             cfg["faiss_index"] = self.index.description
+        if self.pairs_with != "noise":
+            cfg["pairs_with"] = self.pairs_with
         return cfg
 
     def __repr__(self) -> str:
