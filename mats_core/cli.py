@@ -140,6 +140,7 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     enc_params = _with_device("encoder", encoder, reg, ov.get("encoder", {}), device)
     llm_params = {**ov.get("llm", {}), "device": device}
     resolved_params("llm", llm, reg, **llm_params)  # every name and param checked before a model loads
+    _check_corpus(corpus, reg, ov.get("corpus", {}))
     spec = {
         "encoder": {"name": encoder, "params": enc_params},
         "llm": {"name": llm, "params": llm_params},
@@ -161,6 +162,15 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
 
     if Shards.from_env().is_main:
         console.print(f"checkpoint written to [bold]{out}[/]")
+
+
+def _check_corpus(corpus: str, registry: str | None, params: dict) -> None:
+    from mats_core.registry import MatsError, resolved_params
+
+    if not corpus.endswith((".jsonl", ".json")) and os.sep not in corpus:
+        resolved_params("corpus", corpus, registry, **params)
+    elif not Path(corpus).is_file():
+        raise MatsError(f"--corpus {corpus}: no such file (a JSONL of {{text, instruction, answer, task}})")
 
 
 def _train_config(options: dict, ov: dict):

@@ -99,11 +99,13 @@ def run_comparison(
         trained = trained_with[kind]["name"]
         if trained != name:
             raise MatsError(f"the checkpoint was trained with {kind} '{trained}', not '{name}': pass --{kind} {trained} or another --checkpoint")
+    single = len(bridges) == 1 and not reference
+    for b in bridges:  # what can be compared with a run already in the output, before loading
+        precheck_output(output if single else output / b, ckpts["clean"] if b == "none" else ckpts["noise"], tasks, task_params, cfg, overwrite)
     pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, cfg.device, overrides)
     kinds = {t: build("task", t, registry, **task_params.get(t, {})).kind for t in tasks}
     progress = _Progress(enabled=main)
     rows: list[tuple[str, dict]] = []
-    single = len(bridges) == 1 and not reference
     with progress:
         for b in bridges:
             ck = ckpts["clean"] if b == "none" else ckpts["noise"]
@@ -124,6 +126,27 @@ def run_comparison(
         atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds}, indent=2))
         atomic_write_text(output / "comparison.md", as_markdown(rows, kinds))
     return rows, kinds
+
+
+def precheck_output(out: Path, checkpoint: Path, tasks: list[str], task_params: dict, cfg: Any, overwrite: bool) -> None:
+    """The parts of a run's config known before any model loads, against a run already in ``out``:
+    a changed --limit, task or run setting is refused at once (the full check, with the bridge
+    and the data, is the harness's once the models are loaded)."""
+    from mats_core.validation import config_diff
+
+    stamp = out / "run_config.json"
+    if overwrite or not stamp.is_file():
+        return
+    try:
+        held = json.loads(stamp.read_text()).get("config") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # an unreadable stamp: the harness decides
+    expected = {"checkpoint": str(checkpoint), "tasks": list(tasks), "task_params": dict(task_params),
+                "run": cfg.model_dump(exclude={"device", "batch_size"})}
+    changed = config_diff({k: held.get(k) for k in expected}, expected)
+    if changed:
+        raise MatsError(f"{out} holds a run with a different config: config differs: {'; '.join(changed[:8])}; "
+                        "use another --output or pass --overwrite to re-run it")
 
 
 class _Progress:

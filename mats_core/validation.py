@@ -112,7 +112,7 @@ def split_task_params(shared: dict[str, Any], tasks: Iterable[str], registry: st
                       per_task: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """Task name -> the params it gets: ``shared`` keys (``--set task.*``) go to every task that
     takes them, and a key no task takes is an error (closest match named); ``per_task`` (a
-    suite's ``tasks:``) reaches only its own task. Each task's params are validated here."""
+    suite's ``tasks:``) reaches only its own task, under ``shared``. Each task's params are validated here."""
     from mats_core.registry import accepted_params, resolved_params
 
     tasks = list(tasks)
@@ -122,7 +122,7 @@ def split_task_params(shared: dict[str, Any], tasks: Iterable[str], registry: st
     for name in tasks:
         mine = accepted_params("task", name, shared, registry)
         taken |= set(mine)
-        out[name] = {**mine, **per_task.get(name, {})}
+        out[name] = {**per_task.get(name, {}), **mine}  # the command line wins, as everywhere
         resolved_params("task", name, registry, **out[name])  # bounds and types, before anything loads
     internal = {"data_root"}  # the harness offers it to every task; tasks without data ignore it
     stray = [k for k in shared if k not in taken and k not in internal]

@@ -144,3 +144,17 @@ def test_a_relabelled_dataset_row_refuses_the_resume(tmp_path):
     after = {r["id"]: r["label"] for r in read_samples(out / "samples.jsonl")}
     assert before["1-100032-A-0"] == "dog" and after["1-100032-A-0"] == "rain"
     assert {k: v for k, v in after.items() if k != "1-100032-A-0"} == {k: v for k, v in before.items() if k != "1-100032-A-0"}
+
+
+def test_a_changed_run_setting_is_refused_before_the_models_load(run_dir, monkeypatch):
+    import mats_core.harness
+
+    def no_load(*a, **k):
+        raise AssertionError("models loaded before the refusal")
+
+    monkeypatch.setattr(mats_core.harness.Pipeline, "from_checkpoint", classmethod(no_load))
+    args = [a if a != "3" else "2" for a in RUN]  # --limit 2 instead of 3
+    res, _ = invoke(*args, "--output", run_dir)
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "holds a run with a different config: config differs: run.limit: 3 -> 2" in text and "--overwrite" in text

@@ -97,6 +97,9 @@ TRAIN_CASES = [
     (["--set", "llm.bogus=1"], "llm 'tiny': unknown param 'bogus'"),
     (["--set", "decoding.num_beams=2"], "'decoding' is an evaluation setting"),
     (["--set", "bridge.noise_variance=-1"], "bridge 'noise': param 'noise_variance'"),
+    (["--set", "corpus.nn=3"], "corpus 'tiny': unknown param 'nn'; did you mean 'n'?"),
+    (["--corpus", "/nonexistent/c.jsonl"], "--corpus /nonexistent/c.jsonl: no such file"),
+    (["--corpus", "tinny"], "unknown corpus 'tinny'; did you mean 'tiny'?"),
 ]
 
 
@@ -190,7 +193,7 @@ def test_task_params_reach_only_their_task():
     tasks = ["tiny-qa", "tiny-classify"]
     assert split_task_params({}, tasks, None, {"tiny-qa": {"split": "val"}}) == {"tiny-qa": {"split": "val"}, "tiny-classify": {}}
     both = split_task_params({"limit": 3, "data_root": "/x"}, tasks, None, {"tiny-qa": {"limit": 1}})
-    assert both == {"tiny-qa": {"limit": 1}, "tiny-classify": {"limit": 3}}  # the task's own value wins; data_root is taken by none
+    assert both == {"tiny-qa": {"limit": 3}, "tiny-classify": {"limit": 3}}  # --set wins over a suite; data_root: taken by none
     with pytest.raises(MatsError, match="param 'split': Input should be 'test' or 'val'"):
         split_task_params({}, tasks, None, {"tiny-qa": {"split": "train"}})
     from mats_core.harness import _params_of
