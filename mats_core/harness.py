@@ -17,37 +17,17 @@ from typing import Annotated, Any, Callable, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mats_core.audio import AudioError, Crop, load_audio
+from mats_core.audio import AudioError, load_audio
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.generation import BatchSizer, generation_settings
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
+from mats_core.validation import RunConfig  # the run's settings (defined without torch: checked before it loads)
 from mats_core.results import (RunResults, SamplesWriter, atomic_write_text, collect_versions, data_fingerprint, fingerprint, read_results,
                                read_samples, write_results)
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
-
-
-class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    limit: int | None = Field(None, ge=1)
-    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
-    seed: int = 0
-    memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
-    bridge_block: int = Field(256, ge=1)
-    crop: Crop = "center"
-    decoding: dict[str, Any] = Field(default_factory=dict)
-    device: str = "auto"
-    predict_only: bool = False  # write predictions; score later with `mats-bench score`
-
-    @field_validator("decoding")
-    @classmethod
-    def _typed_decoding(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from mats_core.validation import check_decoding
-
-        return check_decoding(value)  # kept as given (only the keys set), so config fingerprints stay
 
 
 @dataclass

@@ -45,9 +45,8 @@ def check_inputs(encoder: str, llm: str, bridges: list[str], tasks: list[str], r
     touched: (RunConfig, task name -> its params)."""
     from pydantic import ValidationError
 
-    from mats_core.harness import RunConfig
     from mats_core.registry import resolve, resolved_params
-    from mats_core.validation import check_device, format_errors, split_task_params
+    from mats_core.validation import RunConfig, check_device, format_errors, split_task_params
 
     if not bridges:
         raise MatsError("--bridge is empty")
@@ -86,12 +85,12 @@ def run_comparison(
     """``overrides``: ``--set`` values by kind (``task``: params for every task that takes them)
     and, from a suite, ``tasks``: task name -> params for that task alone. Every name, param and
     setting is checked before a model loads or the output is touched."""
-    from mats_core.distributed import Shards
+    cfg, task_params = check_inputs(encoder, llm, bridges, tasks, run_params, overrides, registry=registry, data_root=data_root)
+    from mats_core.distributed import Shards  # torch and the models only once everything checked out
     from mats_core.harness import Pipeline, evaluate, zero_shot
     from mats_core.model import read_checkpoint_config
     from mats_core.registry import build
 
-    cfg, task_params = check_inputs(encoder, llm, bridges, tasks, run_params, overrides, registry=registry, data_root=data_root)
     main = Shards.from_env().is_main
     ckpts = find_checkpoints(checkpoint, encoder, llm, registry)
     trained_with = read_checkpoint_config(ckpts["noise"])  # config.json only: checked before the models load

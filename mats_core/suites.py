@@ -92,7 +92,7 @@ def load_suite(path: str | Path) -> Suite:
 def check_suite(suite: Suite, registry: str | None = None) -> None:
     """Resolve every name and validate every param of the suite; builds nothing. Errors name
     the suite file and the key (``tasks.esc50.fold``, ``bridges[2]``, ``run.crop`` ...)."""
-    from mats_core.harness import RunConfig
+    from mats_core.validation import RunConfig
     from mats_core.validation import format_errors
     from mats_core.registry import resolve, resolved_params
 

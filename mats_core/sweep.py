@@ -86,7 +86,7 @@ def check_spec(spec: SweepSpec, registry: str | None = None) -> None:
     the grid file and the key (``grid[0].params.lam``, ``tasks[1]``, ``run.limit`` ...)."""
     from pydantic import ValidationError
 
-    from mats_core.harness import RunConfig
+    from mats_core.validation import RunConfig
     from mats_core.registry import resolve, resolved_params
     from mats_core.runner import find_checkpoints
     from mats_core.validation import check_device, format_errors
@@ -147,7 +147,8 @@ def point_name(bridge: str, params: dict[str, Any]) -> str:
 
 def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwrite: bool = False,
               log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    from mats_core.harness import Pipeline, RunConfig, evaluate
+    from mats_core.harness import Pipeline, evaluate
+    from mats_core.validation import RunConfig
     from mats_core.runner import find_checkpoints
 
     check_spec(spec, registry)

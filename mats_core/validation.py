@@ -1,17 +1,19 @@
 """One way to check and report config: closest-match hints, one pydantic error formatter,
 typed decoding settings, device names, override kinds per command and config diffs.
 
-Public (plugins may use it): :func:`closest`, :func:`format_errors`, :class:`DecodingConfig`.
+Public (plugins may use it): :func:`closest`, :func:`format_errors`, :class:`DecodingConfig`;
+:class:`RunConfig` (also ``mats_core.harness.RunConfig``) lives here so it is checked before torch loads.
 Everything here runs before any model loads, so a typo costs a second, not a model load.
 """
 from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Iterable, Literal
+from typing import Annotated, Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mats_core.audio import Crop
 from mats_core.registry import MatsError
 
 # What ``--set KIND.key=value`` may name, per command. Train-only kinds on ``run`` get their own message.
@@ -76,6 +78,24 @@ def check_decoding(decoding: dict[str, Any], prefix: str = "decoding.") -> dict[
     except ValidationError as exc:
         raise MatsError(format_errors(exc, prefix, DecodingConfig.model_fields, noun="setting")) from None
     return dict(decoding)
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int | None = Field(None, ge=1)
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
+    seed: int = 0
+    memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
+    bridge_block: int = Field(256, ge=1)
+    crop: Crop = "center"
+    decoding: dict[str, Any] = Field(default_factory=dict)
+    device: str = "auto"
+    predict_only: bool = False  # write predictions; score later with `mats-bench score`
+
+    @field_validator("decoding")
+    @classmethod
+    def _typed_decoding(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_decoding(value)  # kept as given (only the keys set), so config fingerprints stay
 
 
 def check_device(device: str, flag: str = "--device") -> None:
