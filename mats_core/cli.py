@@ -130,14 +130,19 @@ def train(
 def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task=None):
     from mats_core.corpus import load_corpus
     from mats_core.registry import build, resolved_params
-    from mats_core.trainer import TrainConfig, train as run_train
+    from mats_core.trainer import train as run_train
+    from mats_core.validation import check_device, check_kinds
 
     ov = parse_sets(set_)
+    check_kinds(ov, "train")
     reg = str(registry) if registry else None
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, supervision=supervision, **ov.get("train", {}))
+    cfg = _train_config(dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, supervision=supervision), ov)
+    check_device(cfg.device)
     enc_params = _with_device("encoder", encoder, reg, ov.get("encoder", {}), device)
     auto = _auto_noise(ov, encoder, enc_params, reg, gap_task)
     llm_params = {**ov.get("llm", {}), "device": device}
+    resolved_params("llm", llm, reg, **llm_params)  # every name and param checked before a model loads
+    _check_corpus(corpus, reg, ov.get("corpus", {}))
     spec = {
         "encoder": {"name": encoder, "params": enc_params},
         "llm": {"name": llm, "params": llm_params},
@@ -178,6 +183,34 @@ def _auto_noise(ov: dict, encoder: str, enc_params: dict, registry: str | None, 
     ov["bridge"]["noise_variance"] = value
     _console().print(f"noise_variance=auto: {value:.6g} (E||a - t||^2 / dim over {record['clips']} clips of {gap_task})")
     return record
+
+
+def _check_corpus(corpus: str, registry: str | None, params: dict) -> None:
+    from mats_core.registry import MatsError, resolved_params
+
+    if not corpus.endswith((".jsonl", ".json")) and os.sep not in corpus:
+        resolved_params("corpus", corpus, registry, **params)
+    elif not Path(corpus).is_file():
+        raise MatsError(f"--corpus {corpus}: no such file (a JSONL of {{text, instruction, answer, task}})")
+
+
+def _train_config(options: dict, ov: dict):
+    """TrainConfig and MapperConfig from the options and ``--set train.* / mapper.*``, errors as one line."""
+    from pydantic import ValidationError
+
+    from mats_core.mapper import MapperConfig
+    from mats_core.registry import MatsError
+    from mats_core.trainer import TrainConfig
+    from mats_core.validation import format_errors
+
+    try:
+        MapperConfig(**ov.get("mapper", {}))
+    except ValidationError as exc:
+        raise MatsError(format_errors(exc, "mapper.", MapperConfig.model_fields, noun="setting")) from None
+    try:
+        return TrainConfig(**{**options, **ov.get("train", {})})
+    except ValidationError as exc:
+        raise MatsError(format_errors(exc, "train.", TrainConfig.model_fields, noun="setting")) from None
 
 
 def _with_device(kind: str, name: str, registry: str | None, params: dict, device: str) -> dict:
@@ -239,8 +272,11 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
     from mats_core.distributed import Shards
     from mats_core.runner import run_comparison
 
+    from mats_core.validation import check_kinds
+
     batch_size = None if batch_size is None else _batch_size(str(batch_size))
     ov = parse_sets(set_)
+    check_kinds(ov, "run")
     if suite is not None:
         from mats_core.suites import suite_options
 
@@ -278,6 +314,10 @@ def score(
         _fail(exc)
     from mats_core.report import as_rich_table
 
+    if res.partial:
+        missing = {t: f"{res.samples_count.get(t, 0)} of {n}" for t, n in res.expected_count.items() if res.samples_count.get(t, 0) != n}
+        _console().print(f"[bold yellow]partial:[/] {run_dir} lacks rows ({', '.join(f'{t}: {m}' for t, m in missing.items())}); "
+                         "results.json says partial: true. Re-run the same `mats-bench run` to finish it.", highlight=False)
     _console().print(as_rich_table(f"scored {run_dir}", [(run_dir.name, res.results)], res.model_extra.get("task_kinds", {})))
 
 
@@ -287,13 +327,17 @@ def report(
     out: Optional[Path] = typer.Option(None, help="Write <out>.md and <out>.csv instead of printing Markdown."),
 ) -> None:
     """Merge runs into one Markdown and CSV table."""
+    from mats_core.registry import MatsError
     from mats_core.report import as_csv, as_markdown
     from mats_core.results import read_results
 
     rows, kinds = [], {}
     for d in run_dirs:
         for path in sorted(d.rglob("results.json")) if d.is_dir() else []:
-            res = read_results(path)
+            try:
+                res = read_results(path)
+            except MatsError as exc:
+                _fail(exc)
             rows.append((str(path.parent.relative_to(d)) if path.parent != d else d.name, res.results))
             kinds.update(res.model_extra.get("task_kinds", {}) or {t: "" for t in res.results})
     if not rows:

@@ -7,17 +7,9 @@ from typing import Any, Callable
 import torch
 
 from mats_core.registry import MatsError
+from mats_core.validation import DECODING_PRESETS  # defined without torch: checked before it loads
 
 AUTO_BATCH_START = 64  # first try of --batch-size auto (within a bridge block); halved on out-of-memory
-
-# Named decoding settings: ``--set decoding.preset=paper`` (or ``decoding: {preset: paper}`` in a
-# suite); keys given next to ``preset`` win over the preset's. ``paper`` is the published MATS
-# evaluation (configs/eval/decode_*.yaml with the base config's ``generate`` block, both commits).
-DECODING_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
-              "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0},
-    "greedy": {"num_beams": 1, "do_sample": False},
-}
 
 
 def resolve_decoding(decoding: dict[str, Any]) -> dict[str, Any]:

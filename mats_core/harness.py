@@ -13,11 +13,10 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
 from mats_core.audio import AudioError, load_audio
 from mats_core.bridge_stats import AudioStatistics
@@ -25,23 +24,11 @@ from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_file
 from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
-from mats_core.results import RunResults, SamplesWriter, atomic_write_text, collect_versions, fingerprint, read_results, write_results
+from mats_core.validation import RunConfig  # the run's settings (defined without torch: checked before it loads)
+from mats_core.results import (RunResults, SamplesWriter, atomic_write_text, collect_versions, data_fingerprint, fingerprint, read_results,
+                               read_samples, write_results)
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
-
-
-class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    limit: int | None = Field(None, ge=1)
-    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
-    seed: int = 0
-    memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
-    bridge_block: int = Field(256, ge=1)
-    crop: str = "center"
-    decoding: dict[str, Any] = Field(default_factory=dict)
-    device: str = "auto"
-    predict_only: bool = False  # write predictions; score later with `mats-bench score`
-    task_tokens: dict[str, str] = Field(default_factory=dict)  # task -> token before the instruction (published MATS)
 
 
 @dataclass
@@ -65,6 +52,8 @@ class Pipeline:
         # an explicit --set encoder.device / llm.device still wins
         enc_params = {**enc.get("params", {}), **accepted_params("encoder", enc["name"], {"device": device}, registry), **overrides.get("encoder", {})}
         llm_params = {**llm.get("params", {}), "device": device, **overrides.get("llm", {})}
+        resolved_params("encoder", enc["name"], registry, **enc_params)  # both checked before either loads
+        resolved_params("llm", llm["name"], registry, **llm_params)
         shards = Shards.from_env()  # one GPU per process when sharded; the spec (config) keeps the device asked for
         placed = lambda p: {**p, "device": shards.device(p["device"])} if "device" in p else p  # noqa: E731
         encoder = build("encoder", enc["name"], registry, **placed(enc_params))
@@ -154,9 +143,10 @@ def evaluate(
             bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
         bridge.fit(bank.to(pipe.llm.device))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
+    task_objs = {n: build("task", n, pipe.registry, **_params_of(task_params, n, tasks, pipe.registry)) for n in tasks}
+    task_samples = {n: list(t.samples())[: cfg.limit] if cfg.limit else list(t.samples()) for n, t in task_objs.items()}
     audio_stats = AudioStatistics(pipe, bridge, cfg, pipe.registry)  # optional fit_audio capability (shift)
     audio_stats.before_run()
-    task_objs = {n: build("task", n, pipe.registry, **accepted_params("task", n, task_params or {}, pipe.registry)) for n in tasks}
     tokens = {n: cfg.task_tokens.get(n) or getattr(t, "task_token", None) for n, t in task_objs.items()}  # optional task capability
     config = {
         "checkpoint": str(checkpoint),
@@ -166,23 +156,20 @@ def evaluate(
                    "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
-        "run": cfg.model_dump(exclude={"device", "batch_size"} | (set() if cfg.task_tokens else {"task_tokens"})),  # neither changes results: the batch used is in execution
+        "run": cfg.recorded(),
         "checkpoint_config": {k: ckpt_cfg.get(k) for k in ("bridge", "corpus", "supervision", "step", "train")},
         **({"task_tokens": {n: t for n, t in tokens.items() if t}} if any(tokens.values()) else {}),
     }
-    _guard_config(out, config, overwrite, shards)
+    _guard_config(out, config, overwrite, shards, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()})
     writer = SamplesWriter(out / shards.samples_file())
     earlier = earlier_rows(out, skip=writer.path.name)  # other shards' files, e.g. of a run with another process count
     sizer = BatchSizer(cfg.batch_size, pipe)
     decoding = generation_settings(pipe.llm, resolve_decoding(cfg.decoding))
-    task_samples, block, generated = {}, 0, 0
+    block, generated = 0, 0
     try:
         for name, task in task_objs.items():
             t0 = time.perf_counter()
-            samples = list(task.samples())
-            if cfg.limit:
-                samples = samples[: cfg.limit]
-            task_samples[name] = samples
+            samples = task_samples[name]
             audio_stats.before_task(name, samples)
             done = {i for (t, i) in [*earlier, *writer.records] if t == name}
             generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards, tokens[name])
@@ -216,7 +203,7 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
             results[name] = task.score(rows, encoder=pipe.encoder)
             if getattr(task, "notes", None):
                 notes[name] = dict(task.notes)
-        counts[name] = len(rows)
+        counts[name] = len(rows)  # every sample has its row here: expected_count == samples_count
         errors += sum(1 for r in rows if r.get("error"))
         timings[f"{name}_seconds"] += time.perf_counter() - t0
     timings["total_seconds"] = time.perf_counter() - t_start
@@ -228,6 +215,7 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
         notes=notes,
         errors_count=errors,
         samples_count=counts,
+        expected_count=dict(counts),
         fingerprints={"config": fingerprint(config), **{f"task:{k}": v for k, v in prints.items()}},
         timings={k: round(v, 3) for k, v in timings.items()},
         task_kinds=kinds,
@@ -239,10 +227,10 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
 
 
 def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True) -> RunResults:
-    """Score an existing samples.jsonl again without regenerating (the infer/score split)."""
+    """Score an existing samples.jsonl again without regenerating (the infer/score split). Rows
+    are read as a resume reads them (``results.scan_samples``); fewer rows than the run's
+    samples (a killed run) mark the results ``partial``, with the expected and found counts."""
     import json
-
-    from mats_core.results import read_samples
 
     run_dir = Path(run_dir)
     stamp = run_dir / "run_config.json"
@@ -254,19 +242,25 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     if with_encoder:
         enc = config["encoder"]
         encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
-    results, notes, kinds, errors = {}, {}, {}, 0
+    results, notes, kinds, errors, found, expected = {}, {}, {}, 0, {}, {}
+    limit = config["run"].get("limit")
     for name in config["tasks"]:
-        task = build("task", name, registry, **accepted_params("task", name, config.get("task_params", {}), registry))
-        task_rows = [r for r in rows if r["task"] == name]
-        kinds[name] = task.kind
-        results[name] = task.score(task_rows, encoder=encoder)
+        task = build("task", name, registry, **_params_of(config.get("task_params"), name, config["tasks"], registry))
+        ids = [str(s.id) for s in task.samples()]
+        ids = set(ids[:limit] if limit else ids)
+        task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
+        kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)
+        results[name] = task.score(task_rows, encoder=encoder) if task_rows else {}  # a killed run may lack a task
         if getattr(task, "notes", None):
             notes[name] = dict(task.notes)
         errors += sum(1 for r in task_rows if r.get("error"))
-    old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
+    try:
+        old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
+    except MatsError:  # a torn results.json is what this re-creates
+        old = None
     res = RunResults(
         config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
-        errors_count=errors, samples_count={t: sum(1 for r in rows if r["task"] == t) for t in config["tasks"]},
+        errors_count=errors, samples_count=found, expected_count=expected, partial=found != expected,
         fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
         task_kinds=kinds, execution=old.execution if old else None,
     )
@@ -338,21 +332,39 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     return {"accuracy": correct / n if n else None}
 
 
-def _guard_config(out: Path, config: dict, overwrite: bool, shards: Shards) -> None:
-    """A rerun into the same directory resumes only with the same config. Every process checks
-    (so all fail alike); rank 0 clears and stamps; the others wait for it."""
+def _params_of(task_params: dict | None, name: str, tasks: Sequence[str], registry: str | None) -> dict:
+    """A task's params: ``task_params`` maps task name -> its params (runner, suites), or is one
+    flat set (older callers and run_config.json files) of which each task takes what it accepts."""
+    given = dict(task_params or {})
+    if given and all(k in tasks and isinstance(v, dict) for k, v in given.items()):
+        return dict(given.get(name, {}))
+    return accepted_params("task", name, given, registry)
+
+
+def _guard_config(out: Path, config: dict, overwrite: bool, shards: Shards, data: dict | None = None) -> None:
+    """A rerun into the same directory resumes only with the same config and the same task data
+    (``data``: task -> fingerprint of its samples). Every process checks (so all fail alike);
+    rank 0 clears and stamps; the others wait for it."""
     import json
+
+    from mats_core.validation import config_diff
 
     stamp = out / "run_config.json"
     new = fingerprint(config)
-    old = json.loads(stamp.read_text()).get("fingerprint") if stamp.exists() else new
-    if old != new and not overwrite:
-        raise MatsError(f"{out} holds a run with a different config; use another --output or pass --overwrite")
+    held = json.loads(stamp.read_text()) if stamp.exists() else {"fingerprint": new, "config": config, "data": data}
+    changed = [] if held.get("fingerprint") == new else config_diff(held.get("config", {}), config) or ["(config)"]
+    old_data = held.get("data") or {}  # absent in stamps older than the data check
+    moved = [t for t in (data or {}) if t in old_data and old_data[t] != data[t]]
+    if (changed or moved) and not overwrite:
+        why = [f"config differs: {'; '.join(changed[:8])}"] if changed else []
+        why += [f"the data of task '{t}' changed since (its samples' ids, labels, references or instructions)" for t in moved]
+        raise MatsError(f"{out} holds a run with a different config: {'; '.join(why)}; "
+                        "use another --output or pass --overwrite to re-run it")
     shards.barrier()  # everyone has read the old stamp
     if shards.is_main:
-        if old != new:
+        if changed or moved:
             for f in [out / "samples.jsonl", out / "results.json", *shard_files(out)]:
                 f.unlink(missing_ok=True)
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(stamp, json.dumps({"fingerprint": new, "config": config}, indent=2, default=str))
+        atomic_write_text(stamp, json.dumps({"fingerprint": new, "config": config, "data": data}, indent=2, default=str))
     shards.barrier()

@@ -42,12 +42,18 @@ def _read_registry(path: Path) -> dict[str, dict[str, Preset]]:
         raise MatsError(f"registry file {path} does not exist") from None
     except yaml.YAMLError as exc:
         raise MatsError(f"registry file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise MatsError(f"registry file {path}: the top level must be a mapping of sections ({', '.join(KINDS)}, checkpoints), "
+                        f"got a {type(raw).__name__}")
     out: dict[str, dict[str, Preset]] = {}
     for kind, presets in raw.items():
         if kind == "checkpoints":
             continue  # read by checkpoint_sets()
         if kind not in KINDS:
             raise MatsError(f"{path}: unknown section '{kind}'; sections are {', '.join(KINDS)}")
+        if presets is not None and not isinstance(presets, dict):
+            raise MatsError(f"{path}: section '{kind}' must be a mapping of preset name -> {{plugin, params}}, "
+                            f"got a {type(presets).__name__}")
         out[kind] = {}
         for name, body in (presets or {}).items():
             try:
@@ -81,8 +87,12 @@ def checkpoint_sets(registry: str | os.PathLike | None = None) -> dict[str, str]
     holding ``clean/``, ``noise/`` and ``audio/`` checkpoints (the shipped ones for a preset pair)."""
     out: dict[str, str] = {}
     for p in registry_paths(registry):
-        raw = yaml.safe_load(Path(p).read_text()) or {}
-        out.update(raw.get("checkpoints") or {})
+        _read_registry(Path(p))  # the file's shape, with an error naming it
+        sets = yaml.safe_load(Path(p).read_text()).get("checkpoints") or {}
+        if not isinstance(sets, dict) or not all(isinstance(v, str) for v in sets.values()):
+            raise MatsError(f"{p}: checkpoints must be a mapping of '<encoder>+<llm>' -> directory, "
+                            f"e.g. checkpoints: {{tiny+tiny: runs/set}}; got {sets!r}")
+        out.update(sets)
     return out
 
 
@@ -132,7 +142,13 @@ def build(kind: str, name: str, /, registry: str | os.PathLike | None = None, **
     if entry.conflict:
         raise MatsError(entry.conflict)
     validated = validate_params(kind, name, entry.factory, merged)
-    return entry.factory(**validated)
+    try:
+        return entry.factory(**validated)
+    except TypeError as exc:  # a factory taking **kwargs passed on a param nothing below takes
+        declared = getattr(_params_model(entry.factory), "model_fields", {})
+        if "unexpected keyword argument" not in str(exc) or not set(validated) - set(declared):
+            raise
+        raise MatsError(f"{kind} '{name}': {exc}; check the {kind}'s params") from None
 
 
 def resolved_params(kind: str, name: str, /, registry: str | os.PathLike | None = None, **params: Any) -> dict[str, Any]:
@@ -159,7 +175,7 @@ def validate_params(kind: str, name: str, factory: Any, params: dict[str, Any], 
     try:
         validated = model.model_validate(params)
     except ValidationError as exc:
-        raise MatsError(f"{kind} '{name}': {_format_errors(exc)}") from None
+        raise MatsError(f"{kind} '{name}': {_format_errors(exc, model.model_fields)}") from None
     if fill_defaults:
         return validated.model_dump()
     return {k: getattr(validated, k) for k in validated.model_fields_set if k in model.model_fields} | {
@@ -202,15 +218,10 @@ def _resolve_hints(factory: Any) -> dict[str, Any]:
         return {}
 
 
-def _format_errors(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(params)"
-        if err["type"] == "extra_forbidden":
-            parts.append(f"unknown param '{loc}'")
-        else:
-            parts.append(f"param '{loc}': {err['msg']} (got {err.get('input')!r})")
-    return "; ".join(parts)
+def _format_errors(exc: ValidationError, known: Any = ()) -> str:
+    from mats_core.validation import format_errors
+
+    return format_errors(exc, known=known)
 
 
 def _missing_plugin(kind: str, name: str, preset: Preset) -> str:

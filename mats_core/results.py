@@ -11,11 +11,12 @@ import json
 import os
 import platform
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
 
@@ -46,6 +47,9 @@ class RunResults(BaseModel):
     # how the run executed (processes, rows per process, batch size and decoding actually used):
     # outside ``config`` so it never changes a fingerprint
     execution: dict[str, Any] | None = None
+    # `mats-bench score` on a killed run: fewer rows than samples (expected_count vs samples_count)
+    partial: bool = False
+    expected_count: dict[str, int] = Field(default_factory=dict)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -64,7 +68,15 @@ def write_results(path: str | os.PathLike, results: RunResults) -> None:
 
 
 def read_results(path: str | os.PathLike) -> RunResults:
-    return RunResults.model_validate_json(Path(path).read_text())
+    from mats_core.registry import MatsError
+
+    try:
+        return RunResults.model_validate_json(Path(path).read_text())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise MatsError(f"{path}: not a valid results.json ({where + ': ' if where else ''}{first['msg']}); "
+                        "re-create it with `mats-bench score RUN_DIR` or re-run") from None
 
 
 class SamplesWriter:
@@ -79,15 +91,8 @@ class SamplesWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.records: dict[tuple[str, str], dict] = {}
         if self.path.exists():
-            good = []
-            for line in self.path.read_text().splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # torn write from an interrupted run: that sample is redone
-                self.records[(rec["task"], str(rec["id"]))] = rec
-                good.append(line)
-            atomic_write_text(self.path, "".join(g + "\n" for g in good))
+            self.records, lines = scan_samples(self.path)  # torn or invalid rows are redone
+            atomic_write_text(self.path, "".join(g + "\n" for g in lines.values()))
         self._fh = open(self.path, "a")
 
     def done(self, task: str) -> set[str]:
@@ -114,13 +119,38 @@ class SamplesWriter:
 
 
 def read_samples(path: str | os.PathLike) -> list[dict]:
-    rows = []
-    for line in Path(path).read_text().splitlines():
+    """The valid rows of a samples.jsonl, one per (task, id): the policy of ``scan_samples``."""
+    return list(scan_samples(path)[0].values())
+
+
+def scan_samples(path: str | os.PathLike) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], str]]:
+    """(task, id) -> row and -> its line. A torn line (a kill mid-write) is dropped silently; a
+    valid-JSON line that is not a sample row (no ``task`` or ``id``) is dropped with a warning
+    naming file and line; a (task, id) written twice keeps the last row, with a warning. ``run``
+    (resume) and ``score`` both read samples.jsonl through this, so they count the same rows."""
+    rows: dict[tuple[str, str], dict] = {}
+    lines: dict[tuple[str, str], str] = {}
+    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
         try:
-            rows.append(json.loads(line))
+            rec = SampleRecord.model_validate(json.loads(line))
         except json.JSONDecodeError:
+            continue  # torn write from an interrupted run: that sample is redone
+        except ValidationError as exc:
+            where = ", ".join(".".join(map(str, e["loc"])) or "(row)" for e in exc.errors())
+            warnings.warn(f"{path}:{n}: not a sample row (invalid {where}); it is ignored (a run redoes that sample)", stacklevel=2)
             continue
-    return rows
+        key = (rec.task, rec.id)
+        if key in rows:
+            warnings.warn(f"{path}:{n}: task {rec.task!r} id {rec.id!r} is written twice; the last row is kept", stacklevel=2)
+        rows[key], lines[key] = json.loads(line), line
+    return rows, lines
+
+
+def data_fingerprint(task: Any, samples: Iterable[Any]) -> str:
+    """What a run's results depend on in a task's data: the task's own ``fingerprint`` (optional)
+    and each sample's id, instruction, label and references."""
+    rows = [[str(s.id), s.instruction, s.label, list(s.references)] for s in samples]
+    return fingerprint([getattr(task, "fingerprint", None), rows])
 
 
 def fingerprint(obj: Any) -> str:

@@ -39,6 +39,35 @@ def find_checkpoints(checkpoint: Path | None, encoder: str, llm: str, registry: 
     return found
 
 
+def check_inputs(encoder: str, llm: str, bridges: list[str], tasks: list[str], run_params: dict[str, Any],
+                 overrides: dict[str, dict], *, registry: str | None = None, data_root: Path | None = None) -> tuple[Any, dict]:
+    """Every name, param and setting of a run, checked before a model loads or the output is
+    touched: (RunConfig, task name -> its params)."""
+    from pydantic import ValidationError
+
+    from mats_core.registry import resolve, resolved_params
+    from mats_core.validation import RunConfig, check_device, format_errors, split_task_params
+
+    if not bridges:
+        raise MatsError("--bridge is empty")
+    resolve("encoder", encoder, registry)  # typos fail fast, with the closest name
+    resolve("llm", llm, registry)
+    for b in bridges:
+        try:
+            resolved_params("bridge", b, registry, **overrides.get("bridge", {}))
+        except MatsError as exc:
+            many = f" (--set bridge.* goes to every bridge of the run: {', '.join(bridges)}; pass --bridge to pick)" if len(bridges) > 1 else ""
+            raise MatsError(f"{exc}{many}") from None
+    shared = dict(overrides.get("task", {}), **({"data_root": str(data_root)} if data_root is not None else {}))
+    task_params = {t: p for t, p in split_task_params(shared, tasks, registry, overrides.get("tasks")).items() if p}
+    try:
+        cfg = RunConfig(**{k: v for k, v in run_params.items() if v is not None})
+    except ValidationError as exc:
+        raise MatsError("run settings: " + format_errors(exc, "run.", RunConfig.model_fields, noun="setting")) from None
+    check_device(cfg.device)
+    return cfg, task_params
+
+
 def run_comparison(
     encoder: str,
     llm: str,
@@ -53,36 +82,29 @@ def run_comparison(
     overwrite: bool = False,
     reference: bool = True,
 ) -> tuple[list[tuple[str, dict]], dict[str, str]]:
-    from pydantic import ValidationError
+    """``overrides``: ``--set`` values by kind (``task``: params for every task that takes them)
+    and, from a suite, ``tasks``: task name -> params for that task alone. Every name, param and
+    setting is checked before a model loads or the output is touched."""
+    cfg, task_params = check_inputs(encoder, llm, bridges, tasks, run_params, overrides, registry=registry, data_root=data_root)
+    from mats_core.distributed import Shards  # torch and the models only once everything checked out
+    from mats_core.harness import Pipeline, evaluate, zero_shot
+    from mats_core.model import read_checkpoint_config
+    from mats_core.registry import build
 
-    from mats_core.distributed import Shards
-    from mats_core.harness import Pipeline, RunConfig, evaluate, zero_shot
-    from mats_core.registry import accepted_params, build, resolve
-
-    if not bridges:
-        raise MatsError("--bridge is empty")
-    for b in bridges:  # fail fast on typos, before loading any model
-        resolve("bridge", b, registry)
-    for t in tasks:
-        resolve("task", t, registry)
-    try:
-        cfg = RunConfig(**{k: v for k, v in run_params.items() if v is not None})
-    except ValidationError as exc:
-        raise MatsError("run settings: " + "; ".join(f"{'.'.join(map(str, e['loc'][:1]))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())) from None
     main = Shards.from_env().is_main
     ckpts = find_checkpoints(checkpoint, encoder, llm, registry)
-    pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, cfg.device, overrides)
+    trained_with = read_checkpoint_config(ckpts["noise"])  # config.json only: checked before the models load
     for kind, name in (("encoder", encoder), ("llm", llm)):
-        trained = pipe.spec[kind]["name"]
+        trained = trained_with[kind]["name"]
         if trained != name:
             raise MatsError(f"the checkpoint was trained with {kind} '{trained}', not '{name}': pass --{kind} {trained} or another --checkpoint")
-    task_params = dict(overrides.get("task", {}))
-    if data_root is not None:
-        task_params["data_root"] = str(data_root)
-    kinds = {t: build("task", t, registry, **accepted_params("task", t, task_params, registry)).kind for t in tasks}
+    single = len(bridges) == 1 and not reference
+    for b in bridges:  # what can be compared with a run already in the output, before loading
+        precheck_output(output if single else output / b, ckpts["clean"] if b == "none" else ckpts["noise"], tasks, task_params, cfg, overwrite)
+    pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, cfg.device, overrides)
+    kinds = {t: build("task", t, registry, **task_params.get(t, {})).kind for t in tasks}
     progress = _Progress(enabled=main)
     rows: list[tuple[str, dict]] = []
-    single = len(bridges) == 1 and not reference
     with progress:
         for b in bridges:
             ck = ckpts["clean"] if b == "none" else ckpts["noise"]
@@ -91,7 +113,7 @@ def run_comparison(
             audio_stats = (res.model_extra or {}).get("bridge_statistics") or {}
             rows.append((f"{b} (unpaired-audio stats)" if audio_stats.get("kind") == "unpaired-audio" else b, res.results))
         if reference:
-            zs = {t: zero_shot(pipe, t, cfg, accepted_params("task", t, task_params, registry)) for t in tasks if main and kinds[t] == "classification"}
+            zs = {t: zero_shot(pipe, t, cfg, task_params.get(t, {})) for t in tasks if main and kinds[t] == "classification"}
             if zs:
                 rows.append(("clap-zero-shot", {t: {"accuracy_exact": v.get("accuracy"), "accuracy_embed": v.get("accuracy")} for t, v in zs.items()}))
             if "audio" in ckpts:
@@ -104,6 +126,27 @@ def run_comparison(
         atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds}, indent=2))
         atomic_write_text(output / "comparison.md", as_markdown(rows, kinds))
     return rows, kinds
+
+
+def precheck_output(out: Path, checkpoint: Path, tasks: list[str], task_params: dict, cfg: Any, overwrite: bool) -> None:
+    """The parts of a run's config known before any model loads, against a run already in ``out``:
+    a changed --limit, task or run setting is refused at once (the full check, with the bridge
+    and the data, is the harness's once the models are loaded)."""
+    from mats_core.validation import config_diff
+
+    stamp = out / "run_config.json"
+    if overwrite or not stamp.is_file():
+        return
+    try:
+        held = json.loads(stamp.read_text()).get("config") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # an unreadable stamp: the harness decides
+    expected = {"checkpoint": str(checkpoint), "tasks": list(tasks), "task_params": dict(task_params),
+                "run": cfg.recorded()}
+    changed = config_diff({k: held.get(k) for k in expected}, expected)
+    if changed:
+        raise MatsError(f"{out} holds a run with a different config: config differs: {'; '.join(changed[:8])}; "
+                        "use another --output or pass --overwrite to re-run it")
 
 
 class _Progress:

@@ -9,7 +9,7 @@ A suite file::
     bridges: [none, noise, memory, santa]
     tasks:                                 # task name -> its params ({} = the task's defaults)
       tiny-caption: {}
-      tiny-classify: {split: test, task_token: "[single event]"}  # task_token: see RunConfig.task_tokens
+      tiny-classify: {split: test, task_token: "[single event]"}  # its params reach it alone; task_token: RunConfig.task_tokens
     run: {memory_size: 5172, crop: center} # RunConfig fields (mats-bench run --set run.*)
     decoding: {preset: paper}              # generation settings (--set decoding.*), a named preset or keys
     reference: true                        # CLAP zero-shot and MATS-Audio rows
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from mats_core.registry import MatsError
 
@@ -57,45 +57,23 @@ class Suite(BaseModel):
                             "pass one (copy the presets you need into one file)")
         return own or cli_registry
 
-    def task_params(self, registry: str | None = None) -> dict[str, Any]:
-        """The suite's per-task params as the one ``task`` param set that ``mats-bench run``
-        gives every task today (each task takes the keys it accepts). A key that two tasks
-        accept must then have one value: otherwise this names both tasks and the key."""
-        from mats_core.registry import accepted_params
-
-        merged: dict[str, Any] = {}
-        for params in self.tasks.values():
-            for key, value in params.items():
-                if key != TOKEN:  # a task's own token travels as run.task_tokens
-                    merged.setdefault(key, value)  # the first task to set a key gives its value
-        for key, value in merged.items():
-            for name, params in self.tasks.items():
-                if key not in accepted_params("task", name, {key: value}, registry) or params.get(key, _UNSET) == value:
-                    continue
-                given = ", ".join(n for n, p in self.tasks.items() if p.get(key, _UNSET) == value)
-                own = f"its {key}={params[key]!r}" if key in params else "its default"
-                raise MatsError(
-                    f"{self._source}: tasks.{name}.{key}: mats-bench run gives every task one set of params, so task "
-                    f"'{name}' would get {key}={value!r} (set for {given}) instead of {own}; give every task that "
-                    f"takes '{key}' the same value, or run those tasks separately")
-        return merged
-
-    def overrides(self, sets: dict[str, dict[str, Any]] | None = None, registry: str | None = None) -> dict[str, dict[str, Any]]:
-        """``--set`` style overrides for ``mats-bench run``: the suite's run, decoding and task
-        params, with the command line's ``--set`` values on top."""
+    def overrides(self, sets: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+        """``--set`` style overrides for ``mats-bench run``: the suite's run and decoding settings
+        with the command line's ``--set`` values on top, and ``tasks``: each task's own params
+        (they reach that task alone; ``--set task.*`` still goes to every task that takes it)."""
         sets = dict(sets or {})
         run = {k: v for k, v in self.run.items() if k != "decoding"}
         tokens = {**self.run.get("task_tokens", {}), **{n: p[TOKEN] for n, p in self.tasks.items() if TOKEN in p}}
         if tokens:
             run["task_tokens"] = tokens
         decoding = {**self.run.get("decoding", {}), **self.decoding}
-        own = {"run": run, "decoding": decoding, "task": self.task_params(registry)}
-        for kind, values in own.items():
+        for kind, values in {"run": run, "decoding": decoding}.items():
             sets[kind] = {**values, **sets.get(kind, {})}
+        own = {name: {k: v for k, v in params.items() if k != TOKEN} for name, params in self.tasks.items()}  # a token is run.task_tokens
+        sets["tasks"] = {name: params for name, params in own.items() if params}
         return sets
 
 
-_UNSET = object()
 TOKEN = "task_token"  # per-task key of a suite's tasks: the published MATS task token
 
 
@@ -111,8 +89,9 @@ def load_suite(path: str | Path) -> Suite:
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as exc:
-        errors = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
-        raise MatsError(f"{path}: {errors}") from None
+        from mats_core.validation import format_errors
+
+        raise MatsError(f"{path}: {format_errors(exc, known=Suite.model_fields, noun='key')}") from None
     suite._source = path
     return suite
 
@@ -120,9 +99,8 @@ def load_suite(path: str | Path) -> Suite:
 def check_suite(suite: Suite, registry: str | None = None) -> None:
     """Resolve every name and validate every param of the suite; builds nothing. Errors name
     the suite file and the key (``tasks.esc50.fold``, ``bridges[2]``, ``run.crop`` ...)."""
-    from mats_core.audio import Crop
-    from mats_core.generation import resolve_decoding
-    from mats_core.harness import RunConfig
+    from mats_core.validation import RunConfig
+    from mats_core.validation import format_errors
     from mats_core.registry import resolve, resolved_params
 
     reg = suite.registry_path(registry)
@@ -145,13 +123,11 @@ def check_suite(suite: Suite, registry: str | None = None) -> None:
             raise MatsError(f"{src}: tasks.{name}.{TOKEN}: must be a non-empty string, got {params[TOKEN]!r}")
         check(f"tasks.{name}", resolved_params, "task", name, reg, **{k: v for k, v in params.items() if k != TOKEN})
     try:
-        run = RunConfig(**{**suite.run, "decoding": {**suite.run.get("decoding", {}), **suite.decoding}})
-        check("decoding", resolve_decoding, run.decoding)
-        TypeAdapter(dict[str, Crop]).validate_python({"crop": run.crop})  # RunConfig types crop as a plain str
+        RunConfig(**{**suite.run, "decoding": {**suite.run.get("decoding", {}), **suite.decoding}})
     except ValidationError as exc:
-        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise MatsError(f"{src}: run: {errors}") from None
-    suite.task_params(reg)
+        raise MatsError(f"{src}: run: {format_errors(exc, 'run.', RunConfig.model_fields, noun='setting')}") from None
+    except MatsError as exc:  # the typed decoding settings
+        raise MatsError(f"{src}: run: {exc}") from None
 
 
 @dataclass
@@ -173,7 +149,7 @@ def suite_options(path: str | Path, registry: str | None = None, sets: dict[str,
     reg = suite.registry_path(registry)
     check_suite(suite, reg)
     return SuiteOptions(encoder=suite.encoder, llm=suite.llm, bridge=",".join(suite.bridges), tasks=",".join(suite.tasks),
-                        registry=reg, overrides=suite.overrides(sets, reg), reference=suite.reference)
+                        registry=reg, overrides=suite.overrides(sets), reference=suite.reference)
 
 
 def shipped_suites() -> list[str]:

@@ -62,14 +62,21 @@ class SweepSpec(BaseModel):
 def load_spec(path: str | Path) -> SweepSpec:
     from pydantic import ValidationError
 
+    from mats_core.validation import format_errors
+
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise MatsError(f"grid file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise MatsError(f"grid file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(raw, dict):
+        raise MatsError(f"grid file {path}: expected a mapping (encoder, llm, tasks, checkpoints, seeds, run, grid), "
+                        f"got {type(raw).__name__}")
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        raise MatsError(f"{path}: {_pydantic_errors(exc)}") from None
+        raise MatsError(f"{path}: {format_errors(exc, known=SweepSpec.model_fields, noun='key')}") from None
     spec._source = str(path)
     return spec
 
@@ -79,9 +86,10 @@ def check_spec(spec: SweepSpec, registry: str | None = None) -> None:
     the grid file and the key (``grid[0].params.lam``, ``tasks[1]``, ``run.limit`` ...)."""
     from pydantic import ValidationError
 
-    from mats_core.harness import RunConfig
+    from mats_core.validation import RunConfig
     from mats_core.registry import resolve, resolved_params
     from mats_core.runner import find_checkpoints
+    from mats_core.validation import check_device, format_errors
 
     src = spec._source
 
@@ -102,7 +110,13 @@ def check_spec(spec: SweepSpec, registry: str | None = None) -> None:
         try:
             RunConfig(**{**spec.run, "seed": seed})
         except ValidationError as exc:
-            raise fail("run", _pydantic_errors(exc, prefix="run.")) from None
+            raise fail("run", format_errors(exc, "run.", RunConfig.model_fields, noun="setting")) from None
+        except MatsError as exc:  # the typed decoding settings
+            raise fail("run", exc) from None
+    try:
+        check_device(spec.run.get("device", "auto"), "run.device")
+    except MatsError as exc:
+        raise fail("run.device", exc) from None
     for i, entry in enumerate(spec.grid):
         try:
             resolve("bridge", entry.bridge, registry)
@@ -127,17 +141,14 @@ def check_spec(spec: SweepSpec, registry: str | None = None) -> None:
             raise fail(f"checkpoints[{i}]", exc) from None
 
 
-def _pydantic_errors(exc: Any, prefix: str = "") -> str:
-    return "; ".join(f"{prefix}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-
-
 def point_name(bridge: str, params: dict[str, Any]) -> str:
     return bridge + "".join(f"-{k}={v}" for k, v in sorted(params.items()))
 
 
 def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwrite: bool = False,
               log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    from mats_core.harness import Pipeline, RunConfig, evaluate
+    from mats_core.harness import Pipeline, evaluate
+    from mats_core.validation import RunConfig
     from mats_core.runner import find_checkpoints
 
     check_spec(spec, registry)

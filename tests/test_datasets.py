@@ -455,3 +455,63 @@ def check_run(out: Path, info: dict, tasks: list[str]) -> None:
     assert "not found" in errors[info["audiocaps"]["missing"]]
     assert results["errors_count"] == 2 and results["results"]["audiocaps"]["errors"] == 2.0
     assert set(results["notes"].get("clotho", {})) <= {"spice", "spider"}
+
+
+# -- metadata that would lose rows (issue 12.5) ----------------------------------------------
+ESC_HEADER = "filename,fold,target,category,esc10,src_file,take\n"
+
+
+def _esc50(tmp_path, body: bytes | str, encoding: str = "utf-8"):
+    folder = tmp_path / "esc50"
+    (folder / "meta").mkdir(parents=True)
+    path = folder / "meta" / "esc50.csv"
+    path.write_bytes(body if isinstance(body, bytes) else body.encode(encoding))
+    for name in ("1-1-A-0.wav", "1-2-A-0.wav", "2-3-A-1.wav", "2-4-A-1.wav"):
+        tone(folder / "audio" / name)
+    return path
+
+
+ESC_ROWS = ['1-1-A-0.wav,1,0,dog,True,1,A\n', '1-2-A-0.wav,1,0,dog,True,2,A\n', '2-3-A-1.wav,2,1,rooster,True,3,A\n',
+            '2-4-A-1.wav,2,1,rooster,True,4,A\n']
+
+
+def test_an_unclosed_quote_names_file_and_line_instead_of_swallowing_rows(tmp_path):
+    rows = list(ESC_ROWS)
+    rows[1] = '1-2-A-0.wav,1,0,"dog,True,2,A\n'  # the quote opens on line 3 and swallows lines 4-5
+    path = _esc50(tmp_path, ESC_HEADER + "".join(rows))
+    with pytest.raises(MatsError, match=rf"{path}:3: a quoted field runs over lines 3-5.*unclosed quote"):
+        task("esc50", tmp_path).samples()
+
+
+def test_a_field_over_the_csv_limit_names_file_and_line(tmp_path):
+    rows = list(ESC_ROWS)
+    rows[2] = '2-3-A-1.wav,2,1,' + "x" * 140_000 + ',True,3,A\n'
+    path = _esc50(tmp_path, ESC_HEADER + "".join(rows))
+    with pytest.raises(MatsError, match=rf"{path}:4: field larger than field limit"):
+        task("esc50", tmp_path).samples()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_csv_is_read(tmp_path, encoding):
+    _esc50(tmp_path, ESC_HEADER + "".join(ESC_ROWS), encoding=encoding)
+    samples = task("esc50", tmp_path).samples()
+    assert [s.id for s in samples] == ["1-1-A-0", "1-2-A-0", "2-3-A-1", "2-4-A-1"]
+    assert {s.label for s in samples} == {"dog", "rooster"}
+
+
+def test_clotho_aqa_questions_without_answers_are_counted_in_results_notes(tmp_path):
+    folder = tmp_path / "clotho-aqa"
+    write_csv(folder / "clotho_aqa_test.csv", [
+        ["rain.wav", "Is it raining?", "yes", "yes"],
+        ["rain.wav", "What is it?", "", "yes"],
+        ["rain.wav", "What is it?", "?", "no"],
+        ["rain.wav", "Is it raining?", "no", "yes"],
+    ], ["file_name", "QuestionText", "answer", "confidence"])
+    tone(folder / "audio_files" / "rain.wav")
+    t = task("clotho-aqa", tmp_path)
+    with pytest.warns(UserWarning, match=r"1 of 2 questions in .*clotho_aqa_test.csv have no usable answer.*lines 3, 4"):
+        samples = t.samples()
+    assert [s.id for s in samples] == ["rain.wav#q1"]
+    rows = [{"id": s.id, "prediction": "yes", "references": s.references, "label": None, "error": None} for s in samples]
+    t.score(rows)
+    assert t.notes["dropped_rows"] == "1" and "lines 3, 4" in t.notes["dropped_rows_detail"]

@@ -285,7 +285,7 @@ def test_paper_decoding_preset_and_suites():
         assert suite.decoding == {"preset": "paper"}
         opts = suite_options(root / name)
         assert "mats-santa" in opts.bridge and "mats-santa-exact" in opts.bridge and "mats-santa-published" in opts.bridge
-        assert opts.overrides["run"]["task_tokens"] and "task_token" not in opts.overrides["task"]
+        assert opts.overrides["run"]["task_tokens"] and "task_token" not in str(opts.overrides.get("tasks", {}))
     tokens = suite_options(root / "paper-closed-ended.yaml").overrides["run"]["task_tokens"]
     assert tokens["esc50"] == "[single event]" and tokens["clotho-aqa"] == "[audio qa]"
 

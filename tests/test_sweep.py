@@ -66,8 +66,8 @@ def test_a_bad_param_value_fails_before_any_point_runs(tmp_path, no_runs, params
     ("tasks: [tiny-qa, tiny-qaa]\ngrid: [{bridge: none}]\n", "tasks[1]: unknown task 'tiny-qaa'; did you mean 'tiny-qa'?"),
     ("tasks: [tiny-qa]\ngrid: [{bridge: none}, {bridge: sant}]\n", "grid[1].bridge: unknown bridge 'sant'"),
     ("encoder: tinyy\ntasks: [tiny-qa]\ngrid: [{bridge: none}]\n", "encoder: unknown encoder 'tinyy'"),
-    ("tasks: [tiny-qa]\nrun: {limt: 3}\ngrid: [{bridge: none}]\n", "run: run.limt: Extra inputs are not permitted"),
-    ("tasks: [tiny-qa]\nrun: {limit: 0}\ngrid: [{bridge: none}]\n", "run: run.limit: Input should be greater than or equal to 1"),
+    ("tasks: [tiny-qa]\nrun: {limt: 3}\ngrid: [{bridge: none}]\n", "run: unknown setting 'run.limt'; did you mean 'limit'?"),
+    ("tasks: [tiny-qa]\nrun: {limit: 0}\ngrid: [{bridge: none}]\n", "run: setting 'run.limit': Input should be greater than or equal to 1 (got 0)"),
     ("tasks: [tiny-qa]\ncheckpoints: [/nonexistent/ck]\ngrid: [{bridge: none}]\n", "checkpoints[0]: /nonexistent/ck: neither a checkpoint"),
 ])
 def test_bad_names_fail_before_any_point_runs(tmp_path, no_runs, text, message):
@@ -79,7 +79,7 @@ def test_bad_names_fail_before_any_point_runs(tmp_path, no_runs, text, message):
 
 def test_a_malformed_grid_file_names_the_file_and_key(tmp_path):
     path = grid(tmp_path, "tasks: tiny-qa\ngrid: [{bridge: none, param: {}}]\n")
-    with pytest.raises(MatsError, match=r"grid\.yaml: tasks: Input should be a valid list; grid\.0\.param: Extra inputs"):
+    with pytest.raises(MatsError, match=r"grid\.yaml: key 'tasks': Input should be a valid list \(got 'tiny-qa'\); unknown key 'grid\.0\.param'$"):
         load_spec(path)
 
 

@@ -119,11 +119,11 @@ def test_quick_training_is_deterministic_and_loads(tmp_path):
 
 
 def test_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m mats_tiny.lm --out"):
+    with pytest.raises(MatsError, match="python -m mats_tiny.lm --out"):
         tiny_lm.load_tiny_lm(str(tmp_path))
-    with pytest.raises(ValueError, match="lacks \\['answer'\\]"):
+    with pytest.raises(MatsError, match="lacks \\['answer'\\]"):
         tiny_lm.documents([{"text": "a", "instruction": "b"}])
-    with pytest.raises(ValueError, match="steps must be >= 1"):
+    with pytest.raises(MatsError, match="steps must be >= 1"):
         tiny_lm.train_lm(text_records("val", n=20), tmp_path, quick=True, steps=0)
     with pytest.raises(MatsError, match="template"):
         tiny_lm.load_tiny_lm(template="no audio slot")

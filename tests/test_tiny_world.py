@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import mats_core
 from mats_tiny import data, text
 from mats_tiny.world import CLASSES, COUNTABLE, SAMPLE_RATE, Scene, Source, content_hash, render
 
@@ -94,7 +95,7 @@ def test_test_samples_per_task():
     assert all(s.meta["sources"] == 1 and s.label in CLASSES and s.labels == list(CLASSES) for s in cls)
     qa = data.test_samples("qa", n=5)
     assert all(len(s.references) == 1 and s.instruction.endswith("?") for s in qa)
-    with pytest.raises(ValueError, match="task"):
+    with pytest.raises(mats_core.MatsError, match="task"):
         data.test_samples("captioning")
 
 
@@ -133,7 +134,7 @@ def test_task_scores_count_errors_as_failures():
     rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "label": None, "error": None}
             for s in qa.samples()]
     assert qa.score(rows)["n"] == 3
-    with pytest.raises(ValueError, match="no predictions"):
+    with pytest.raises(mats_core.MatsError, match="no predictions"):
         qa.score([])
 
 
@@ -204,7 +205,7 @@ def test_corpus_is_cached_per_split_size_seed_and_source(tmp_path, monkeypatch):
     monkeypatch.setenv("MATS_CACHE", str(tmp_path))
     path.write_text('{"text": "torn')  # a damaged file is regenerated, not trusted
     assert list(mats_core.build("corpus", "tiny", n=30).records()) == first
-    with pytest.raises(ValueError, match="split"):
+    with pytest.raises(mats_core.MatsError, match="split"):
         tasks.corpus_cache_path("nope", None, 0)
 
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from mats_bridges._ops import check_embeddings, noise_injection
+from mats_core import MatsError
 
 
 class NoneBridge:
@@ -48,7 +49,7 @@ class NoiseBridge:
 
     def __init__(self, noise_variance: float = 0.015, uniform_noise: bool = False):
         if not (math.isfinite(noise_variance) and noise_variance >= 0):
-            raise ValueError(f"noise: noise_variance must be a finite number >= 0, got {noise_variance!r}")
+            raise MatsError(f"noise: noise_variance must be a finite number >= 0, got {noise_variance!r}")
         self.noise_variance = float(noise_variance)
         self.uniform_noise = bool(uniform_noise)
 

@@ -68,8 +68,16 @@ def params_fingerprint(params: dict[str, Any], *files: Path) -> str:
 
 
 def _open_text(path: Path):
-    """UTF-8 (BOM tolerated); files saved by old spreadsheet tools fall back to cp1252 / latin-1."""
+    """UTF-8 (BOM tolerated); UTF-16 (spreadsheet "Unicode text" exports) by its BOM or its zero
+    bytes; files saved by old spreadsheet tools fall back to cp1252 / latin-1."""
     raw = path.read_bytes()
+    utf16 = _utf16(raw)
+    if utf16:
+        try:
+            return raw.decode(utf16)
+        except UnicodeDecodeError as exc:
+            raise MatsError(f"{path}: looks like {utf16.upper()} (byte-order mark or zero bytes) but does not decode: {exc}; "
+                            "save it as UTF-8") from None
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             return raw.decode(encoding)
@@ -78,17 +86,29 @@ def _open_text(path: Path):
     raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
 
 
+def _utf16(raw: bytes) -> str | None:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = raw[:4096]
+    if len(head) >= 4 and head.count(0) * 3 >= len(head):  # ASCII text in UTF-16: every other byte is zero
+        return "utf-16-le" if head[1] == 0 else "utf-16-be"
+    return None
+
+
 def read_csv(path: Path, columns: Sequence[str], header: bool = True) -> Iterator[tuple[int, dict[str, str]]]:
     """``(line number, row)`` for each non-blank row, values stripped.
 
     With ``header``, the first row names the columns and must contain ``columns`` (extra
-    columns are kept); without, every row must have exactly ``len(columns)`` fields.
+    columns are kept); without, every row must have exactly ``len(columns)`` fields. A row that
+    spans lines (an unclosed quote swallows the rows after it) or a field too long for the csv
+    module is an error naming the file and line, never rows silently lost.
     """
     reader = csv.reader(io.StringIO(_open_text(path), newline=""))
+    rows = _rows(reader, path)
     names = list(columns)
     if header:
         try:
-            names = [h.strip() for h in next(reader)]
+            names = [h.strip() for h in next(rows)]
         except StopIteration:
             raise MatsError(f"{path} is empty; expected a CSV with header {','.join(columns)}") from None
         missing = [c for c in columns if c not in names]
@@ -97,7 +117,7 @@ def read_csv(path: Path, columns: Sequence[str], header: bool = True) -> Iterato
                 f"{path}: missing column(s) {', '.join(missing)}; its header is {','.join(names)!r}, "
                 f"expected (the official release) {','.join(columns)!r}"
             )
-    for fields in reader:
+    for fields in rows:
         if not any(f.strip() for f in fields):
             continue
         if len(fields) < len(names) or (not header and len(fields) != len(names)):
@@ -105,6 +125,23 @@ def read_csv(path: Path, columns: Sequence[str], header: bool = True) -> Iterato
                 f"{path}:{reader.line_num}: {len(fields)} fields, expected {len(names)} ({','.join(names)})"
             )
         yield reader.line_num, {n: f.strip() for n, f in zip(names, fields)}
+
+
+def _rows(reader: Any, path: Path) -> Iterator[list[str]]:
+    """The reader's rows; a row over several lines or a csv error names the file and line."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise MatsError(f"{path}:{start}: {exc} (an unclosed quote runs to here?); fix the quoting on line {start} "
+                            "or the lines before it") from None
+        if reader.line_num > start and any("\n" in f or "\r" in f for f in fields):
+            raise MatsError(f"{path}:{start}: a quoted field runs over lines {start}-{reader.line_num}, so the rows in "
+                            "between would be lost: an unclosed quote? Close it, or remove the line breaks in the field")
+        yield fields
 
 
 def as_int(value: str, column: str, where: str) -> int:

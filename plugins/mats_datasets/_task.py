@@ -47,6 +47,7 @@ class DatasetTask:
         self.name, self.folder, self.split, self.limit = name, folder, split, limit
         self.params = params
         self.notes: dict[str, str] = {}
+        self.data_notes: dict[str, str] = {}  # what load() had to leave out (dropped_rows ...): kept in results.json notes
         self._loaded: dict[str, list[Sample]] = {}
         self._check_split(split)
         files = self.metadata(split)
@@ -88,7 +89,8 @@ class DatasetTask:
             result = self._score_labels(metric, rows, preds, context.get("encoder"))
         else:
             result = self._score_references(metric, rows, preds)
-        self.notes = {k: v for k, v in (getattr(metric, "notes", None) or {}).items() if result.get(k) is None}
+        self.notes = dict(self.data_notes)
+        self.notes.update({k: v for k, v in (getattr(metric, "notes", None) or {}).items() if result.get(k) is None})
         if self.kind == "classification" and context.get("encoder") is None:
             self.notes.update({k: NEEDS_ENCODER for k in ("accuracy_embed", "f1_embed") if result.get(k) is None})
         result.update(self.extra_scores(metric, rows, preds))

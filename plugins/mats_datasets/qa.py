@@ -60,15 +60,16 @@ class ClothoAQA(DatasetTask):
             key = (name, question)
             if key not in questions:
                 per_file[name] = per_file.get(name, 0) + 1
-                questions[key] = {"n": per_file[name], "answers": [], "confidence": []}
+                questions[key] = {"n": per_file[name], "answers": [], "confidence": [], "lines": []}
+            questions[key]["lines"].append(line)
             if any(c.isalnum() for c in row["answer"]):  # an empty or punctuation-only answer says nothing
                 questions[key]["answers"].append(row["answer"])
                 questions[key]["confidence"].append(row["confidence"])
         index = AudioIndex(self.audio_folders(split))
-        out, self.skipped = [], 0
+        out, dropped = [], []
         for (name, question), item in questions.items():
             if not item["answers"]:
-                self.skipped += 1
+                dropped += item["lines"]
                 continue
             audio = index.by_name(name) or index.expected(name)
             refs = list({_words(a): a for a in reversed(item["answers"])}.values())[::-1]  # distinct, first spelling
@@ -76,7 +77,21 @@ class ClothoAQA(DatasetTask):
                     "confidence": item["confidence"], "yes_no": is_yes_no(refs)}
             out.append(Sample(id=f"{name}#q{item['n']}", audio=str(audio), instruction=question, references=refs,
                               meta=meta))
+        self.skipped = sum(1 for q in questions.values() if not q["answers"])
+        self._note_dropped(csv_path, dropped, len(questions))
         return out
+
+    def _note_dropped(self, csv_path: Path, lines: list[int], total: int) -> None:
+        """Questions whose every answer is empty are not evaluated: counted, with their lines."""
+        if not self.skipped:
+            return
+        import warnings
+
+        shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+        why = (f"{self.skipped} of {total} questions in {csv_path} have no usable answer (every answer empty) and are "
+               f"not evaluated: lines {shown}")
+        warnings.warn(why, stacklevel=2)
+        self.data_notes.update({"dropped_rows": str(self.skipped), "dropped_rows_detail": why})
 
     def extra_scores(self, metric: Any, rows: list[Mapping[str, Any]], preds: list[str]) -> dict[str, float | None]:
         out: dict[str, float | None] = {}

@@ -24,6 +24,7 @@ from torch.nn import functional as F  # noqa: E402
 
 from mats_tiny import data, text  # noqa: E402
 from mats_tiny.world import CLASSES, content_hash, render  # noqa: E402
+from mats_core import MatsError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FULL = {"sizes": {"clap-pairs": 4000, "text-train": 20000, "val": 200, "test": 300}, "epochs": 6, "batch": 64, "lr": 1e-3}
@@ -285,7 +286,7 @@ def print_info(weights: str | os.PathLike | None = None) -> None:
     path = Path(weights) if weights is not None else WEIGHTS_DIR
     meta_file = path / "metadata.json"
     if not meta_file.is_file():
-        raise FileNotFoundError(f"{meta_file} not found: run `mats-bench tiny build` first")
+        raise MatsError(f"{meta_file} not found: run `mats-bench tiny build` first")
     meta = json.loads(meta_file.read_text())
     table = Table(title=f"tiny world (seed {meta['seed']}, built {meta['built_at']})")
     table.add_column("what")

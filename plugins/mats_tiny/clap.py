@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from mats_core import MatsError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights" / "clap"
 SPECIALS = ["[PAD]", "[UNK]"]
@@ -234,9 +235,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"tiny-clap: device {device!r} asked for, but CUDA is not available; use device=cpu")
+        raise MatsError(f"tiny-clap: device {device!r} asked for, but CUDA is not available; use device=cpu")
     if device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"tiny-clap: device must be auto, cpu, cuda[:N] or mps, got {device!r}")
+        raise MatsError(f"tiny-clap: device must be auto, cpu, cuda[:N] or mps, got {device!r}")
     return device
 
 
@@ -265,7 +266,7 @@ def load_tiny_clap(weights: str | os.PathLike | None = None, device: str = "cpu"
     path = Path(weights) if weights is not None else SHIPPED_DIR
     missing = [f for f in ("config.json", "model.safetensors", "tokenizer.json") if not (path / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"tiny-clap weights: {path} lacks {', '.join(missing)}; "
+        raise MatsError(f"tiny-clap weights: {path} lacks {', '.join(missing)}; "
                                 "run `mats-bench tiny build` (or pass weights=<dir of a build>)")
     raw = json.loads((path / "config.json").read_text())
     cfg = ClapConfig(**{**raw, "channels": tuple(raw["channels"])})

@@ -19,6 +19,7 @@ import numpy as np
 
 from mats_tiny import text as T
 from mats_tiny.world import BACKGROUNDS, CLASSES, COUNTABLE, PITCHED, REPEATEDLY, SNR_DB, Scene, Source, render
+from mats_core import MatsError
 
 SPLITS = ("clap-pairs", "text-train", "val", "test")
 SIZES = {"clap-pairs": 4000, "text-train": 20000, "val": 200, "test": 300}
@@ -30,13 +31,13 @@ TASKS = ("caption", "classification", "qa")
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise ValueError(f"split: unknown split {split!r}; splits are {', '.join(SPLITS)}")
+        raise MatsError(f"split: unknown split {split!r}; splits are {', '.join(SPLITS)}")
 
 
 def scene_seed(split: str, index: int, seed: int = 0) -> int:
     """Seed of the ``index``-th scene of ``split``: disjoint ranges per (seed, split)."""
     if not 0 <= index < 10**7:
-        raise ValueError(f"index must be in [0, 1e7), got {index}")
+        raise MatsError(f"index must be in [0, 1e7), got {index}")
     return (seed * 16 + _SPLIT_ID[split]) * 10**7 + index
 
 
@@ -129,7 +130,7 @@ def test_samples(task: str, split: str = "test", n: int | None = None, seed: int
     from mats_tiny.tasks import lazy_samples  # tasks imports this module: a local import
 
     if task not in TASKS:
-        raise ValueError(f"task: unknown task {task!r}; tasks are {', '.join(TASKS)}")
+        raise MatsError(f"task: unknown task {task!r}; tasks are {', '.join(TASKS)}")
     samples = lazy_samples(task, split=split, n=n, seed=seed)
     for s in samples:
         s.audio  # noqa: B018 - renders the clip and keeps it

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
+from mats_core import MatsError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights" / "lm"
 TEMPLATE = "{audio} {instruction}\nAnswer:"  # what the MATS model feeds the LM
@@ -68,7 +69,7 @@ def documents(records: Iterable[dict[str, Any]]) -> list[str]:
     for i, rec in enumerate(records):
         missing = [k for k in ("text", "instruction", "answer") if k not in rec]
         if missing:
-            raise ValueError(f"record {i} lacks {missing}; records need keys text, instruction, answer")
+            raise MatsError(f"record {i} lacks {missing}; records need keys text, instruction, answer")
         if str(rec["text"]).strip():
             docs.setdefault(str(rec["text"]).strip(), None)
         if str(rec["instruction"]).strip() and str(rec["answer"]).strip():
@@ -163,7 +164,7 @@ def perplexity(model, tokenizer, texts: Sequence[str], batch_size: int = 64) -> 
     ``model`` is any causal LM taking ``input_ids`` (a plain or peft-wrapped HF model).
     """
     if not texts:
-        raise ValueError("perplexity needs at least one text")
+        raise MatsError("perplexity needs at least one text")
     was_training = model.training
     model.eval()
     seqs = sorted(encode(tokenizer, texts, getattr(model.config, "n_positions", 1024)), key=len)
@@ -201,7 +202,7 @@ def _split(records: Sequence[dict[str, Any]], val_records: Sequence[dict[str, An
         keep = torch.randperm(len(train_docs), generator=gen)[: recipe.max_train_docs].sort().values.tolist()
         train_docs = [train_docs[i] for i in keep]
     if len(train_docs) < 2 or not val_docs:
-        raise ValueError(f"need at least 2 training documents and 1 validation document "
+        raise MatsError(f"need at least 2 training documents and 1 validation document "
                          f"(got {len(train_docs)} and {len(val_docs)}); pass more records")
     return train_docs, val_docs
 
@@ -223,7 +224,7 @@ def train_lm(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, quic
     recipe = QUICK if quick else FULL
     n_steps = recipe.steps if steps is None else int(steps)
     if n_steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+        raise MatsError(f"steps must be >= 1, got {steps}")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
@@ -316,20 +317,23 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[float], None]]:
 
 # -- loading -----------------------------------------------------------------------------
 def load_tiny_lm(weights: str | None = None, lora: dict | None = DEFAULT_LORA, device: str = "cpu",
-                 template: str = TEMPLATE, **kwargs: Any):
+                 template: str = TEMPLATE, max_length: int | None = None, generation: dict | None = None,
+                 max_answer_tokens: int | None = None):
     """The tiny LM behind the project's one HF wrapper (float32, MATS template, LoRA on c_attn).
 
     ``weights``: a directory written by :func:`train_lm` (default: the shipped one); other
-    ``kwargs`` (``max_length``, ``generation``) go to ``mats_core.hf.HFCausalLM``.
+    ``max_length``, ``max_answer_tokens`` and ``generation`` go to ``mats_core.hf.HFCausalLM`` (named here, so an
+    unknown param is refused before anything loads).
     """
     from mats_core.hf import HFCausalLM
 
     path = Path(weights) if weights else SHIPPED_DIR
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(
+        raise MatsError(
             f"tiny LM weights not found in {path} (no config.json); regenerate them with "
             f"`python -m mats_tiny.lm --out {path}`")
-    return HFCausalLM(model=str(path), template=template, lora=lora, device=device, dtype="float32", **kwargs)
+    return HFCausalLM(model=str(path), template=template, lora=lora, device=device, dtype="float32",
+                      max_length=max_length, generation=generation, max_answer_tokens=max_answer_tokens)
 
 
 # -- command line ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from mats_core import Sample
+from mats_core import MatsError, Sample
 from mats_tiny import data
 from mats_tiny import text as T
 from mats_tiny.world import CLASSES, SAMPLE_RATE, Scene, render
@@ -67,7 +67,7 @@ def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int
     rendered on first access so ``--limit N`` renders N clips; ``data.test_samples`` is the
     rendered form."""
     if kind not in METRIC:
-        raise ValueError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
+        raise MatsError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
     out: list[LazySample] = []
     for i, scene in enumerate(data.make_scenes(split, seed=seed)):
         if n is not None and len(out) >= n:
@@ -97,7 +97,7 @@ class TinyTask:
 
     def __init__(self, name: str, kind: str, split: str = "test", limit: int | None = None, seed: int = 0):
         if kind not in METRIC:
-            raise ValueError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
+            raise MatsError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
         self.name, self.kind, self.split, self.limit, self.seed = name, kind, split, limit, seed
         if kind == "classification":
             self.label_prompt = T.LABEL_PROMPT
@@ -108,20 +108,20 @@ class TinyTask:
     def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
         rows = list(predictions)
         if not rows:
-            raise ValueError(f"{self.name}: no predictions to score")
+            raise MatsError(f"{self.name}: no predictions to score")
         preds = ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
         metric = shared_metric(METRIC[self.kind])
         if self.kind == "classification":
             missing = [r.get("id") for r in rows if not r.get("label")]
             if missing:
-                raise ValueError(f"{self.name}: rows without 'label' (ids {missing[:5]}); re-run the task")
+                raise MatsError(f"{self.name}: rows without 'label' (ids {missing[:5]}); re-run the task")
             refs = [r["label"] for r in rows]
             result = metric.compute(preds, refs, labels=list(CLASSES), encoder=context.get("encoder"))
         else:
             refs = [list(r.get("references") or []) for r in rows]
             empty = [r.get("id") for r, ref in zip(rows, refs) if not ref]
             if empty:
-                raise ValueError(f"{self.name}: rows without 'references' (ids {empty[:5]}); re-run the task")
+                raise MatsError(f"{self.name}: rows without 'references' (ids {empty[:5]}); re-run the task")
             result = metric.compute(preds, refs)
         errors = sum(1 for r in rows if r.get("error"))
         return {**result, "n": float(len(rows)), "errors": float(errors)}
