@@ -169,6 +169,7 @@ def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel
     import numpy as np
 
     from mats_core.audio import load_audio
+    from mats_core.clips import embed_clips
     from mats_core.embeddings import cached_embeddings
 
     if any("audio" not in r for r in records):
@@ -187,10 +188,7 @@ def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel
         out = []
         with torch.no_grad():
             for i in range(0, len(records), 64):
-                waves = [wave(r) for r in records[i : i + 64]]
-                n = max(w.shape[0] for w in waves)
-                batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[0]))) for w in waves])
-                out.append(encoder.embed_audio(batch).float().cpu())
+                out.append(embed_clips(encoder, [wave(r) for r in records[i : i + 64]], 64).cpu())  # no cross-clip padding
         return F.normalize(torch.cat(out), dim=-1)
 
     with accel.main_process_first():
