@@ -113,7 +113,8 @@ def train(
     seed: int = typer.Option(0),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     supervision: str = typer.Option("text", help="text (MATS) | audio (MATS-Audio reference; needs a paired corpus)."),
-    resume: bool = typer.Option(False, help="Continue an interrupted run in --output exactly."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run in --output exactly (same settings only)."),
+    overwrite: bool = typer.Option(False, help="Replace a checkpoint already in --output."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
@@ -121,12 +122,12 @@ def train(
     from mats_core.registry import MatsError
 
     try:
-        _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_)
+        _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, overwrite)
     except MatsError as exc:
         _fail(exc)
 
 
-def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_):
+def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, overwrite=False):
     from mats_core.corpus import load_corpus
     from mats_core.registry import build, resolved_params
     from mats_core.trainer import TrainConfig, train as run_train
@@ -152,7 +153,7 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     lm = build("llm", llm, reg, **llm_params)
     br = build("bridge", bridge, reg, **ov.get("bridge", {}))
     _, records = load_corpus(corpus, reg, **ov.get("corpus", {}))
-    out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume)
+    out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume, overwrite=overwrite)
     from mats_core.distributed import Shards
 
     if Shards.from_env().is_main:

@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from mats_core.checkpoints import guard_output, read_tensors, writing
+from mats_core.context import check_context
+from mats_core.mapper import MapperConfig
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError
 
@@ -49,9 +52,12 @@ def train(
     spec: dict | None = None,
     resume: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Train and save a checkpoint into ``output``; returns it. ``spec`` (names + params of the
-    encoder/llm/bridge/corpus) is stored in the checkpoint so ``run`` can rebuild everything."""
+    encoder/llm/bridge/corpus) is stored in the checkpoint so ``run`` can rebuild everything.
+    A checkpoint already in ``output`` is continued only with ``resume`` and the same settings,
+    replaced only with ``overwrite`` (mats_core.checkpoints)."""
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
 
@@ -61,12 +67,23 @@ def train(
     device = resolve_device(config.device)
     accel = Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if device.type == "cuda" else "no")
     spec = spec or {}
+    spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
+    if accel.is_main_process:
+        body = {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}
+        note = guard_output(out, body, resume, overwrite)
+        if note:
+            accel.print(note)
+    accel.wait_for_everyone()
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     instructions = [r["instruction"] for r in records]
     answers = [r["answer"] for r in records]
 
     torch.manual_seed(config.seed)  # mapper init
     model = MATSModel(llm, encoder.dim, mapper)
+    context = check_context(model, records)  # refuses prompts past the LLM's context, counts answers cut
+    if context and context["truncated_answers"]:
+        accel.print(f"{context['truncated_answers']} of {len(records)} answers run past the LLM's context "
+                    f"({context['max_length']} tokens) and are truncated")
     params = model.trainable_parameters()
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]  # no decay on biases / norms / 1-D constants, as the paper
@@ -84,9 +101,8 @@ def train(
     log_path = out / "train_log.jsonl"
     if accel.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        if start == 0:
-            log_path.write_text("")
-    spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
+        kept = [l for l in log_path.read_text().splitlines() if json.loads(l)["step"] <= start] if start and log_path.exists() else []
+        log_path.write_text("".join(l + "\n" for l in kept))  # rows past the checkpoint resumed from are redone
     timer = {"data": 0.0, "step": 0.0}
     bar = _progress(progress and accel.is_main_process, config.steps, start)
     model.mapper.train()
@@ -126,8 +142,9 @@ def train(
         if done % config.checkpoint_every == 0 or done == config.steps:
             accel.wait_for_everyone()
             if accel.is_main_process:
-                model.save(out, {**spec_full, "step": done})
-                _save_state(out, done, optimizer, scheduler, data_gen, noise_gen)
+                with writing(out) as stage:  # one unit: a kill inside leaves the previous checkpoint whole
+                    model.save(stage, {**spec_full, "step": done, "context": context})
+                    _save_state(stage, done, optimizer, scheduler, data_gen, noise_gen)
     if bar:
         bar.close()
     model.mapper.eval()
@@ -212,12 +229,10 @@ def _save_state(out: Path, step: int, optimizer, scheduler, data_gen, noise_gen)
 
 
 def _load_state(out: Path, model: MATSModel, optimizer, scheduler, data_gen, noise_gen) -> int:
-    from safetensors.torch import load_file
-
     read_checkpoint_config(out)
     model.load_weights(out)
     meta = json.loads((out / "trainer_state.json").read_text())
-    tensors = load_file(out / "trainer_state.safetensors")
+    tensors = read_tensors(out / "trainer_state.safetensors")
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("opt."):
