@@ -68,12 +68,7 @@ def train(
     accel = Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if device.type == "cuda" else "no")
     spec = spec or {}
     spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
-    if accel.is_main_process:
-        body = {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}
-        note = guard_output(out, body, resume, overwrite)
-        if note:
-            accel.print(note)
-    accel.wait_for_everyone()
+    _guard(out, {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}, resume, overwrite, accel)
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     instructions = [r["instruction"] for r in records]
     answers = [r["answer"] for r in records]
@@ -82,8 +77,7 @@ def train(
     model = MATSModel(llm, encoder.dim, mapper)
     context = check_context(model, records)  # refuses prompts past the LLM's context, counts answers cut
     if context and context["truncated_answers"]:
-        accel.print(f"{context['truncated_answers']} of {len(records)} answers run past the LLM's context "
-                    f"({context['max_length']} tokens) and are truncated")
+        accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
     params = model.trainable_parameters()
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]  # no decay on biases / norms / 1-D constants, as the paper
@@ -151,6 +145,15 @@ def train(
     llm.train(False)
     accel.wait_for_everyone()
     return out
+
+
+def _guard(out: Path, body: dict, resume: bool, overwrite: bool, accel) -> None:
+    """No silent overwrite, no resume with other settings (rank 0 checks and clears; all wait)."""
+    if accel.is_main_process:
+        note = guard_output(out, body, resume, overwrite)
+        if note:
+            accel.print(note)
+    accel.wait_for_everyone()
 
 
 class _LossModule(torch.nn.Module):
