@@ -53,7 +53,11 @@ class GapBridge(Protocol):
 @runtime_checkable
 class LanguageModel(Protocol):
     """A causal LM that accepts input embeddings. ``template`` holds ``{audio}`` (where the
-    mapped prefix goes) and ``{instruction}``, e.g. ``"USER: <Speech>{audio}</Speech> {instruction}\\nASSISTANT:"``."""
+    mapped prefix goes) and ``{instruction}``, e.g. ``"USER: <Speech>{audio}</Speech> {instruction}\\nASSISTANT:"``.
+
+    Optional capability ``max_length: int | None`` (default None = any length), the context
+    in tokens: training refuses a prompt that does not fit it and cuts answers that run past
+    it (counted in the checkpoint's config.json). The HF wrapper reads the model's context."""
 
     hidden_size: int
     template: str
