@@ -128,11 +128,10 @@ def train(
 
 
 def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, overwrite=False):
+    from mats_core.checkpoints import check_fresh
     from mats_core.corpus import load_corpus
     from mats_core.registry import build, resolved_params
     from mats_core.trainer import TrainConfig, train as run_train
-
-    from mats_core.checkpoints import check_fresh
 
     check_fresh(output, resume, overwrite)  # before anything loads
     ov = parse_sets(set_)
