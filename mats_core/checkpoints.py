@@ -100,6 +100,9 @@ def guard_output(directory: str | os.PathLike, config: dict, resume: bool, overw
     note = recover(out)
     if not (out / "config.json").exists():
         return note
+    if not (out / "trainer_state.json").exists():
+        raise MatsError(f"--resume: {out} holds a checkpoint without its trainer state (trainer_state.json), so it "
+                        "cannot be continued exactly; pass --overwrite to train again, or choose another --output")
     old = json.loads((out / "config.json").read_text())
     new = json.loads(json.dumps(config, default=str))
     a, b = dict(_flat(old)), dict(_flat(new))

@@ -333,6 +333,16 @@ def test_resume_may_change_what_does_not_define_training(gpt2_dir, full_run, tmp
     _same_weights(full_run, tmp_path / "ck")
 
 
+def test_resume_without_trainer_state_is_refused(gpt2_dir, full_run, tmp_path):
+    import shutil
+
+    shutil.copytree(full_run, tmp_path / "ck")
+    for name in ("trainer_state.json", "trainer_state.safetensors"):  # as the shipped checkpoints are
+        (tmp_path / "ck" / name).unlink()
+    with pytest.raises(MatsError, match="without its trainer state .* --overwrite"):
+        _train(gpt2_dir, tmp_path / "ck", resume=True)
+
+
 def test_overwrite_replaces_the_checkpoint(gpt2_dir, full_run, tmp_path):
     import shutil
 
