@@ -9,7 +9,7 @@ out=${1:-plugins/mats_tiny/weights/mats}
 steps=${2:-2000}
 var=${3:-0.005}
 seed=${4:-0}
-common=(--encoder tiny --llm tiny --steps "$steps" --batch-size 32 --lr 1e-3 --seed "$seed" --device cpu
+common=(--overwrite --encoder tiny --llm tiny --steps "$steps" --batch-size 32 --lr 1e-3 --seed "$seed" --device cpu
         --set train.warmup=50 --set train.checkpoint_every="$steps"
         --set mapper.width=128 --set mapper.prefix_length=8 --set mapper.clip_length=8 --set mapper.num_layers=2)
 # one thread per run, two runs at a time: on 2 cores this beats two-thread runs in sequence

@@ -113,7 +113,8 @@ def train(
     seed: int = typer.Option(0),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     supervision: str = typer.Option("text", help="text (MATS) | audio (MATS-Audio reference; needs a paired corpus)."),
-    resume: bool = typer.Option(False, help="Continue an interrupted run in --output exactly."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run in --output exactly (same settings only)."),
+    overwrite: bool = typer.Option(False, help="Replace a checkpoint already in --output."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
     gap_task: Optional[str] = typer.Option(None, help="Paired task measured for --set bridge.noise_variance=auto (its gap variance E||a-t||^2/dim); task params via --set task.*, e.g. task.split=val."),
@@ -122,17 +123,19 @@ def train(
     from mats_core.registry import MatsError
 
     try:
-        _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task)
+        _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task, overwrite)
     except MatsError as exc:
         _fail(exc)
 
 
-def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task=None):
+def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task=None, overwrite=False):
+    from mats_core.checkpoints import check_fresh
     from mats_core.corpus import load_corpus
     from mats_core.registry import build, resolved_params
     from mats_core.trainer import train as run_train
     from mats_core.validation import check_device, check_kinds
 
+    check_fresh(output, resume, overwrite)  # before anything loads
     ov = parse_sets(set_)
     check_kinds(ov, "train")
     reg = str(registry) if registry else None
@@ -160,7 +163,7 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     lm = build("llm", llm, reg, **llm_params)
     br = build("bridge", bridge, reg, **ov.get("bridge", {}))
     _, records = load_corpus(corpus, reg, **ov.get("corpus", {}))
-    out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume)
+    out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume, overwrite=overwrite)
     from mats_core.distributed import Shards
 
     if Shards.from_env().is_main:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from mats_core.audio import AudioError, load_audio
 from mats_core.bridge_stats import AudioStatistics
+from mats_core.clips import embed_clips
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
 from mats_core.model import MATSModel, read_checkpoint_config
@@ -102,13 +103,7 @@ class Pipeline:
                 errors[i] = str(exc)
         if not waves:
             return None, ok, errors
-        n = max(w.shape[-1] for w in waves)
-        z = []
-        for c in range(0, len(waves), EMBED_CHUNK):  # fixed chunks: fast, and the same whatever --batch-size
-            batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[-1]))) for w in waves[c : c + EMBED_CHUNK]])
-            with torch.no_grad():
-                z.append(self.encoder.embed_audio(batch).float())
-        z = torch.cat(z)
+        z = embed_clips(self.encoder, waves, EMBED_CHUNK)  # fixed chunks, one clip length per call: batch-independent
         return (z if raw else F.normalize(z, dim=-1)), ok, errors
 
 

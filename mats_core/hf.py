@@ -104,7 +104,9 @@ class HFCausalLM:
             self.model.to(self.device)
         self.template = template
         self.hidden_size = int(self.model.get_input_embeddings().weight.shape[1])
-        self.max_length = max_length
+        context = next((getattr(self.model.config, k) for k in ("n_positions", "max_position_embeddings")
+                        if isinstance(getattr(self.model.config, k, None), int)), None)
+        self.max_length = min(x for x in (max_length, context) if x) if (max_length or context) else None  # <= the context
         self.generation = dict(generation or {})
         self.bos_token_id = tok.bos_token_id
         self.eos_token_id = tok.eos_token_id

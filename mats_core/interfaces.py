@@ -16,7 +16,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @runtime_checkable
 class AlignmentEncoder(Protocol):
-    """A frozen audio-text alignment model (a CLAP). Outputs are raw; the core L2-normalises."""
+    """A frozen audio-text alignment model (a CLAP). Outputs are raw; the core L2-normalises.
+
+    Optional capability ``clip_seconds: float | None`` (default None), the encoder's fixed
+    input window. With a window, the core centre-crops (or ``run.crop``) each clip to it and
+    repeats short clips to fill it, each clip on its own. None means variable-length: the
+    core never pads a clip with another clip's length (each ``embed_audio`` call holds clips
+    of one length), reads at most 30 s of a file, and the encoder fits lengths itself.
+    Either way a clip's embedding does not depend on the other clips of its batch.
+    """
 
     dim: int
     sample_rate: int
@@ -67,7 +75,11 @@ class AudioStatisticsBridge(Protocol):
 @runtime_checkable
 class LanguageModel(Protocol):
     """A causal LM that accepts input embeddings. ``template`` holds ``{audio}`` (where the
-    mapped prefix goes) and ``{instruction}``, e.g. ``"USER: <Speech>{audio}</Speech> {instruction}\\nASSISTANT:"``."""
+    mapped prefix goes) and ``{instruction}``, e.g. ``"USER: <Speech>{audio}</Speech> {instruction}\\nASSISTANT:"``.
+
+    Optional capability ``max_length: int | None`` (default None = any length), the context
+    in tokens: training refuses a prompt that does not fit it and cuts answers that run past
+    it (counted in the checkpoint's config.json). The HF wrapper reads the model's context."""
 
     hidden_size: int
     template: str

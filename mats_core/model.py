@@ -146,12 +146,12 @@ class MATSModel(nn.Module):
         _atomic_write(out / "config.json", json.dumps(body, indent=2, sort_keys=True))
 
     def load_weights(self, directory: str | os.PathLike) -> None:
-        from safetensors.torch import load_file
+        from mats_core.checkpoints import read_tensors
 
         d = Path(directory)
-        self.mapper.load_state_dict(load_file(d / "mapper.safetensors", device=str(self.device)))
+        self.mapper.load_state_dict(read_tensors(d / "mapper.safetensors", device=str(self.device)))
         if (d / "adapter.safetensors").exists():
-            self.llm.load_adapter_state_dict(load_file(d / "adapter.safetensors", device=str(self.device)))
+            self.llm.load_adapter_state_dict(read_tensors(d / "adapter.safetensors", device=str(self.device)))
 
 
 def _unit(z: torch.Tensor) -> torch.Tensor:
@@ -161,8 +161,10 @@ def _unit(z: torch.Tensor) -> torch.Tensor:
 
 
 def read_checkpoint_config(directory: str | os.PathLike) -> dict:
+    from mats_core.checkpoints import check_readable
     from mats_core.registry import MatsError
 
+    check_readable(directory)
     path = Path(directory) / "config.json"
     if not path.exists():
         raise MatsError(f"{directory} is not a mats-bench checkpoint (no config.json); train one with `mats-bench train`")

@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from mats_core.checkpoints import guard_output, read_tensors, writing
+from mats_core.context import check_context
+from mats_core.mapper import MapperConfig
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError
 
@@ -50,9 +53,12 @@ def train(
     spec: dict | None = None,
     resume: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Train and save a checkpoint into ``output``; returns it. ``spec`` (names + params of the
-    encoder/llm/bridge/corpus) is stored in the checkpoint so ``run`` can rebuild everything."""
+    encoder/llm/bridge/corpus) is stored in the checkpoint so ``run`` can rebuild everything.
+    A checkpoint already in ``output`` is continued only with ``resume`` and the same settings,
+    replaced only with ``overwrite`` (mats_core.checkpoints)."""
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
 
@@ -62,6 +68,8 @@ def train(
     device = resolve_device(config.device)
     accel = Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if device.type == "cuda" else "no")
     spec = spec or {}
+    spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
+    _guard(out, {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}, resume, overwrite, accel)
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     if getattr(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
         bridge.fit(z_all)
@@ -71,6 +79,9 @@ def train(
 
     torch.manual_seed(config.seed)  # mapper init
     model = MATSModel(llm, encoder.dim, mapper)
+    context = check_context(model, records)  # refuses prompts past the LLM's context, counts answers cut
+    if context and context["truncated_answers"]:
+        accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
     params = model.trainable_parameters()
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]  # no decay on biases / norms / 1-D constants, as the paper
@@ -88,9 +99,8 @@ def train(
     log_path = out / "train_log.jsonl"
     if accel.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        if start == 0:
-            log_path.write_text("")
-    spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
+        kept = [l for l in log_path.read_text().splitlines() if json.loads(l)["step"] <= start] if start and log_path.exists() else []
+        log_path.write_text("".join(l + "\n" for l in kept))  # rows past the checkpoint resumed from are redone
     timer = {"data": 0.0, "step": 0.0}
     bar = _progress(progress and accel.is_main_process, config.steps, start)
     model.mapper.train()
@@ -131,14 +141,24 @@ def train(
         if done % config.checkpoint_every == 0 or done == config.steps:
             accel.wait_for_everyone()
             if accel.is_main_process:
-                model.save(out, {**spec_full, "step": done})
-                _save_state(out, done, optimizer, scheduler, data_gen, noise_gen)
+                with writing(out) as stage:  # one unit: a kill inside leaves the previous checkpoint whole
+                    model.save(stage, {**spec_full, "step": done, "context": context})
+                    _save_state(stage, done, optimizer, scheduler, data_gen, noise_gen)
     if bar:
         bar.close()
     model.mapper.eval()
     llm.train(False)
     accel.wait_for_everyone()
     return out
+
+
+def _guard(out: Path, body: dict, resume: bool, overwrite: bool, accel) -> None:
+    """No silent overwrite, no resume with other settings (rank 0 checks and clears; all wait)."""
+    if accel.is_main_process:
+        note = guard_output(out, body, resume, overwrite)
+        if note:
+            accel.print(note)
+    accel.wait_for_everyone()
 
 
 class _LossModule(torch.nn.Module):
@@ -174,6 +194,7 @@ def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel
     import numpy as np
 
     from mats_core.audio import load_audio
+    from mats_core.clips import embed_clips
     from mats_core.embeddings import cached_embeddings
 
     if any("audio" not in r for r in records):
@@ -192,10 +213,7 @@ def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel
         out = []
         with torch.no_grad():
             for i in range(0, len(records), 64):
-                waves = [wave(r) for r in records[i : i + 64]]
-                n = max(w.shape[0] for w in waves)
-                batch = torch.stack([torch.from_numpy(np.pad(w, (0, n - w.shape[0]))) for w in waves])
-                out.append(encoder.embed_audio(batch).float().cpu())
+                out.append(embed_clips(encoder, [wave(r) for r in records[i : i + 64]], 64).cpu())  # no cross-clip padding
         return F.normalize(torch.cat(out), dim=-1)
 
     with accel.main_process_first():
@@ -219,12 +237,10 @@ def _save_state(out: Path, step: int, optimizer, scheduler, data_gen, noise_gen)
 
 
 def _load_state(out: Path, model: MATSModel, optimizer, scheduler, data_gen, noise_gen) -> int:
-    from safetensors.torch import load_file
-
     read_checkpoint_config(out)
     model.load_weights(out)
     meta = json.loads((out / "trainer_state.json").read_text())
-    tensors = load_file(out / "trainer_state.safetensors")
+    tensors = read_tensors(out / "trainer_state.safetensors")
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("opt."):

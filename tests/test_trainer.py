@@ -65,7 +65,7 @@ def test_resume_gives_the_same_checkpoint(lm_dir, tmp_path, monkeypatch):
 
     def crash_after_first(out, step, *a):
         real_save(out, step, *a)
-        if step == 5:
+        if step == 10:  # inside the second checkpoint's write: the first one (step 5) stands
             raise KeyboardInterrupt("simulated kill")
 
     monkeypatch.setattr(trainer_mod, "_save_state", crash_after_first)

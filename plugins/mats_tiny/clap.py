@@ -210,6 +210,8 @@ class TinyCLAP:
         self.tokenizer, self.device, self.batch_size = tokenizer, device, batch_size
         self.dim = model.cfg.dim
         self.config = model.cfg
+        # its trained window (3 s): mats-bench crops / repeats each clip to it, on its own
+        self.clip_seconds = model.cfg.clip_samples / model.cfg.sample_rate
 
     @torch.no_grad()
     def embed_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
