@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 SET_HELP = "Override a param: kind.param=value (kinds: encoder, llm, bridge, corpus, task, mapper, train, run, decoding). Repeatable."
-DEFAULT_TASKS = "tiny-caption,tiny-classify,tiny-qa"
+DEFAULTS_HELP = " Default: the registry's defaults.{key} (shipped: {shipped})."
 
 
 def _version(value: bool) -> None:
@@ -102,10 +102,10 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
 @app.command()
 def train(
-    encoder: str = typer.Option("tiny", help="Encoder preset or plugin name."),
-    llm: str = typer.Option("tiny", help="LLM preset or plugin name."),
-    bridge: str = typer.Option("noise", help="Training-time bridge (noise = MATS; none = clean)."),
-    corpus: str = typer.Option("tiny", help="Corpus name, or a JSONL file of {text, instruction, answer, task}."),
+    encoder: Optional[str] = typer.Option(None, help="Encoder preset or plugin name." + DEFAULTS_HELP.format(key="encoder", shipped="tiny")),
+    llm: Optional[str] = typer.Option(None, help="LLM preset or plugin name." + DEFAULTS_HELP.format(key="llm", shipped="tiny")),
+    bridge: Optional[str] = typer.Option(None, help="Training-time bridge (noise = MATS; none = clean)." + DEFAULTS_HELP.format(key="train_bridge", shipped="noise")),
+    corpus: Optional[str] = typer.Option(None, help="Corpus name, or a JSONL file of {text, instruction, answer, task}." + DEFAULTS_HELP.format(key="corpus", shipped="tiny")),
     output: Path = typer.Option(Path("runs/checkpoint"), help="Checkpoint directory."),
     steps: int = typer.Option(1000, min=1),
     batch_size: int = typer.Option(32, min=1),
@@ -133,9 +133,10 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
 
     ov = parse_sets(set_)
     reg = str(registry) if registry else None
+    encoder, llm, bridge, corpus = (_default(v, k, reg) for v, k in ((encoder, "encoder"), (llm, "llm"), (bridge, "train_bridge"), (corpus, "corpus")))
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, supervision=supervision, **ov.get("train", {}))
     enc_params = _with_device("encoder", encoder, reg, ov.get("encoder", {}), device)
-    llm_params = {**ov.get("llm", {}), "device": device}
+    llm_params = _with_device("llm", llm, reg, ov.get("llm", {}), device)
     spec = {
         "encoder": {"name": encoder, "params": enc_params},
         "llm": {"name": llm, "params": llm_params},
@@ -159,20 +160,32 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
         console.print(f"checkpoint written to [bold]{out}[/]")
 
 
-def _with_device(kind: str, name: str, registry: str | None, params: dict, device: str) -> dict:
-    from mats_core.registry import resolved_params
+def _default(value: str | None, key: str, registry: str | None) -> str:
+    """An option's value, else the registry's ``defaults.<key>``."""
+    from mats_core.registry import MatsError, cli_defaults
 
-    accepted = resolved_params(kind, name, registry)["params"]
-    return {**params, "device": device} if "device" in accepted and "device" not in params else dict(params)
+    if value is not None:
+        return value
+    found = cli_defaults(registry).get(key)
+    if found is None:
+        raise MatsError(f"no value for this option and no defaults.{key} in the registry; pass it on the command line")
+    return found
+
+
+def _with_device(kind: str, name: str, registry: str | None, params: dict, device: str) -> dict:
+    from mats_core.registry import accepted_params
+
+    # only a factory that takes `device` gets it (API v1.1); an explicit --set kind.device wins
+    return {**accepted_params(kind, name, {"device": device}, registry), **params}
 
 
 @app.command()
 def run(
-    encoder: str = typer.Option("tiny", help="Encoder preset (must match the checkpoint)."),
-    bridge: str = typer.Option("none,noise,memory,santa", help="Bridge(s), comma-separated: one table row each."),
-    llm: str = typer.Option("tiny", help="LLM preset (must match the checkpoint)."),
+    encoder: Optional[str] = typer.Option(None, help="Encoder preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="encoder", shipped="tiny")),
+    bridge: Optional[str] = typer.Option(None, help="Bridge(s), comma-separated: one table row each." + DEFAULTS_HELP.format(key="bridges", shipped="none,noise,memory,santa")),
+    llm: Optional[str] = typer.Option(None, help="LLM preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="llm", shipped="tiny")),
     checkpoint: Optional[Path] = typer.Option(None, help="A checkpoint, or a set dir with clean/ noise/ audio/ (default: the shipped set for encoder+llm)."),
-    tasks: str = typer.Option(DEFAULT_TASKS, help="Comma-separated task names."),
+    tasks: Optional[str] = typer.Option(None, help="Comma-separated task names." + DEFAULTS_HELP.format(key="tasks", shipped="tiny-caption,tiny-classify,tiny-qa")),
     data_root: Optional[Path] = typer.Option(None, help="Root of dataset folders (for dataset tasks)."),
     output: Path = typer.Option(Path("runs/latest"), help="Where results.json / samples.jsonl go."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most N samples per task (testing)."),
@@ -220,6 +233,8 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
 
     batch_size = None if batch_size is None else _batch_size(str(batch_size))
     ov = parse_sets(set_)
+    reg = str(registry) if registry else None
+    encoder, llm, bridge, tasks = (_default(v, k, reg) for v, k in ((encoder, "encoder"), (llm, "llm"), (bridge, "bridges"), (tasks, "tasks")))
     if suite is not None:
         from mats_core.suites import suite_options
 
@@ -227,7 +242,7 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
         ov["run"] = {**given, **ov.get("run", {})}  # the command line beats the suite; --set beats both
         s = suite_options(suite, str(registry) if registry else None, ov)
         encoder, llm, bridge, tasks, registry, ov, reference = s.encoder, s.llm, s.bridge, s.tasks, s.registry, s.overrides, reference and s.reference
-    rows, kinds = run_comparison(
+    rows, kinds, headline = run_comparison(
         encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
         tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=checkpoint, data_root=data_root,
         output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, "predict_only": predict_only, **ov.get("run", {}),
@@ -238,7 +253,7 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
         return  # one table per sharded run
     from mats_core.report import as_rich_table
 
-    _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds))
+    _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds, headline))
     _console().print(f"results in [bold]{output}[/]")
 
 
@@ -257,7 +272,8 @@ def score(
         _fail(exc)
     from mats_core.report import as_rich_table
 
-    _console().print(as_rich_table(f"scored {run_dir}", [(run_dir.name, res.results)], res.model_extra.get("task_kinds", {})))
+    extra = res.model_extra
+    _console().print(as_rich_table(f"scored {run_dir}", [(run_dir.name, res.results)], extra.get("task_kinds", {}), extra.get("headline")))
 
 
 @app.command()
@@ -269,18 +285,19 @@ def report(
     from mats_core.report import as_csv, as_markdown
     from mats_core.results import read_results
 
-    rows, kinds = [], {}
+    rows, kinds, headline = [], {}, {}
     for d in run_dirs:
         for path in sorted(d.rglob("results.json")) if d.is_dir() else []:
             res = read_results(path)
             rows.append((str(path.parent.relative_to(d)) if path.parent != d else d.name, res.results))
             kinds.update(res.model_extra.get("task_kinds", {}) or {t: "" for t in res.results})
+            headline.update(res.model_extra.get("headline") or {})  # the tasks' declared table metrics
     if not rows:
         _fail(FileNotFoundError(f"no results.json under {', '.join(map(str, run_dirs))}"))
     if out is None:
-        typer.echo(as_markdown(rows, kinds))
+        typer.echo(as_markdown(rows, kinds, headline))
         return
-    out.with_suffix(".md").write_text(as_markdown(rows, kinds))
+    out.with_suffix(".md").write_text(as_markdown(rows, kinds, headline))
     out.with_suffix(".csv").write_text(as_csv(rows, kinds))
     _console().print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
 

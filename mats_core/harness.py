@@ -20,11 +20,13 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from mats_core.audio import AudioError, load_audio
+from mats_core.capabilities import capability, llm_device
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.generation import BatchSizer, generation_settings
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
 from mats_core.results import RunResults, SamplesWriter, atomic_write_text, collect_versions, fingerprint, read_results, write_results
+from mats_core.scoring import task_declarations
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
 
@@ -62,7 +64,7 @@ class Pipeline:
         # where to run is the run's choice, not the checkpoint's (it stores its training device);
         # an explicit --set encoder.device / llm.device still wins
         enc_params = {**enc.get("params", {}), **accepted_params("encoder", enc["name"], {"device": device}, registry), **overrides.get("encoder", {})}
-        llm_params = {**llm.get("params", {}), "device": device, **overrides.get("llm", {})}
+        llm_params = {**llm.get("params", {}), **accepted_params("llm", llm["name"], {"device": device}, registry), **overrides.get("llm", {})}
         shards = Shards.from_env()  # one GPU per process when sharded; the spec (config) keeps the device asked for
         placed = lambda p: {**p, "device": shards.device(p["device"])} if "device" in p else p  # noqa: E731
         encoder = build("encoder", enc["name"], registry, **placed(enc_params))
@@ -101,7 +103,7 @@ class Pipeline:
         import numpy as np
 
         waves, ok, errors = [], [], {}
-        clip = getattr(self.encoder, "clip_seconds", None)
+        clip = capability(self.encoder, "clip_seconds")
         for i, s in enumerate(samples):
             try:
                 rng = np.random.default_rng(cfg.seed + zlib.crc32(str(s.id).encode()))
@@ -146,10 +148,10 @@ def evaluate(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     bank = None
-    if getattr(bridge, "uses_memory", True):  # optional bridge attribute: False skips embedding the bank
+    if capability(bridge, "uses_memory", True):  # optional bridge attribute: False skips embedding the bank
         with shards.main_first():  # rank 0 fills the embeddings cache, the others read it
             bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
-        bridge.fit(bank.to(pipe.llm.device))
+        bridge.fit(bank.to(llm_device(pipe.llm)))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
     task_objs = {n: build("task", n, pipe.registry, **accepted_params("task", n, task_params or {}, pipe.registry)) for n in tasks}
     config = {
@@ -157,7 +159,7 @@ def evaluate(
         "encoder": pipe.spec["encoder"],
         "llm": pipe.spec["llm"],
         "bridge": {"name": bridge_name, **resolved_params("bridge", bridge_name, pipe.registry, **bridge_params),
-                   "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
+                   "effective": capability(bridge, "config")() if capability(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
         "run": cfg.model_dump(exclude={"device", "batch_size"}),  # neither changes results: the batch used is in execution
@@ -200,12 +202,12 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
     for name, task in task_objs.items():
         samples = task_samples[name]
         t0 = time.perf_counter()
-        prints[name] = fingerprint([name, getattr(task, "fingerprint", None), [s.id for s in samples]])
+        prints[name] = fingerprint([name, capability(task, "fingerprint"), [s.id for s in samples]])
         rows = [rows_by_key[(name, str(s.id))] for s in samples]
         kinds[name] = task.kind
         if not cfg.predict_only:
             results[name] = task.score(rows, encoder=pipe.encoder)
-            if getattr(task, "notes", None):
+            if capability(task, "notes"):
                 notes[name] = dict(task.notes)
         counts[name] = len(rows)
         errors += sum(1 for r in rows if r.get("error"))
@@ -221,7 +223,7 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
         samples_count=counts,
         fingerprints={"config": fingerprint(config), **{f"task:{k}": v for k, v in prints.items()}},
         timings={k: round(v, 3) for k, v in timings.items()},
-        task_kinds=kinds,
+        task_kinds=kinds, **task_declarations(task_objs),  # what tables show, which way is better
         execution=execution,  # how it ran; not in the config, since a resume may run otherwise with the same results
     )
     write_results(out / "results.json", res)
@@ -244,13 +246,13 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     if with_encoder:
         enc = config["encoder"]
         encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
-    results, notes, kinds, errors = {}, {}, {}, 0
+    results, notes, kinds, errors, built = {}, {}, {}, 0, {}
     for name in config["tasks"]:
-        task = build("task", name, registry, **accepted_params("task", name, config.get("task_params", {}), registry))
+        task = built[name] = build("task", name, registry, **accepted_params("task", name, config.get("task_params", {}), registry))
         task_rows = [r for r in rows if r["task"] == name]
         kinds[name] = task.kind
         results[name] = task.score(task_rows, encoder=encoder)
-        if getattr(task, "notes", None):
+        if capability(task, "notes"):
             notes[name] = dict(task.notes)
         errors += sum(1 for r in task_rows if r.get("error"))
     old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
@@ -258,7 +260,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
         config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
         errors_count=errors, samples_count={t: sum(1 for r in rows if r["task"] == t) for t in config["tasks"]},
         fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
-        task_kinds=kinds, execution=old.execution if old else None,
+        task_kinds=kinds, execution=old.execution if old else None, **task_declarations(built),
     )
     write_results(run_dir / "results.json", res)
     return res
@@ -277,8 +279,8 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
         if all(str(s.id) in done for s in block):
             continue
         z, ok, errs = pipe.embed_audio(block, cfg)
-        gen = torch.Generator(device=pipe.llm.device).manual_seed(cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode()))
-        bridged = bridge.infer(z.to(pipe.llm.device), gen) if z is not None else None
+        gen = torch.Generator(device=llm_device(pipe.llm)).manual_seed(cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode()))
+        bridged = bridge.infer(z.to(llm_device(pipe.llm)), gen) if z is not None else None
         pos = {i: j for j, i in enumerate(ok)}
         todo = [i for i, s in enumerate(block) if str(s.id) not in done]
         c0 = 0
@@ -300,25 +302,27 @@ def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
 
 
 def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict | None = None) -> dict[str, float | None]:
-    """The CLAP zero-shot classifier (audio vs label-text cosine): the reference row."""
+    """The CLAP zero-shot classifier (audio vs label-text cosine), the reference row: its predicted
+    labels scored by the task itself (so the row has the task's own metrics), plus ``accuracy``."""
     task = build("task", task_name, pipe.registry, **(task_params or {}))
     if task.kind != "classification":
         return {}
     samples = list(task.samples())[: cfg.limit] if cfg.limit else list(task.samples())
     labels = list(samples[0].labels) if samples else []
-    prompt = getattr(task, "label_prompt", "{label}")
+    prompt = capability(task, "label_prompt", "{label}")
     with torch.no_grad():
         lab = F.normalize(pipe.encoder.embed_text([prompt.format(label=l) for l in labels]).float(), dim=-1)
-    correct = n = 0
+    rows = []
     for b0 in range(0, len(samples), cfg.bridge_block):  # audio read a block at a time, as in generation
         block = samples[b0 : b0 + cfg.bridge_block]
-        z, ok, _ = pipe.embed_audio(block, cfg)
-        n += len(block)
-        if z is None:
-            continue
-        pred = (z @ lab.to(z.device).T).argmax(-1).tolist()
-        correct += sum(labels[p] == block[i].label for p, i in zip(pred, ok))
-    return {"accuracy": correct / n if n else None}
+        z, ok, errs = pipe.embed_audio(block, cfg)
+        pred = dict(zip(ok, (z @ lab.to(z.device).T).argmax(-1).tolist())) if z is not None else {}
+        rows += [{"task": task_name, "id": str(s.id), "prediction": labels[pred[i]] if i in pred else None, "references": list(s.references),
+                  "label": s.label, "error": None if i in pred else errs.get(i, "no embedding")} for i, s in enumerate(block)]
+    if not rows:
+        return {"accuracy": None}
+    correct = sum(r["prediction"] == r["label"] for r in rows)
+    return {**task.score(rows, encoder=pipe.encoder), "accuracy": correct / len(rows)}
 
 
 def _guard_config(out: Path, config: dict, overwrite: bool, shards: Shards) -> None:

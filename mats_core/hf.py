@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+__all__ = ["DTYPES", "HFCausalLM", "resolve_device"]
+
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 

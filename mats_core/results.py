@@ -6,7 +6,6 @@ and a rerun skips what is already there.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from mats_core.io import atomic_write_text, fingerprint  # noqa: F401 - re-exported (moved to mats_core.io)
 
 SCHEMA_VERSION = 1
 
@@ -46,17 +47,6 @@ class RunResults(BaseModel):
     # how the run executed (processes, rows per process, batch size and decoding actually used):
     # outside ``config`` so it never changes a fingerprint
     execution: dict[str, Any] | None = None
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def write_results(path: str | os.PathLike, results: RunResults) -> None:
@@ -121,12 +111,6 @@ def read_samples(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return rows
-
-
-def fingerprint(obj: Any) -> str:
-    """Stable short hash of a JSON-able object (configs, task definitions)."""
-    blob = json.dumps(obj, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def collect_versions(packages: Iterable[str] = ()) -> dict[str, str]:

@@ -39,6 +39,18 @@ def find_checkpoints(checkpoint: Path | None, encoder: str, llm: str, registry: 
     return found
 
 
+def paired_checkpoint(ckpts: dict[str, Path], bridge: str, params: dict, registry: str | None) -> Path:
+    """The checkpoint of a clean/noise set that ``bridge`` runs with: its optional ``pairs_with``
+    attribute (``"clean"`` or ``"noise"``, default ``"noise"``)."""
+    from mats_core.capabilities import capability
+    from mats_core.registry import accepted_params, build
+
+    pairs = capability(build("bridge", bridge, registry, **accepted_params("bridge", bridge, params, registry)), "pairs_with", "noise")
+    if pairs not in ("clean", "noise"):
+        raise MatsError(f"bridge '{bridge}': pairs_with must be 'clean' or 'noise', got {pairs!r}")
+    return ckpts[pairs]
+
+
 def run_comparison(
     encoder: str,
     llm: str,
@@ -52,12 +64,13 @@ def run_comparison(
     data_root: Path | None = None,
     overwrite: bool = False,
     reference: bool = True,
-) -> tuple[list[tuple[str, dict]], dict[str, str]]:
+) -> tuple[list[tuple[str, dict]], dict[str, str], dict[str, list[str] | None]]:
     from pydantic import ValidationError
 
     from mats_core.distributed import Shards
     from mats_core.harness import Pipeline, RunConfig, evaluate, zero_shot
     from mats_core.registry import accepted_params, build, resolve
+    from mats_core.scoring import declarations
 
     if not bridges:
         raise MatsError("--bridge is empty")
@@ -79,20 +92,22 @@ def run_comparison(
     task_params = dict(overrides.get("task", {}))
     if data_root is not None:
         task_params["data_root"] = str(data_root)
-    kinds = {t: build("task", t, registry, **accepted_params("task", t, task_params, registry)).kind for t in tasks}
+    built = {t: build("task", t, registry, **accepted_params("task", t, task_params, registry)) for t in tasks}
+    kinds = {t: task.kind for t, task in built.items()}
+    headline = {t: declarations(task)["headline"] for t, task in built.items()}  # what tables show (the tasks' declarations)
     progress = _Progress(enabled=main)
     rows: list[tuple[str, dict]] = []
     single = len(bridges) == 1 and not reference
     with progress:
         for b in bridges:
-            ck = ckpts["clean"] if b == "none" else ckpts["noise"]
+            ck = paired_checkpoint(ckpts, b, overrides.get("bridge", {}), registry)
             out = output if single else output / b
             res = evaluate(pipe, ck, b, tasks, out, cfg, overrides.get("bridge", {}), overwrite, progress.update(b), task_params)
             rows.append((b, res.results))
         if reference:
             zs = {t: zero_shot(pipe, t, cfg, accepted_params("task", t, task_params, registry)) for t in tasks if main and kinds[t] == "classification"}
             if zs:
-                rows.append(("clap-zero-shot", {t: {"accuracy_exact": v.get("accuracy"), "accuracy_embed": v.get("accuracy")} for t, v in zs.items()}))
+                rows.append(("clap-zero-shot", zs))
             if "audio" in ckpts:
                 res = evaluate(pipe, ckpts["audio"], "none", tasks, output / "mats-audio", cfg, {}, overwrite, progress.update("mats-audio"), task_params)
                 rows.append(("mats-audio", res.results))
@@ -100,9 +115,9 @@ def run_comparison(
         from mats_core.report import as_markdown
         from mats_core.results import atomic_write_text
 
-        atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds}, indent=2))
-        atomic_write_text(output / "comparison.md", as_markdown(rows, kinds))
-    return rows, kinds
+        atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds, "headline": headline}, indent=2))
+        atomic_write_text(output / "comparison.md", as_markdown(rows, kinds, headline))
+    return rows, kinds, headline
 
 
 class _Progress:
