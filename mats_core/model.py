@@ -130,7 +130,12 @@ class MATSModel(nn.Module):
         d = Path(directory)
         self.mapper.load_state_dict(load_file(d / "mapper.safetensors", device=str(self.device)))
         if (d / "adapter.safetensors").exists():
-            self.llm.load_adapter_state_dict(load_file(d / "adapter.safetensors", device=str(self.device)))
+            load = capability(self.llm, "load_adapter_state_dict")
+            if load is None:
+                from mats_core.errors import MatsError
+
+                raise MatsError(f"{d} holds an LLM adapter, but this llm has no load_adapter_state_dict(); use the llm it was trained with")
+            load(load_file(d / "adapter.safetensors", device=str(self.device)))
         if (d / TRAINABLES_FILE).exists():
             _load_by_position(list(self.llm.trainable_parameters()), load_file(d / TRAINABLES_FILE), d / TRAINABLES_FILE)
 

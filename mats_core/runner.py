@@ -1,7 +1,7 @@
 """The main job: one run per bridge (+ reference rows) and the comparison table.
 
-As in the paper, bridge ``none`` uses a checkpoint trained on clean text and the other
-bridges a noise-trained one; the CLAP zero-shot classifier and MATS-Audio (trained on audio
+As in the paper, a bridge that declares ``pairs_with = "clean"`` (the built-in ``none``) uses
+a checkpoint trained on clean text and the other bridges a noise-trained one; the CLAP zero-shot classifier and MATS-Audio (trained on audio
 embeddings) are reference rows. A checkpoint *set* is a directory with ``clean/``,
 ``noise/`` and ``audio/``; a single checkpoint is used for every bridge.
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fakes import CORPUS, make_tiny_gpt2
+from mats_core import hookimpl
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V1_LLM_MEMBERS = {"hidden_size", "template", "tokenize", "embed", "loss", "generate", "trainable_parameters"}
@@ -38,6 +39,9 @@ def test_fixture_llm_has_exactly_the_v1_members(v1_env):
     root, lm, _, env = v1_env
     code = ("import json, mats_core\n"
             f"llm = mats_core.build('llm', 'v1-lm', path={lm!r})\n"
+            "from mats_core.testing import check_llm, check_task\n"
+            "check_llm(llm)  # the bare path: no device, token ids, train() or adapter state\n"
+            "check_task(mats_core.build('task', 'v1-tones'))\n"
             "print(json.dumps([isinstance(llm, mats_core.LanguageModel), sorted(n for n in dir(llm) if not n.startswith('_'))]))\n")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     conforms, public = json.loads(out.stdout)
@@ -90,3 +94,51 @@ def test_trainables_saved_by_position_load_back(v1_env, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["True", "refused", "True"]
+
+
+class _CleanBridge:
+    pairs_with = "clean"
+
+    def fit(self, memory):
+        pass
+
+    def train(self, text, generator):
+        return text
+
+    def infer(self, audio, generator):
+        return audio
+
+
+class _OddBridge(_CleanBridge):
+    pairs_with = "audio"
+
+
+class _BridgePlugin:
+    @hookimpl
+    def register_bridges(self, register):
+        register("test-clean", _CleanBridge)
+        register("test-odd", _OddBridge)
+
+
+def test_bridges_pick_their_checkpoint_by_pairs_with():
+    from mats_core import MatsError
+    from mats_core.runner import paired_checkpoint
+    from mats_core.testing import plugin_host
+
+    ck = {"clean": Path("clean"), "noise": Path("noise")}
+    assert paired_checkpoint(ck, "none", {}, None) == Path("clean")  # the built-in none declares it
+    assert paired_checkpoint(ck, "santa", {"lam": 0.5}, None) == Path("noise")  # the default
+    with plugin_host(_BridgePlugin(), "test-pairs"):
+        assert paired_checkpoint(ck, "test-clean", {}, None) == Path("clean")
+        with pytest.raises(MatsError, match="pairs_with must be 'clean' or 'noise'"):
+            paired_checkpoint(ck, "test-odd", {}, None)
+
+
+def test_tables_show_the_declared_headline_metrics():
+    from mats_core.report import as_markdown, columns
+
+    rows = [("a", {"t": {"bleu_4": 0.1, "cider": 0.2, "n": 4.0}, "u": {"x": 1.0, "n": 4.0}})]
+    kinds = {"t": "caption", "u": "qa"}
+    assert columns(rows, kinds, {"t": ["cider", "bleu_4", "spider"], "u": None}) == [
+        ("t", "cider"), ("t", "bleu_4"), ("u", "n"), ("u", "x")]  # declared order; undeclared: every metric
+    assert "t cider | t bleu_4 |" in as_markdown(rows, kinds, {"t": ["cider", "bleu_4"]})
