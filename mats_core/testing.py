@@ -23,13 +23,13 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from mats_core.interfaces import AlignmentEncoder, Corpus, GapBridge, LanguageModel, Metric, Sample, Task
+from mats_core.testing_host import plugin_host  # noqa: F401 - public here (mats_core.testing.plugin_host)
 from mats_core.testing_optional import check_declared_keys, check_direction, check_optional
 
 __all__ = ["check_bridge", "check_corpus", "check_encoder", "check_llm", "check_metric", "check_task", "plugin_host", "tones"]
@@ -394,27 +394,3 @@ def check_corpus(corpus: Any, limit: int = 100) -> None:
     again = list(islice(_call("corpus.records", corpus.records), len(records)))
     _require(again == records, "corpus.records() is not re-iterable: a second call yields other records (return a "
                                "fresh iterator each call; the trainer reads a corpus more than once)")
-
-
-# -- in-process plugins ---------------------------------------------------------------------
-@contextmanager
-def plugin_host(plugin: object, name: str = "test-plugin") -> Iterator[Any]:
-    """Register ``plugin`` (a module or object with ``@hookimpl`` functions) on the global host
-    for the ``with`` block and yield its ``PluginInfo``; fails if a hook raised while registering.
-    On exit the plugin is unregistered and name conflicts it caused are undone."""
-    from mats_core.plugins import get_host
-
-    host = get_host()
-    if name in host.plugins:
-        raise AssertionError(f"a plugin named {name!r} is already registered (package {host.plugins[name].package}); "
-                             "pick another name")
-    conflicts = {(kind, key): entry.conflict for kind, table in host.entries.items() for key, entry in table.items()}
-    info = host.register_plugin(plugin, name)
-    try:
-        _require(info.status == "ok", f"plugin {name!r} failed to register: {info.error}")
-        yield info
-    finally:
-        host.unregister_plugin(name)
-        for (kind, key), conflict in conflicts.items():
-            if key in host.entries[kind]:
-                host.entries[kind][key].conflict = conflict
