@@ -168,7 +168,8 @@ def _default(value: str | None, key: str, registry: str | None) -> str:
         return value
     found = cli_defaults(registry).get(key)
     if found is None:
-        raise MatsError(f"no value for this option and no defaults.{key} in the registry; pass it on the command line")
+        flag = {"train_bridge": "bridge", "bridges": "bridge"}.get(key, key)
+        raise MatsError(f"no --{flag} given and the registry has no defaults.{key}; pass --{flag}")
     return found
 
 

@@ -303,7 +303,8 @@ def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
 
 def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict | None = None) -> dict[str, float | None]:
     """The CLAP zero-shot classifier (audio vs label-text cosine), the reference row: its predicted
-    labels scored by the task itself (so the row has the task's own metrics), plus ``accuracy``."""
+    labels scored by the task itself (so the row has the task's own metrics), plus the
+    classifier's ``accuracy`` unless the task reports one."""
     task = build("task", task_name, pipe.registry, **(task_params or {}))
     if task.kind != "classification":
         return {}
@@ -322,7 +323,7 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     if not rows:
         return {"accuracy": None}
     correct = sum(r["prediction"] == r["label"] for r in rows)
-    return {**task.score(rows, encoder=pipe.encoder), "accuracy": correct / len(rows)}
+    return {"accuracy": correct / len(rows), **task.score(rows, encoder=pipe.encoder)}  # the task's own scores win
 
 
 def _guard_config(out: Path, config: dict, overwrite: bool, shards: Shards) -> None:
