@@ -38,7 +38,7 @@ def tiny_pipeline(device: str, limit: int) -> list[str]:
     lines = []
     for dev in (device, "cpu") if device != "cpu" else ("cpu",):
         t = time.perf_counter()
-        rows, _ = run_comparison("tiny", "tiny", ["none", "noise", "memory", "santa"], ["tiny-caption", "tiny-classify", "tiny-qa"],
+        rows, _, _ = run_comparison("tiny", "tiny", ["none", "noise", "memory", "santa"], ["tiny-caption", "tiny-classify", "tiny-qa"],
                                  None, Path(f"/tmp/gpu-check-tiny-{dev}"), {"limit": limit, "batch_size": 64, "device": dev}, {},
                                  overwrite=True, reference=False)
         dt = time.perf_counter() - t

@@ -1,7 +1,9 @@
-"""mats-bench core: plugin API v1, presets, model, trainer and harness.
+"""mats-bench core: plugin API v1.1, presets, model, trainer and harness.
 
-Public names for third-party plugins: ``hookimpl``, the six interfaces, ``Sample`` and
-``build(kind, name, **params)``. Heavy modules (torch, transformers) are never imported here.
+Public names for third-party plugins: ``hookimpl``, the six interfaces, ``Sample``,
+``build(kind, name, **params)``, ``MatsError``, and the ``__all__`` of each module in
+``PUBLIC_MODULES`` (documented in docs/reference/api.md as stable). Every other module is the
+implementation and may change. Heavy modules (torch, transformers) are never imported here.
 """
 from mats_core.hookspecs import hookimpl
 from mats_core.interfaces import AlignmentEncoder, Corpus, GapBridge, LanguageModel, Metric, Sample, Task
@@ -9,12 +11,19 @@ from mats_core.registry import MatsError, build
 
 __version__ = "0.1.0"
 
+# Modules whose ``__all__`` is the stable toolkit for plugins (tests/test_public_api.py holds plugins/ to it).
+PUBLIC_MODULES = (
+    "mats_core", "mats_core.capabilities", "mats_core.errors", "mats_core.hf", "mats_core.hookspecs",
+    "mats_core.interfaces", "mats_core.io", "mats_core.scoring", "mats_core.testing",
+)
+
 __all__ = [
     "AlignmentEncoder",
     "Corpus",
     "GapBridge",
     "LanguageModel",
     "MatsError",
+    "PUBLIC_MODULES",
     "Metric",
     "Sample",
     "Task",

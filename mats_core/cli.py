@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 SET_HELP = "Override a param: kind.param=value (kinds: encoder, llm, bridge, corpus, task, mapper, train, run, decoding). Repeatable."
-DEFAULT_TASKS = "tiny-caption,tiny-classify,tiny-qa"
+DEFAULTS_HELP = " Default: the registry's defaults.{key} (shipped: {shipped})."
 
 
 def _version(value: bool) -> None:
@@ -102,10 +102,10 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
 @app.command()
 def train(
-    encoder: str = typer.Option("tiny", help="Encoder preset or plugin name."),
-    llm: str = typer.Option("tiny", help="LLM preset or plugin name."),
-    bridge: str = typer.Option("noise", help="Training-time bridge (noise = MATS; none = clean)."),
-    corpus: str = typer.Option("tiny", help="Corpus name, or a JSONL file of {text, instruction, answer, task}."),
+    encoder: Optional[str] = typer.Option(None, help="Encoder preset or plugin name." + DEFAULTS_HELP.format(key="encoder", shipped="tiny")),
+    llm: Optional[str] = typer.Option(None, help="LLM preset or plugin name." + DEFAULTS_HELP.format(key="llm", shipped="tiny")),
+    bridge: Optional[str] = typer.Option(None, help="Training-time bridge (noise = MATS; none = clean)." + DEFAULTS_HELP.format(key="train_bridge", shipped="noise")),
+    corpus: Optional[str] = typer.Option(None, help="Corpus name, or a JSONL file of {text, instruction, answer, task}." + DEFAULTS_HELP.format(key="corpus", shipped="tiny")),
     output: Path = typer.Option(Path("runs/checkpoint"), help="Checkpoint directory."),
     steps: int = typer.Option(1000, min=1),
     batch_size: int = typer.Option(32, min=1),
@@ -139,11 +139,12 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     ov = parse_sets(set_)
     check_kinds(ov, "train")
     reg = str(registry) if registry else None
+    encoder, llm, bridge, corpus = (_default(v, k, reg) for v, k in ((encoder, "encoder"), (llm, "llm"), (bridge, "train_bridge"), (corpus, "corpus")))
     cfg = _train_config(dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, supervision=supervision), ov)
     check_device(cfg.device)
     enc_params = _with_device("encoder", encoder, reg, ov.get("encoder", {}), device)
     auto = _auto_noise(ov, encoder, enc_params, reg, gap_task)
-    llm_params = {**ov.get("llm", {}), "device": device}
+    llm_params = _with_device("llm", llm, reg, ov.get("llm", {}), device)
     resolved_params("llm", llm, reg, **llm_params)  # every name and param checked before a model loads
     _check_corpus(corpus, reg, ov.get("corpus", {}))
     spec = {
@@ -216,20 +217,33 @@ def _train_config(options: dict, ov: dict):
         raise MatsError(format_errors(exc, "train.", TrainConfig.model_fields, noun="setting")) from None
 
 
-def _with_device(kind: str, name: str, registry: str | None, params: dict, device: str) -> dict:
-    from mats_core.registry import resolved_params
+def _default(value: str | None, key: str, registry: str | None) -> str:
+    """An option's value, else the registry's ``defaults.<key>``."""
+    from mats_core.registry import MatsError, cli_defaults
 
-    accepted = resolved_params(kind, name, registry)["params"]
-    return {**params, "device": device} if "device" in accepted and "device" not in params else dict(params)
+    if value is not None:
+        return value
+    found = cli_defaults(registry).get(key)
+    if found is None:
+        flag = {"train_bridge": "bridge", "bridges": "bridge"}.get(key, key)
+        raise MatsError(f"no --{flag} given and the registry has no defaults.{key}; pass --{flag}")
+    return found
+
+
+def _with_device(kind: str, name: str, registry: str | None, params: dict, device: str) -> dict:
+    from mats_core.registry import accepted_params
+
+    # only a factory that takes `device` gets it (API v1.1); an explicit --set kind.device wins
+    return {**accepted_params(kind, name, {"device": device}, registry), **params}
 
 
 @app.command()
 def run(
-    encoder: str = typer.Option("tiny", help="Encoder preset (must match the checkpoint)."),
-    bridge: str = typer.Option("none,noise,memory,santa", help="Bridge(s), comma-separated: one table row each."),
-    llm: str = typer.Option("tiny", help="LLM preset (must match the checkpoint)."),
+    encoder: Optional[str] = typer.Option(None, help="Encoder preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="encoder", shipped="tiny")),
+    bridge: Optional[str] = typer.Option(None, help="Bridge(s), comma-separated: one table row each." + DEFAULTS_HELP.format(key="bridges", shipped="none,noise,memory,santa")),
+    llm: Optional[str] = typer.Option(None, help="LLM preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="llm", shipped="tiny")),
     checkpoint: Optional[Path] = typer.Option(None, help="A checkpoint, or a set dir with clean/ noise/ audio/ (default: the shipped set for encoder+llm)."),
-    tasks: str = typer.Option(DEFAULT_TASKS, help="Comma-separated task names."),
+    tasks: Optional[str] = typer.Option(None, help="Comma-separated task names." + DEFAULTS_HELP.format(key="tasks", shipped="tiny-caption,tiny-classify,tiny-qa")),
     data_root: Optional[Path] = typer.Option(None, help="Root of dataset folders (for dataset tasks)."),
     output: Path = typer.Option(Path("runs/latest"), help="Where results.json / samples.jsonl go."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most N samples per task (testing)."),
@@ -280,6 +294,8 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
     batch_size = None if batch_size is None else _batch_size(str(batch_size))
     ov = parse_sets(set_)
     check_kinds(ov, "run")
+    reg = str(registry) if registry else None
+    encoder, llm, bridge, tasks = (_default(v, k, reg) for v, k in ((encoder, "encoder"), (llm, "llm"), (bridge, "bridges"), (tasks, "tasks")))
     if suite is not None:
         from mats_core.suites import suite_options
 
@@ -287,7 +303,7 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
         ov["run"] = {**given, **ov.get("run", {})}  # the command line beats the suite; --set beats both
         s = suite_options(suite, str(registry) if registry else None, ov)
         encoder, llm, bridge, tasks, registry, ov, reference = s.encoder, s.llm, s.bridge, s.tasks, s.registry, s.overrides, reference and s.reference
-    rows, kinds = run_comparison(
+    rows, kinds, headline = run_comparison(
         encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
         tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=checkpoint, data_root=data_root,
         output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, "predict_only": predict_only, **ov.get("run", {}),
@@ -298,7 +314,7 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
         return  # one table per sharded run
     from mats_core.report import as_rich_table
 
-    _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds))
+    _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds, headline))
     _console().print(f"results in [bold]{output}[/]")
 
 
@@ -321,7 +337,7 @@ def score(
         missing = {t: f"{res.samples_count.get(t, 0)} of {n}" for t, n in res.expected_count.items() if res.samples_count.get(t, 0) != n}
         _console().print(f"[bold yellow]partial:[/] {run_dir} lacks rows ({', '.join(f'{t}: {m}' for t, m in missing.items())}); "
                          "results.json says partial: true. Re-run the same `mats-bench run` to finish it.", highlight=False)
-    _console().print(as_rich_table(f"scored {run_dir}", [(run_dir.name, res.results)], res.model_extra.get("task_kinds", {})))
+    _console().print(as_rich_table(f"scored {run_dir}", [(run_dir.name, res.results)], res.model_extra.get("task_kinds", {}), res.model_extra.get("headline")))
 
 
 @app.command()
@@ -334,7 +350,7 @@ def report(
     from mats_core.report import as_csv, as_markdown
     from mats_core.results import read_results
 
-    rows, kinds = [], {}
+    rows, kinds, headline = [], {}, {}
     for d in run_dirs:
         for path in sorted(d.rglob("results.json")) if d.is_dir() else []:
             try:
@@ -343,12 +359,13 @@ def report(
                 _fail(exc)
             rows.append((str(path.parent.relative_to(d)) if path.parent != d else d.name, res.results))
             kinds.update(res.model_extra.get("task_kinds", {}) or {t: "" for t in res.results})
+            headline.update(res.model_extra.get("headline") or {})  # the tasks' declared table metrics
     if not rows:
         _fail(FileNotFoundError(f"no results.json under {', '.join(map(str, run_dirs))}"))
     if out is None:
-        typer.echo(as_markdown(rows, kinds))
+        typer.echo(as_markdown(rows, kinds, headline))
         return
-    out.with_suffix(".md").write_text(as_markdown(rows, kinds))
+    out.with_suffix(".md").write_text(as_markdown(rows, kinds, headline))
     out.with_suffix(".csv").write_text(as_csv(rows, kinds))
     _console().print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
 

@@ -6,11 +6,11 @@ the instruction, as the published MATS training does. The same shape is what cor
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from mats_core.io import json_object, read_jsonl, text_field  # noqa: F401 - re-exported (moved to mats_core.io)
 from mats_core.registry import MatsError, build
 
 REQUIRED = ("text", "instruction", "answer")
@@ -31,54 +31,6 @@ class JsonlCorpus:
             yield validate_record(rec, f"{self.path}:{number}")
 
 
-def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
-    """``(line number, parsed value)`` for every non-blank line of a JSONL file, streamed.
-
-    Lines are split on ``\n`` only (JSON strings may hold U+2028 and friends), a UTF-8 BOM
-    is tolerated, and bad UTF-8 or bad JSON is a :class:`MatsError` naming the file and line.
-    The one JSONL reader of mats-bench: corpora here, dataset manifests in plugins."""
-    path = Path(path)
-    try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
-        raise MatsError(f"{path} does not exist") from None
-    with fh:
-        for number, raw in enumerate(fh, start=1):
-            where = f"{path}:{number}"
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                raise MatsError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line); "
-                                "save the file as UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MatsError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            yield number, value
-
-
-def json_object(value: Any, where: str, hint: str = "") -> dict[str, Any]:
-    """``value`` if it is a JSON object (dict), else an error naming ``where``."""
-    if not isinstance(value, dict):
-        raise MatsError(f"{where}: expected a JSON object, got {type(value).__name__}{_hint(hint)}")
-    return value
-
-
-def text_field(record: dict[str, Any], key: str, where: str, required: bool = False, hint: str = "") -> str | None:
-    """``record[key]`` stripped; None when absent and not ``required``; an error naming the
-    place and the field when it is missing, not a string, or blank."""
-    value = record.get(key)
-    if value is None:
-        if required:
-            raise MatsError(f"{where}: field {key!r} is missing{_hint(hint)}")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise MatsError(f"{where}: field {key!r} must be a non-empty string, got {value!r}{_hint(hint)}")
-    return value.strip()
-
-
 def validate_record(rec: Any, where: str) -> dict[str, Any]:
     """A training record ``{text, instruction, answer[, task]}`` (values kept as given);
     ``task`` defaults to ``caption``."""
@@ -89,10 +41,6 @@ def validate_record(rec: Any, where: str) -> dict[str, Any]:
         rec["task"] = "caption"
     text_field(rec, "task_token", where, hint=RECORD_HINT)  # optional, but a string when given
     return rec
-
-
-def _hint(hint: str) -> str:
-    return f" ({hint})" if hint else ""
 
 
 def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -> tuple[Any, list[dict[str, Any]]]:

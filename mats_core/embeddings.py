@@ -14,15 +14,18 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from mats_core.capabilities import capability
+
 
 def cache_dir() -> Path:
-    root = os.environ.get("MATS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "mats-bench")
-    return Path(root) / "embeddings"
+    from mats_core.io import cache_root
+
+    return cache_root("embeddings")
 
 
 def encoder_identity(encoder: Any, spec: dict) -> str:
     """What makes two encoders' embeddings interchangeable: the resolved spec + weights fingerprint."""
-    return json.dumps({"spec": spec, "weights": getattr(encoder, "fingerprint", None)}, sort_keys=True, default=str)
+    return json.dumps({"spec": spec, "weights": capability(encoder, "fingerprint")}, sort_keys=True, default=str)
 
 
 def cached_embeddings(

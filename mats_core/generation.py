@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import torch
 
+from mats_core.capabilities import capability, llm_device
 from mats_core.registry import MatsError
 from mats_core.validation import DECODING_PRESETS  # defined without torch: checked before it loads
 
@@ -60,7 +61,7 @@ class BatchSizer:
             raise exc
         if self.size == 1:
             raise MatsError(
-                f"out of memory generating even one sample at a time on {self.pipe.llm.device}: use a smaller llm dtype "
+                f"out of memory generating even one sample at a time on {llm_device(self.pipe.llm)}: use a smaller llm dtype "
                 "(--set llm.dtype=float16), fewer new tokens (--set decoding.max_new_tokens=N) or a larger device"
             ) from exc
         self.size = self.pipe.auto_batch_size = self.size // 2
@@ -71,13 +72,13 @@ def generation_settings(llm: Any, decoding: dict[str, Any]) -> dict[str, Any]:
     (fixed shapes: no reallocation per token, and transformers can compile the decode step) when
     the model supports it. Never on CPU; the user's settings (run decoding, preset generation) win."""
     settings = dict(decoding)
-    user = {**(getattr(llm, "generation", None) or {}), **settings}
+    user = {**capability(llm, "generation", {}), **settings}
     if "cache_implementation" in user or user.get("use_cache") is False:
         return settings
-    device = getattr(llm, "device", None)
+    device = capability(llm, "device")
     if device is None or torch.device(device).type != "cuda":
         return settings
-    if supports_static_cache(getattr(llm, "model", None)):
+    if supports_static_cache(capability(llm, "model")):
         settings["cache_implementation"] = "static"
     return settings
 

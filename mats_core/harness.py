@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from mats_core.audio import AudioError, load_audio
 from mats_core.bridge_stats import AudioStatistics
+from mats_core.capabilities import capability, llm_device
 from mats_core.clips import embed_clips
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
@@ -28,6 +29,7 @@ from mats_core.registry import MatsError, accepted_params, build, resolved_param
 from mats_core.validation import RunConfig  # the run's settings (defined without torch: checked before it loads)
 from mats_core.results import (RunResults, SamplesWriter, atomic_write_text, collect_versions, data_fingerprint, fingerprint, read_results,
                                read_samples, write_results)
+from mats_core.scoring import task_declarations
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
 
@@ -52,7 +54,7 @@ class Pipeline:
         # where to run is the run's choice, not the checkpoint's (it stores its training device);
         # an explicit --set encoder.device / llm.device still wins
         enc_params = {**enc.get("params", {}), **accepted_params("encoder", enc["name"], {"device": device}, registry), **overrides.get("encoder", {})}
-        llm_params = {**llm.get("params", {}), "device": device, **overrides.get("llm", {})}
+        llm_params = {**llm.get("params", {}), **accepted_params("llm", llm["name"], {"device": device}, registry), **overrides.get("llm", {})}
         resolved_params("encoder", enc["name"], registry, **enc_params)  # both checked before either loads
         resolved_params("llm", llm["name"], registry, **llm_params)
         shards = Shards.from_env()  # one GPU per process when sharded; the spec (config) keeps the device asked for
@@ -93,7 +95,7 @@ class Pipeline:
         import numpy as np
 
         waves, ok, errors = [], [], {}
-        clip = getattr(self.encoder, "clip_seconds", None)
+        clip = capability(self.encoder, "clip_seconds")
         for i, s in enumerate(samples):
             try:
                 rng = np.random.default_rng(cfg.seed + zlib.crc32(str(s.id).encode()))
@@ -133,10 +135,10 @@ def evaluate(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     bank = None
-    if getattr(bridge, "uses_memory", True):  # optional bridge attribute: False skips embedding the bank
+    if capability(bridge, "uses_memory", True):  # optional bridge attribute: False skips embedding the bank
         with shards.main_first():  # rank 0 fills the embeddings cache, the others read it
             bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
-        bridge.fit(bank.to(pipe.llm.device))
+        bridge.fit(bank.to(llm_device(pipe.llm)))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
     task_objs = {n: build("task", n, pipe.registry, **_params_of(task_params, n, tasks, pipe.registry)) for n in tasks}
     task_samples = {n: list(t.samples())[: cfg.limit] if cfg.limit else list(t.samples()) for n, t in task_objs.items()}
@@ -148,7 +150,7 @@ def evaluate(
         "encoder": pipe.spec["encoder"],
         "llm": pipe.spec["llm"],
         "bridge": {"name": bridge_name, **resolved_params("bridge", bridge_name, pipe.registry, **bridge_params),
-                   "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
+                   "effective": capability(bridge, "config")() if capability(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
         "run": cfg.recorded(),
@@ -191,12 +193,12 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
     for name, task in task_objs.items():
         samples = task_samples[name]
         t0 = time.perf_counter()
-        prints[name] = fingerprint([name, getattr(task, "fingerprint", None), [s.id for s in samples]])
+        prints[name] = fingerprint([name, capability(task, "fingerprint"), [s.id for s in samples]])
         rows = [rows_by_key[(name, str(s.id))] for s in samples]
         kinds[name] = task.kind
         if not cfg.predict_only:
             results[name] = task.score(rows, encoder=pipe.encoder)
-            if getattr(task, "notes", None):
+            if capability(task, "notes"):
                 notes[name] = dict(task.notes)
         counts[name] = len(rows)  # every sample has its row here: expected_count == samples_count
         errors += sum(1 for r in rows if r.get("error"))
@@ -213,7 +215,7 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
         expected_count=dict(counts),
         fingerprints={"config": fingerprint(config), **{f"task:{k}": v for k, v in prints.items()}},
         timings={k: round(v, 3) for k, v in timings.items()},
-        task_kinds=kinds,
+        task_kinds=kinds, **task_declarations(task_objs),  # what tables show, which way is better
         execution=execution,  # how it ran; not in the config, since a resume may run otherwise with the same results
         bridge_statistics=statistics,  # text-only or unpaired-audio (mats_core.bridge_stats)
     )
@@ -237,16 +239,16 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     if with_encoder:
         enc = config["encoder"]
         encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
-    results, notes, kinds, errors, found, expected = {}, {}, {}, 0, {}, {}
+    results, notes, kinds, errors, found, expected, built = {}, {}, {}, 0, {}, {}, {}
     limit = config["run"].get("limit")
     for name in config["tasks"]:
-        task = build("task", name, registry, **_params_of(config.get("task_params"), name, config["tasks"], registry))
+        task = built[name] = build("task", name, registry, **_params_of(config.get("task_params"), name, config["tasks"], registry))
         ids = [str(s.id) for s in task.samples()]
         ids = set(ids[:limit] if limit else ids)
         task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
         kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)
         results[name] = task.score(task_rows, encoder=encoder) if task_rows else {}  # a killed run may lack a task
-        if getattr(task, "notes", None):
+        if capability(task, "notes"):
             notes[name] = dict(task.notes)
         errors += sum(1 for r in task_rows if r.get("error"))
     try:
@@ -257,7 +259,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
         config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
         errors_count=errors, samples_count=found, expected_count=expected, partial=found != expected,
         fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
-        task_kinds=kinds, execution=old.execution if old else None,
+        task_kinds=kinds, execution=old.execution if old else None, **task_declarations(built),
     )
     write_results(run_dir / "results.json", res)
     return res
@@ -275,9 +277,9 @@ def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, size
         block = samples[b0 : b0 + cfg.bridge_block]
         if all(str(s.id) in done for s in block):
             continue
-        z, ok, errs = pipe.embed_audio(block, cfg, raw=bool(getattr(bridge, "raw_input", False)))  # optional bridge capability
-        gen = torch.Generator(device=pipe.llm.device).manual_seed(cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode()))
-        bridged = bridge.infer(z.to(pipe.llm.device), gen) if z is not None else None
+        z, ok, errs = pipe.embed_audio(block, cfg, raw=bool(capability(bridge, "raw_input", False)))  # optional bridge capability
+        gen = torch.Generator(device=llm_device(pipe.llm)).manual_seed(cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode()))
+        bridged = bridge.infer(z.to(llm_device(pipe.llm)), gen) if z is not None else None
         pos = {i: j for j, i in enumerate(ok)}
         todo = [i for i, s in enumerate(block) if str(s.id) not in done]
         c0 = 0
@@ -306,25 +308,28 @@ def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
 
 
 def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict | None = None) -> dict[str, float | None]:
-    """The CLAP zero-shot classifier (audio vs label-text cosine): the reference row."""
+    """The CLAP zero-shot classifier (audio vs label-text cosine), the reference row: its predicted
+    labels scored by the task itself (so the row has the task's own metrics), plus the
+    classifier's ``accuracy`` unless the task reports one."""
     task = build("task", task_name, pipe.registry, **(task_params or {}))
     if task.kind != "classification":
         return {}
     samples = list(task.samples())[: cfg.limit] if cfg.limit else list(task.samples())
     labels = list(samples[0].labels) if samples else []
-    prompt = getattr(task, "label_prompt", "{label}")
+    prompt = capability(task, "label_prompt", "{label}")
     with torch.no_grad():
         lab = F.normalize(pipe.encoder.embed_text([prompt.format(label=l) for l in labels]).float(), dim=-1)
-    correct = n = 0
+    rows = []
     for b0 in range(0, len(samples), cfg.bridge_block):  # audio read a block at a time, as in generation
         block = samples[b0 : b0 + cfg.bridge_block]
-        z, ok, _ = pipe.embed_audio(block, cfg)
-        n += len(block)
-        if z is None:
-            continue
-        pred = (z @ lab.to(z.device).T).argmax(-1).tolist()
-        correct += sum(labels[p] == block[i].label for p, i in zip(pred, ok))
-    return {"accuracy": correct / n if n else None}
+        z, ok, errs = pipe.embed_audio(block, cfg)
+        pred = dict(zip(ok, (z @ lab.to(z.device).T).argmax(-1).tolist())) if z is not None else {}
+        rows += [{"task": task_name, "id": str(s.id), "prediction": labels[pred[i]] if i in pred else None, "references": list(s.references),
+                  "label": s.label, "error": None if i in pred else errs.get(i, "no embedding")} for i, s in enumerate(block)]
+    if not rows:
+        return {"accuracy": None}
+    correct = sum(r["prediction"] == r["label"] for r in rows)
+    return {"accuracy": correct / len(rows), **task.score(rows, encoder=pipe.encoder)}  # the task's own scores win
 
 
 def _params_of(task_params: dict | None, name: str, tasks: Sequence[str], registry: str | None) -> dict:

@@ -9,16 +9,17 @@ from typing import Any
 
 import torch
 
+__all__ = ["DTYPES", "HFCausalLM", "resolve_device"]
+
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        from mats_core.registry import MatsError
+    from mats_core.validation import check_device
 
-        raise MatsError(f"device '{device}' requested but CUDA is not available; use --device cpu")
+    check_device(device, "device")  # a bad name, or CUDA asked for without it, is one clear error
     return torch.device(device)
 
 

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import pluggy
 
+__all__ = ["HOOKS", "KINDS", "PROJECT", "Register", "hookimpl", "hookspec"]
+
 PROJECT = "mats"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
+__all__ = ["AlignmentEncoder", "Corpus", "GapBridge", "LanguageModel", "Metric", "Sample", "Task"]
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch

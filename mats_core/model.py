@@ -15,10 +15,13 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from mats_core.capabilities import capability, llm_device
+from mats_core.io import atomic_write_text
 from mats_core.mapper import MapperConfig, build_mapper
 
 IGNORE = -100
 CHECKPOINT_FORMAT = "mats-bench/checkpoint"
+TRAINABLES_FILE = "llm_trainable.safetensors"  # an LLM without adapter_state_dict: trainable_parameters() in order
 
 
 class MATSModel(nn.Module):
@@ -26,7 +29,7 @@ class MATSModel(nn.Module):
         super().__init__()
         self.llm = llm
         self.mapper_config = mapper if isinstance(mapper, MapperConfig) else MapperConfig.model_validate(mapper or {})
-        self.mapper = build_mapper(dim, llm.hidden_size, self.mapper_config).to(getattr(llm, "device", "cpu"))
+        self.mapper = build_mapper(dim, llm.hidden_size, self.mapper_config).to(llm_device(llm))
         self.dim = dim
         before, after = llm.template.split("{audio}", 1)
         self._before, self._after = before, after
@@ -54,8 +57,8 @@ class MATSModel(nn.Module):
         tok = self.llm.tokenize
         before = tok(self._before.format(instruction=instruction)) if self._before else []
         after = tok(self._after.format(instruction=instruction))
-        bos = getattr(self.llm, "bos_token_id", None)
-        if getattr(self.llm, "add_bos", False) and bos is not None:
+        bos = capability(self.llm, "bos_token_id")
+        if capability(self.llm, "add_bos", False) and bos is not None:
             before = [bos] + before
         self._after_text[instruction] = self._after.format(instruction=instruction)
         return before, after
@@ -81,11 +84,11 @@ class MATSModel(nn.Module):
         ``max_answer_tokens`` caps the supervised answer (+ EOS), the published ``max_txt_len``;
         its ``max_length`` caps the whole row."""
         b, p, _ = prefix.shape
-        pad = self.llm.pad_token_id if getattr(self.llm, "pad_token_id", None) is not None else 0
-        eos = getattr(self.llm, "eos_token_id", None)
+        pad = capability(self.llm, "pad_token_id", 0)
+        eos = capability(self.llm, "eos_token_id")
         rows, label_rows, slots = [], [], []
-        max_len = getattr(self.llm, "max_length", None)
-        max_answer = getattr(self.llm, "max_answer_tokens", None)
+        max_len = capability(self.llm, "max_length")
+        max_answer = capability(self.llm, "max_answer_tokens")
         for i in range(b):
             token = task_tokens[i] if task_tokens is not None else None
             before, after = self._prompt_ids(instructions[i], token)
@@ -139,11 +142,14 @@ class MATSModel(nn.Module):
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().cpu().contiguous() for k, v in self.mapper.state_dict().items()}, out / "mapper.safetensors")
-        adapter = self.llm.adapter_state_dict() if hasattr(self.llm, "adapter_state_dict") else {}
-        if adapter:
-            save_file(adapter, out / "adapter.safetensors")
+        adapter = capability(self.llm, "adapter_state_dict")
+        if adapter is not None:
+            if state := adapter():
+                save_file(state, out / "adapter.safetensors")
+        elif params := list(self.llm.trainable_parameters()):  # no adapter capability: its trainables, by position
+            save_file({f"{i}": p.detach().cpu().contiguous() for i, p in enumerate(params)}, out / TRAINABLES_FILE)
         body = {"format": CHECKPOINT_FORMAT, "version": 1, **config, "mapper": self.mapper_config.model_dump(), "dim": self.dim}
-        _atomic_write(out / "config.json", json.dumps(body, indent=2, sort_keys=True))
+        atomic_write_text(out / "config.json", json.dumps(body, indent=2, sort_keys=True))
 
     def load_weights(self, directory: str | os.PathLike) -> None:
         from mats_core.checkpoints import read_tensors
@@ -151,7 +157,14 @@ class MATSModel(nn.Module):
         d = Path(directory)
         self.mapper.load_state_dict(read_tensors(d / "mapper.safetensors", device=str(self.device)))
         if (d / "adapter.safetensors").exists():
-            self.llm.load_adapter_state_dict(read_tensors(d / "adapter.safetensors", device=str(self.device)))
+            load = capability(self.llm, "load_adapter_state_dict")
+            if load is None:
+                from mats_core.errors import MatsError
+
+                raise MatsError(f"{d} holds an LLM adapter, but this llm has no load_adapter_state_dict(); use the llm it was trained with")
+            load(read_tensors(d / "adapter.safetensors", device=str(self.device)))
+        if (d / TRAINABLES_FILE).exists():
+            _load_by_position(list(self.llm.trainable_parameters()), read_tensors(d / TRAINABLES_FILE), d / TRAINABLES_FILE)
 
 
 def _unit(z: torch.Tensor) -> torch.Tensor:
@@ -180,7 +193,12 @@ def read_checkpoint_config(directory: str | os.PathLike) -> dict:
     return config
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _load_by_position(params: list[nn.Parameter], state: dict[str, torch.Tensor], path: Path) -> None:
+    from mats_core.errors import MatsError
+
+    if len(state) != len(params) or any(tuple(state[f"{i}"].shape) != tuple(p.shape) for i, p in enumerate(params) if f"{i}" in state):
+        raise MatsError(f"{path}: {len(state)} saved LLM parameters do not fit the {len(params)} trainable_parameters() "
+                        "of this llm; rebuild it with the params it was trained with")
+    with torch.no_grad():
+        for i, p in enumerate(params):
+            p.copy_(state[f"{i}"].to(p.device, p.dtype))

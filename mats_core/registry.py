@@ -17,14 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from mats_core.errors import MatsError  # noqa: F401 - re-exported: `from mats_core.registry import MatsError` keeps working
 from mats_core.hookspecs import KINDS
 from mats_core.plugins import get_host
 
 SHIPPED_REGISTRY = Path(__file__).with_name("registry.yaml")
-
-
-class MatsError(Exception):
-    """A user-facing error: the message says what is wrong and what to do."""
 
 
 class Preset(BaseModel):
@@ -47,8 +44,8 @@ def _read_registry(path: Path) -> dict[str, dict[str, Preset]]:
                         f"got a {type(raw).__name__}")
     out: dict[str, dict[str, Preset]] = {}
     for kind, presets in raw.items():
-        if kind == "checkpoints":
-            continue  # read by checkpoint_sets()
+        if kind in ("checkpoints", "defaults"):
+            continue  # read by checkpoint_sets() / cli_defaults()
         if kind not in KINDS:
             raise MatsError(f"{path}: unknown section '{kind}'; sections are {', '.join(KINDS)}")
         if presets is not None and not isinstance(presets, dict):
@@ -93,6 +90,16 @@ def checkpoint_sets(registry: str | os.PathLike | None = None) -> dict[str, str]
             raise MatsError(f"{p}: checkpoints must be a mapping of '<encoder>+<llm>' -> directory, "
                             f"e.g. checkpoints: {{tiny+tiny: runs/set}}; got {sets!r}")
         out.update(sets)
+    return out
+
+
+def cli_defaults(registry: str | os.PathLike | None = None) -> dict[str, str]:
+    """``defaults:`` section: the command line's option defaults (encoder, llm, corpus,
+    train_bridge, bridges, tasks); later registry files override single keys."""
+    out: dict[str, str] = {}
+    for p in registry_paths(registry):
+        raw = yaml.safe_load(Path(p).read_text()) or {}
+        out.update({k: str(v) for k, v in (raw.get("defaults") or {}).items()})
     return out
 
 

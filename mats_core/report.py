@@ -5,22 +5,18 @@ import csv
 import io
 from typing import Any
 
-# The metrics a table shows per task kind (results.json keeps them all).
-HEADLINE = {
-    "caption": ["bleu_4", "meteor", "rouge_l", "cider", "spider"],
-    "classification": ["accuracy_exact", "accuracy_embed", "accuracy"],
-    "qa": ["accuracy", "wer"],
-}
+Headline = dict[str, "list[str] | None"]  # task -> the metrics its table shows (the task's ``headline`` declaration)
 
 
-def columns(rows: list[tuple[str, dict[str, dict[str, Any]]]], kinds: dict[str, str]) -> list[tuple[str, str]]:
-    """(task, metric) pairs present in any row, headline metrics first."""
+def columns(rows: list[tuple[str, dict[str, dict[str, Any]]]], kinds: dict[str, str], headline: Headline | None = None) -> list[tuple[str, str]]:
+    """(task, metric) pairs present in any row: the task's declared headline metrics, in order,
+    or every metric it reported when it declares none (results.json keeps them all)."""
     cols: list[tuple[str, str]] = []
-    for task, kind in kinds.items():
+    for task in kinds:
         present = set()
         for _, res in rows:
             present |= {m for m, v in res.get(task, {}).items() if v is not None}
-        wanted = [m for m in HEADLINE.get(kind, []) if m in present] or sorted(present)
+        wanted = [m for m in (headline or {}).get(task) or [] if m in present] or sorted(present)
         cols += [(task, m) for m in wanted]
     return cols
 
@@ -33,14 +29,14 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def as_rich_table(title: str, rows: list[tuple[str, dict]], kinds: dict[str, str]):
+def as_rich_table(title: str, rows: list[tuple[str, dict]], kinds: dict[str, str], headline: Headline | None = None):
     """One table per task (bridges x that task's metrics): stays readable in an 80-column terminal
     or a CI log, where a single wide table would cut the names."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    cols = columns(rows, kinds)
+    cols = columns(rows, kinds, headline)
     tables: list = [Text(title, style="bold")]
     for task in kinds:
         metrics = [m for t, m in cols if t == task]
@@ -57,8 +53,8 @@ def as_rich_table(title: str, rows: list[tuple[str, dict]], kinds: dict[str, str
     return Group(*tables)
 
 
-def as_markdown(rows: list[tuple[str, dict]], kinds: dict[str, str]) -> str:
-    cols = columns(rows, kinds)
+def as_markdown(rows: list[tuple[str, dict]], kinds: dict[str, str], headline: Headline | None = None) -> str:
+    cols = columns(rows, kinds, headline)
     head = "| row | " + " | ".join(f"{t} {m}" for t, m in cols) + " |"
     sep = "|---|" + "---:|" * len(cols)
     body = ["| " + name + " | " + " | ".join(_fmt(res.get(t, {}).get(m)) for t, m in cols) + " |" for name, res in rows]

@@ -6,7 +6,6 @@ and a rerun skips what is already there.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mats_core.io import atomic_write_text, fingerprint  # noqa: F401 - re-exported (moved to mats_core.io)
 
 SCHEMA_VERSION = 1
 
@@ -50,17 +51,6 @@ class RunResults(BaseModel):
     # `mats-bench score` on a killed run: fewer rows than samples (expected_count vs samples_count)
     partial: bool = False
     expected_count: dict[str, int] = Field(default_factory=dict)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def write_results(path: str | os.PathLike, results: RunResults) -> None:
@@ -151,12 +141,6 @@ def data_fingerprint(task: Any, samples: Iterable[Any]) -> str:
     and each sample's id, instruction, label and references."""
     rows = [[str(s.id), s.instruction, s.label, list(s.references)] for s in samples]
     return fingerprint([getattr(task, "fingerprint", None), rows])
-
-
-def fingerprint(obj: Any) -> str:
-    """Stable short hash of a JSON-able object (configs, task definitions)."""
-    blob = json.dumps(obj, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def collect_versions(packages: Iterable[str] = ()) -> dict[str, str]:

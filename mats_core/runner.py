@@ -1,7 +1,7 @@
 """The main job: one run per bridge (+ reference rows) and the comparison table.
 
-As in the paper, bridge ``none`` uses a checkpoint trained on clean text and the other
-bridges a noise-trained one; the CLAP zero-shot classifier and MATS-Audio (trained on audio
+As in the paper, a bridge that declares ``pairs_with = "clean"`` (the built-in ``none``) uses
+a checkpoint trained on clean text and the other bridges a noise-trained one; the CLAP zero-shot classifier and MATS-Audio (trained on audio
 embeddings) are reference rows. A checkpoint *set* is a directory with ``clean/``,
 ``noise/`` and ``audio/``; a single checkpoint is used for every bridge.
 
@@ -68,6 +68,18 @@ def check_inputs(encoder: str, llm: str, bridges: list[str], tasks: list[str], r
     return cfg, task_params
 
 
+def paired_checkpoint(ckpts: dict[str, Path], bridge: str, params: dict, registry: str | None) -> Path:
+    """The checkpoint of a clean/noise set that ``bridge`` runs with: its optional ``pairs_with``
+    attribute (``"clean"`` or ``"noise"``, default ``"noise"``)."""
+    from mats_core.capabilities import capability
+    from mats_core.registry import accepted_params, build
+
+    pairs = capability(build("bridge", bridge, registry, **accepted_params("bridge", bridge, params, registry)), "pairs_with", "noise")
+    if pairs not in ("clean", "noise"):
+        raise MatsError(f"bridge '{bridge}': pairs_with must be 'clean' or 'noise', got {pairs!r}")
+    return ckpts[pairs]
+
+
 def run_comparison(
     encoder: str,
     llm: str,
@@ -81,7 +93,7 @@ def run_comparison(
     data_root: Path | None = None,
     overwrite: bool = False,
     reference: bool = True,
-) -> tuple[list[tuple[str, dict]], dict[str, str]]:
+) -> tuple[list[tuple[str, dict]], dict[str, str], dict[str, list[str] | None]]:
     """``overrides``: ``--set`` values by kind (``task``: params for every task that takes them)
     and, from a suite, ``tasks``: task name -> params for that task alone. Every name, param and
     setting is checked before a model loads or the output is touched."""
@@ -90,6 +102,7 @@ def run_comparison(
     from mats_core.harness import Pipeline, evaluate, zero_shot
     from mats_core.model import read_checkpoint_config
     from mats_core.registry import build
+    from mats_core.scoring import declarations
 
     main = Shards.from_env().is_main
     ckpts = find_checkpoints(checkpoint, encoder, llm, registry)
@@ -100,14 +113,16 @@ def run_comparison(
             raise MatsError(f"the checkpoint was trained with {kind} '{trained}', not '{name}': pass --{kind} {trained} or another --checkpoint")
     single = len(bridges) == 1 and not reference
     for b in bridges:  # what can be compared with a run already in the output, before loading
-        precheck_output(output if single else output / b, ckpts["clean"] if b == "none" else ckpts["noise"], tasks, task_params, cfg, overwrite)
+        precheck_output(output if single else output / b, paired_checkpoint(ckpts, b, overrides.get("bridge", {}), registry), tasks, task_params, cfg, overwrite)
     pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, cfg.device, overrides)
-    kinds = {t: build("task", t, registry, **task_params.get(t, {})).kind for t in tasks}
+    built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
+    kinds = {t: task.kind for t, task in built.items()}
+    headline = {t: declarations(task)["headline"] for t, task in built.items()}  # what tables show (the tasks' declarations)
     progress = _Progress(enabled=main)
     rows: list[tuple[str, dict]] = []
     with progress:
         for b in bridges:
-            ck = ckpts["clean"] if b == "none" else ckpts["noise"]
+            ck = paired_checkpoint(ckpts, b, overrides.get("bridge", {}), registry)
             out = output if single else output / b
             res = evaluate(pipe, ck, b, tasks, out, cfg, overrides.get("bridge", {}), overwrite, progress.update(b), task_params)
             audio_stats = (res.model_extra or {}).get("bridge_statistics") or {}
@@ -115,7 +130,7 @@ def run_comparison(
         if reference:
             zs = {t: zero_shot(pipe, t, cfg, task_params.get(t, {})) for t in tasks if main and kinds[t] == "classification"}
             if zs:
-                rows.append(("clap-zero-shot", {t: {"accuracy_exact": v.get("accuracy"), "accuracy_embed": v.get("accuracy")} for t, v in zs.items()}))
+                rows.append(("clap-zero-shot", zs))
             if "audio" in ckpts:
                 res = evaluate(pipe, ckpts["audio"], "none", tasks, output / "mats-audio", cfg, {}, overwrite, progress.update("mats-audio"), task_params)
                 rows.append(("mats-audio", res.results))
@@ -123,9 +138,9 @@ def run_comparison(
         from mats_core.report import as_markdown
         from mats_core.results import atomic_write_text
 
-        atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds}, indent=2))
-        atomic_write_text(output / "comparison.md", as_markdown(rows, kinds))
-    return rows, kinds
+        atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds, "headline": headline}, indent=2))
+        atomic_write_text(output / "comparison.md", as_markdown(rows, kinds, headline))
+    return rows, kinds, headline
 
 
 def precheck_output(out: Path, checkpoint: Path, tasks: list[str], task_params: dict, cfg: Any, overwrite: bool) -> None:

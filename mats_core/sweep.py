@@ -148,8 +148,8 @@ def point_name(bridge: str, params: dict[str, Any]) -> str:
 def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwrite: bool = False,
               log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     from mats_core.harness import Pipeline, evaluate
+    from mats_core.runner import find_checkpoints, paired_checkpoint
     from mats_core.validation import RunConfig
-    from mats_core.runner import find_checkpoints
 
     check_spec(spec, registry)
     rows: list[dict[str, Any]] = []
@@ -163,7 +163,7 @@ def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwr
                 name = point_name(bridge, params)
                 out = output / f"ckpt{ci}" / f"seed{seed}" / name
                 log(f"sweep point {name} (checkpoint {ci}, seed {seed})")
-                res = evaluate(pipe, ckpts["clean"] if bridge == "none" else ckpts["noise"], bridge, spec.tasks, out, cfg, params, overwrite)
+                res = evaluate(pipe, paired_checkpoint(ckpts, bridge, params, registry), bridge, spec.tasks, out, cfg, params, overwrite)
                 for task, metrics in res.results.items():
                     for metric, value in metrics.items():
                         rows.append({"bridge": bridge, **{f"param.{k}": v for k, v in params.items()}, "checkpoint": ci,

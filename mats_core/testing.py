@@ -23,20 +23,20 @@ from __future__ import annotations
 import copy
 import math
 import os
-import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from mats_core.interfaces import AlignmentEncoder, Corpus, GapBridge, LanguageModel, Metric, Sample, Task
+from mats_core.testing_host import plugin_host  # noqa: F401 - public here (mats_core.testing.plugin_host)
+from mats_core.testing_optional import check_declared_keys, check_direction, check_optional
+
+__all__ = ["check_bridge", "check_corpus", "check_encoder", "check_llm", "check_metric", "check_task", "plugin_host", "tones"]
 
 TASK_KINDS = ("caption", "classification", "qa")
 CORPUS_KEYS = ("text", "instruction", "answer", "task")
 TEXTS = ["a dog barks", "rain falls on a tin roof", "a man speaks", "birds chirp", "a car passes by", "music plays"]
-_BEST_IS_ONE = {"accuracy", "acc", "f1", "precision", "recall", "map"}  # score-name words: perfect = 1 (or 100)
-_BEST_IS_ZERO = {"wer", "cer"}
 
 
 # -- small assertion helpers ------------------------------------------------------------
@@ -133,6 +133,7 @@ def check_encoder(encoder: Any, n: int = 2, seconds: float = 1.0, atol: float = 
     with torch.no_grad():
         _check_embedder("embed_audio", encoder.embed_audio, lambda rows: waves[rows], n, dim, atol)
         _check_embedder("embed_text", encoder.embed_text, lambda rows: [texts[i] for i in rows], n, dim, atol)
+    check_optional("encoder", encoder)
 
 
 def _check_embedder(name: str, fn: Callable[[Any], Any], make: Callable[[list[int]], Any], n: int, dim: int,
@@ -189,6 +190,7 @@ def check_bridge(bridge: Any, dim: int = 16, bank: Any = None, n_bank: int = 64,
                  f".manual_seed({seed}) differ by {float((out - again).abs().max()):.3g}; draw all randomness from "
                  "the generator argument")
         _run_bridge(bridge, method, x[:1], seed)
+    check_optional("bridge", bridge)
 
 
 def _run_bridge(bridge: Any, method: str, x: Any, seed: int) -> Any:
@@ -233,7 +235,9 @@ def check_llm(llm: Any, prefix_len: int = 4, decoding: Mapping[str, Any] | None 
         _require(all(isinstance(i, int) and not isinstance(i, bool) for i in ids),
                  f"llm.tokenize must return python ints, got {[type(i).__name__ for i in ids][:3]}")
     _require(isinstance(_call("llm.tokenize('')", llm.tokenize, ""), list), "llm.tokenize('') must return a list")
-    device = getattr(llm, "device", None) or "cpu"
+    from mats_core.capabilities import llm_device
+
+    device = llm_device(llm)
 
     def embed(ids: list[list[int]]) -> Any:
         out = _call("llm.embed", llm.embed, torch.tensor(ids, device=device))
@@ -262,6 +266,7 @@ def check_llm(llm: Any, prefix_len: int = 4, decoding: Mapping[str, Any] | None 
             alone = _call("llm.generate", llm.generate, a, torch.ones_like(mask[:1, pad:]), **decoding)
             _require(alone == texts[:1], f"llm.generate depends on left padding: alone {alone[0]!r}, left-padded in a "
                                          f"batch {texts[0]!r}; honour attention_mask (and position ids)")
+    check_optional("llm", llm)
 
 
 def _check_loss(llm: Any, emb: Any, ids: list[int], prefix_len: int) -> None:
@@ -314,8 +319,10 @@ def _check_sample(where: str, s: Any, kind: str) -> None:
 def check_task(task: Any, limit: int = 3, split: str | None = None,
                score_context: Mapping[str, Any] | None = None) -> None:
     """The first ``limit`` samples of a :class:`Task`, and ``score`` on perfect predictions (each
-    sample's own label or first reference): accuracy-type scores must be 1 (or 100), WER/CER 0.
-    Scoring a caption task usually runs the Java caption metrics (seconds)."""
+    sample's own label or first reference). With the optional ``higher_is_better`` declaration,
+    every declared score must be at least as good on perfect predictions as on wrong ones (each
+    sample given another's answer); declared keys must be keys ``score`` returns. Scoring a
+    caption task usually runs the Java caption metrics (seconds)."""
     _conforms(task, Task)
     _nonempty_str("task.name", task.name)
     _require(task.kind in TASK_KINDS, f"task.kind must be one of {TASK_KINDS}, got {task.kind!r}")
@@ -332,16 +339,19 @@ def check_task(task: Any, limit: int = 3, split: str | None = None,
     _require(len(set(ids)) == len(ids), f"sample ids are not unique: {ids}")
     _require([s.id for s in first()] == ids, "task.samples() is not repeatable: a second call yields other ids or "
                                              "order (resuming a run matches samples by id)")
-    rows = [{"id": s.id, "prediction": s.label if s.label is not None else s.references[0],
-             "references": list(s.references), "label": s.label, "error": None} for s in samples]
-    scores = _check_scores("task.score", _call("task.score", task.score, rows, **dict(score_context or {})))
-    for key, value in scores.items():
-        words = set(re.split(r"[^a-z0-9]+", key.lower()))
-        if value is not None and words & _BEST_IS_ONE:
-            _require(math.isclose(value, 1.0) or math.isclose(value, 100.0), f"task.score[{key!r}] = {value} on "
-                     "perfect predictions (each sample's own label or reference); expected 1 (or 100)")
-        if value is not None and words & _BEST_IS_ZERO:
-            _require(abs(value) < 1e-9, f"task.score[{key!r}] = {value} on perfect predictions; expected 0")
+    answers = [s.label if s.label is not None else s.references[0] for s in samples]
+
+    def score(preds: list[str]) -> dict[str, float | None]:
+        rows = [{"id": s.id, "prediction": p, "references": list(s.references), "label": s.label, "error": None}
+                for s, p in zip(samples, preds)]
+        return _check_scores("task.score", _call("task.score", task.score, rows, **dict(score_context or {})))
+
+    perfect = score(answers)
+    check_optional("task", task)
+    check_declared_keys("task", task, perfect)
+    rotated = answers[1:] + answers[:1]
+    if getattr(task, "higher_is_better", None) and rotated != answers:
+        check_direction("task.score", task, perfect, score(rotated))
 
 
 def check_metric(metric: Any, predictions: list[str] | None = None, references: list[Any] | None = None,
@@ -357,6 +367,8 @@ def check_metric(metric: Any, predictions: list[str] | None = None, references: 
     kept = copy.deepcopy((predictions, references))
     scores = _call("metric.compute", metric.compute, predictions, references, **context)
     _check_scores("metric.compute", scores)
+    check_optional("metric", metric)
+    check_declared_keys("metric", metric, scores)
     _require((predictions, references) == kept, "metric.compute modified its predictions or references")
     again = _call("metric.compute", metric.compute, *copy.deepcopy(kept), **context)
     _require(again == scores, f"metric.compute is not deterministic: {scores} then {again}")
@@ -385,27 +397,3 @@ def check_corpus(corpus: Any, limit: int = 100) -> None:
     again = list(islice(_call("corpus.records", corpus.records), len(records)))
     _require(again == records, "corpus.records() is not re-iterable: a second call yields other records (return a "
                                "fresh iterator each call; the trainer reads a corpus more than once)")
-
-
-# -- in-process plugins ---------------------------------------------------------------------
-@contextmanager
-def plugin_host(plugin: object, name: str = "test-plugin") -> Iterator[Any]:
-    """Register ``plugin`` (a module or object with ``@hookimpl`` functions) on the global host
-    for the ``with`` block and yield its ``PluginInfo``; fails if a hook raised while registering.
-    On exit the plugin is unregistered and name conflicts it caused are undone."""
-    from mats_core.plugins import get_host
-
-    host = get_host()
-    if name in host.plugins:
-        raise AssertionError(f"a plugin named {name!r} is already registered (package {host.plugins[name].package}); "
-                             "pick another name")
-    conflicts = {(kind, key): entry.conflict for kind, table in host.entries.items() for key, entry in table.items()}
-    info = host.register_plugin(plugin, name)
-    try:
-        _require(info.status == "ok", f"plugin {name!r} failed to register: {info.error}")
-        yield info
-    finally:
-        host.unregister_plugin(name)
-        for (kind, key), conflict in conflicts.items():
-            if key in host.entries[kind]:
-                host.entries[kind][key].conflict = conflict

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mats_core.checkpoints import guard_output, read_tensors, writing
 from mats_core.context import check_context
 from mats_core.mapper import MapperConfig
+from mats_core.capabilities import capability, llm_modules, set_train_mode
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError
 
@@ -104,7 +105,7 @@ def train(
     timer = {"data": 0.0, "step": 0.0}
     bar = _progress(progress and accel.is_main_process, config.steps, start)
     model.mapper.train()
-    llm.train(True)
+    set_train_mode(llm, True)
     for step in range(start, config.steps):
         t0 = time.perf_counter()
         losses = []
@@ -147,7 +148,7 @@ def train(
     if bar:
         bar.close()
     model.mapper.eval()
-    llm.train(False)
+    set_train_mode(llm, False)
     accel.wait_for_everyone()
     return out
 
@@ -167,7 +168,7 @@ class _LossModule(torch.nn.Module):
     def __init__(self, model: MATSModel):
         super().__init__()
         self.model = model
-        self.backbone = getattr(model.llm, "model", None)
+        self.backbone = torch.nn.ModuleList(llm_modules(model.llm))  # the LLM's modules (LoRA), for accelerate
 
     def forward(self, z, instructions, answers, task_tokens=None):
         return self.model.loss(z, instructions, answers, task_tokens)
@@ -199,7 +200,7 @@ def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel
 
     if any("audio" not in r for r in records):
         raise MatsError("--supervision audio needs a paired corpus: every record must have an 'audio' field (path or array)")
-    clip = getattr(encoder, "clip_seconds", None)
+    clip = capability(encoder, "clip_seconds")
 
     def wave(r):
         return load_audio(r["audio"], encoder.sample_rate, source_sr=r.get("sample_rate"), clip_seconds=clip)

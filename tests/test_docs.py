@@ -260,8 +260,15 @@ def parse_command(argv: list[str], block: Block) -> None:
         if not hasattr(exc, "format_message"):
             raise
         raise AssertionError(f"{where}: {exc.format_message()}") from None
+    from mats_core.registry import cli_defaults
+
     params = ctx.params
     registry = str(params["registry"]) if params.get("registry") else None
+    # options left out take the registry's defaults (as the CLI does), so they are checked too
+    keys = {"train": {"encoder": "encoder", "llm": "llm", "bridge": "train_bridge", "corpus": "corpus"},
+            "run": {"encoder": "encoder", "llm": "llm", "bridge": "bridges", "tasks": "tasks"}}.get(ctx.info_name, {})
+    defaults = cli_defaults(registry)
+    params = {**params, **{p: defaults[k] for p, k in keys.items() if params.get(p) is None and k in defaults}}
     try:
         check_names(params, registry)
     except MatsError as exc:

@@ -367,6 +367,8 @@ class NumpyScoreTask(ToyTask):
 
 
 class OffByOneTask(ToyTask):
+    higher_is_better = {"accuracy": True}  # declared: check_task holds the scores to it
+
     def score(self, predictions, **context):
         hits = sum(a["prediction"] == b["label"] for a, b in zip(predictions, predictions[1:]))
         return {"accuracy": hits / len(predictions)}
@@ -409,6 +411,42 @@ def test_check_task_passes_correct_tasks(tmp_path):
 def test_check_task_fails_broken_tasks(task, message):
     with pytest.raises(AssertionError, match=message):
         check_task(task, limit=4)
+
+
+class DeclaredTask(ToyTask):
+    headline = ["accuracy"]
+    higher_is_better = {"accuracy": True, "error_rate": False}
+
+
+class UnknownHeadlineTask(ToyTask):
+    headline = ["accuracy", "bleu"]
+
+
+class WrongWayTask(ToyTask):
+    higher_is_better = {"error_rate": True}
+
+
+def test_check_task_holds_declarations_to_the_scores():
+    check_task(DeclaredTask(), limit=4)
+    check_task(ToyTask(), limit=4)  # no declarations: the bare path (no direction checks)
+    with pytest.raises(AssertionError, match=r"declares \['bleu'\]"):
+        check_task(UnknownHeadlineTask(), limit=4)
+    with pytest.raises(AssertionError, match=r"task.score\['error_rate'\] = 0.0 on perfect predictions but 1.0"):
+        check_task(WrongWayTask(), limit=4)
+
+
+class PairedBridge(NearestBridge):
+    pairs_with = "clean"
+
+
+class BadPairBridge(NearestBridge):
+    pairs_with = "text"
+
+
+def test_check_bridge_checks_optional_members_when_present():
+    check_bridge(PairedBridge())
+    with pytest.raises(AssertionError, match="pairs_with must be 'clean' or 'noise'"):
+        check_bridge(BadPairBridge())
 
 
 def test_check_task_fails_a_missing_audio_file(tmp_path):

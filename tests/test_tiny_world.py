@@ -174,13 +174,14 @@ def test_a_limited_run_renders_only_the_clips_it_embeds(monkeypatch):
 
 
 def test_tasks_share_one_metric_object_per_process(monkeypatch):
-    import mats_core
+    import mats_core.registry
+    import mats_core.scoring
     import mats_tiny.tasks as tasks
 
     built = []
-    real = mats_core.build
-    monkeypatch.setattr(tasks, "_METRICS", {})
-    monkeypatch.setattr(mats_core, "build", lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw))
+    real = mats_core.registry.build
+    monkeypatch.setattr(mats_core.scoring, "_METRICS", {})  # the public scoring helper keeps them
+    monkeypatch.setattr(mats_core.registry, "build", lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw))
     for _ in range(2):
         task = tasks.TinyTask("tiny-qa", "qa", limit=2)
         rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "error": None}

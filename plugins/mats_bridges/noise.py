@@ -17,6 +17,7 @@ class NoneBridge:
 
     name = "none"
     uses_memory = False  # the harness skips building the caption bank for it
+    pairs_with = "clean"  # runs with the checkpoint trained on clean text (the paper's "no bridge" row)
 
     def fit(self, memory: Tensor) -> None:
         """The bank is not used."""

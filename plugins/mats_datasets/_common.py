@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError
+from mats_core.io import file_sha256
 
 # The paper's fixed test prompts (MATS prompts/test_prompt.json); QA uses the question itself.
 CAPTION_PROMPT = "Describe the following audio in a caption."
@@ -51,14 +52,6 @@ def metadata_file(task: str, folder: Path, relative: str, layout: str) -> Path:
         return target
     why = "" if folder.is_dir() else f"; the folder {folder} does not exist"
     raise MatsError(f"{task}: metadata file {target} not found{why}. Expected the official layout:\n{layout}")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def params_fingerprint(params: dict[str, Any], *files: Path) -> str:

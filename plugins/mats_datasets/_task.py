@@ -13,23 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mats_core import MatsError, Sample, build
+from mats_core import MatsError, Sample
+from mats_core.scoring import declarations, prediction_texts, score_rows, shared_metric
 
 from mats_datasets._common import params_fingerprint
 
 METRIC = {"caption": "caption", "classification": "classification", "qa": "qa"}
 NEEDS_ENCODER = "needs an alignment encoder: score(..., encoder=...) maps answers to labels by text-embedding cosine (LTU)"
-
-
-_METRICS: dict[str, Any] = {}
-
-
-def shared_metric(name: str) -> Any:
-    """One metric object per process: the caption metric's METEOR JVM takes 5-40 s to start,
-    and a benchmark scores several caption tasks (the JVM ends with the process)."""
-    if name not in _METRICS:
-        _METRICS[name] = build("metric", name)
-    return _METRICS[name]
 
 
 class DatasetTask:
@@ -81,21 +71,25 @@ class DatasetTask:
 
     def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
         rows = list(predictions)
-        if not rows:
-            raise MatsError(f"{self.name}: no predictions to score")
-        preds = ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
         metric = shared_metric(METRIC[self.kind])
-        if self.kind == "classification":
-            result = self._score_labels(metric, rows, preds, context.get("encoder"))
-        else:
-            result = self._score_references(metric, rows, preds)
+        encoder = context.get("encoder") if self.kind == "classification" else None
+        labels = list(self.labels) if self.kind == "classification" else None
+        result = score_rows(self.name, self.kind, rows, metric, labels=labels, encoder=encoder)
         self.notes = dict(self.data_notes)
         self.notes.update({k: v for k, v in (getattr(metric, "notes", None) or {}).items() if result.get(k) is None})
-        if self.kind == "classification" and context.get("encoder") is None:
+        if self.kind == "classification" and encoder is None:
             self.notes.update({k: NEEDS_ENCODER for k in ("accuracy_embed", "f1_embed") if result.get(k) is None})
-        result.update(self.extra_scores(metric, rows, preds))
-        errors = sum(1 for r in rows if r.get("error"))
-        return {**result, "n": float(len(rows)), "errors": float(errors)}
+        result.update(self.extra_scores(metric, rows, prediction_texts(rows)))
+        return result
+
+    @property
+    def headline(self) -> list[str] | None:
+        """The table metrics of this task's metric (its declaration)."""
+        return declarations(shared_metric(METRIC[self.kind]))["headline"]
+
+    @property
+    def higher_is_better(self) -> dict[str, bool]:
+        return declarations(shared_metric(METRIC[self.kind]))["higher_is_better"]
 
     def extra_scores(self, metric: Any, rows: list[Mapping[str, Any]], preds: list[str]) -> dict[str, float | None]:
         """Dataset-specific breakdowns (e.g. Clotho-AQA yes/no accuracy); none by default."""
@@ -105,16 +99,3 @@ class DatasetTask:
     def _check_split(self, split: str) -> None:
         if self.splits and split not in self.splits:
             raise MatsError(f"{self.name}: unknown split {split!r}; splits are {', '.join(self.splits)}")
-
-    def _score_labels(self, metric: Any, rows: list, preds: list[str], encoder: Any) -> dict[str, float | None]:
-        missing = [r.get("id") for r in rows if not r.get("label")]
-        if missing:
-            raise MatsError(f"{self.name}: rows without 'label' (ids {missing[:5]}); re-run the task")
-        return dict(metric.compute(preds, [r["label"] for r in rows], labels=list(self.labels), encoder=encoder))
-
-    def _score_references(self, metric: Any, rows: list, preds: list[str]) -> dict[str, float | None]:
-        refs = [list(r.get("references") or []) for r in rows]
-        empty = [r.get("id") for r, ref in zip(rows, refs) if not ref]
-        if empty:
-            raise MatsError(f"{self.name}: rows without 'references' (ids {empty[:5]}); re-run the task")
-        return dict(metric.compute(preds, refs))

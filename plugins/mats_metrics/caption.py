@@ -66,6 +66,8 @@ class CaptionMetric:
     """
 
     name = "caption"
+    headline = ["bleu_4", "meteor", "rouge_l", "cider", "spider"]  # what tables show
+    higher_is_better = {k: True for k in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider")}
 
     def __init__(self) -> None:
         self._meteor: Any = None

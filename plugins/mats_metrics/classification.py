@@ -98,6 +98,8 @@ class ClassificationMetric:
     """
 
     name = "classification"
+    headline = ["accuracy_exact", "accuracy_embed"]  # what tables show
+    higher_is_better = {"accuracy_exact": True, "f1_exact": True, "unmapped_exact": False, "accuracy_embed": True, "f1_embed": True}
 
     def compute(
         self,

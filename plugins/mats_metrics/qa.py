@@ -43,6 +43,8 @@ class QAMetric:
     """``compute(predictions, references: list[str] | list[list[str]])`` -> accuracy, wer, cer."""
 
     name = "qa"
+    headline = ["accuracy", "wer"]  # what tables show
+    higher_is_better = {"accuracy": True, "wer": False, "cer": False}
 
     def compute(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> dict[str, float | None]:
         import jiwer

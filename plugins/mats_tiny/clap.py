@@ -233,14 +233,10 @@ class TinyCLAP:
 
 
 def resolve_device(device: str) -> str:
-    """"auto" -> cuda when available, else cpu; a CUDA device without CUDA is a clear error."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MatsError(f"tiny-clap: device {device!r} asked for, but CUDA is not available; use device=cpu")
-    if device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise MatsError(f"tiny-clap: device must be auto, cpu, cuda[:N] or mps, got {device!r}")
-    return device
+    """"auto" -> cuda when available, else cpu (the core's rule, :func:`mats_core.hf.resolve_device`)."""
+    from mats_core.hf import resolve_device as core_resolve
+
+    return str(core_resolve(device))
 
 
 def save_clap(model: ClapModel, tokenizer, out_dir: str | os.PathLike) -> dict[str, str]:

@@ -14,29 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from mats_core import MatsError, Sample
+from mats_core.io import atomic_write_text, cache_root
+from mats_core.scoring import declarations, score_rows, shared_metric
 from mats_tiny import data
 from mats_tiny import text as T
 from mats_tiny.world import CLASSES, SAMPLE_RATE, Scene, render
 
 METRIC = {"caption": "caption", "classification": "classification", "qa": "qa"}
-_METRICS: dict[str, Any] = {}
-
-
-def shared_metric(name: str) -> Any:
-    """One metric object per process: the caption metric's METEOR JVM takes seconds to start,
-    and one run scores every task once per bridge row (the JVM ends with the process)."""
-    if name not in _METRICS:
-        from mats_core import build
-
-        _METRICS[name] = build("metric", name)
-    return _METRICS[name]
 
 
 class LazySample(Sample):
@@ -106,25 +96,17 @@ class TinyTask:
         return lazy_samples(self.kind, split=split or self.split, n=self.limit, seed=self.seed)
 
     def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
-        rows = list(predictions)
-        if not rows:
-            raise MatsError(f"{self.name}: no predictions to score")
-        preds = ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
-        metric = shared_metric(METRIC[self.kind])
-        if self.kind == "classification":
-            missing = [r.get("id") for r in rows if not r.get("label")]
-            if missing:
-                raise MatsError(f"{self.name}: rows without 'label' (ids {missing[:5]}); re-run the task")
-            refs = [r["label"] for r in rows]
-            result = metric.compute(preds, refs, labels=list(CLASSES), encoder=context.get("encoder"))
-        else:
-            refs = [list(r.get("references") or []) for r in rows]
-            empty = [r.get("id") for r, ref in zip(rows, refs) if not ref]
-            if empty:
-                raise MatsError(f"{self.name}: rows without 'references' (ids {empty[:5]}); re-run the task")
-            result = metric.compute(preds, refs)
-        errors = sum(1 for r in rows if r.get("error"))
-        return {**result, "n": float(len(rows)), "errors": float(errors)}
+        encoder = context.get("encoder") if self.kind == "classification" else None
+        return score_rows(self.name, self.kind, predictions, shared_metric(METRIC[self.kind]), labels=CLASSES, encoder=encoder)
+
+    @property
+    def headline(self) -> list[str] | None:
+        """The table metrics of this task's metric (its declaration)."""
+        return declarations(shared_metric(METRIC[self.kind]))["headline"]
+
+    @property
+    def higher_is_better(self) -> dict[str, bool]:
+        return declarations(shared_metric(METRIC[self.kind]))["higher_is_better"]
 
 
 class TinyCorpus:
@@ -147,7 +129,7 @@ class TinyCorpus:
             except (OSError, ValueError):  # a damaged cache file is regenerated, never trusted
                 path.unlink(missing_ok=True)
         records = data.text_records(self.split, n=self.n, seed=self.seed)
-        _write_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records), encoding="ascii")
         return records
 
 
@@ -155,8 +137,7 @@ def corpus_cache_path(split: str, n: int | None, seed: int) -> Path:
     """``<MATS_CACHE>/tiny/text-<split>-n<size>-seed<seed>-<source hash>.jsonl``."""
     data._check_split(split)
     size = data.SIZES[split] if n is None else int(n)
-    root = os.environ.get("MATS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "mats-bench")
-    return Path(root) / "tiny" / f"text-{split}-n{size}-seed{seed}-{_generator_version()}.jsonl"
+    return cache_root("tiny") / f"text-{split}-n{size}-seed{seed}-{_generator_version()}.jsonl"
 
 
 def _generator_version() -> str:
@@ -165,10 +146,3 @@ def _generator_version() -> str:
     for module in ("world.py", "text.py", "data.py"):
         digest.update(Path(__file__).with_name(module).read_bytes())
     return digest.hexdigest()[:12]
-
-
-def _write_atomic(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(content, encoding="ascii")
-    os.replace(tmp, path)

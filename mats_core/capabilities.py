@@ -1,0 +1,102 @@
+"""Optional plugin capabilities (API v1.1): members the core uses when a plugin has them.
+
+The protocols in :mod:`mats_core.interfaces` hold only the v1 *required* members. Everything
+else the core reads is listed here with the default it assumes when the member is absent (or
+None), in the manner of simonw/llm: a plugin implementing exactly the v1 members works
+everywhere, and one that declares more gets the better behaviour. The core reads them all through
+:func:`capability`, so the table below is the whole contract (a test checks that).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OPTIONAL", "capability", "llm_device", "llm_modules", "set_train_mode"]
+
+# kind -> member -> (default, what the core does with it)
+OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
+    "encoder": {
+        "fingerprint": (None, "identity of the weights; keys the embeddings cache (default: the resolved params only)"),
+        "clip_seconds": (None, "fixed input window in seconds; the core crops/pads every clip to it (default: whole clips)"),
+    },
+    "bridge": {
+        "uses_memory": (True, "False: the core skips embedding the memory bank and never calls fit with one"),
+        "config": (None, "config() -> dict of the effective settings, stored in results.json"),
+        "pairs_with": ("noise", "which checkpoint of a clean/noise set the bridge runs with: 'clean' or 'noise'"),
+        "raw_input": (False, "True: infer() receives the encoder's raw (unnormalised) audio embedding"),
+        "fit_audio": (None, "fit_audio(unpaired [N, dim]): audio statistics from unpaired audio, called before infer"),
+        "audio_source": (None, "where fit_audio's audio comes from ('eval' or a task name), recorded in results.json"),
+        "fit_before_train": (False, "True: the trainer calls fit(memory) with the corpus embeddings before training"),
+    },
+    "llm": {
+        "device": (None, "where inputs go (default: the device of the LLM's first module parameter, else cpu)"),
+        "bos_token_id": (None, "prepended to the prompt when add_bos is true"),
+        "eos_token_id": (None, "appended to each training answer (default: none)"),
+        "pad_token_id": (None, "id in the padding slots (default: 0; they are masked out)"),
+        "add_bos": (False, "whether the prompt starts with bos_token_id"),
+        "max_length": (None, "longest training row in tokens; answers are cut to fit (default: no limit)"),
+        "max_answer_tokens": (None, "cap on the supervised answer tokens (+ EOS), the published max_txt_len (default: none)"),
+        "generation": ({}, "the preset's decoding defaults; the run's decoding settings win"),
+        "model": (None, "the underlying torch module: lets the trainer wrap it and generation use a static KV cache"),
+        "train": (None, "train(mode: bool): training/eval mode (default: .train(mode) on the LLM's nn.Module attributes)"),
+        "adapter_state_dict": (None, "() -> {name: tensor} saved in checkpoints (default: trainable_parameters by position)"),
+        "load_adapter_state_dict": (None, "(state) -> None, the inverse of adapter_state_dict"),
+    },
+    "task": {
+        "fingerprint": (None, "identity of the task's data and params, stored in results.json"),
+        "notes": ({}, "metric -> why it is None, stored in results.json after score()"),
+        "label_prompt": ("{label}", "classification: how the CLAP zero-shot row writes each label"),
+        "headline": (None, "the score keys tables show, in order (default: every key)"),
+        "higher_is_better": ({}, "score key -> True / False (default: unknown)"),
+        "task_token": (None, "text put before the instruction (the published MATS per-dataset token)"),
+        "sample_stats": (None, "sample_stats(rows, **context) -> SampleStats: per-sample statistics for bootstrap CIs"),
+    },
+    "metric": {
+        "notes": ({}, "metric -> why it is None"),
+        "headline": (None, "the keys tables show, in order (default: every key)"),
+        "higher_is_better": ({}, "key -> True / False (default: unknown)"),
+        "sample_stats": (None, "sample_stats(predictions, references, **context) -> SampleStats, for bootstrap CIs"),
+    },
+    "corpus": {},
+}
+
+
+def capability(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` when the plugin provides it (and it is not None), else ``default``."""
+    value = getattr(obj, name, None)
+    return default if value is None else value
+
+
+def llm_modules(llm: Any) -> list[Any]:
+    """The torch modules behind an LLM: its ``model`` capability, else its nn.Module attributes
+    (the LLM itself when it is a module)."""
+    import torch
+
+    if isinstance(llm, torch.nn.Module):
+        return [llm]
+    model = capability(llm, "model")
+    if isinstance(model, torch.nn.Module):
+        return [model]
+    return [v for v in vars(llm).values() if isinstance(v, torch.nn.Module)] if hasattr(llm, "__dict__") else []
+
+
+def llm_device(llm: Any) -> Any:
+    """The LLM's ``device`` capability, else the device of its first module parameter, else cpu."""
+    import torch
+
+    device = capability(llm, "device")
+    if device is not None:
+        return torch.device(device)
+    for module in llm_modules(llm):
+        for p in module.parameters():
+            return p.device
+    return torch.device("cpu")
+
+
+def set_train_mode(llm: Any, mode: bool) -> None:
+    """Training (dropout on) or eval mode: the LLM's ``train(mode)`` capability, else its modules'."""
+    fn = capability(llm, "train")
+    if callable(fn):
+        fn(mode)
+        return
+    for module in llm_modules(llm):
+        module.train(mode)

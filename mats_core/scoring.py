@@ -1,0 +1,72 @@
+"""Scoring the rows of samples.jsonl with a registered metric (public, stable): the glue every task needs.
+
+A task's ``score`` receives the rows written to samples.jsonl (``id``, ``prediction``,
+``references``, ``label``, ``error``). A row with an error counts as an empty answer (wrong),
+never dropped: otherwise a run that loses half its audio would look as good as a complete one.
+Metrics are built once per process (the caption metric starts a METEOR JVM, seconds).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from mats_core.errors import MatsError
+
+__all__ = ["declarations", "prediction_texts", "score_rows", "shared_metric", "task_declarations"]
+
+_METRICS: dict[tuple[str, str | None], Any] = {}
+
+
+def shared_metric(name: str, registry: str | None = None) -> Any:
+    """``build("metric", name)``, once per process and registry."""
+    key = (name, registry)
+    if key not in _METRICS:
+        from mats_core.registry import build
+
+        _METRICS[key] = build("metric", name, registry)
+    return _METRICS[key]
+
+
+def prediction_texts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The prediction of each row; ``""`` (a wrong answer) where the row has an error."""
+    return ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
+
+
+def score_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], metric: Any,
+               labels: Sequence[str] | None = None, encoder: Any = None) -> dict[str, float | None]:
+    """``metric.compute`` on the rows of one task, plus ``n`` (rows) and ``errors`` (rows with an error).
+
+    ``classification`` rows are scored against their ``label`` (``labels=`` and ``encoder=`` go to
+    the metric); the other kinds against their ``references``. Rows without them raise MatsError."""
+    rows = list(rows)
+    if not rows:
+        raise MatsError(f"{task}: no predictions to score")
+    preds = prediction_texts(rows)
+    if kind == "classification":
+        missing = [r.get("id") for r in rows if not r.get("label")]
+        if missing:
+            raise MatsError(f"{task}: rows without 'label' (ids {missing[:5]}); re-run the task")
+        result = metric.compute(preds, [r["label"] for r in rows], labels=list(labels or []), encoder=encoder)
+    else:
+        refs = [list(r.get("references") or []) for r in rows]
+        empty = [r.get("id") for r, ref in zip(rows, refs) if not ref]
+        if empty:
+            raise MatsError(f"{task}: rows without 'references' (ids {empty[:5]}); re-run the task")
+        result = metric.compute(preds, refs)
+    errors = sum(1 for r in rows if r.get("error"))
+    return {**dict(result), "n": float(len(rows)), "errors": float(errors)}
+
+
+def declarations(obj: Any) -> dict[str, Any]:
+    """The optional ``headline`` (keys a table shows) and ``higher_is_better`` (key -> bool)
+    declarations of a metric or task, with their defaults (``None``: show every key; ``{}``)."""
+    from mats_core.capabilities import capability
+
+    headline = capability(obj, "headline", None)
+    return {"headline": None if headline is None else list(headline),
+            "higher_is_better": dict(capability(obj, "higher_is_better", {}))}
+
+
+def task_declarations(tasks: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"headline": {task: [...] | None}, "higher_is_better": {task: {...}}}``, as results.json stores them."""
+    decl = {name: declarations(task) for name, task in tasks.items()}
+    return {key: {name: d[key] for name, d in decl.items()} for key in ("headline", "higher_is_better")}

@@ -1,0 +1,76 @@
+"""The plugin contract: built-in plugins use only the documented public core names, every
+optional member the core reads is declared, and the API reference lists the public modules."""
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import mats_core
+from mats_core.capabilities import OPTIONAL
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _core_imports(path: Path):
+    """(line, module, names) of every import of mats_core in a file (names None for `import x`)."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "mats_core":
+            yield node.lineno, node.module, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "mats_core":
+                    yield node.lineno, a.name, None
+
+
+def test_plugins_import_only_documented_public_names():
+    bad = []
+    files = sorted((ROOT / "plugins").rglob("*.py"))
+    assert len(files) > 20
+    for path in files:
+        for line, module, names in _core_imports(path):
+            where = f"{path.relative_to(ROOT)}:{line}"
+            if module not in mats_core.PUBLIC_MODULES:
+                bad.append(f"{where}: imports {module}, which is not in mats_core.PUBLIC_MODULES")
+                continue
+            public = set(importlib.import_module(module).__all__)
+            bad += [f"{where}: {module}.{n} is not in its __all__" for n in names or [] if n not in public]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_check_catches_a_private_import(tmp_path):
+    path = tmp_path / "p.py"
+    path.write_text("from mats_core.harness import evaluate\nimport mats_core.trainer\n")
+    assert [m for _, m, _ in _core_imports(path)] == ["mats_core.harness", "mats_core.trainer"]
+    assert not {"mats_core.harness", "mats_core.trainer"} & set(mats_core.PUBLIC_MODULES)
+
+
+def test_public_modules_declare_all_and_are_documented():
+    api = (ROOT / "docs" / "reference" / "api.md").read_text()
+    for module in mats_core.PUBLIC_MODULES:
+        names = importlib.import_module(module).__all__
+        assert names and all(hasattr(importlib.import_module(module), n) for n in names), module
+        assert f"`{module}`" in api or f"::: {module}" in api, f"{module} is public but docs/reference/api.md does not list it"
+
+
+def test_every_optional_member_the_core_reads_is_declared():
+    declared = {name for members in OPTIONAL.values() for name in members}
+    read = set()
+    for path in (ROOT / "mats_core").glob("*.py"):
+        read |= set(re.findall(r'capability\([\w.]+, "(\w+)"', path.read_text()))
+    assert read and read <= declared, f"read but not declared in mats_core.capabilities.OPTIONAL: {read - declared}"
+    api = (ROOT / "docs" / "reference" / "api.md").read_text()
+    missing = [f"{kind}.{name}" for kind, members in OPTIONAL.items() for name in members if f"`{name}`" not in api]
+    assert not missing, f"optional members not in docs/reference/api.md: {missing}"
+
+
+def test_capability_defaults():
+    class Bare:
+        pass
+
+    class Full:
+        pairs_with = "clean"
+        max_length = None  # None counts as absent
+
+    assert mats_core.capabilities.capability(Bare(), "pairs_with", "noise") == "noise"
+    assert mats_core.capabilities.capability(Full(), "pairs_with", "noise") == "clean"
+    assert mats_core.capabilities.capability(Full(), "max_length", 7) == 7
