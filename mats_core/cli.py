@@ -61,8 +61,10 @@ def parse_sets(items: list[str] | None) -> dict[str, dict[str, Any]]:
 
 def _fail(exc: Exception) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+    # one line, never wrapped at the terminal width: a path or key in it stays copyable
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(2)
 
 

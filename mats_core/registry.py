@@ -98,8 +98,11 @@ def cli_defaults(registry: str | os.PathLike | None = None) -> dict[str, str]:
     train_bridge, bridges, tasks); later registry files override single keys."""
     out: dict[str, str] = {}
     for p in registry_paths(registry):
-        raw = yaml.safe_load(Path(p).read_text()) or {}
-        out.update({k: str(v) for k, v in (raw.get("defaults") or {}).items()})
+        _read_registry(Path(p))  # the file's shape, with an error naming it
+        found = (yaml.safe_load(Path(p).read_text()) or {}).get("defaults") or {}
+        if not isinstance(found, dict):
+            raise MatsError(f"{p}: defaults must be a mapping of option -> value (e.g. defaults: {{encoder: tiny}}); got {found!r}")
+        out.update({k: str(v) for k, v in found.items()})
     return out
 
 
