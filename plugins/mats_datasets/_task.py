@@ -95,6 +95,18 @@ class DatasetTask:
         errors = sum(1 for r in rows if r.get("error"))
         return {**result, "n": float(len(rows)), "errors": float(errors)}
 
+    def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
+        """Per-sample statistics for bootstrap intervals (optional Task capability): the metric's.
+        ``extra_scores`` breakdowns get none (the core records why)."""
+        rows = list(predictions)
+        metric = shared_metric(METRIC[self.kind])
+        if not rows or not callable(getattr(metric, "sample_stats", None)):
+            return None
+        preds = ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
+        if self.kind == "classification":
+            return metric.sample_stats(preds, [r["label"] for r in rows], labels=list(self.labels), encoder=context.get("encoder"))
+        return metric.sample_stats(preds, [list(r.get("references") or []) for r in rows])
+
     def extra_scores(self, metric: Any, rows: list[Mapping[str, Any]], preds: list[str]) -> dict[str, float | None]:
         """Dataset-specific breakdowns (e.g. Clotho-AQA yes/no accuracy); none by default."""
         return {}

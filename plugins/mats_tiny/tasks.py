@@ -107,24 +107,34 @@ class TinyTask:
 
     def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
         rows = list(predictions)
+        metric = shared_metric(METRIC[self.kind])
+        preds, refs, extra = self._inputs(rows, context)
+        result = metric.compute(preds, refs, **extra)
+        errors = sum(1 for r in rows if r.get("error"))
+        return {**result, "n": float(len(rows)), "errors": float(errors)}
+
+    def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
+        """Per-sample statistics for bootstrap intervals (optional Task capability): the metric's."""
+        rows = list(predictions)
+        metric = shared_metric(METRIC[self.kind])
+        preds, refs, extra = self._inputs(rows, context)
+        return metric.sample_stats(preds, refs, **extra)
+
+    def _inputs(self, rows: list[Mapping[str, Any]], context: Mapping[str, Any]) -> tuple[list[str], list, dict]:
+        """(predictions, references, metric kwargs) of samples.jsonl rows; an errored row answers ''."""
         if not rows:
             raise ValueError(f"{self.name}: no predictions to score")
         preds = ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
-        metric = shared_metric(METRIC[self.kind])
         if self.kind == "classification":
             missing = [r.get("id") for r in rows if not r.get("label")]
             if missing:
                 raise ValueError(f"{self.name}: rows without 'label' (ids {missing[:5]}); re-run the task")
-            refs = [r["label"] for r in rows]
-            result = metric.compute(preds, refs, labels=list(CLASSES), encoder=context.get("encoder"))
-        else:
-            refs = [list(r.get("references") or []) for r in rows]
-            empty = [r.get("id") for r, ref in zip(rows, refs) if not ref]
-            if empty:
-                raise ValueError(f"{self.name}: rows without 'references' (ids {empty[:5]}); re-run the task")
-            result = metric.compute(preds, refs)
-        errors = sum(1 for r in rows if r.get("error"))
-        return {**result, "n": float(len(rows)), "errors": float(errors)}
+            return preds, [r["label"] for r in rows], {"labels": list(CLASSES), "encoder": context.get("encoder")}
+        refs = [list(r.get("references") or []) for r in rows]
+        empty = [r.get("id") for r, ref in zip(rows, refs) if not ref]
+        if empty:
+            raise ValueError(f"{self.name}: rows without 'references' (ids {empty[:5]}); re-run the task")
+        return preds, refs, {}
 
 
 class TinyCorpus:
