@@ -236,9 +236,9 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
     )
     if not Shards.from_env().is_main:
         return  # one table per sharded run
-    from mats_core.report import as_rich_table
+    from mats_core.runner import comparison_table
 
-    _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds))
+    _console().print(comparison_table(f"mats-bench run · encoder {encoder} · llm {llm}", output, rows, kinds))
     _console().print(f"results in [bold]{output}[/]")
 
 

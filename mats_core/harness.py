@@ -20,10 +20,12 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from mats_core.audio import AudioError, load_audio
+from mats_core.controls import apply_control
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.generation import BatchSizer, generation_settings
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
+from mats_core.stats import DEFAULT_RESAMPLES, describe, task_intervals
 from mats_core.results import RunResults, SamplesWriter, atomic_write_text, collect_versions, fingerprint, read_results, write_results
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
@@ -40,6 +42,8 @@ class RunConfig(BaseModel):
     decoding: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
     predict_only: bool = False  # write predictions; score later with `mats-bench score`
+    control: Literal["silence", "shuffled"] | None = None  # no-audio control: replace each sample's audio (mats_core.controls)
+    resamples: int = Field(1000, ge=0)  # bootstrap resamples of the 95% intervals (0: none); not in the config
 
 
 @dataclass
@@ -160,7 +164,7 @@ def evaluate(
                    "effective": bridge.config() if hasattr(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
-        "run": cfg.model_dump(exclude={"device", "batch_size"}),  # neither changes results: the batch used is in execution
+        "run": cfg.model_dump(exclude={"device", "batch_size", "resamples"} | ({"control"} if cfg.control is None else set())),  # none changes the samples: the batch used is in execution
         "checkpoint_config": {k: ckpt_cfg.get(k) for k in ("bridge", "corpus", "supervision", "step", "train")},
     }
     _guard_config(out, config, overwrite, shards)
@@ -175,6 +179,7 @@ def evaluate(
             samples = list(task.samples())
             if cfg.limit:
                 samples = samples[: cfg.limit]
+            samples = apply_control(samples, cfg.control, pipe.encoder, cfg.seed, name)
             task_samples[name] = samples
             done = {i for (t, i) in [*earlier, *writer.records] if t == name}
             generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards)
@@ -197,6 +202,7 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
     if shard_files(out):  # sharded now, or resuming a sharded run: one samples.jsonl in single-process order
         rows_by_key = merge_shards(out, [(n, str(s.id)) for n, ss in task_samples.items() for s in ss])
     results, notes, counts, errors, prints, kinds = {}, {}, {}, 0, {}, {}
+    cis, stats = {}, describe(cfg.resamples, cfg.seed)
     for name, task in task_objs.items():
         samples = task_samples[name]
         t0 = time.perf_counter()
@@ -207,6 +213,9 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
             results[name] = task.score(rows, encoder=pipe.encoder)
             if getattr(task, "notes", None):
                 notes[name] = dict(task.notes)
+            t_ci = time.perf_counter()
+            cis[name], stats["no_ci"][name] = task_intervals(task, name, rows, results[name], {"encoder": pipe.encoder}, cfg.resamples, cfg.seed)
+            timings["intervals_seconds"] = timings.get("intervals_seconds", 0.0) + time.perf_counter() - t_ci
         counts[name] = len(rows)
         errors += sum(1 for r in rows if r.get("error"))
         timings[f"{name}_seconds"] += time.perf_counter() - t0
@@ -223,12 +232,14 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
         timings={k: round(v, 3) for k, v in timings.items()},
         task_kinds=kinds,
         execution=execution,  # how it ran; not in the config, since a resume may run otherwise with the same results
+        intervals=cis,
+        stats=stats,
     )
     write_results(out / "results.json", res)
     return res
 
 
-def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True) -> RunResults:
+def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True, resamples: int | None = None) -> RunResults:
     """Score an existing samples.jsonl again without regenerating (the infer/score split)."""
     import json
 
@@ -244,7 +255,12 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     if with_encoder:
         enc = config["encoder"]
         encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
+    old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
+    if resamples is None:  # the run's own number, so its intervals come out exactly the same
+        resamples = int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES)) if old else DEFAULT_RESAMPLES
+    seed = config["run"]["seed"]
     results, notes, kinds, errors = {}, {}, {}, 0
+    cis, stats = {}, describe(resamples, seed)
     for name in config["tasks"]:
         task = build("task", name, registry, **accepted_params("task", name, config.get("task_params", {}), registry))
         task_rows = [r for r in rows if r["task"] == name]
@@ -252,13 +268,13 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
         results[name] = task.score(task_rows, encoder=encoder)
         if getattr(task, "notes", None):
             notes[name] = dict(task.notes)
+        cis[name], stats["no_ci"][name] = task_intervals(task, name, task_rows, results[name], {"encoder": encoder}, resamples, seed)
         errors += sum(1 for r in task_rows if r.get("error"))
-    old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
     res = RunResults(
         config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
         errors_count=errors, samples_count={t: sum(1 for r in rows if r["task"] == t) for t in config["tasks"]},
         fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
-        task_kinds=kinds, execution=old.execution if old else None,
+        task_kinds=kinds, execution=old.execution if old else None, intervals=cis, stats=stats,
     )
     write_results(run_dir / "results.json", res)
     return res

@@ -12,6 +12,7 @@ reference row and writes the comparison.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def run_comparison(
     llm: str,
     bridges: list[str],
     tasks: list[str],
-    checkpoint: Path | None,
+    checkpoint: Path | list[Path] | None,
     output: Path,
     run_params: dict[str, Any],
     overrides: dict[str, dict],
@@ -52,11 +53,15 @@ def run_comparison(
     data_root: Path | None = None,
     overwrite: bool = False,
     reference: bool = True,
+    controls: tuple[str, ...] | list[str] = ("silence", "shuffled"),
+    reference_row: str = "noise",
 ) -> tuple[list[tuple[str, dict]], dict[str, str]]:
+    """The main job; several checkpoint sets (training seeds) run one after another, each in
+    ``output/ckpt<i>``, and comparison.json aggregates them (mean ± std, per-seed values)."""
     from pydantic import ValidationError
 
     from mats_core.distributed import Shards
-    from mats_core.harness import Pipeline, RunConfig, evaluate, zero_shot
+    from mats_core.harness import Pipeline, RunConfig
     from mats_core.registry import accepted_params, build, resolve
 
     if not bridges:
@@ -70,8 +75,9 @@ def run_comparison(
     except ValidationError as exc:
         raise MatsError("run settings: " + "; ".join(f"{'.'.join(map(str, e['loc'][:1]))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())) from None
     main = Shards.from_env().is_main
-    ckpts = find_checkpoints(checkpoint, encoder, llm, registry)
-    pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, cfg.device, overrides)
+    sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+    all_ckpts = [find_checkpoints(c, encoder, llm, registry) for c in sets]  # every set checked before the first runs
+    pipe = Pipeline.from_checkpoint(all_ckpts[0]["noise"], registry, cfg.device, overrides)
     for kind, name in (("encoder", encoder), ("llm", llm)):
         trained = pipe.spec[kind]["name"]
         if trained != name:
@@ -80,29 +86,109 @@ def run_comparison(
     if data_root is not None:
         task_params["data_root"] = str(data_root)
     kinds = {t: build("task", t, registry, **accepted_params("task", t, task_params, registry)).kind for t in tasks}
+    controls = list(controls) if reference else []
+    single = len(bridges) == 1 and not reference and len(sets) == 1
     progress = _Progress(enabled=main)
-    rows: list[tuple[str, dict]] = []
-    single = len(bridges) == 1 and not reference
+    comps = []
     with progress:
-        for b in bridges:
-            ck = ckpts["clean"] if b == "none" else ckpts["noise"]
-            out = output if single else output / b
-            res = evaluate(pipe, ck, b, tasks, out, cfg, overrides.get("bridge", {}), overwrite, progress.update(b), task_params)
-            rows.append((b, res.results))
-        if reference:
-            zs = {t: zero_shot(pipe, t, cfg, accepted_params("task", t, task_params, registry)) for t in tasks if main and kinds[t] == "classification"}
-            if zs:
-                rows.append(("clap-zero-shot", {t: {"accuracy_exact": v.get("accuracy"), "accuracy_embed": v.get("accuracy")} for t, v in zs.items()}))
-            if "audio" in ckpts:
-                res = evaluate(pipe, ckpts["audio"], "none", tasks, output / "mats-audio", cfg, {}, overwrite, progress.update("mats-audio"), task_params)
-                rows.append(("mats-audio", res.results))
-    if not single and main:
-        from mats_core.report import as_markdown
-        from mats_core.results import atomic_write_text
+        for i, ckpts in enumerate(all_ckpts):
+            where = output if len(sets) == 1 else output / f"ckpt{i}"
+            job = _Job(pipe, cfg, tasks, overrides, overwrite, task_params, registry, progress, main, kinds)
+            rows = job.rows(ckpts, bridges, where, single, reference, controls)
+            if not single and main:
+                comps.append(_write_comparison(where, rows, kinds, reference_row, registry, pipe.encoder, cfg))
+    if len(comps) > 1:
+        from mats_core.compare import aggregate_seeds
 
-        atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds}, indent=2))
-        atomic_write_text(output / "comparison.md", as_markdown(rows, kinds))
-    return rows, kinds
+        seeds = {**aggregate_seeds(comps), "k": len(comps), "checkpoints": [str(c) for c in sets]}
+        doc = {**comps[0], "rows": {n: {t: {m: a["mean"] for m, a in ms.items()} for t, ms in ts.items()} for n, ts in seeds["aggregate"].items()},
+               "seeds": seeds, "per_checkpoint": [str(output / f"ckpt{i}" / "comparison.json") for i in range(len(comps))]}
+        _write_docs(output, doc)
+    return [(r.name, r.results) for r in rows], kinds
+
+
+@dataclass
+class _Job:
+    """One checkpoint set's rows: bridges, no-audio controls, CLAP zero-shot and MATS-Audio."""
+
+    pipe: Any
+    cfg: Any
+    tasks: list[str]
+    overrides: dict
+    overwrite: bool
+    task_params: dict
+    registry: str | None
+    progress: Any
+    main: bool
+    kinds: dict
+
+    def run(self, ck: Path, bridge: str, out: Path, label: str, params: dict, cfg: Any = None):
+        from mats_core.harness import evaluate
+
+        return evaluate(self.pipe, ck, bridge, self.tasks, out, cfg or self.cfg, params, self.overwrite, self.progress.update(label), self.task_params)
+
+    def rows(self, ckpts: dict[str, Path], bridges: list[str], output: Path, single: bool, reference: bool, controls: list[str]) -> list:
+        from mats_core.compare import Row, load_row
+        from mats_core.controls import LABELS
+        from mats_core.harness import zero_shot
+        from mats_core.registry import accepted_params
+
+        rows = []
+        for b in bridges:
+            out = output if single else output / b
+            self.run(ckpts["clean"] if b == "none" else ckpts["noise"], b, out, b, self.overrides.get("bridge", {}))
+            rows.append(load_row(b, out, f"{ckpts['clean' if b == 'none' else 'noise']} · bridge {b}"))
+        for c in controls:  # same checkpoint (noise) and prompt, bridge noise, audio replaced
+            out = output / f"control-{c}"
+            self.run(ckpts["noise"], "noise", out, LABELS[c], {}, self.cfg.model_copy(update={"control": c}))
+            rows.append(load_row(LABELS[c], out, f"{ckpts['noise']} · bridge noise · audio: {c}"))
+        if reference:
+            tasks = [t for t in self.tasks if self.main and self.kinds[t] == "classification"]
+            zs = {t: zero_shot(self.pipe, t, self.cfg, accepted_params("task", t, self.task_params, self.registry)) for t in tasks}
+            if zs:
+                n = {t: len(list(self._samples(t))) for t in zs}
+                rows.append(Row("clap-zero-shot", {t: {"accuracy_exact": v.get("accuracy"), "accuracy_embed": v.get("accuracy")} for t, v in zs.items()},
+                                samples=n, limit=self.cfg.limit, source="encoder: audio vs label-text cosine"))
+            if "audio" in ckpts:
+                self.run(ckpts["audio"], "none", output / "mats-audio", "mats-audio", {})
+                rows.append(load_row("mats-audio", output / "mats-audio", f"{ckpts['audio']} · bridge none"))
+        return rows
+
+    def _samples(self, task: str):
+        from mats_core.registry import accepted_params, build
+
+        samples = list(build("task", task, self.registry, **accepted_params("task", task, self.task_params, self.registry)).samples())
+        return samples[: self.cfg.limit] if self.cfg.limit else samples
+
+
+def comparison_table(title: str, output: Path, rows: list[tuple[str, dict]], kinds: dict[str, str]):
+    """The printed table of a run: from comparison.json, or (a single run into ``output``) from
+    its results.json, with intervals and no differences."""
+    from mats_core.compare import comparison, load_row
+    from mats_core.tables import as_rich
+
+    path = output / "comparison.json"
+    if path.exists():
+        doc = json.loads(path.read_text())
+    else:
+        doc = comparison([load_row(name, output) for name, _ in rows[:1]], kinds, resamples=0)
+    return as_rich(title, doc)
+
+
+def _write_comparison(output: Path, rows: list, kinds: dict, reference: str, registry: str | None, encoder: Any, cfg: Any) -> dict:
+    from mats_core.compare import comparison
+
+    doc = comparison(rows, kinds, reference, registry, encoder, cfg.resamples, cfg.seed)
+    _write_docs(output, doc)
+    return doc
+
+
+def _write_docs(output: Path, doc: dict) -> None:
+    from mats_core.results import atomic_write_text
+    from mats_core.tables import as_markdown
+
+    atomic_write_text(output / "comparison.json", json.dumps(doc, indent=2))
+    atomic_write_text(output / "comparison.md", as_markdown(doc, with_source=True))
 
 
 class _Progress:
