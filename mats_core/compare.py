@@ -110,6 +110,8 @@ def comparison(rows: list[Row], kinds: dict[str, str], reference: str = DEFAULT_
         "samples": {r.name: r.samples for r in rows},
         "limit": {r.name: r.limit for r in rows},
         "sources": {r.name: r.source for r in rows},
+        "dirs": {r.name: r.run_dir.name if r.run_dir else None for r in rows},  # next to comparison.json
+        "ids": {r.name: r.ids for r in rows if r.ids},
     }
 
 

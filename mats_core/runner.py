@@ -161,17 +161,21 @@ class _Job:
         return samples[: self.cfg.limit] if self.cfg.limit else samples
 
 
-def comparison_table(title: str, output: Path, rows: list[tuple[str, dict]], kinds: dict[str, str]):
+def comparison_table(title: str, output: Path, rows: list[tuple[str, dict]], kinds: dict[str, str], own: bool = False):
     """The printed table of a run: from comparison.json, or (a single run into ``output``) from
     its results.json, with intervals and no differences."""
     from mats_core.compare import comparison, load_row
     from mats_core.tables import as_rich
 
     path = output / "comparison.json"
-    if path.exists():
+    if path.exists() and not own:
         doc = json.loads(path.read_text())
     else:
+        from mats_core.results import read_results
+
+        stats = (read_results(output / "results.json").model_extra or {}).get("stats") or {}
         doc = comparison([load_row(name, output) for name, _ in rows[:1]], kinds, resamples=0)
+        doc["stats"].update(resamples=stats.get("resamples", 0))
     return as_rich(title, doc)
 
 

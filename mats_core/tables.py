@@ -109,3 +109,23 @@ def _diff(d: dict | None) -> str:
         return "—"
     p = "p<0.001" if d["p"] < 0.001 else f"p={d['p']:.3f}"
     return f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] {p}{MARK if d['excludes_zero'] else ''}"
+
+
+def as_csv(comp: dict) -> str:
+    """Long format: one line per (row, task, metric) with its interval, n, limit, source and difference."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["row", "task", "metric", "value", "ci_low", "ci_high", "se", "n", "limit", "source",
+                "diff_vs_reference", "diff_low", "diff_high", "p"])
+    for row in _order(comp):
+        for task, metrics in comp["rows"][row].items():
+            for m, v in metrics.items():
+                ci = comp.get("intervals", {}).get(row, {}).get(task, {}).get(m) or {}
+                d = comp.get("differences", {}).get(row, {}).get(task, {}).get(m) or {}
+                w.writerow([row, task, m, v, ci.get("low"), ci.get("high"), ci.get("se"),
+                            comp.get("samples", {}).get(row, {}).get(task), comp.get("limit", {}).get(row),
+                            comp.get("sources", {}).get(row), d.get("difference"), d.get("low"), d.get("high"), d.get("p")])
+    return buf.getvalue()
