@@ -322,14 +322,14 @@ def sweep(
     main = Shards.from_env().is_main
     try:
         spec = load_spec(grid)
-        run_sweep(spec, output, str(registry) if registry else None, overwrite, log=_console().print if main else (lambda _: None))
+        run_sweep(spec, output, str(registry) if registry else None, overwrite, log=lambda _: None, progress=main)
     except MatsError as exc:
         _fail(exc)
     if not main:
         return  # rank 0 writes and prints the table
     typer.echo((output / "sweep.md").read_text())
-    pngs = sorted(output.glob("plot-*.png"))
-    _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} plot(s) in {output}")
+    pngs = sorted(output.glob("summary-*.png"))
+    _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} summary figure(s) in {output}, per-metric plots in {output / 'plots'}")
 
 
 def _load_command_plugins() -> None:
