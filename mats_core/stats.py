@@ -89,15 +89,26 @@ def intervals(stats: SampleStats, counts: np.ndarray) -> dict[str, dict[str, flo
     return out
 
 
+_CACHE: dict[tuple, SampleStats] = {}  # a run's intervals, then its paired differences, count once
+
+
 def task_stats(task: Any, rows: Sequence[Mapping[str, Any]], context: Mapping[str, Any], resamples: int) -> SampleStats:
     """The task's own ``sample_stats`` or, when absent, the rescoring fallback (if cheap)."""
+    import json
+
     rows = sort_rows(rows)
+    key = (type(task).__qualname__, getattr(task, "name", ""), getattr(task, "fingerprint", None), id(context.get("encoder")),
+           hash(json.dumps(rows, sort_keys=True, default=str)))
+    if key in _CACHE:
+        return _CACHE[key]
     own = getattr(task, "sample_stats", None)
-    if callable(own):
-        stats = own(rows, **context)
-        if stats is not None:
-            return stats
-    return _rescoring_stats(task, rows, context, resamples)
+    stats = own(rows, **context) if callable(own) else None
+    if stats is None:
+        stats = _rescoring_stats(task, rows, context, resamples)
+    if len(_CACHE) >= 64:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = stats
+    return stats
 
 
 def _rescoring_stats(task: Any, rows: list, context: Mapping[str, Any], resamples: int) -> SampleStats:
