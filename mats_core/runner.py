@@ -58,22 +58,11 @@ def run_comparison(
 ) -> tuple[list[tuple[str, dict]], dict[str, str]]:
     """The main job; several checkpoint sets (training seeds) run one after another, each in
     ``output/ckpt<i>``, and comparison.json aggregates them (mean ± std, per-seed values)."""
-    from pydantic import ValidationError
-
     from mats_core.distributed import Shards
-    from mats_core.harness import Pipeline, RunConfig
-    from mats_core.registry import accepted_params, build, resolve
+    from mats_core.harness import Pipeline
+    from mats_core.registry import accepted_params, build
 
-    if not bridges:
-        raise MatsError("--bridge is empty")
-    for b in bridges:  # fail fast on typos, before loading any model
-        resolve("bridge", b, registry)
-    for t in tasks:
-        resolve("task", t, registry)
-    try:
-        cfg = RunConfig(**{k: v for k, v in run_params.items() if v is not None})
-    except ValidationError as exc:
-        raise MatsError("run settings: " + "; ".join(f"{'.'.join(map(str, e['loc'][:1]))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())) from None
+    cfg = _checked(bridges, tasks, run_params, registry)
     main = Shards.from_env().is_main
     sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
     all_ckpts = [find_checkpoints(c, encoder, llm, registry) for c in sets]  # every set checked before the first runs
@@ -105,6 +94,25 @@ def run_comparison(
                "seeds": seeds, "per_checkpoint": [str(output / f"ckpt{i}" / "comparison.json") for i in range(len(comps))]}
         _write_docs(output, doc)
     return [(r.name, r.results) for r in rows], kinds
+
+
+def _checked(bridges: list[str], tasks: list[str], run_params: dict[str, Any], registry: str | None):
+    """Fail fast on typos and bad run settings, before loading any model; the RunConfig."""
+    from pydantic import ValidationError
+
+    from mats_core.harness import RunConfig
+    from mats_core.registry import resolve
+
+    if not bridges:
+        raise MatsError("--bridge is empty")
+    for b in bridges:
+        resolve("bridge", b, registry)
+    for t in tasks:
+        resolve("task", t, registry)
+    try:
+        return RunConfig(**{k: v for k, v in run_params.items() if v is not None})
+    except ValidationError as exc:
+        raise MatsError("run settings: " + "; ".join(f"{'.'.join(map(str, e['loc'][:1]))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())) from None
 
 
 @dataclass
