@@ -240,7 +240,9 @@ def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path, dif
         w.writeheader()
         w.writerows(summary)
     ref = spec.reference if diffs else None
-    atomic_write_text(output / "sweep.md", f"{legend(summary, ref)}\n\n{pivot(summary, marks)}")
+    counts = {r["task"]: int(r["value"]) for r in rows if r["metric"] == "n" and r["value"] is not None}
+    sizes = f"n per task: {', '.join(f'{t} {n}' for t, n in counts.items())}; --limit {spec.run.get('limit') or 'none'}"
+    atomic_write_text(output / "sweep.md", f"{legend(summary, ref)}; {sizes}\n\n{pivot(summary, marks)}")
     summary_figures(summary, output)
     (output / "plots").mkdir(exist_ok=True)
     plot(summary, output / "plots")
