@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("--output", type=Path, default=Path("runs/main"))
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--run-seconds", type=float, default=None,
+                    help="the main job's own time (e.g. its measured wall time), when a resumed rerun rewrote results.json timings")
     args = ap.parse_args()
     if not (args.output / "comparison.json").exists():
         cmd = [sys.executable, "-m", "mats_core.cli", "run", "--output", str(args.output)] + (["--limit", str(args.limit)] if args.limit else [])
@@ -60,8 +62,9 @@ def main() -> None:
     differences(rows, comp.get("reference", "noise"), None, encoder, args.resamples, 0)
     paired_s = time.perf_counter() - t0
     n = {t: c for r in rows for t, c in r.samples.items()}
+    run_s = args.run_seconds or run_s
     print(f"rows {len(rows)}, samples per task {n}, resamples {args.resamples}")
-    print(f"run time of the rows without their CIs (results.json total_seconds - intervals_seconds): {run_s:.1f} s")
+    print(f"run time without CIs ({'--run-seconds' if args.run_seconds else 'results.json total_seconds - intervals_seconds'}): {run_s:.1f} s")
     print(f"scoring alone: {score_s:.1f} s; intervals: {ci_s:.1f} s; paired differences: {paired_s:.1f} s")
     print(f"added by CIs + differences: {ci_s + paired_s:.1f} s = {100 * (ci_s + paired_s) / run_s:.1f}% of the run")
 
