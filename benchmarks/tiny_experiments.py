@@ -1,11 +1,12 @@
 """The paper's claims in miniature, on the embedded tiny world (issue: MATS method + main job).
 
 For each training seed: train a checkpoint set with `benchmarks/tiny_checkpoints.sh` (the
-recipe of the shipped checkpoints: clean = bridge none, noise = MATS, audio = MATS-Audio), then
-evaluate bridges none / noise / memory / santa, a lam sweep and a k sweep, plus the CLAP
-zero-shot reference. Each seed's rows are saved as JSON next to its checkpoints, so seeds can
-run in parallel processes and a rerun only evaluates what is missing. Prints Markdown
-(mean ± std over seeds) to paste into benchmarks/RESULTS.md.
+recipe of the shipped checkpoints: clean = bridge none, noise = MATS, audio = MATS-Audio).
+The main table is one CLI call, `mats-bench run --checkpoint SET0,SET1,SET2` (bridges, no-audio
+controls, CLAP zero-shot, MATS-Audio; mean ± std and a t-interval over the seeds, per-seed
+values and paired differences in comparison.json). The lam and k sweeps are evaluated here
+(saved per seed next to the checkpoints, so a rerun only evaluates what is missing). Prints
+Markdown to paste into benchmarks/RESULTS.md.
 
     python benchmarks/tiny_experiments.py --seeds 0,1,2 --steps 2000 --noise-variance 0.005
     python benchmarks/tiny_experiments.py --seeds 0 --noise-variance 0.002 --rows main   # a variance point
@@ -19,6 +20,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -29,10 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["tiny-caption", "tiny-classify", "tiny-qa"]
 HEAD = [("tiny-caption", "cider"), ("tiny-caption", "bleu_4"), ("tiny-classify", "accuracy_exact"),
         ("tiny-classify", "accuracy_embed"), ("tiny-qa", "accuracy")]
-MAIN = [("none", "none", {}), ("noise", "noise", {}), ("memory", "memory", {}), ("santa", "santa", {}), ("mats-audio", "none", {})]
+REFERENCE_POINTS = [("memory", "memory", {}), ("santa", "santa", {})]  # the sweeps' lam 1 and default points
 SWEEPS = [(f"santa lam={lam}", "santa", {"lam": lam}) for lam in (0.0, 0.1, 0.5)] + \
          [(f"santa k={k}", "santa", {"k": k}) for k in (1, 4, 16, 64)]
-MAIN_ROWS = ["none", "noise", "memory", "santa", "mats-audio", "clap-zero-shot"]
 SWEEP_ROWS = ["santa lam=0.0", "santa lam=0.1", "santa", "santa lam=0.5", "memory",
               "santa k=1", "santa k=4", "santa k=16", "santa k=64"]
 
@@ -89,21 +90,26 @@ def main() -> None:
     ap.add_argument("--report-only", action="store_true", help="print the tables from saved rows")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    points = MAIN + (SWEEPS if args.rows == "all" else [])
     t0 = time.perf_counter()
-    per_seed = []
+    per_seed, sets = [], []
     for seed in seeds:
         ck = args.out / f"var{args.noise_variance}-steps{args.steps}" / f"seed{seed}"
+        sets.append(str(ck))
         if args.report_only:
             per_seed.append(json.loads((ck / f"rows-limit{args.limit}.json").read_text()))
             continue
         train_set(ck, seed, args.steps, args.noise_variance)
-        per_seed.append(evaluate_set(ck, seed, args.limit, points))
+        if args.rows == "all":
+            per_seed.append(evaluate_set(ck, seed, args.limit, REFERENCE_POINTS + SWEEPS))
+    main_out = args.out / f"var{args.noise_variance}-steps{args.steps}" / f"main-{'-'.join(map(str, seeds))}-limit{args.limit}"
+    if not args.report_only:  # the main table: one CLI call over every seed's checkpoint set
+        subprocess.run([sys.executable, "-m", "mats_core.cli", "run", "--checkpoint", ",".join(sets), "--output", str(main_out),
+                        "--device", "cpu", "--batch-size", "64"] + (["--limit", str(args.limit)] if args.limit else []), check=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     print(f"\n## MATS on the tiny world ({date.today()}, {cpu}, {os.cpu_count()} cores, seeds {seeds}, "
           f"{args.steps} steps, noise variance {args.noise_variance}, {args.limit or 'all'} samples/task, "
           f"{time.perf_counter() - t0:.0f}s)\n")
-    print(table(per_seed, MAIN_ROWS))
+    print((main_out / "comparison.md").read_text())
     if args.rows == "all":
         print("\nSanta sweeps (k 32 unless stated; lam 0.3 unless stated; memory = lam 1):\n")
         print(table(per_seed, SWEEP_ROWS))

@@ -1,7 +1,7 @@
 """mats-bench core: plugin API v1.1, presets, model, trainer and harness.
 
 Public names for third-party plugins: ``hookimpl``, the six interfaces, ``Sample``,
-``build(kind, name, **params)``, ``MatsError``, and the ``__all__`` of each module in
+``build(kind, name, **params)``, ``MatsError``, ``SampleStats``, and the ``__all__`` of each module in
 ``PUBLIC_MODULES`` (documented in docs/reference/api.md as stable). Every other module is the
 implementation and may change. Heavy modules (torch, transformers) are never imported here.
 """
@@ -25,9 +25,19 @@ __all__ = [
     "MatsError",
     "PUBLIC_MODULES",
     "Metric",
+    "SampleStats",
     "Sample",
     "Task",
     "__version__",
     "build",
     "hookimpl",
 ]
+
+
+def __getattr__(name: str):
+    """``SampleStats`` (the optional ``sample_stats`` capability's return type) loads numpy: lazily."""
+    if name == "SampleStats":
+        from mats_core.stats import SampleStats
+
+        return SampleStats
+    raise AttributeError(f"module 'mats_core' has no attribute {name!r}")

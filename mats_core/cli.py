@@ -244,7 +244,7 @@ def run(
     encoder: Optional[str] = typer.Option(None, help="Encoder preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="encoder", shipped="tiny")),
     bridge: Optional[str] = typer.Option(None, help="Bridge(s), comma-separated: one table row each." + DEFAULTS_HELP.format(key="bridges", shipped="none,noise,memory,santa")),
     llm: Optional[str] = typer.Option(None, help="LLM preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="llm", shipped="tiny")),
-    checkpoint: Optional[Path] = typer.Option(None, help="A checkpoint, or a set dir with clean/ noise/ audio/ (default: the shipped set for encoder+llm)."),
+    checkpoint: Optional[str] = typer.Option(None, help="A checkpoint, or a set dir with clean/ noise/ audio/ (default: the shipped set for encoder+llm). Several sets, comma-separated (training seeds): mean ± std over them."),
     tasks: Optional[str] = typer.Option(None, help="Comma-separated task names." + DEFAULTS_HELP.format(key="tasks", shipped="tiny-caption,tiny-classify,tiny-qa")),
     data_root: Optional[Path] = typer.Option(None, help="Root of dataset folders (for dataset tasks)."),
     output: Path = typer.Option(Path("runs/latest"), help="Where results.json / samples.jsonl go."),
@@ -258,6 +258,9 @@ def run(
     reference: bool = typer.Option(True, help="Add the CLAP zero-shot and MATS-Audio reference rows."),
     predict_only: bool = typer.Option(False, help="Only generate; score later with `mats-bench score DIR`."),
     suite: Optional[Path] = typer.Option(None, help="A suite YAML (benchmarks/suites/): its encoder, llm, bridges, tasks, run and decoding settings replace those options; --set still wins."),
+    controls: str = typer.Option("silence,shuffled", help="No-audio control rows (noise checkpoint and bridge, audio replaced): silence, shuffled, or none. Off with --no-reference."),
+    reference_row: str = typer.Option("noise", help="Row that every other row is compared with (paired bootstrap difference and p-value)."),
+    resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95%% intervals (default 1000; 0: none)."),
 ) -> None:
     """Evaluate bridges on tasks and print the comparison table (the main job).
 
@@ -268,9 +271,20 @@ def run(
     from mats_core.registry import MatsError
 
     try:
-        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only, suite)
+        from mats_core.controls import parse_controls
+
+        stats = {"controls": parse_controls(controls), "reference_row": reference_row, "resamples": resamples}
+        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only, suite, stats)
     except MatsError as exc:
         _fail(exc)
+
+
+def _checkpoints(value: str | None) -> Path | list[Path] | None:
+    """``--checkpoint A`` -> Path; ``--checkpoint A,B,C`` (training seeds) -> [Path, ...]."""
+    if value is None:
+        return None
+    items = [Path(v.strip()) for v in str(value).split(",") if v.strip()]
+    return items if len(items) > 1 else (items[0] if items else None)
 
 
 def _batch_size(value: str) -> int | str:
@@ -287,7 +301,7 @@ def _batch_size(value: str) -> int | str:
     return size
 
 
-def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference, predict_only=False, suite=None):
+def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference, predict_only=False, suite=None, stats=None):
     from mats_core.distributed import Shards
     from mats_core.runner import run_comparison
 
@@ -307,16 +321,17 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
         encoder, llm, bridge, tasks, registry, ov, reference = s.encoder, s.llm, s.bridge, s.tasks, s.registry, s.overrides, reference and s.reference
     rows, kinds, headline = run_comparison(
         encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
-        tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=checkpoint, data_root=data_root,
-        output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, "predict_only": predict_only, **ov.get("run", {}),
-                                   "decoding": ov.get("decoding", {})},
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=_checkpoints(checkpoint), data_root=data_root,
+        output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, "predict_only": predict_only,
+                                   "resamples": (stats or {}).get("resamples"), **ov.get("run", {}), "decoding": ov.get("decoding", {})},
         overrides=ov, registry=str(registry) if registry else None, overwrite=overwrite, reference=reference,
+        **{k: v for k, v in (stats or {}).items() if k != "resamples"},
     )
     if not Shards.from_env().is_main:
         return  # one table per sharded run
-    from mats_core.report import as_rich_table
+    from mats_core.runner import comparison_table
 
-    _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds, headline))
+    _console().print(comparison_table(f"mats-bench run · encoder {encoder} · llm {llm}", output, rows, kinds))
     _console().print(f"results in [bold]{output}[/]")
 
 
@@ -324,52 +339,53 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
 def score(
     run_dir: Path = typer.Argument(..., help="A run directory (samples.jsonl + run_config.json)."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
+    resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95%% intervals (default: the run's own)."),
 ) -> None:
     """Re-score a finished (or --predict-only) run from its samples.jsonl, without generating."""
     from mats_core.harness import rescore
     from mats_core.registry import MatsError
 
     try:
-        res = rescore(run_dir, str(registry) if registry else None)
+        res = rescore(run_dir, str(registry) if registry else None, resamples=resamples)
     except MatsError as exc:
         _fail(exc)
-    from mats_core.report import as_rich_table
+    from mats_core.runner import comparison_table
 
     if res.partial:
         missing = {t: f"{res.samples_count.get(t, 0)} of {n}" for t, n in res.expected_count.items() if res.samples_count.get(t, 0) != n}
         _console().print(f"[bold yellow]partial:[/] {run_dir} lacks rows ({', '.join(f'{t}: {m}' for t, m in missing.items())}); "
                          "results.json says partial: true. Re-run the same `mats-bench run` to finish it.", highlight=False)
-    _console().print(as_rich_table(f"scored {run_dir}", [(run_dir.name, res.results)], res.model_extra.get("task_kinds", {}), res.model_extra.get("headline")))
+    kinds = res.model_extra.get("task_kinds", {})
+    _console().print(comparison_table(f"scored {run_dir}", run_dir, [(run_dir.name, res.results)], kinds, own=True))
 
 
 @app.command()
 def report(
-    run_dirs: List[Path] = typer.Argument(..., help="Run directories (searched recursively for results.json)."),
-    out: Optional[Path] = typer.Option(None, help="Write <out>.md and <out>.csv instead of printing Markdown."),
+    run_dirs: List[Path] = typer.Argument(..., help="Run directories (searched recursively for results.json; a comparison.json gives its rows and order)."),
+    out: Optional[Path] = typer.Option(None, help="Write <out>.md, <out>.csv and <out>.json instead of printing Markdown."),
+    reference_row: str = typer.Option("noise", help="Row every other row is compared with (paired bootstrap difference, p-value)."),
+    allow_mixed: bool = typer.Option(False, help="Put runs that scored different samples (e.g. another --limit) in one table."),
+    resamples: int = typer.Option(1000, min=0, help="Bootstrap resamples of the paired differences (0: none)."),
+    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
 ) -> None:
-    """Merge runs into one Markdown and CSV table."""
+    """Merge runs into one table: rows in run order, reference rows kept, n / limit / source per row,
+    95% CIs and the paired difference from --reference-row."""
     from mats_core.registry import MatsError
-    from mats_core.report import as_csv, as_markdown
-    from mats_core.results import read_results
+    from mats_core.report_rows import report_doc
 
-    rows, kinds, headline = [], {}, {}
-    for d in run_dirs:
-        for path in sorted(d.rglob("results.json")) if d.is_dir() else []:
-            try:
-                res = read_results(path)
-            except MatsError as exc:
-                _fail(exc)
-            rows.append((str(path.parent.relative_to(d)) if path.parent != d else d.name, res.results))
-            kinds.update(res.model_extra.get("task_kinds", {}) or {t: "" for t in res.results})
-            headline.update(res.model_extra.get("headline") or {})  # the tasks' declared table metrics
-    if not rows:
-        _fail(FileNotFoundError(f"no results.json under {', '.join(map(str, run_dirs))}"))
+    try:
+        doc = report_doc(run_dirs, reference_row, allow_mixed, resamples, str(registry) if registry else None)
+    except MatsError as exc:
+        _fail(exc)
+    from mats_core.tables import as_csv, as_markdown
+
     if out is None:
-        typer.echo(as_markdown(rows, kinds, headline))
+        typer.echo(as_markdown(doc, with_source=True))
         return
-    out.with_suffix(".md").write_text(as_markdown(rows, kinds, headline))
-    out.with_suffix(".csv").write_text(as_csv(rows, kinds))
-    _console().print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
+    out.with_suffix(".md").write_text(as_markdown(doc, with_source=True))
+    out.with_suffix(".csv").write_text(as_csv(doc))
+    out.with_suffix(".json").write_text(json.dumps(doc, indent=2))
+    _console().print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
 
 
 @app.command()
@@ -388,14 +404,14 @@ def sweep(
     main = Shards.from_env().is_main
     try:
         spec = load_spec(grid)
-        run_sweep(spec, output, str(registry) if registry else None, overwrite, log=_console().print if main else (lambda _: None))
+        run_sweep(spec, output, str(registry) if registry else None, overwrite, log=lambda _: None, progress=main)
     except MatsError as exc:
         _fail(exc)
     if not main:
         return  # rank 0 writes and prints the table
     typer.echo((output / "sweep.md").read_text())
-    pngs = sorted(output.glob("plot-*.png"))
-    _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} plot(s) in {output}")
+    pngs = sorted(output.glob("summary-*.png"))
+    _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} summary figure(s) in {output}, per-metric plots in {output / 'plots'}")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from mats_core.audio import AudioError, load_audio
 from mats_core.bridge_stats import AudioStatistics
 from mats_core.capabilities import capability, llm_device
 from mats_core.clips import embed_clips
+from mats_core.controls import apply_control
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
 from mats_core.model import MATSModel, read_checkpoint_config
@@ -30,6 +31,7 @@ from mats_core.validation import RunConfig  # the run's settings (defined withou
 from mats_core.results import (RunResults, SamplesWriter, atomic_write_text, collect_versions, data_fingerprint, fingerprint, read_results,
                                read_samples, write_results)
 from mats_core.scoring import task_declarations
+from mats_core.stats import DEFAULT_RESAMPLES, describe, task_intervals
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
 
@@ -142,6 +144,7 @@ def evaluate(
     timings["memory_bank_seconds"] = time.perf_counter() - t0
     task_objs = {n: build("task", n, pipe.registry, **_params_of(task_params, n, tasks, pipe.registry)) for n in tasks}
     task_samples = {n: list(t.samples())[: cfg.limit] if cfg.limit else list(t.samples()) for n, t in task_objs.items()}
+    task_samples = {n: apply_control(ss, cfg.control, pipe.encoder, cfg.seed, n) for n, ss in task_samples.items()}  # no-audio rows
     audio_stats = AudioStatistics(pipe, bridge, cfg, pipe.registry)  # optional fit_audio capability (shift)
     audio_stats.before_run()
     tokens = {n: cfg.task_tokens.get(n) or getattr(t, "task_token", None) for n, t in task_objs.items()}  # optional task capability
@@ -190,6 +193,7 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
     if shard_files(out):  # sharded now, or resuming a sharded run: one samples.jsonl in single-process order
         rows_by_key = merge_shards(out, [(n, str(s.id)) for n, ss in task_samples.items() for s in ss])
     results, notes, counts, errors, prints, kinds = {}, {}, {}, 0, {}, {}
+    cis, stats = {}, describe(cfg.resamples, cfg.seed)
     for name, task in task_objs.items():
         samples = task_samples[name]
         t0 = time.perf_counter()
@@ -200,6 +204,9 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
             results[name] = task.score(rows, encoder=pipe.encoder)
             if capability(task, "notes"):
                 notes[name] = dict(task.notes)
+            t_ci = time.perf_counter()
+            cis[name], stats["no_ci"][name] = task_intervals(task, name, rows, results[name], {"encoder": pipe.encoder}, cfg.resamples, cfg.seed)
+            timings["intervals_seconds"] = timings.get("intervals_seconds", 0.0) + time.perf_counter() - t_ci
         counts[name] = len(rows)  # every sample has its row here: expected_count == samples_count
         errors += sum(1 for r in rows if r.get("error"))
         timings[f"{name}_seconds"] += time.perf_counter() - t0
@@ -218,12 +225,14 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
         task_kinds=kinds, **task_declarations(task_objs),  # what tables show, which way is better
         execution=execution,  # how it ran; not in the config, since a resume may run otherwise with the same results
         bridge_statistics=statistics,  # text-only or unpaired-audio (mats_core.bridge_stats)
+        intervals=cis,
+        stats=stats,
     )
     write_results(out / "results.json", res)
     return res
 
 
-def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True) -> RunResults:
+def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True, resamples: int | None = None) -> RunResults:
     """Score an existing samples.jsonl again without regenerating (the infer/score split). Rows
     are read as a resume reads them (``results.scan_samples``); fewer rows than the run's
     samples (a killed run) mark the results ``partial``, with the expected and found counts."""
@@ -239,7 +248,15 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     if with_encoder:
         enc = config["encoder"]
         encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
+    try:
+        old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
+    except MatsError:  # a torn results.json is what this re-creates
+        old = None
+    if resamples is None:  # the run's own number, so its intervals come out exactly the same
+        resamples = int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES)) if old else DEFAULT_RESAMPLES
+    seed = config["run"]["seed"]
     results, notes, kinds, errors, found, expected, built = {}, {}, {}, 0, {}, {}, {}
+    cis, stats = {}, describe(resamples, seed)
     limit = config["run"].get("limit")
     for name in config["tasks"]:
         task = built[name] = build("task", name, registry, **_params_of(config.get("task_params"), name, config["tasks"], registry))
@@ -250,16 +267,13 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
         results[name] = task.score(task_rows, encoder=encoder) if task_rows else {}  # a killed run may lack a task
         if capability(task, "notes"):
             notes[name] = dict(task.notes)
+        cis[name], stats["no_ci"][name] = task_intervals(task, name, task_rows, results[name], {"encoder": encoder}, resamples, seed)
         errors += sum(1 for r in task_rows if r.get("error"))
-    try:
-        old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
-    except MatsError:  # a torn results.json is what this re-creates
-        old = None
     res = RunResults(
         config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
         errors_count=errors, samples_count=found, expected_count=expected, partial=found != expected,
         fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
-        task_kinds=kinds, execution=old.execution if old else None, **task_declarations(built),
+        task_kinds=kinds, execution=old.execution if old else None, intervals=cis, stats=stats, **task_declarations(built),
     )
     write_results(run_dir / "results.json", res)
     return res

@@ -122,6 +122,12 @@ class Task(Protocol):
 
     ``score`` receives the rows written to samples.jsonl (``id``, ``prediction``,
     ``references``, ``label``, ``error``) so that a finished run can be re-scored from disk.
+
+    Optional: ``sample_stats(rows, **context) -> mats_core.SampleStats`` (per-sample statistics
+    from which the core bootstraps 95% intervals and paired differences, see mats_core.stats);
+    without it the core rescores the task on each resample when that is cheap, else the
+    metrics get no interval and results.json says why. Metrics may offer the same method with
+    ``compute``'s arguments (the built-in tasks delegate to it).
     """
 
     name: str

@@ -12,6 +12,7 @@ reference row and writes the comparison.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def run_comparison(
     llm: str,
     bridges: list[str],
     tasks: list[str],
-    checkpoint: Path | None,
+    checkpoint: Path | list[Path] | None,
     output: Path,
     run_params: dict[str, Any],
     overrides: dict[str, dict],
@@ -93,54 +94,66 @@ def run_comparison(
     data_root: Path | None = None,
     overwrite: bool = False,
     reference: bool = True,
+    controls: tuple[str, ...] | list[str] = ("silence", "shuffled"),
+    reference_row: str = "noise",
 ) -> tuple[list[tuple[str, dict]], dict[str, str], dict[str, list[str] | None]]:
-    """``overrides``: ``--set`` values by kind (``task``: params for every task that takes them)
-    and, from a suite, ``tasks``: task name -> params for that task alone. Every name, param and
-    setting is checked before a model loads or the output is touched."""
+    """The main job. ``overrides``: ``--set`` values by kind (``task``: params for every task that
+    takes them) and, from a suite, ``tasks``: task name -> params for that task alone. Every name,
+    param and setting is checked before a model loads or the output is touched. Several checkpoint
+    sets (training seeds) run one after another, each in ``output/ckpt<i>``, and comparison.json
+    aggregates them (mean ± std, per-seed values)."""
     cfg, task_params = check_inputs(encoder, llm, bridges, tasks, run_params, overrides, registry=registry, data_root=data_root)
     from mats_core.distributed import Shards  # torch and the models only once everything checked out
-    from mats_core.harness import Pipeline, evaluate, zero_shot
-    from mats_core.model import read_checkpoint_config
+    from mats_core.harness import Pipeline
     from mats_core.registry import build
     from mats_core.scoring import declarations
 
     main = Shards.from_env().is_main
-    ckpts = find_checkpoints(checkpoint, encoder, llm, registry)
-    trained_with = read_checkpoint_config(ckpts["noise"])  # config.json only: checked before the models load
-    for kind, name in (("encoder", encoder), ("llm", llm)):
-        trained = trained_with[kind]["name"]
-        if trained != name:
-            raise MatsError(f"the checkpoint was trained with {kind} '{trained}', not '{name}': pass --{kind} {trained} or another --checkpoint")
-    single = len(bridges) == 1 and not reference
-    for b in bridges:  # what can be compared with a run already in the output, before loading
-        precheck_output(output if single else output / b, paired_checkpoint(ckpts, b, overrides.get("bridge", {}), registry), tasks, task_params, cfg, overwrite)
-    pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, cfg.device, overrides)
+    sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+    single = len(bridges) == 1 and not reference and len(sets) == 1
+    all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single, (tasks, task_params, cfg, overrides, overwrite), registry)
+    pipe = Pipeline.from_checkpoint(all_ckpts[0]["noise"], registry, cfg.device, overrides)
     built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
     kinds = {t: task.kind for t, task in built.items()}
     headline = {t: declarations(task)["headline"] for t, task in built.items()}  # what tables show (the tasks' declarations)
+    controls = list(controls) if reference else []
     progress = _Progress(enabled=main)
-    rows: list[tuple[str, dict]] = []
+    comps = []
     with progress:
+        for i, ckpts in enumerate(all_ckpts):
+            where = output if len(sets) == 1 else output / f"ckpt{i}"
+            job = _Job(pipe, cfg, tasks, overrides, overwrite, task_params, registry, progress, main, kinds)
+            rows = job.rows(ckpts, bridges, where, single, reference, controls)
+            if not single and main:
+                comps.append(_write_comparison(where, rows, kinds, reference_row, registry, pipe.encoder, cfg))
+    if len(comps) > 1:
+        from mats_core.compare import aggregate_seeds
+
+        seeds = {**aggregate_seeds(comps), "k": len(comps), "checkpoints": [str(c) for c in sets]}
+        doc = {**comps[0], "rows": {n: {t: {m: a["mean"] for m, a in ms.items()} for t, ms in ts.items()} for n, ts in seeds["aggregate"].items()},
+               "seeds": seeds, "per_checkpoint": [str(output / f"ckpt{i}" / "comparison.json") for i in range(len(comps))]}
+        _write_docs(output, doc)
+    return [(r.name, r.results) for r in rows], kinds, headline
+
+
+def _checked_sets(sets: list, encoder: str, llm: str, bridges: list[str], output: Path, single: bool, run: tuple, registry: str | None) -> list[dict]:
+    """Every checkpoint set found, trained with ``encoder`` + ``llm``, and each row directory
+    comparable with what it already holds: all from config.json files, before any model loads."""
+    from mats_core.model import read_checkpoint_config
+
+    tasks, task_params, cfg, overrides, overwrite = run
+    all_ckpts = [find_checkpoints(c, encoder, llm, registry) for c in sets]
+    for i, ckpts in enumerate(all_ckpts):
+        trained_with = read_checkpoint_config(ckpts["noise"])
+        for kind, name in (("encoder", encoder), ("llm", llm)):
+            trained = trained_with[kind]["name"]
+            if trained != name:
+                raise MatsError(f"the checkpoint was trained with {kind} '{trained}', not '{name}': pass --{kind} {trained} or another --checkpoint")
+        where = output if len(sets) == 1 else output / f"ckpt{i}"
         for b in bridges:
             ck = paired_checkpoint(ckpts, b, overrides.get("bridge", {}), registry)
-            out = output if single else output / b
-            res = evaluate(pipe, ck, b, tasks, out, cfg, overrides.get("bridge", {}), overwrite, progress.update(b), task_params)
-            audio_stats = (res.model_extra or {}).get("bridge_statistics") or {}
-            rows.append((f"{b} (unpaired-audio stats)" if audio_stats.get("kind") == "unpaired-audio" else b, res.results))
-        if reference:
-            zs = {t: zero_shot(pipe, t, cfg, task_params.get(t, {})) for t in tasks if main and kinds[t] == "classification"}
-            if zs:
-                rows.append(("clap-zero-shot", zs))
-            if "audio" in ckpts:
-                res = evaluate(pipe, ckpts["audio"], "none", tasks, output / "mats-audio", cfg, {}, overwrite, progress.update("mats-audio"), task_params)
-                rows.append(("mats-audio", res.results))
-    if not single and main:
-        from mats_core.report import as_markdown
-        from mats_core.results import atomic_write_text
-
-        atomic_write_text(output / "comparison.json", json.dumps({"rows": dict(rows), "kinds": kinds, "headline": headline}, indent=2))
-        atomic_write_text(output / "comparison.md", as_markdown(rows, kinds, headline))
-    return rows, kinds, headline
+            precheck_output(where if single else where / b, ck, tasks, task_params, cfg, overwrite)
+    return all_ckpts
 
 
 def precheck_output(out: Path, checkpoint: Path, tasks: list[str], task_params: dict, cfg: Any, overwrite: bool) -> None:
@@ -162,6 +175,95 @@ def precheck_output(out: Path, checkpoint: Path, tasks: list[str], task_params: 
     if changed:
         raise MatsError(f"{out} holds a run with a different config: config differs: {'; '.join(changed[:8])}; "
                         "use another --output or pass --overwrite to re-run it")
+
+
+@dataclass
+class _Job:
+    """One checkpoint set's rows: bridges, no-audio controls, CLAP zero-shot and MATS-Audio."""
+
+    pipe: Any
+    cfg: Any
+    tasks: list[str]
+    overrides: dict
+    overwrite: bool
+    task_params: dict
+    registry: str | None
+    progress: Any
+    main: bool
+    kinds: dict
+
+    def run(self, ck: Path, bridge: str, out: Path, label: str, params: dict, cfg: Any = None):
+        from mats_core.harness import evaluate
+
+        return evaluate(self.pipe, ck, bridge, self.tasks, out, cfg or self.cfg, params, self.overwrite, self.progress.update(label), self.task_params)
+
+    def rows(self, ckpts: dict[str, Path], bridges: list[str], output: Path, single: bool, reference: bool, controls: list[str]) -> list:
+        from mats_core.compare import Row, load_row
+        from mats_core.controls import LABELS
+        from mats_core.harness import zero_shot
+
+        rows = []
+        for b in bridges:
+            out = output if single else output / b
+            ck = paired_checkpoint(ckpts, b, self.overrides.get("bridge", {}), self.registry)
+            res = self.run(ck, b, out, b, self.overrides.get("bridge", {}))
+            audio_stats = (res.model_extra or {}).get("bridge_statistics") or {}
+            name = f"{b} (unpaired-audio stats)" if audio_stats.get("kind") == "unpaired-audio" else b
+            rows.append(load_row(name, out, f"{ck} · bridge {b}"))
+        for c in controls:  # same checkpoint (noise) and prompt, bridge noise, audio replaced
+            out = output / f"control-{c}"
+            self.run(ckpts["noise"], "noise", out, LABELS[c], {}, self.cfg.model_copy(update={"control": c}))
+            rows.append(load_row(LABELS[c], out, f"{ckpts['noise']} · bridge noise · audio: {c}"))
+        if reference:
+            tasks = [t for t in self.tasks if self.main and self.kinds[t] == "classification"]
+            zs = {t: zero_shot(self.pipe, t, self.cfg, self.task_params.get(t, {})) for t in tasks}
+            if zs:
+                n = {t: len(list(self._samples(t))) for t in zs}
+                rows.append(Row("clap-zero-shot", zs, samples=n, limit=self.cfg.limit, source="encoder: audio vs label-text cosine"))
+            if "audio" in ckpts:
+                self.run(ckpts["audio"], "none", output / "mats-audio", "mats-audio", {})
+                rows.append(load_row("mats-audio", output / "mats-audio", f"{ckpts['audio']} · bridge none"))
+        return rows
+
+    def _samples(self, task: str):
+        from mats_core.registry import build
+
+        samples = list(build("task", task, self.registry, **self.task_params.get(task, {})).samples())
+        return samples[: self.cfg.limit] if self.cfg.limit else samples
+
+
+def comparison_table(title: str, output: Path, rows: list[tuple[str, dict]], kinds: dict[str, str], own: bool = False):
+    """The printed table of a run: from comparison.json, or (a single run into ``output``) from
+    its results.json, with intervals and no differences."""
+    from mats_core.compare import comparison, load_row
+    from mats_core.tables import as_rich
+
+    path = output / "comparison.json"
+    if path.exists() and not own:
+        doc = json.loads(path.read_text())
+    else:
+        from mats_core.results import read_results
+
+        stats = (read_results(output / "results.json").model_extra or {}).get("stats") or {}
+        doc = comparison([load_row(name, output) for name, _ in rows[:1]], kinds, resamples=0)
+        doc["stats"].update(resamples=stats.get("resamples", 0))
+    return as_rich(title, doc)
+
+
+def _write_comparison(output: Path, rows: list, kinds: dict, reference: str, registry: str | None, encoder: Any, cfg: Any) -> dict:
+    from mats_core.compare import comparison
+
+    doc = comparison(rows, kinds, reference, registry, encoder, cfg.resamples, cfg.seed)
+    _write_docs(output, doc)
+    return doc
+
+
+def _write_docs(output: Path, doc: dict) -> None:
+    from mats_core.results import atomic_write_text
+    from mats_core.tables import as_markdown
+
+    atomic_write_text(output / "comparison.json", json.dumps(doc, indent=2))
+    atomic_write_text(output / "comparison.md", as_markdown(doc, with_source=True))
 
 
 class _Progress:

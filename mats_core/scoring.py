@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from mats_core.errors import MatsError
 
-__all__ = ["declarations", "prediction_texts", "score_rows", "shared_metric", "task_declarations"]
+__all__ = ["declarations", "metric_inputs", "prediction_texts", "sample_stats_rows", "score_rows", "shared_metric", "task_declarations"]
 
 _METRICS: dict[tuple[str, str | None], Any] = {}
 
@@ -31,12 +31,11 @@ def prediction_texts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
 
 
-def score_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], metric: Any,
-               labels: Sequence[str] | None = None, encoder: Any = None) -> dict[str, float | None]:
-    """``metric.compute`` on the rows of one task, plus ``n`` (rows) and ``errors`` (rows with an error).
-
-    ``classification`` rows are scored against their ``label`` (``labels=`` and ``encoder=`` go to
-    the metric); the other kinds against their ``references``. Rows without them raise MatsError."""
+def metric_inputs(task: str, kind: str, rows: Sequence[Mapping[str, Any]], labels: Sequence[str] | None = None,
+                  encoder: Any = None) -> tuple[list[str], list[Any], dict[str, Any]]:
+    """(predictions, references, metric kwargs) of one task's rows: ``classification`` rows
+    against their ``label`` (``labels=`` and ``encoder=`` go to the metric), the other kinds
+    against their ``references``. No rows, or rows without them, raise MatsError."""
     rows = list(rows)
     if not rows:
         raise MatsError(f"{task}: no predictions to score")
@@ -45,15 +44,32 @@ def score_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], metric: 
         missing = [r.get("id") for r in rows if not r.get("label")]
         if missing:
             raise MatsError(f"{task}: rows without 'label' (ids {missing[:5]}); re-run the task")
-        result = metric.compute(preds, [r["label"] for r in rows], labels=list(labels or []), encoder=encoder)
-    else:
-        refs = [list(r.get("references") or []) for r in rows]
-        empty = [r.get("id") for r, ref in zip(rows, refs) if not ref]
-        if empty:
-            raise MatsError(f"{task}: rows without 'references' (ids {empty[:5]}); re-run the task")
-        result = metric.compute(preds, refs)
+        return preds, [r["label"] for r in rows], {"labels": list(labels or []), "encoder": encoder}
+    refs = [list(r.get("references") or []) for r in rows]
+    empty = [r.get("id") for r, ref in zip(rows, refs) if not ref]
+    if empty:
+        raise MatsError(f"{task}: rows without 'references' (ids {empty[:5]}); re-run the task")
+    return preds, refs, {}
+
+
+def score_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], metric: Any,
+               labels: Sequence[str] | None = None, encoder: Any = None) -> dict[str, float | None]:
+    """``metric.compute`` on the rows of one task, plus ``n`` (rows) and ``errors`` (rows with an error)."""
+    rows = list(rows)
+    preds, refs, extra = metric_inputs(task, kind, rows, labels, encoder)
+    result = metric.compute(preds, refs, **extra)
     errors = sum(1 for r in rows if r.get("error"))
     return {**dict(result), "n": float(len(rows)), "errors": float(errors)}
+
+
+def sample_stats_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], metric: Any,
+                      labels: Sequence[str] | None = None, encoder: Any = None) -> Any:
+    """The metric's optional ``sample_stats`` on one task's rows (per-sample statistics for
+    bootstrap intervals, :class:`mats_core.SampleStats`); None when the metric has none."""
+    if not rows or not callable(getattr(metric, "sample_stats", None)):
+        return None
+    preds, refs, extra = metric_inputs(task, kind, rows, labels, encoder)
+    return metric.sample_stats(preds, refs, **extra)
 
 
 def declarations(obj: Any) -> dict[str, Any]:

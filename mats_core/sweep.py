@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import statistics
 from pathlib import Path
 from typing import Any, Callable
 
@@ -53,6 +52,7 @@ class SweepSpec(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0])
     run: dict[str, Any] = Field(default_factory=dict)
     grid: list[GridEntry]
+    reference: str | None = "noise"  # the point others are compared with (paired), when the grid has it
     _source: str = PrivateAttr("grid")  # the file it was read from, for error messages
 
     def points(self) -> list[tuple[str, dict[str, Any]]]:
@@ -146,7 +146,8 @@ def point_name(bridge: str, params: dict[str, Any]) -> str:
 
 
 def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwrite: bool = False,
-              log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+              log: Callable[[str], None] = print, progress: bool = False) -> list[dict[str, Any]]:
+    """Every point of the grid; ``progress`` shows a bar (point k/N, ETA) instead of ``log`` lines."""
     from mats_core.harness import Pipeline, evaluate
     from mats_core.runner import find_checkpoints, paired_checkpoint
     from mats_core.validation import RunConfig
@@ -154,58 +155,134 @@ def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwr
     check_spec(spec, registry)
     rows: list[dict[str, Any]] = []
     pipe = None
-    for ci, ck in enumerate(spec.checkpoints):
-        ckpts = find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)
-        pipe = pipe or Pipeline.from_checkpoint(ckpts["noise"], registry, spec.run.get("device", "auto"))
-        for seed in spec.seeds:
-            cfg = RunConfig(**{**spec.run, "seed": seed})
-            for bridge, params in spec.points():
-                name = point_name(bridge, params)
-                out = output / f"ckpt{ci}" / f"seed{seed}" / name
-                log(f"sweep point {name} (checkpoint {ci}, seed {seed})")
-                res = evaluate(pipe, paired_checkpoint(ckpts, bridge, params, registry), bridge, spec.tasks, out, cfg, params, overwrite)
-                for task, metrics in res.results.items():
-                    for metric, value in metrics.items():
-                        rows.append({"bridge": bridge, **{f"param.{k}": v for k, v in params.items()}, "checkpoint": ci,
-                                     "seed": seed, "task": task, "metric": metric, "value": value})
+    total = len(spec.checkpoints) * len(spec.seeds) * len(spec.points())
+    bar = _bar(total, progress)
+    dirs: dict[tuple, dict[str, Path]] = {}
+    with bar:
+        for ci, ck in enumerate(spec.checkpoints):
+            ckpts = find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)
+            pipe = pipe or Pipeline.from_checkpoint(ckpts["noise"], registry, spec.run.get("device", "auto"))
+            for seed in spec.seeds:
+                cfg = RunConfig(**{**spec.run, "seed": seed})
+                for bridge, params in spec.points():
+                    name = point_name(bridge, params)
+                    out = output / f"ckpt{ci}" / f"seed{seed}" / name
+                    done = bar.tasks[0].completed if progress else len(rows)
+                    bar.update(bar.task_ids[0], description=f"point {int(done) + 1}/{total} {name} (checkpoint {ci}, seed {seed})") if progress \
+                        else log(f"sweep point {name} (checkpoint {ci}, seed {seed})")
+                    res = evaluate(pipe, paired_checkpoint(ckpts, bridge, params, registry), bridge, spec.tasks, out, cfg, params, overwrite)
+                    dirs.setdefault((ci, seed), {})[name] = out
+                    kinds = (res.model_extra or {}).get("task_kinds") or {}
+                    heads = (res.model_extra or {}).get("headline") or {}  # the tasks' declared table metrics
+                    cis = (res.model_extra or {}).get("intervals") or {}
+                    for task, metrics in res.results.items():
+                        for metric, value in metrics.items():
+                            ci_ = cis.get(task, {}).get(metric) or {}
+                            rows.append({"bridge": bridge, **{f"param.{k}": v for k, v in params.items()}, "checkpoint": ci,
+                                         "seed": seed, "task": task, "kind": kinds.get(task, ""), "metric": metric, "value": value,
+                                         "headline": metric in (heads.get(task) or [metric]),
+                                         "ci_low": ci_.get("low"), "ci_high": ci_.get("high")})
+                    if progress:
+                        bar.advance(bar.task_ids[0])
     from mats_core.distributed import Shards
 
     if Shards.from_env().is_main:  # under a multi-process launch every rank holds the same rows
-        write_outputs(rows, spec, output)
+        diffs = _differences(spec, dirs, registry, pipe.encoder if pipe else None)
+        write_outputs(rows, spec, output, diffs)
     return rows
 
 
-def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and spread over checkpoints x seeds for each (point, task, metric)."""
-    groups: dict[tuple, list[float]] = {}
-    for r in rows:
-        if r["value"] is None:
+def _bar(total: int, enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("ETA"), TimeRemainingColumn(), disable=not enabled)
+    bar.add_task("sweep", total=total)
+    return bar
+
+
+def _differences(spec: SweepSpec, dirs: dict[tuple, dict[str, Path]], registry: str | None, encoder: Any) -> dict:
+    """(checkpoint, seed) -> point -> task -> metric -> paired difference from the reference point."""
+    from mats_core.compare import differences, load_row
+
+    out = {}
+    for (ci, seed), points in dirs.items():
+        if not spec.reference or spec.reference not in points:
             continue
-        key = tuple((k, r[k]) for k in sorted(r) if k not in ("checkpoint", "seed", "value"))
-        groups.setdefault(key, []).append(float(r["value"]))
-    out = []
-    for key, vals in groups.items():
-        out.append({**dict(key), "mean": statistics.fmean(vals), "std": statistics.pstdev(vals) if len(vals) > 1 else 0.0, "n": len(vals)})
+        rows = [load_row(name, d) for name, d in points.items()]
+        resamples = int((spec.run or {}).get("resamples", 1000))
+        out[f"ckpt{ci}/seed{seed}"] = differences(rows, spec.reference, registry, encoder, resamples, seed)[0]
     return out
 
 
-def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path) -> None:
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and spread over checkpoints x seeds for each (point, task, metric); the bookkeeping
+    counts (n, errors) are left out. ``low``/``high``: a 95% t-interval across replicates, or the
+    run's bootstrap interval over samples when there is one replicate (``ci`` says which)."""
+    from mats_core.stats import across_seeds
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["value"] is None or r["metric"] in COUNTS:
+            continue
+        key = tuple((k, r[k]) for k in sorted(r) if k not in ("checkpoint", "seed", "value", "ci_low", "ci_high"))
+        groups.setdefault(key, []).append(r)
+    out = []
+    for key, items in groups.items():
+        agg = across_seeds([float(r["value"]) for r in items])
+        one = len(items) == 1
+        low, high = (items[0].get("ci_low"), items[0].get("ci_high")) if one else (agg["low"], agg["high"])
+        out.append({**dict(key), "mean": agg["mean"], "std": agg["std"] if not one else 0.0, "n": len(items),
+                    "low": low, "high": high, "ci": "bootstrap over samples" if one else "t across replicates"})
+    return out
+
+
+def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path, diffs: dict | None = None) -> None:
     import csv
 
     from mats_core.results import atomic_write_text
+    from mats_core.sweep_output import legend, pivot, summary_figures
 
     summary = summarise(rows)
-    atomic_write_text(output / "sweep.json", json.dumps({"rows": rows, "summary": summary}, indent=2, default=str))
+    marks = _marks(diffs or {}, rows)
+    atomic_write_text(output / "sweep.json", json.dumps({"rows": rows, "summary": summary, "differences": diffs or {},
+                                                         "reference": spec.reference}, indent=2, default=str))
     keys = sorted({k for r in summary for k in r}, key=lambda k: (k not in ("bridge", "task", "metric"), k))
     with open(output / "sweep.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
         w.writerows(summary)
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for r in summary:
-        lines.append("| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |")
-    atomic_write_text(output / "sweep.md", "\n".join(lines) + "\n")
-    plot(summary, output)
+    ref = spec.reference if diffs else None
+    counts = {r["task"]: int(r["value"]) for r in rows if r["metric"] == "n" and r["value"] is not None}
+    sizes = f"n per task: {', '.join(f'{t} {n}' for t, n in counts.items())}; --limit {spec.run.get('limit') or 'none'}"
+    atomic_write_text(output / "sweep.md", f"{legend(summary, ref)}; {sizes}\n\n{pivot(summary, marks)}")
+    summary_figures(summary, output)
+    (output / "plots").mkdir(exist_ok=True)
+    plot(summary, output / "plots")
+
+
+def _marks(diffs: dict, rows: list[dict[str, Any]]) -> dict[tuple, set]:
+    """point -> {(task, metric)} whose difference from the reference point excludes 0."""
+    from mats_core.stats import across_seeds
+    from mats_core.sweep_output import point_key
+
+    keys = {point_name(r["bridge"], {k.removeprefix("param."): v for k, v in r.items() if k.startswith("param.")}): point_key(r) for r in rows}
+    per: dict[tuple, list[dict]] = {}
+    for replicate in diffs.values():
+        for name, tasks in replicate.items():
+            for task, metrics in tasks.items():
+                for metric, d in metrics.items():
+                    per.setdefault((name, task, metric), []).append(d)
+    out: dict[tuple, set] = {}
+    for (name, task, metric), ds in per.items():
+        if len(ds) == 1:
+            hit = ds[0]["excludes_zero"]
+        else:
+            agg = across_seeds([d["difference"] for d in ds])
+            hit = agg["low"] is not None and (agg["low"] > 0 or agg["high"] < 0)
+        if hit and name in keys:
+            out.setdefault(keys[name], set()).add((task, metric))
+    return out
 
 
 COUNTS = {"n", "errors"}  # bookkeeping columns of every task's results: in the table, not plotted

@@ -110,11 +110,15 @@ class RunConfig(BaseModel):
     device: str = "auto"
     predict_only: bool = False  # write predictions; score later with `mats-bench score`
     task_tokens: dict[str, str] = Field(default_factory=dict)  # task -> token before the instruction (published MATS)
+    control: Literal["silence", "shuffled"] | None = None  # no-audio control: replace each sample's audio (mats_core.controls)
+    resamples: int = Field(1000, ge=0)  # bootstrap resamples of the 95% intervals (0: none); not in the config
 
     def recorded(self) -> dict[str, Any]:
         """The settings a run's config records: not device nor batch size (neither changes results;
-        the batch used is in ``execution``), and task_tokens only when set (older runs resume)."""
-        return self.model_dump(exclude={"device", "batch_size"} | (set() if self.task_tokens else {"task_tokens"}))
+        the batch used is in ``execution``), nor the intervals' resamples, and task_tokens / control
+        only when set (older runs resume)."""
+        skip = {"device", "batch_size", "resamples"} | (set() if self.task_tokens else {"task_tokens"})
+        return self.model_dump(exclude=skip | ({"control"} if self.control is None else set()))
 
     @field_validator("decoding")
     @classmethod

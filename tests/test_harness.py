@@ -92,17 +92,26 @@ def test_predict_only_then_score_and_report(tmp_path):
     cli(*_single(tmp_path / "again", "--limit", "4"))
     assert results(tmp_path / "again")["results"] == results(run)["results"]
     out = cli("report", tmp_path)
-    assert "tiny-qa accuracy" in out.stdout and "| run |" in out.stdout
+    assert "### tiny-qa (qa)" in out.stdout and "| accuracy" in out.stdout and "| run | 4 |" in out.stdout and "| again | 4 |" in out.stdout
 
 
 def test_sweep_writes_table_and_plots(tmp_path):
     grid = tmp_path / "grid.yaml"
-    grid.write_text("tasks: [tiny-classify]\nrun: {limit: 4}\ngrid:\n  - bridge: santa\n    params: {lam: [0.0, 1.0], k: 4}\n  - bridge: none\n")
-    cli("sweep", grid, "--output", tmp_path / "sweep")
-    summary = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["summary"]
-    assert {r["bridge"] for r in summary} == {"santa", "none"}
-    assert (tmp_path / "sweep" / "sweep.csv").exists()
-    assert list((tmp_path / "sweep").glob("plot-tiny-classify-*-lam.png"))
+    grid.write_text("tasks: [tiny-classify]\nrun: {limit: 4}\nseeds: [0, 1]\ngrid:\n  - bridge: santa\n    params: {lam: [0.0, 1.0], k: 4}\n"
+                    "  - bridge: noise\n")
+    out = cli("sweep", grid, "--output", tmp_path / "sweep")
+    doc = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert {r["bridge"] for r in doc["summary"]} == {"santa", "noise"}
+    assert not {"n", "errors"} & {r["metric"] for r in doc["summary"]}  # bookkeeping is not a metric
+    acc = next(r for r in doc["summary"] if r["bridge"] == "noise" and r["metric"] == "accuracy_exact")
+    assert acc["n"] == 2 and acc["ci"] == "t across replicates"
+    assert set(doc["differences"]) == {"ckpt0/seed0", "ckpt0/seed1"}
+    assert doc["differences"]["ckpt0/seed0"]["santa-k=4-lam=0.0"]["tiny-classify"]["accuracy_exact"]["p"] <= 1
+    table = (tmp_path / "sweep" / "sweep.md").read_text()
+    assert "| santa k=4 lam=0.0 |" in table and "±" in table and "| n |" not in table and table.count("\n| ") == 4
+    assert "t-interval across them" in out.stdout
+    assert (tmp_path / "sweep" / "sweep.csv").exists() and (tmp_path / "sweep" / "summary-lam.png").stat().st_size > 10_000
+    assert list((tmp_path / "sweep" / "plots").glob("plot-tiny-classify-*-lam.png")) and not list((tmp_path / "sweep").glob("plot-*.png"))
 
 
 def test_two_process_training_with_accelerate(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError, Sample
-from mats_core.scoring import declarations, prediction_texts, score_rows, shared_metric
+from mats_core.scoring import declarations, prediction_texts, sample_stats_rows, score_rows, shared_metric
 
 from mats_datasets._common import params_fingerprint
 
@@ -90,6 +90,13 @@ class DatasetTask:
     @property
     def higher_is_better(self) -> dict[str, bool]:
         return declarations(shared_metric(METRIC[self.kind]))["higher_is_better"]
+
+    def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
+        """Per-sample statistics for bootstrap intervals (optional Task capability): the metric's.
+        ``extra_scores`` breakdowns get none (the core records why)."""
+        encoder = context.get("encoder") if self.kind == "classification" else None
+        labels = list(self.labels) if self.kind == "classification" else None
+        return sample_stats_rows(self.name, self.kind, list(predictions), shared_metric(METRIC[self.kind]), labels=labels, encoder=encoder)
 
     def extra_scores(self, metric: Any, rows: list[Mapping[str, Any]], preds: list[str]) -> dict[str, float | None]:
         """Dataset-specific breakdowns (e.g. Clotho-AQA yes/no accuracy); none by default."""

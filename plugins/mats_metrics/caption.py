@@ -72,6 +72,7 @@ class CaptionMetric:
     def __init__(self) -> None:
         self._meteor: Any = None
         self._spice_error: str | None = None
+        self._tokenized: dict[int, tuple[dict, dict]] = {}  # a few recent inputs: sample_stats reuses score's JVM call
 
     @property
     def notes(self) -> dict[str, str]:
@@ -87,7 +88,7 @@ class CaptionMetric:
                 "caption metrics run Java (PTB tokeniser, METEOR): install a JRE, "
                 "e.g. apt-get install openjdk-17-jre-headless"
             )
-        gts, res = tokenize(preds, refs)
+        gts, res = self._tokenize(preds, refs)
 
         from pycocoevalcap.bleu.bleu import Bleu
         from pycocoevalcap.cider.cider import Cider
@@ -101,6 +102,36 @@ class CaptionMetric:
         scores["spice"] = self._spice_score(gts, res)
         scores["spider"] = None if scores["spice"] is None else (scores["cider"] + scores["spice"]) / 2
         return scores
+
+    def sample_stats(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> Any:
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats).
+
+        ROUGE-L is a mean of per-sample scores; BLEU and CIDEr-D are recomputed per resample from
+        n-gram counts (CIDEr-D's idf on the resample). METEOR's corpus score comes from the
+        METEOR jar's aggregate statistics, not from its segment scores: no interval.
+        """
+        import numpy as np
+        from pycocoevalcap.rouge.rouge import Rouge
+
+        from mats_core import SampleStats
+        from mats_metrics._bootstrap import bleu_resampler, cider_resampler, merge
+
+        preds = str_list(predictions, "predictions", self.name)
+        refs = reference_lists(references, self.name)
+        check_pairing(preds, refs, self.name)
+        gts, res = self._tokenize(preds, refs)
+        rouge = Rouge()
+        means = {"rouge_l": np.array([rouge.calc_score(res[i], gts[i]) for i in range(len(preds))])}
+        notes = {"meteor": "no interval: METEOR's corpus score is aggregated inside the METEOR jar; its segment scores do not average to it"}
+        return SampleStats(n=len(preds), means=means, corpus=merge(bleu_resampler(gts, res), cider_resampler(gts, res)), notes=notes)
+
+    def _tokenize(self, preds: list[str], refs: list[list[str]]) -> tuple[dict, dict]:
+        key = hash((tuple(preds), tuple(map(tuple, refs))))
+        if key not in self._tokenized:
+            if len(self._tokenized) >= 8:
+                self._tokenized.pop(next(iter(self._tokenized)))
+            self._tokenized[key] = tokenize(preds, refs)
+        return self._tokenized[key]
 
     # -- JVM-backed scorers ------------------------------------------------------------
     def _meteor_score(self, gts: dict, res: dict) -> float:

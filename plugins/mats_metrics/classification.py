@@ -136,6 +136,30 @@ class ClassificationMetric:
             )
         return scores
 
+    def sample_stats(self, predictions: Sequence[str], references: Sequence[str], labels: Sequence[str] | None = None,
+                     encoder: Any = None, **context: Any) -> Any:
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats):
+        accuracies and the unmapped share are means of 0/1 values; macro-F1 is recounted per resample."""
+        import numpy as np
+
+        from mats_core import SampleStats
+        from mats_metrics._bootstrap import macro_f1_resampler
+
+        preds = str_list(predictions, "predictions", self.name)
+        gold = str_list(references, "references", self.name, allow_empty_items=False)
+        check_pairing(preds, gold, self.name)
+        label_set = self._label_set(labels)
+        exact = [map_exact(p, label_set) for p in preds]
+        means = {"accuracy_exact": np.array([m == g for m, g in zip(exact, gold)], dtype=float),
+                 "unmapped_exact": np.array([m is None for m in exact], dtype=float)}
+        names, mapped = ["f1_exact"], [exact]
+        if encoder is not None:
+            embed = map_embed(preds, label_set, encoder)
+            means["accuracy_embed"] = np.array([m == g for m, g in zip(embed, gold)], dtype=float)
+            names.append("f1_embed")
+            mapped.append(embed)
+        return SampleStats(n=len(preds), means=means, corpus=macro_f1_resampler(names, mapped, gold, label_set))
+
     def _label_set(self, labels: Sequence[str] | None) -> list[str]:
         if labels is None:
             raise MetricInputError("classification metric: pass labels=[...], the task's label set")

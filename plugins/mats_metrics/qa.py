@@ -49,6 +49,39 @@ class QAMetric:
     def compute(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> dict[str, float | None]:
         import jiwer
 
+        preds, norm_refs = self._normalized(predictions, references)
+        accuracy = sum(p in r for p, r in zip(preds, norm_refs)) / len(preds)
+        word_refs = [_closest(r, p, jiwer.process_words) for p, r in zip(preds, norm_refs)]
+        char_refs = [_closest(r, p, jiwer.process_characters) for p, r in zip(preds, norm_refs)]
+        return {
+            "accuracy": accuracy,
+            "wer": float(jiwer.process_words(word_refs, preds).wer),
+            "cer": float(jiwer.process_characters(char_refs, preds).cer),
+        }
+
+    def sample_stats(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> Any:
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats):
+        accuracy is a mean of 0/1 values; WER / CER are re-totalled (edits / reference length) per resample."""
+        import jiwer
+        import numpy as np
+
+        from mats_core import SampleStats
+        from mats_metrics._bootstrap import ratio_resampler
+
+        preds, norm_refs = self._normalized(predictions, references)
+        correct = np.array([p in r for p, r in zip(preds, norm_refs)], dtype=float)
+        edits, lengths = [], []
+        for process in (jiwer.process_words, jiwer.process_characters):
+            e, n = [], []
+            for p, r in zip(preds, norm_refs):
+                out = process([_closest(r, p, process)], [p])
+                e.append(_edits(out))
+                n.append(out.hits + out.substitutions + out.deletions)
+            edits.append(e)
+            lengths.append(n)
+        return SampleStats(n=len(preds), means={"accuracy": correct}, corpus=ratio_resampler(["wer", "cer"], edits, lengths))
+
+    def _normalized(self, predictions: Sequence[str], references: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
         preds = [normalize(p) for p in str_list(predictions, "predictions", self.name)]
         refs = reference_lists(references, self.name)
         check_pairing(preds, refs, self.name)
@@ -60,12 +93,5 @@ class QAMetric:
                     f"qa metric: references[{i}] = {items!r} has an answer that is empty after removing punctuation"
                 )
             norm_refs.append(normed)
+        return preds, norm_refs
 
-        accuracy = sum(p in r for p, r in zip(preds, norm_refs)) / len(preds)
-        word_refs = [_closest(r, p, jiwer.process_words) for p, r in zip(preds, norm_refs)]
-        char_refs = [_closest(r, p, jiwer.process_characters) for p, r in zip(preds, norm_refs)]
-        return {
-            "accuracy": accuracy,
-            "wer": float(jiwer.process_words(word_refs, preds).wer),
-            "cer": float(jiwer.process_characters(char_refs, preds).cer),
-        }

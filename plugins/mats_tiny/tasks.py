@@ -21,7 +21,7 @@ import numpy as np
 
 from mats_core import MatsError, Sample
 from mats_core.io import atomic_write_text, cache_root
-from mats_core.scoring import declarations, score_rows, shared_metric
+from mats_core.scoring import declarations, sample_stats_rows, score_rows, shared_metric
 from mats_tiny import data
 from mats_tiny import text as T
 from mats_tiny.world import CLASSES, SAMPLE_RATE, Scene, render
@@ -107,6 +107,11 @@ class TinyTask:
     @property
     def higher_is_better(self) -> dict[str, bool]:
         return declarations(shared_metric(METRIC[self.kind]))["higher_is_better"]
+
+    def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
+        """Per-sample statistics for bootstrap intervals (optional Task capability): the metric's."""
+        encoder = context.get("encoder") if self.kind == "classification" else None
+        return sample_stats_rows(self.name, self.kind, list(predictions), shared_metric(METRIC[self.kind]), labels=CLASSES, encoder=encoder)
 
 
 class TinyCorpus:
