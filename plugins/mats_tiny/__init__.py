@@ -10,7 +10,7 @@ Heavy modules (numpy, torch) are imported inside the factories only.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field
 
