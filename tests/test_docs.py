@@ -422,6 +422,36 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-6000:]
     html = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
     assert "embed_audio" in html and "mats_core.build" in html
+    check_typeset_maths((tmp_path / "site" / "concepts" / "index.html").read_text())
+
+
+def check_typeset_maths(page: str) -> None:
+    """The page's formulas are MathML (typeset by the browser, no script, no network) and no raw
+    TeX delimiter is left in its visible text (code blocks aside)."""
+    import html as html_lib
+
+    assert page.count("<math ") >= 3 and 'display="block"' in page, "the Santa formula is not typeset as MathML"
+    text = re.sub(r"<(script|style|pre|code)\b.*?</\1>", "", page, flags=re.S)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", text))
+    for raw in ("\\[", "\\(", "$$", "\\frac", "\\lambda"):
+        assert raw not in text, f"raw TeX {raw!r} left in the page text"
+
+
+def test_math_hook_typesets_tex() -> None:
+    """docs/hooks/mathml.py turns arithmatex's TeX into MathML; the check above catches raw TeX."""
+    pytest.importorskip("latex2mathml")
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        from mathml import to_mathml
+    finally:
+        sys.path.remove(str(DOCS / "hooks"))
+    raw = ('<p>where <span class="arithmatex">\\(\\tilde m_i\\)</span> and <span class="arithmatex">\\(\\lambda\\)</span></p>'
+           '<div class="arithmatex">\\[s = \\frac{z_a}{\\lVert z_a\\rVert}, i &lt; k\\]</div>')
+    with pytest.raises(AssertionError, match="raw TeX"):
+        check_typeset_maths(raw + "<math ><math ><math display=\"block\">")
+    out = to_mathml(raw)
+    check_typeset_maths(out)
+    assert "<mfrac>" in out and "&#x0003C;" in out and out.count('display="inline"') == 2
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--parse"]:  # run_block's parse check, in the page's env
