@@ -31,7 +31,7 @@ EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    limit: int | None = Field(None, ge=1)
+    limit: Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)] | None = None  # N, or a fraction of each task
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
     seed: int = 0
     memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
@@ -40,6 +40,15 @@ class RunConfig(BaseModel):
     decoding: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
     predict_only: bool = False  # write predictions; score later with `mats-bench score`
+
+
+def limited(samples: list, limit: int | float | None) -> list:
+    """The first ``limit`` samples, or the first ``ceil(limit * n)`` when ``limit`` is a fraction."""
+    if not limit:
+        return samples
+    import math
+
+    return samples[: limit if isinstance(limit, int) else max(1, math.ceil(round(limit * len(samples), 6)))]
 
 
 @dataclass
@@ -172,9 +181,7 @@ def evaluate(
     try:
         for name, task in task_objs.items():
             t0 = time.perf_counter()
-            samples = list(task.samples())
-            if cfg.limit:
-                samples = samples[: cfg.limit]
+            samples = limited(list(task.samples()), cfg.limit)
             task_samples[name] = samples
             done = {i for (t, i) in [*earlier, *writer.records] if t == name}
             generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards)
@@ -304,7 +311,7 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     task = build("task", task_name, pipe.registry, **(task_params or {}))
     if task.kind != "classification":
         return {}
-    samples = list(task.samples())[: cfg.limit] if cfg.limit else list(task.samples())
+    samples = limited(list(task.samples()), cfg.limit)
     labels = list(samples[0].labels) if samples else []
     prompt = getattr(task, "label_prompt", "{label}")
     with torch.no_grad():
@@ -318,7 +325,7 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
             continue
         pred = (z @ lab.to(z.device).T).argmax(-1).tolist()
         correct += sum(labels[p] == block[i].label for p, i in zip(pred, ok))
-    return {"accuracy": correct / n if n else None}
+    return {"accuracy": correct / n if n else None, "n": n}
 
 
 def _guard_config(out: Path, config: dict, overwrite: bool, shards: Shards) -> None:

@@ -317,6 +317,41 @@ def test_page_blocks_run(page: Path, tmp_path: Path, docs_env: dict[str, str]) -
         print(f"{block.where()} ({block.mode} {block.lang}): {time.perf_counter() - started:.1f} s")  # pytest -s
 
 
+INSTALLING_PAGES = sorted(p for p in tutorial_pages() if any("pip install" in b.body for b in extract_blocks(p) if b.mode == "run"))
+
+
+@pytest.fixture(scope="session")
+def core_venv(tmp_path_factory, docs_env) -> dict[str, str]:
+    """A real venv with only the core install of docs/installation.md (``pip install -e .``): no
+    pytest, no extras, nothing of this interpreter's. A page that needs more must install it."""
+    venv = tmp_path_factory.mktemp("core-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
+    env.update({"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})
+    out = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(ROOT)], env=env, capture_output=True,
+                         text=True, timeout=900)
+    if out.returncode != 0:
+        pytest.skip(f"cannot build a core venv here (offline without a wheel cache?): {out.stderr.strip()[-300:]}")
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", INSTALLING_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_installing_page_runs_in_core_venv(page: Path, tmp_path: Path, core_venv: dict[str, str]) -> None:
+    """A page whose commands ``pip install`` something runs verbatim in a venv holding only the core
+    install plus what the page itself installs (the overlay venv above would hide a missing extra)."""
+    probe = subprocess.run([str(Path(core_venv["VIRTUAL_ENV"]) / "bin" / "python"), "-c", "import pytest"],
+                           env=core_venv, capture_output=True)
+    assert probe.returncode != 0, "the core venv must not have pytest: it would hide a missing [test] extra"
+    for block in extract_blocks(page):
+        needs = block.options.get("requires")
+        for name in needs.split(",") if needs else ():
+            why = missing_requirement(name)
+            if why:
+                pytest.skip(f"{block.where()} and later blocks need {name}: {why}")
+        run_block(block, tmp_path, core_venv)
+
+
 def test_tutorials_have_runnable_blocks() -> None:
     pages = {p.name for p in tutorial_pages()}
     tutorials = {p.name for p in (DOCS / "tutorials").glob("*.md")}
