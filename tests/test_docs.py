@@ -320,10 +320,10 @@ def test_page_blocks_run(page: Path, tmp_path: Path, docs_env: dict[str, str]) -
 INSTALLING_PAGES = sorted(p for p in tutorial_pages() if any("pip install" in b.body for b in extract_blocks(p) if b.mode == "run"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def core_venv(tmp_path_factory, docs_env) -> dict[str, str]:
-    """A real venv with only the core install of docs/installation.md (``pip install -e .``): no
-    pytest, no extras, nothing of this interpreter's. A page that needs more must install it."""
+    """A real venv per page with only the core install of docs/installation.md (``pip install -e .``):
+    no pytest, no extras, nothing of this interpreter's. A page that needs more must install it."""
     venv = tmp_path_factory.mktemp("core-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
@@ -349,7 +349,9 @@ def test_installing_page_runs_in_core_venv(page: Path, tmp_path: Path, core_venv
             why = missing_requirement(name)
             if why:
                 pytest.skip(f"{block.where()} and later blocks need {name}: {why}")
+        started = time.perf_counter()
         run_block(block, tmp_path, core_venv)
+        print(f"{block.where()} ({block.mode} {block.lang}): {time.perf_counter() - started:.1f} s")  # pytest -s
 
 
 def test_tutorials_have_runnable_blocks() -> None:
