@@ -460,6 +460,7 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     html = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
     assert "embed_audio" in html and "mats_core.build" in html
     check_typeset_maths((tmp_path / "site" / "concepts" / "index.html").read_text())
+    assert "'Tensor'" not in html and "&#39;Tensor&#39;" not in html, "API signatures show types as quoted strings"
 
 
 def check_typeset_maths(page: str) -> None:
