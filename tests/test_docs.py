@@ -324,6 +324,7 @@ INSTALLING_PAGES = sorted(p for p in tutorial_pages() if any("pip install" in b.
 def core_venv(tmp_path_factory, docs_env) -> dict[str, str]:
     """A real venv per page with only the core install of docs/installation.md (``pip install -e .``):
     no pytest, no extras, nothing of this interpreter's. A page that needs more must install it."""
+    pytest.importorskip("mkdocs", reason="runs once, where the docs extra is installed (CI's venv 1): a venv build costs minutes")
     venv = tmp_path_factory.mktemp("core-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
