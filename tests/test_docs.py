@@ -462,6 +462,12 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert "embed_audio" in html and "mats_core.build" in html
     check_typeset_maths((tmp_path / "site" / "concepts" / "index.html").read_text())
     assert "'Tensor'" not in html and "&#39;Tensor&#39;" not in html, "API signatures show types as quoted strings"
+    import html as html_lib
+
+    page = (tmp_path / "site" / "tutorials" / "bridge-plugin" / "index.html").read_text()
+    details = html_lib.unescape(re.sub(r"<[^>]+>", "", re.search(r'<details class="note">(.*?)</details>', page, re.S).group(1)))
+    last = (DOCS / "examples" / "mats-example-bridge" / "README.md").read_text().strip().splitlines()[-1]
+    assert last in details, "the collapsible README block is cut: an inner fence closes the outer one"
 
 
 def check_typeset_maths(page: str) -> None:
