@@ -17,7 +17,7 @@ from typing import Annotated, Any, Callable, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mats_core.audio import AudioError, load_audio
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
@@ -31,7 +31,7 @@ EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    limit: Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)] | None = None  # N, or a fraction of each task
+    limit: int | float | None = None  # N samples per task, or a fraction (0, 1) of each task's samples
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
     seed: int = 0
     memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
@@ -40,6 +40,17 @@ class RunConfig(BaseModel):
     decoding: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
     predict_only: bool = False  # write predictions; score later with `mats-bench score`
+
+    @field_validator("limit")
+    @classmethod
+    def _count_or_fraction(cls, v: int | float | None) -> int | float | None:
+        from pydantic_core import PydanticCustomError
+
+        if v is None or (isinstance(v, int) and v >= 1) or (isinstance(v, float) and 0 < v < 1):
+            return v
+        if isinstance(v, float) and v >= 1 and v == int(v):
+            return int(v)
+        raise PydanticCustomError("limit", "Input should be greater than or equal to 1, or a fraction between 0 and 1")
 
 
 def limited(samples: list, limit: int | float | None) -> list:
