@@ -88,7 +88,9 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
         }
         for p in host.plugins.values()
     ]
-    presets = _preset_rows(host)
+    from mats_core.catalog import preset_rows
+
+    presets = preset_rows(host)
     for r in rows:  # the presets a plugin's factories back (a preset is the name users type)
         r["presets"] = [p for p in presets if p["provided_by"] == r["name"]]
     if as_json:
@@ -112,19 +114,6 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
         needs = "" if p["provided_by"] else f"pip install 'mats-bench[{p['extra']}]'" if p["extra"] else "its plugin"
         ptable.add_row(p["kind"], p["name"], f"{p['plugin']}({params})" + (f" - {p['description']}" if p["description"] else ""), needs)
     _console().print(ptable)
-
-
-def _preset_rows(host) -> list[dict]:
-    """Every registry preset (kind, name, the plugin factory and params it resolves to, its extra)."""
-    from mats_core.registry import presets
-
-    out = []
-    for kind in ("encoder", "llm", "bridge", "corpus", "task"):
-        for name, p in presets(kind).items():
-            entry = host.get(kind, p.plugin)
-            out.append({"kind": kind, "name": name, "plugin": p.plugin, "params": p.params, "extra": p.extra,
-                        "description": p.description, "provided_by": entry.plugin if entry else None})
-    return out
 
 
 @app.command()
@@ -226,7 +215,9 @@ def run(
     from mats_core.registry import MatsError
 
     if tasks.strip() == "list":
-        _list_tasks(registry)
+        from mats_core.catalog import task_names
+
+        typer.echo("\n".join(task_names(str(registry) if registry else None)))
         return
     try:
         _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, _limit(limit), batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only, suite)
@@ -288,6 +279,8 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
     from mats_core.report import as_rich_table
 
     _console().print(as_rich_table(f"mats-bench run · encoder {encoder} · llm {llm}", rows, kinds))
+    from mats_core.rundir import run_footer
+
     _console().print(run_footer(output, rows, kinds), highlight=False, markup=False)
 
 
@@ -304,30 +297,6 @@ def _limit(value: float | None) -> int | float | None:
     if value != int(value):
         raise MatsError(f"--limit {value}: a count must be a whole number (a fraction must be below 1)")
     return int(value)
-
-
-def _list_tasks(registry: Path | None) -> None:
-    """`--tasks list`: the registered task names (presets and plugins), then exit."""
-    from mats_core.plugins import get_host
-    from mats_core.registry import presets
-
-    names = set(presets("task", str(registry) if registry else None))
-    for p in get_host().plugins.values():
-        names |= set(p.provides.get("task", []))
-    typer.echo("\n".join(sorted(names)))
-
-
-def run_footer(output: Path, rows: list, kinds: dict) -> str:
-    """Under the table: what each row and metric is, where the files are, whether --limit truncated."""
-    from mats_core.rundir import table_footer
-
-    comparison = output / "comparison.json"
-    if not comparison.is_file():
-        return f"results in {output}"
-    data = json.loads(comparison.read_text())
-    about = data.get("about", {})
-    counts = next((a["samples_count"] for a in about.values() if a.get("samples_count")), {})
-    return table_footer(rows, kinds, about, output, data.get("limit"), counts)
 
 
 @app.command()

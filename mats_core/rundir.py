@@ -7,6 +7,7 @@ instead of colliding with the last one, an identical command resumes its own, an
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,14 @@ def key_bridge_params(bridge: str, registry: str | None, overrides: dict) -> dic
     params = resolved_params("bridge", bridge, registry, **overrides)["params"]
     keep = ("k", "lam", "temperature", "search")  # retrieval noise comes from the checkpoint (results.json: bridge.effective)
     return {k: v for k, v in params.items() if k in keep}
+
+
+def run_footer(output: Path, rows: list, kinds: dict) -> str:
+    """Under the table: what each row and metric is, where the files are, whether --limit truncated."""
+    comparison = output / "comparison.json"
+    if not comparison.is_file():
+        return f"results in {output}"
+    data = json.loads(comparison.read_text())
+    about = data.get("about", {})
+    counts = next((a["samples_count"] for a in about.values() if a.get("samples_count")), {})
+    return table_footer(rows, kinds, about, output, data.get("limit"), counts)
