@@ -19,6 +19,9 @@ app = typer.Typer(
 
 SET_HELP = "Override a param: kind.param=value (kinds: encoder, llm, bridge, corpus, task, mapper, train, run, decoding). Repeatable."
 DEFAULTS_HELP = " Default: the registry's defaults.{key} (shipped: {shipped})."
+OUTPUT_HELP = ("Run directory (-o, --output_path and --out are the same option). Default: runs/<key>/, <key> a hash of "
+               "the options that change the results, so a changed command never collides and an identical one resumes; "
+               "runs/latest links to the newest.")
 
 
 def _version(value: bool) -> None:
@@ -87,8 +90,13 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
         }
         for p in host.plugins.values()
     ]
+    from mats_core.catalog import preset_rows
+
+    presets = preset_rows(host)
+    for r in rows:  # the presets a plugin's factories back (a preset is the name users type)
+        r["presets"] = [p for p in presets if p["provided_by"] == r["name"]]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(rows, indent=2, default=str))
         return
     from rich.table import Table
 
@@ -100,6 +108,14 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
         status = r["status"] if r["status"] != "error" else f"[red]error[/]: {r['error']}"
         table.add_row(r["name"], r["package"], r["version"], r["source"], status, provides)
     _console().print(table)
+    ptable = Table(title="presets: the names --encoder / --llm / --bridge / --corpus take, and what each resolves to")
+    for col in ("kind", "preset", "resolves to", "needs"):
+        ptable.add_column(col)
+    for p in presets:
+        params = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in p["params"].items())
+        needs = "" if p["provided_by"] else f"pip install 'mats-bench[{p['extra']}]'" if p["extra"] else "its plugin"
+        ptable.add_row(p["kind"], p["name"], f"{p['plugin']}({params})" + (f" - {p['description']}" if p["description"] else ""), needs)
+    _console().print(ptable)
 
 
 @app.command()
@@ -109,10 +125,10 @@ def train(
     bridge: Optional[str] = typer.Option(None, help="Training-time bridge (noise = MATS; none = clean)." + DEFAULTS_HELP.format(key="train_bridge", shipped="noise")),
     corpus: Optional[str] = typer.Option(None, help="Corpus name, or a JSONL file of {text, instruction, answer, task}." + DEFAULTS_HELP.format(key="corpus", shipped="tiny")),
     output: Path = typer.Option(Path("runs/checkpoint"), help="Checkpoint directory."),
-    steps: int = typer.Option(1000, min=1),
-    batch_size: int = typer.Option(32, min=1),
-    lr: float = typer.Option(1e-3, min=0),
-    seed: int = typer.Option(0),
+    steps: int = typer.Option(1000, min=1, help="Optimiser steps (one batch of texts each)."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", "--batch_size", min=1, help="Texts per training step."),
+    lr: float = typer.Option(1e-3, min=0, help="Learning rate of the mapper and LoRA (AdamW)."),
+    seed: int = typer.Option(0, help="Seed of the initialisation, the training noise and the text order."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     supervision: str = typer.Option("text", help="text (MATS) | audio (MATS-Audio reference; needs a paired corpus)."),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --output exactly (same settings only)."),
@@ -166,8 +182,11 @@ def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, de
     lm = build("llm", llm, reg, **llm_params)
     br = build("bridge", bridge, reg, **ov.get("bridge", {}))
     _, records = load_corpus(corpus, reg, **ov.get("corpus", {}))
-    out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume, overwrite=overwrite)
     from mats_core.distributed import Shards
+    from mats_core.quiet import quiet
+
+    with quiet(output, enabled=Shards.from_env().is_main):  # third-party noise -> <output>/mats-bench.log
+        out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume, overwrite=overwrite)
 
     if Shards.from_env().is_main:
         console.print(f"checkpoint written to [bold]{out}[/]")
@@ -245,11 +264,11 @@ def run(
     bridge: Optional[str] = typer.Option(None, help="Bridge(s), comma-separated: one table row each." + DEFAULTS_HELP.format(key="bridges", shipped="none,noise,memory,santa")),
     llm: Optional[str] = typer.Option(None, help="LLM preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="llm", shipped="tiny")),
     checkpoint: Optional[str] = typer.Option(None, help="A checkpoint, or a set dir with clean/ noise/ audio/ (default: the shipped set for encoder+llm). Several sets, comma-separated (training seeds): mean ± std over them."),
-    tasks: Optional[str] = typer.Option(None, help="Comma-separated task names." + DEFAULTS_HELP.format(key="tasks", shipped="tiny-caption,tiny-classify,tiny-qa")),
+    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Comma-separated task names; `--tasks list` prints the registered tasks and exits." + DEFAULTS_HELP.format(key="tasks", shipped="tiny-caption,tiny-classify,tiny-qa")),
     data_root: Optional[Path] = typer.Option(None, help="Root of dataset folders (for dataset tasks)."),
-    output: Path = typer.Option(Path("runs/latest"), help="Where results.json / samples.jsonl go."),
-    limit: Optional[int] = typer.Option(None, min=1, help="At most N samples per task (testing)."),
-    batch_size: Optional[str] = typer.Option(None, help="Generation batch size (default 32), or 'auto': start at 64, halve on out-of-memory."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", "--output_path", "--out", help=OUTPUT_HELP),
+    limit: Optional[float] = typer.Option(None, min=0, help="At most N samples per task, or a fraction of each task's samples if below 1 (e.g. 0.1)."),
+    batch_size: Optional[str] = typer.Option(None, "--batch-size", "-b", "--batch_size", help="Generation batch size (default 32), or 'auto': start at 64, halve on out-of-memory."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     seed: Optional[int] = typer.Option(None, help="Evaluation seed (default 0)."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
@@ -261,6 +280,7 @@ def run(
     controls: str = typer.Option("silence,shuffled", help="No-audio control rows (noise checkpoint and bridge, audio replaced): silence, shuffled, or none. Off with --no-reference."),
     reference_row: str = typer.Option("noise", help="Row that every other row is compared with (paired bootstrap difference and p-value)."),
     resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95%% intervals (default 1000; 0: none)."),
+    log_samples: bool = typer.Option(False, "--log-samples", "--log_samples", help="Accepted for lm-evaluation-harness habits; a no-op: every sample is always logged to <output>/<row>/samples.jsonl."),
 ) -> None:
     """Evaluate bridges on tasks and print the comparison table (the main job).
 
@@ -270,11 +290,16 @@ def run(
     """
     from mats_core.registry import MatsError
 
+    if tasks is not None and tasks.strip() == "list":
+        from mats_core.catalog import task_names
+
+        typer.echo("\n".join(task_names(str(registry) if registry else None)))
+        return
     try:
         from mats_core.controls import parse_controls
 
         stats = {"controls": parse_controls(controls), "reference_row": reference_row, "resamples": resamples}
-        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only, suite, stats)
+        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, _limit(limit), batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only, suite, stats)
     except MatsError as exc:
         _fail(exc)
 
@@ -319,20 +344,51 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
         ov["run"] = {**given, **ov.get("run", {})}  # the command line beats the suite; --set beats both
         s = suite_options(suite, str(registry) if registry else None, ov)
         encoder, llm, bridge, tasks, registry, ov, reference = s.encoder, s.llm, s.bridge, s.tasks, s.registry, s.overrides, reference and s.reference
-    rows, kinds, headline = run_comparison(
-        encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
-        tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=_checkpoints(checkpoint), data_root=data_root,
-        output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, "predict_only": predict_only,
-                                   "resamples": (stats or {}).get("resamples"), **ov.get("run", {}), "decoding": ov.get("decoding", {})},
-        overrides=ov, registry=str(registry) if registry else None, overwrite=overwrite, reference=reference,
-        **{k: v for k, v in (stats or {}).items() if k != "resamples"},
-    )
+    explicit = output is not None
+    if not explicit:
+        from mats_core.rundir import default_output
+
+        output = default_output({"encoder": encoder, "llm": llm, "bridge": bridge, "tasks": tasks, "limit": limit, "seed": seed,
+                                 "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None, "predict_only": predict_only,
+                                 "data_root": str(data_root) if data_root else None, "reference": reference, "sets": ov,
+                                 "registry": str(registry) if registry else None})
+    from mats_core.quiet import quiet
+
+    with quiet(output, enabled=Shards.from_env().is_main):  # third-party warnings and Java's chatter -> <output>/mats-bench.log
+        rows, kinds, headline = run_comparison(
+            encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
+            tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=_checkpoints(checkpoint), data_root=data_root,
+            output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, "predict_only": predict_only,
+                                       "resamples": (stats or {}).get("resamples"), **ov.get("run", {}), "decoding": ov.get("decoding", {})},
+            overrides=ov, registry=str(registry) if registry else None, overwrite=overwrite, reference=reference,
+            **{k: v for k, v in (stats or {}).items() if k != "resamples"},
+        )
     if not Shards.from_env().is_main:
         return  # one table per sharded run
+    if not explicit:
+        from mats_core.rundir import point_latest
+
+        point_latest(output)
+    from mats_core.rundir import run_footer
     from mats_core.runner import comparison_table
 
     _console().print(comparison_table(f"mats-bench run · encoder {encoder} · llm {llm}", output, rows, kinds))
-    _console().print(f"results in [bold]{output}[/]")
+    _console().print(run_footer(output, rows, kinds), highlight=False, markup=False)
+
+
+def _limit(value: float | None) -> int | float | None:
+    """--limit N (samples per task) or a fraction below 1 (of each task's samples), as lm-eval takes it."""
+    from mats_core.registry import MatsError
+
+    if value is None:
+        return None
+    if value <= 0:
+        raise MatsError(f"--limit must be a positive count or a fraction in (0, 1), got {value}")
+    if value < 1:
+        return value
+    if value != int(value):
+        raise MatsError(f"--limit {value}: a count must be a whole number (a fraction must be below 1)")
+    return int(value)
 
 
 @app.command()
@@ -362,7 +418,7 @@ def score(
 @app.command()
 def report(
     run_dirs: List[Path] = typer.Argument(..., help="Run directories (searched recursively for results.json; a comparison.json gives its rows and order)."),
-    out: Optional[Path] = typer.Option(None, help="Write <out>.md, <out>.csv and <out>.json instead of printing Markdown."),
+    out: Optional[Path] = typer.Option(None, "--output", "-o", "--output_path", "--out", help="Write <output>.md, .csv and .json instead of printing Markdown."),
     reference_row: str = typer.Option("noise", help="Row every other row is compared with (paired bootstrap difference, p-value)."),
     allow_mixed: bool = typer.Option(False, help="Put runs that scored different samples (e.g. another --limit) in one table."),
     resamples: int = typer.Option(1000, min=0, help="Bootstrap resamples of the paired differences (0: none)."),
@@ -390,8 +446,8 @@ def report(
 
 @app.command()
 def sweep(
-    grid: Path = typer.Argument(..., help="Grid YAML (see mats_core/sweep.py or the ablation tutorial)."),
-    output: Path = typer.Option(Path("runs/sweep"), help="Where point runs, sweep.csv/md and plots go."),
+    grid: Path = typer.Argument(..., help="Grid YAML: encoder, llm, tasks, seeds, run settings and a `grid:` list of {bridge, params}; list-valued params are swept, every combination is one point (see the ablation tutorial)."),
+    output: Path = typer.Option(Path("runs/sweep"), "--output", "-o", "--output_path", "--out", help="Where point runs, sweep.csv/md and plots go."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
     overwrite: bool = typer.Option(False, help="Replace points that were run with another config."),
 ) -> None:
@@ -404,7 +460,10 @@ def sweep(
     main = Shards.from_env().is_main
     try:
         spec = load_spec(grid)
-        run_sweep(spec, output, str(registry) if registry else None, overwrite, log=lambda _: None, progress=main)
+        from mats_core.quiet import quiet
+
+        with quiet(output, enabled=main):  # third-party noise -> <output>/mats-bench.log; the bar goes to the terminal
+            run_sweep(spec, output, str(registry) if registry else None, overwrite, log=lambda _: None, progress=main)
     except MatsError as exc:
         _fail(exc)
     if not main:

@@ -36,6 +36,15 @@ from mats_core.stats import DEFAULT_RESAMPLES, describe, task_intervals
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
 
 
+def limited(samples: list, limit: int | float | None) -> list:
+    """The first ``limit`` samples, or the first ``ceil(limit * n)`` when ``limit`` is a fraction."""
+    if not limit:
+        return samples
+    import math
+
+    return samples[: limit if isinstance(limit, int) else max(1, math.ceil(round(limit * len(samples), 6)))]
+
+
 @dataclass
 class Pipeline:
     """The frozen encoder and LLM, built once and shared by every checkpoint and bridge."""
@@ -143,7 +152,7 @@ def evaluate(
         bridge.fit(bank.to(llm_device(pipe.llm)))
     timings["memory_bank_seconds"] = time.perf_counter() - t0
     task_objs = {n: build("task", n, pipe.registry, **_params_of(task_params, n, tasks, pipe.registry)) for n in tasks}
-    task_samples = {n: list(t.samples())[: cfg.limit] if cfg.limit else list(t.samples()) for n, t in task_objs.items()}
+    task_samples = {n: limited(list(t.samples()), cfg.limit) for n, t in task_objs.items()}
     task_samples = {n: apply_control(ss, cfg.control, pipe.encoder, cfg.seed, n) for n, ss in task_samples.items()}  # no-audio rows
     audio_stats = AudioStatistics(pipe, bridge, cfg, pipe.registry)  # optional fit_audio capability (shift)
     audio_stats.before_run()
@@ -328,7 +337,7 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     task = build("task", task_name, pipe.registry, **(task_params or {}))
     if task.kind != "classification":
         return {}
-    samples = list(task.samples())[: cfg.limit] if cfg.limit else list(task.samples())
+    samples = limited(list(task.samples()), cfg.limit)
     labels = list(samples[0].labels) if samples else []
     prompt = capability(task, "label_prompt", "{label}")
     with torch.no_grad():

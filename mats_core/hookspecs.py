@@ -19,6 +19,8 @@ __all__ = ["HOOKS", "KINDS", "PROJECT", "Register", "hookimpl", "hookspec"]
 PROJECT = "mats"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""The decorator that marks a plugin's hook functions: ``@hookimpl`` above ``def register_bridges(register)``
+(or any other hook of :mod:`mats_core.hookspecs`); pluggy calls them when mats-bench loads the plugin."""
 
 Register = Callable[[str, Callable[..., Any]], None]
 

@@ -12,11 +12,30 @@ reference row and writes the comparison.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mats_core.registry import MatsError, checkpoint_sets, resolve_path
+from mats_core.rundir import key_bridge_params, write_reference_row
+
+
+def check_java(kinds: dict[str, str]) -> None:
+    """Caption scoring (PTB tokeniser, METEOR, SPICE) runs Java: fail up front without it."""
+    import shutil
+
+    caption = [t for t, k in kinds.items() if k == "caption"]
+    if caption and shutil.which("java") is None:
+        raise MatsError(
+            f"task(s) {', '.join(caption)} score captions with Java (PTB tokeniser, METEOR, SPICE), and no `java` is on PATH: "
+            "install a JRE (e.g. apt-get install default-jre-headless), or drop them from --tasks, or pass --predict-only"
+        )
+
+
+def _short(path: Path) -> str:
+    """A checkpoint as a user recognises it: its set and name (``mats/noise``), not a site-packages path."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}"
 
 
 def find_checkpoints(checkpoint: Path | None, encoder: str, llm: str, registry: str | None) -> dict[str, Path]:
@@ -109,15 +128,18 @@ def run_comparison(
     from mats_core.scoring import declarations
 
     main = Shards.from_env().is_main
+    built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
+    kinds = {t: task.kind for t, task in built.items()}
+    headline = {t: declarations(task)["headline"] for t, task in built.items()}  # what tables show (the tasks' declarations)
+    if not cfg.predict_only:
+        check_java(kinds)  # before any model loads or generates, not after all generation
     sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
     single = len(bridges) == 1 and not reference and len(sets) == 1
     all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single, (tasks, task_params, cfg, overrides, overwrite), registry)
     pipe = Pipeline.from_checkpoint(all_ckpts[0]["noise"], registry, cfg.device, overrides)
-    built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
-    kinds = {t: task.kind for t, task in built.items()}
-    headline = {t: declarations(task)["headline"] for t, task in built.items()}  # what tables show (the tasks' declarations)
     controls = list(controls) if reference else []
-    progress = _Progress(enabled=main)
+    per_set = len(bridges) + len(controls) + (reference and "audio" in all_ckpts[0])
+    progress = _Progress(enabled=main, rows=per_set * len(sets), tasks=len(tasks))
     comps = []
     with progress:
         for i, ckpts in enumerate(all_ckpts):
@@ -125,7 +147,7 @@ def run_comparison(
             job = _Job(pipe, cfg, tasks, overrides, overwrite, task_params, registry, progress, main, kinds)
             rows = job.rows(ckpts, bridges, where, single, reference, controls)
             if not single and main:
-                comps.append(_write_comparison(where, rows, kinds, reference_row, registry, pipe.encoder, cfg))
+                comps.append(_write_comparison(where, rows, kinds, reference_row, registry, pipe.encoder, cfg, job.about))
     if len(comps) > 1:
         from mats_core.compare import aggregate_seeds
 
@@ -191,6 +213,7 @@ class _Job:
     progress: Any
     main: bool
     kinds: dict
+    about: dict = field(default_factory=dict)  # row -> what it is (checkpoint, key params), for the table's footer
 
     def run(self, ck: Path, bridge: str, out: Path, label: str, params: dict, cfg: Any = None):
         from mats_core.harness import evaluate
@@ -210,19 +233,25 @@ class _Job:
             audio_stats = (res.model_extra or {}).get("bridge_statistics") or {}
             name = f"{b} (unpaired-audio stats)" if audio_stats.get("kind") == "unpaired-audio" else b
             rows.append(load_row(name, out, f"{ck} · bridge {b}"))
+            self.about[name] = {"checkpoint": _short(ck), "params": key_bridge_params(b, self.registry, self.overrides.get("bridge", {}))}
         for c in controls:  # same checkpoint (noise) and prompt, bridge noise, audio replaced
             out = output / f"control-{c}"
             self.run(ckpts["noise"], "noise", out, LABELS[c], {}, self.cfg.model_copy(update={"control": c}))
             rows.append(load_row(LABELS[c], out, f"{ckpts['noise']} · bridge noise · audio: {c}"))
+            self.about[LABELS[c]] = {"checkpoint": _short(ckpts["noise"]), "what": f"no-audio control: {c}", "params": {}}
         if reference:
             tasks = [t for t in self.tasks if self.main and self.kinds[t] == "classification"]
             zs = {t: zero_shot(self.pipe, t, self.cfg, self.task_params.get(t, {})) for t in tasks}
             if zs:
                 n = {t: len(list(self._samples(t))) for t in zs}
                 rows.append(Row("clap-zero-shot", zs, samples=n, limit=self.cfg.limit, source="encoder: audio vs label-text cosine"))
+                self.about["clap-zero-shot"] = {"what": "the encoder alone: audio vs label-text cosine, no LLM"}
+                write_reference_row(output / "clap-zero-shot", "clap-zero-shot", zs, {"encoder": self.pipe.spec["encoder"], "tasks": list(zs),
+                                    "run": self.cfg.recorded()}, self.cfg.seed, n)
             if "audio" in ckpts:
                 self.run(ckpts["audio"], "none", output / "mats-audio", "mats-audio", {})
                 rows.append(load_row("mats-audio", output / "mats-audio", f"{ckpts['audio']} · bridge none"))
+                self.about["mats-audio"] = {"checkpoint": _short(ckpts["audio"]), "what": "trained on audio embeddings", "params": {}}
         return rows
 
     def _samples(self, task: str):
@@ -250,10 +279,11 @@ def comparison_table(title: str, output: Path, rows: list[tuple[str, dict]], kin
     return as_rich(title, doc)
 
 
-def _write_comparison(output: Path, rows: list, kinds: dict, reference: str, registry: str | None, encoder: Any, cfg: Any) -> dict:
+def _write_comparison(output: Path, rows: list, kinds: dict, reference: str, registry: str | None, encoder: Any, cfg: Any,
+                      about: dict | None = None) -> dict:
     from mats_core.compare import comparison
 
-    doc = comparison(rows, kinds, reference, registry, encoder, cfg.resamples, cfg.seed)
+    doc = {**comparison(rows, kinds, reference, registry, encoder, cfg.resamples, cfg.seed), "about": about or {}}
     _write_docs(output, doc)
     return doc
 
@@ -267,27 +297,44 @@ def _write_docs(output: Path, doc: dict) -> None:
 
 
 class _Progress:
-    """One rich progress bar per (row, task); disabled on all but one process of a sharded run."""
+    """One rich progress bar per (row, task), under an overall line (row k of N, the task, the ETA
+    of the whole run, counted in row-task units); disabled on all but one process of a sharded run."""
 
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, rows: int = 1, tasks: int = 1):
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+        from mats_core.quiet import terminal
+
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), disable=not enabled)
+                                 TimeRemainingColumn(), disable=not enabled, console=Console(file=terminal()),
+                                 redirect_stdout=False, redirect_stderr=False)  # third-party noise: mats_core.quiet
         self.ids: dict[str, Any] = {}
+        self.rows, self.tasks = max(rows, 1), max(tasks, 1)
+        self.order: list[str] = []  # rows in the order they started
+        self.fraction: dict[str, float] = {}  # row-task -> share done
+        self.overall = None
 
     def __enter__(self):
         self.progress.start()
+        self.overall = self.progress.add_task("overall", total=self.rows * self.tasks)
         return self
 
     def __exit__(self, *exc):
         self.progress.stop()
 
     def update(self, row: str):
+        if row not in self.order:
+            self.order.append(row)
+        k = self.order.index(row) + 1
+
         def cb(task: str, done: int, total: int) -> None:
             key = f"{row} · {task}"
             if key not in self.ids:
                 self.ids[key] = self.progress.add_task(key, total=total)
             self.progress.update(self.ids[key], completed=done)
+            self.fraction[key] = done / total if total else 1.0
+            self.progress.update(self.overall, completed=sum(self.fraction.values()),
+                                 description=f"overall: row {k}/{self.rows} {row} · {task}")
 
         return cb

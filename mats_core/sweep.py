@@ -195,8 +195,13 @@ def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwr
 def _bar(total: int, enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from rich.console import Console
+
+    from mats_core.quiet import terminal
+
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn(), disable=not enabled)
+                   TextColumn("ETA"), TimeRemainingColumn(), disable=not enabled, console=Console(file=terminal()),
+                   redirect_stdout=False, redirect_stderr=False)  # third-party noise goes to the log (mats_core.quiet)
     bar.add_task("sweep", total=total)
     return bar
 

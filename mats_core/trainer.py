@@ -257,11 +257,15 @@ def _load_state(out: Path, model: MATSModel, optimizer, scheduler, data_gen, noi
 
 class _Bar:
     def __init__(self, total: int, start: int):
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        from mats_core.quiet import terminal
 
         self.progress = Progress(
             TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
             TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=Console(file=terminal()), redirect_stdout=False, redirect_stderr=False,  # noise: mats_core.quiet
         )
         self.task = self.progress.add_task("train", total=total, completed=start, loss=float("nan"))
         self.progress.start()

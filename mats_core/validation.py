@@ -100,7 +100,7 @@ def check_decoding(decoding: dict[str, Any], prefix: str = "decoding.") -> dict[
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    limit: int | None = Field(None, ge=1)
+    limit: int | float | None = None  # N samples per task, or a fraction (0, 1) of each task's samples
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
     seed: int = 0
     memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
@@ -119,6 +119,17 @@ class RunConfig(BaseModel):
         only when set (older runs resume)."""
         skip = {"device", "batch_size", "resamples"} | (set() if self.task_tokens else {"task_tokens"})
         return self.model_dump(exclude=skip | ({"control"} if self.control is None else set()))
+
+    @field_validator("limit")
+    @classmethod
+    def _count_or_fraction(cls, v: int | float | None) -> int | float | None:
+        from pydantic_core import PydanticCustomError
+
+        if v is None or (isinstance(v, int) and v >= 1) or (isinstance(v, float) and 0 < v < 1):
+            return v
+        if isinstance(v, float) and v >= 1 and v == int(v):
+            return int(v)
+        raise PydanticCustomError("limit", "Input should be greater than or equal to 1, or a fraction between 0 and 1")
 
     @field_validator("decoding")
     @classmethod

@@ -212,7 +212,7 @@ def test_laion_conforms_and_long_clips_are_deterministic(laion):
 
 @needs_laion
 def test_laion_without_checkpoint_offline_says_what_to_pass(hub):
-    with pytest.raises(MatsError, match="Pass checkpoint=<path"):
+    with pytest.raises(MatsError, match="Pass --set encoder.checkpoint=PATH"):
         build("encoder", "laion-clap")
     with pytest.raises(MatsError, match="enable_fusion=false"):
         build("encoder", "laion-clap", tag="630k-audioset-fusion-best")
@@ -308,7 +308,7 @@ def test_msclap_refuses_pickles_and_needs_a_file_offline(ms):
     torch.save({"model": {"logit_scale": torch.ones(())}, "args": argparse.Namespace(version="2023")}, ms.dir / "pickled.pth")
     with pytest.raises(MatsError, match="refusing to unpickle .*trust_checkpoint=true"):
         build("encoder", "msclap", model_fp=str(ms.dir / "pickled.pth"))
-    with pytest.raises(MatsError, match="Pass model_fp=<path"):
+    with pytest.raises(MatsError, match="Pass --set encoder.model_fp=PATH"):
         build("encoder", "msclap")
 
 

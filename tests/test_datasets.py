@@ -312,7 +312,7 @@ def test_manifest_kind_labels_and_location_errors(tmp_path):
     manifest = tmp_path / "set.jsonl"
     manifest.write_text(json.dumps({"audio": "a.wav", "label": "dog"}) + "\n"
                         + json.dumps({"audio": "b.wav", "references": ["x"]}) + "\n")
-    with pytest.raises(MatsError, match="cannot tell the task kind .*pass task_kind="):
+    with pytest.raises(MatsError, match="cannot tell the task kind .*pass --set task.task_kind="):
         build("task", "jsonl", path=str(manifest))
     manifest.write_text(json.dumps({"audio": "a.wav", "label": "dog"}) + "\n")
     with pytest.raises(MatsError, match=r"set\.jsonl:1: field 'label' 'dog' is not in labels \['cat'\]"):

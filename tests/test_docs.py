@@ -324,6 +324,44 @@ def test_page_blocks_run(page: Path, tmp_path: Path, docs_env: dict[str, str]) -
         print(f"{block.where()} ({block.mode} {block.lang}): {time.perf_counter() - started:.1f} s")  # pytest -s
 
 
+INSTALLING_PAGES = sorted(p for p in tutorial_pages() if any("pip install" in b.body for b in extract_blocks(p) if b.mode == "run"))
+
+
+@pytest.fixture
+def core_venv(tmp_path_factory, docs_env) -> dict[str, str]:
+    """A real venv per page with only the core install of docs/installation.md (``pip install -e .``):
+    no pytest, no extras, nothing of this interpreter's. A page that needs more must install it."""
+    pytest.importorskip("mkdocs", reason="runs once, where the docs extra is installed (CI's venv 1): a venv build costs minutes")
+    venv = tmp_path_factory.mktemp("core-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
+    env.update({"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})
+    out = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(ROOT)], env=env, capture_output=True,
+                         text=True, timeout=900)
+    if out.returncode != 0:
+        pytest.skip(f"cannot build a core venv here (offline without a wheel cache?): {out.stderr.strip()[-300:]}")
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", INSTALLING_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_installing_page_runs_in_core_venv(page: Path, tmp_path: Path, core_venv: dict[str, str]) -> None:
+    """A page whose commands ``pip install`` something runs verbatim in a venv holding only the core
+    install plus what the page itself installs (the overlay venv above would hide a missing extra)."""
+    probe = subprocess.run([str(Path(core_venv["VIRTUAL_ENV"]) / "bin" / "python"), "-c", "import pytest"],
+                           env=core_venv, capture_output=True)
+    assert probe.returncode != 0, "the core venv must not have pytest: it would hide a missing [test] extra"
+    for block in extract_blocks(page):
+        needs = block.options.get("requires")
+        for name in needs.split(",") if needs else ():
+            why = missing_requirement(name)
+            if why:
+                pytest.skip(f"{block.where()} and later blocks need {name}: {why}")
+        started = time.perf_counter()
+        run_block(block, tmp_path, core_venv)
+        print(f"{block.where()} ({block.mode} {block.lang}): {time.perf_counter() - started:.1f} s")  # pytest -s
+
+
 def test_tutorials_have_runnable_blocks() -> None:
     pages = {p.name for p in tutorial_pages()}
     tutorials = {p.name for p in (DOCS / "tutorials").glob("*.md")}
@@ -437,6 +475,43 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-6000:]
     html = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
     assert "embed_audio" in html and "mats_core.build" in html
+    check_typeset_maths((tmp_path / "site" / "concepts" / "index.html").read_text())
+    assert "'Tensor'" not in html and "&#39;Tensor&#39;" not in html, "API signatures show types as quoted strings"
+    import html as html_lib
+
+    page = (tmp_path / "site" / "tutorials" / "bridge-plugin" / "index.html").read_text()
+    details = html_lib.unescape(re.sub(r"<[^>]+>", "", re.search(r'<details class="note">(.*?)</details>', page, re.S).group(1)))
+    last = (DOCS / "examples" / "mats-example-bridge" / "README.md").read_text().strip().splitlines()[-1]
+    assert last in details, "the collapsible README block is cut: an inner fence closes the outer one"
+
+
+def check_typeset_maths(page: str) -> None:
+    """The page's formulas are MathML (typeset by the browser, no script, no network) and no raw
+    TeX delimiter is left in its visible text (code blocks aside)."""
+    import html as html_lib
+
+    assert page.count("<math ") >= 3 and 'display="block"' in page, "the Santa formula is not typeset as MathML"
+    text = re.sub(r"<(script|style|pre|code)\b.*?</\1>", "", page, flags=re.S)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", text))
+    for raw in ("\\[", "\\(", "$$", "\\frac", "\\lambda"):
+        assert raw not in text, f"raw TeX {raw!r} left in the page text"
+
+
+def test_math_hook_typesets_tex() -> None:
+    """docs/hooks/mathml.py turns arithmatex's TeX into MathML; the check above catches raw TeX."""
+    pytest.importorskip("latex2mathml")
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        from mathml import to_mathml
+    finally:
+        sys.path.remove(str(DOCS / "hooks"))
+    raw = ('<p>where <span class="arithmatex">\\(\\tilde m_i\\)</span> and <span class="arithmatex">\\(\\lambda\\)</span></p>'
+           '<div class="arithmatex">\\[s = \\frac{z_a}{\\lVert z_a\\rVert}, i &lt; k\\]</div>')
+    with pytest.raises(AssertionError, match="raw TeX"):
+        check_typeset_maths(raw + "<math ><math ><math display=\"block\">")
+    out = to_mathml(raw)
+    check_typeset_maths(out)
+    assert "<mfrac>" in out and "&#x0003C;" in out and out.count('display="inline"') == 2
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--parse"]:  # run_block's parse check, in the page's env

@@ -47,7 +47,7 @@ def read_checkpoint(path: str | Path, *, plugin: str, param: str, trust: bool) -
             raise MatsError(
                 f"encoder '{plugin}': refusing to unpickle {param}={str(p)!r}: it holds more than plain tensors "
                 f"({_reason(exc)}). Loading it fully runs Python's pickle, which can execute arbitrary code stored "
-                "in the file. Pass trust_checkpoint=true if you trust this file, or convert it once, where you "
+                "in the file. Pass --set encoder.trust_checkpoint=true if you trust this file, or convert it once, where you "
                 f"trust it, to safetensors and pass the new file instead:\n  {_CONVERT.format(path=p)}"
             ) from None
         log.warning("unpickling %s fully because trust_checkpoint is set", p)
@@ -128,7 +128,7 @@ def hub_file(repo: str, filename: str, *, plugin: str, param: str) -> str:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise MatsError(
             f"encoder '{plugin}': no {param} given, and fetching {filename} from the Hugging Face hub repo "
-            f"{repo} failed ({type(exc).__name__}: {first}). Pass {param}=<path to a local checkpoint>."
+            f"{repo} failed ({type(exc).__name__}: {first}). Pass --set encoder.{param}=PATH (a local checkpoint)."
         ) from None
 
 

@@ -93,8 +93,8 @@ def infer_kind(lines: list[_Line], manifest: Path) -> str:
     if not has["label"] and has["references"]:
         return "caption"
     found = ", ".join(k for k, v in has.items() if v) or "none of label, answer, references"
-    raise MatsError(f"{manifest}: cannot tell the task kind from the fields ({found}); pass task_kind=caption, "
-                    "classification or qa")
+    raise MatsError(f"{manifest}: cannot tell the task kind from the fields ({found}); pass --set task.task_kind=caption, "
+                    "classification or qa (or task_kind: in your registry preset)")
 
 
 class ManifestTask(DatasetTask):

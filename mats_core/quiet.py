@@ -1,0 +1,72 @@
+"""Keep the terminal for mats-bench's own output while a command works.
+
+Third-party libraries write into a live progress display: transformers' warnings and logging,
+pycocoevalcap's Java tokeniser (``PTBTokenizer tokenized ...``, from a subprocess that inherits
+file descriptor 2) and stray ``print`` calls. Inside :func:`quiet`, all of that goes to a log
+file in the output directory instead: Python's ``sys.stdout``/``sys.stderr``, the ``warnings``
+module, ``logging`` and the process's fd 2 (so subprocesses too). Progress bars write to
+:func:`terminal`, the real stdout. Everything is restored on exit, before errors are printed.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import IO, Iterator
+
+LOG_NAME = "mats-bench.log"
+_terminal: list[IO[str]] = []  # the real stdout while quiet() is active
+
+
+def terminal() -> IO[str]:
+    """Where mats-bench's own live output goes: the real stdout, also inside :func:`quiet`."""
+    return _terminal[-1] if _terminal else sys.stdout
+
+
+@contextlib.contextmanager
+def quiet(log_dir: Path, enabled: bool = True) -> Iterator[Path]:
+    """Send third-party output to ``log_dir/mats-bench.log`` for the duration of the block."""
+    log_dir = Path(log_dir)
+    path = log_dir / LOG_NAME
+    if not enabled:
+        yield path
+        return
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(path, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+    stdout, stderr = sys.stdout, sys.stderr
+    for stream in (stdout, stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved_fd = _redirect_fd(2, log)
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    logging.captureWarnings(True)  # warnings -> the "py.warnings" logger -> the log
+    _terminal.append(stdout)
+    sys.stdout = sys.stderr = log
+    try:
+        with warnings.catch_warnings():  # restores the filters a library changed
+            yield path
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+        _terminal.pop()
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+        if saved_fd is not None:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+        log.close()
+
+
+def _redirect_fd(fd: int, log: IO[str]) -> int | None:
+    """Point ``fd`` at the log; returns a copy of the old one (None when ``fd`` is not open)."""
+    try:
+        saved = os.dup(fd)
+    except OSError:
+        return None
+    os.dup2(log.fileno(), fd)
+    return saved
