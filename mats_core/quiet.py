@@ -34,6 +34,7 @@ def quiet(log_dir: Path, enabled: bool = True) -> Iterator[Path]:
     if not enabled:
         yield path
         return
+    created = not log_dir.exists()  # a run refused up front leaves no directory behind
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(path, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
     stdout, stderr = sys.stdout, sys.stderr
@@ -45,21 +46,40 @@ def quiet(log_dir: Path, enabled: bool = True) -> Iterator[Path]:
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
-    logging.captureWarnings(True)  # warnings -> the "py.warnings" logger -> the log
     _terminal.append(stdout)
     sys.stdout = sys.stderr = log
+    failed = False
     try:
-        with warnings.catch_warnings():  # restores the filters a library changed
+        with warnings.catch_warnings():  # restores the filters and showwarning a library changed
+            warnings.showwarning = _split_warnings(warnings.showwarning, log)
             yield path
+    except BaseException:
+        failed = True
+        raise
     finally:
         sys.stdout, sys.stderr = stdout, stderr
         _terminal.pop()
-        logging.captureWarnings(False)
         root.removeHandler(handler)
         if saved_fd is not None:
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
         log.close()
+        if created and failed and [p.name for p in log_dir.iterdir()] == [LOG_NAME]:
+            path.unlink()
+            log_dir.rmdir()
+
+
+def _split_warnings(shown, log: IO[str]):
+    """mats-bench's own warnings (raised in a ``mats_*`` package: a torn samples.jsonl line, a
+    dropped row) still reach the user, on the terminal; third-party ones go to the log."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if any(part.startswith("mats_") for part in Path(filename).parts):
+            shown(message, category, filename, lineno, terminal(), line)
+        else:
+            log.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    return show
 
 
 def _redirect_fd(fd: int, log: IO[str]) -> int | None:

@@ -128,14 +128,14 @@ def run_comparison(
     from mats_core.scoring import declarations
 
     main = Shards.from_env().is_main
+    sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+    single = len(bridges) == 1 and not reference and len(sets) == 1
+    all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single, (tasks, task_params, cfg, overrides, overwrite), registry)
     built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
     kinds = {t: task.kind for t, task in built.items()}
     headline = {t: declarations(task)["headline"] for t, task in built.items()}  # what tables show (the tasks' declarations)
     if not cfg.predict_only:
         check_java(kinds)  # before any model loads or generates, not after all generation
-    sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
-    single = len(bridges) == 1 and not reference and len(sets) == 1
-    all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single, (tasks, task_params, cfg, overrides, overwrite), registry)
     pipe = Pipeline.from_checkpoint(all_ckpts[0]["noise"], registry, cfg.device, overrides)
     controls = list(controls) if reference else []
     per_set = len(bridges) + len(controls) + (reference and "audio" in all_ckpts[0])

@@ -67,7 +67,7 @@ def test_a_bad_param_value_fails_before_any_point_runs(tmp_path, no_runs, params
     ("tasks: [tiny-qa]\ngrid: [{bridge: none}, {bridge: sant}]\n", "grid[1].bridge: unknown bridge 'sant'"),
     ("encoder: tinyy\ntasks: [tiny-qa]\ngrid: [{bridge: none}]\n", "encoder: unknown encoder 'tinyy'"),
     ("tasks: [tiny-qa]\nrun: {limt: 3}\ngrid: [{bridge: none}]\n", "run: unknown setting 'run.limt'; did you mean 'limit'?"),
-    ("tasks: [tiny-qa]\nrun: {limit: 0}\ngrid: [{bridge: none}]\n", "run: setting 'run.limit': Input should be greater than or equal to 1 (got 0)"),
+    ("tasks: [tiny-qa]\nrun: {limit: 0}\ngrid: [{bridge: none}]\n", "run: setting 'run.limit': Input should be greater than or equal to 1, or a fraction between 0 and 1 (got 0)"),
     ("tasks: [tiny-qa]\ncheckpoints: [/nonexistent/ck]\ngrid: [{bridge: none}]\n", "checkpoints[0]: /nonexistent/ck: neither a checkpoint"),
 ])
 def test_bad_names_fail_before_any_point_runs(tmp_path, no_runs, text, message):
