@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from mats_core.errors import MatsError
 
-__all__ = ["declarations", "metric_inputs", "prediction_texts", "sample_stats_rows", "score_rows", "shared_metric", "task_declarations"]
+__all__ = ["MetricTask", "declarations", "metric_inputs", "prediction_texts", "sample_stats_rows", "score_rows", "shared_metric", "task_declarations"]
 
 _METRICS: dict[tuple[str, str | None], Any] = {}
 
@@ -86,3 +86,34 @@ def task_declarations(tasks: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``{"headline": {task: [...] | None}, "higher_is_better": {task: {...}}}``, as results.json stores them."""
     decl = {name: declarations(task) for name, task in tasks.items()}
     return {key: {name: d[key] for name, d in decl.items()} for key in ("headline", "higher_is_better")}
+
+
+class MetricTask:
+    """A mixin for a task scored by one shared metric: ``score``, ``sample_stats`` and the
+    metric's ``headline`` / ``higher_is_better`` declarations, from two members the task gives:
+    ``metric_name`` (the registered metric) and ``score_labels`` (classification's label set)."""
+
+    name: str
+    kind: str
+    metric_name: str
+    score_labels: Sequence[str] | None = None
+
+    def _metric_args(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        classify = self.kind == "classification"
+        return {"labels": list(self.score_labels or []) if classify else None, "encoder": context.get("encoder") if classify else None}
+
+    def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
+        return score_rows(self.name, self.kind, list(predictions), shared_metric(self.metric_name), **self._metric_args(context))
+
+    def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
+        """Per-sample statistics for bootstrap intervals (the optional Task capability): the metric's."""
+        return sample_stats_rows(self.name, self.kind, list(predictions), shared_metric(self.metric_name), **self._metric_args(context))
+
+    @property
+    def headline(self) -> list[str] | None:
+        """The table metrics of this task's metric (its declaration)."""
+        return declarations(shared_metric(self.metric_name))["headline"]
+
+    @property
+    def higher_is_better(self) -> dict[str, bool]:
+        return declarations(shared_metric(self.metric_name))["higher_is_better"]

@@ -313,6 +313,11 @@ def check_names(params: dict, registry: str | None) -> None:
 # -- the tests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("page", tutorial_pages(), ids=lambda p: str(p.relative_to(DOCS)))
 def test_page_blocks_run(page: Path, tmp_path: Path, docs_env: dict[str, str]) -> None:
+    run_page(page, tmp_path, docs_env)
+
+
+def run_page(page: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    """Every block of a page in order; a block whose requirement is missing skips it and the rest."""
     for block in extract_blocks(page):
         needs = block.options.get("requires")
         for name in needs.split(",") if needs else ():
@@ -320,7 +325,7 @@ def test_page_blocks_run(page: Path, tmp_path: Path, docs_env: dict[str, str]) -
             if why:
                 pytest.skip(f"{block.where()} and later blocks need {name}: {why}")
         started = time.perf_counter()
-        run_block(block, tmp_path, docs_env)
+        run_block(block, tmp_path, env)
         print(f"{block.where()} ({block.mode} {block.lang}): {time.perf_counter() - started:.1f} s")  # pytest -s
 
 
@@ -351,15 +356,7 @@ def test_installing_page_runs_in_core_venv(page: Path, tmp_path: Path, core_venv
     probe = subprocess.run([str(Path(core_venv["VIRTUAL_ENV"]) / "bin" / "python"), "-c", "import pytest"],
                            env=core_venv, capture_output=True)
     assert probe.returncode != 0, "the core venv must not have pytest: it would hide a missing [test] extra"
-    for block in extract_blocks(page):
-        needs = block.options.get("requires")
-        for name in needs.split(",") if needs else ():
-            why = missing_requirement(name)
-            if why:
-                pytest.skip(f"{block.where()} and later blocks need {name}: {why}")
-        started = time.perf_counter()
-        run_block(block, tmp_path, core_venv)
-        print(f"{block.where()} ({block.mode} {block.lang}): {time.perf_counter() - started:.1f} s")  # pytest -s
+    run_page(page, tmp_path, core_venv)
 
 
 def test_tutorials_have_runnable_blocks() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError, Sample
-from mats_core.scoring import declarations, prediction_texts, sample_stats_rows, score_rows, shared_metric
+from mats_core.scoring import MetricTask, prediction_texts, shared_metric
 
 from mats_datasets._common import params_fingerprint
 
@@ -22,7 +22,7 @@ METRIC = {"caption": "caption", "classification": "classification", "qa": "qa"}
 NEEDS_ENCODER = "needs an alignment encoder: score(..., encoder=...) maps answers to labels by text-embedding cosine (LTU)"
 
 
-class DatasetTask:
+class DatasetTask(MetricTask):
     """Subclasses set ``kind``, ``splits`` and implement ``metadata(split)`` and ``load(split)``.
 
     ``params`` are the resolved factory params; with the content of the default split's
@@ -69,34 +69,24 @@ class DatasetTask:
         items = self._loaded[split]
         return list(items[: self.limit] if self.limit else items)
 
+    @property
+    def metric_name(self) -> str:
+        return METRIC[self.kind]
+
+    @property
+    def score_labels(self) -> list[str] | None:
+        return list(self.labels) if self.kind == "classification" else None
+
     def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
         rows = list(predictions)
-        metric = shared_metric(METRIC[self.kind])
-        encoder = context.get("encoder") if self.kind == "classification" else None
-        labels = list(self.labels) if self.kind == "classification" else None
-        result = score_rows(self.name, self.kind, rows, metric, labels=labels, encoder=encoder)
+        result = super().score(rows, **context)
+        metric = shared_metric(self.metric_name)
         self.notes = dict(self.data_notes)
         self.notes.update({k: v for k, v in (getattr(metric, "notes", None) or {}).items() if result.get(k) is None})
-        if self.kind == "classification" and encoder is None:
+        if self.kind == "classification" and context.get("encoder") is None:
             self.notes.update({k: NEEDS_ENCODER for k in ("accuracy_embed", "f1_embed") if result.get(k) is None})
         result.update(self.extra_scores(metric, rows, prediction_texts(rows)))
         return result
-
-    @property
-    def headline(self) -> list[str] | None:
-        """The table metrics of this task's metric (its declaration)."""
-        return declarations(shared_metric(METRIC[self.kind]))["headline"]
-
-    @property
-    def higher_is_better(self) -> dict[str, bool]:
-        return declarations(shared_metric(METRIC[self.kind]))["higher_is_better"]
-
-    def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
-        """Per-sample statistics for bootstrap intervals (optional Task capability): the metric's.
-        ``extra_scores`` breakdowns get none (the core records why)."""
-        encoder = context.get("encoder") if self.kind == "classification" else None
-        labels = list(self.labels) if self.kind == "classification" else None
-        return sample_stats_rows(self.name, self.kind, list(predictions), shared_metric(METRIC[self.kind]), labels=labels, encoder=encoder)
 
     def extra_scores(self, metric: Any, rows: list[Mapping[str, Any]], preds: list[str]) -> dict[str, float | None]:
         """Dataset-specific breakdowns (e.g. Clotho-AQA yes/no accuracy); none by default."""

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 
 from mats_core import MatsError, Sample
 from mats_core.io import atomic_write_text, cache_root
-from mats_core.scoring import declarations, sample_stats_rows, score_rows, shared_metric
+from mats_core.scoring import MetricTask
 from mats_tiny import data
 from mats_tiny import text as T
 from mats_tiny.world import CLASSES, SAMPLE_RATE, Scene, render
@@ -79,7 +79,7 @@ def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int
     return out
 
 
-class TinyTask:
+class TinyTask(MetricTask):
     """One task over a split's rendered clips (``kind``: caption | classification | qa).
 
     ``label_prompt`` (classification) is the zero-shot reference's prompt: it writes each class
@@ -95,24 +95,11 @@ class TinyTask:
     def samples(self, split: str | None = None) -> list[LazySample]:
         return lazy_samples(self.kind, split=split or self.split, n=self.limit, seed=self.seed)
 
-    def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
-        encoder = context.get("encoder") if self.kind == "classification" else None
-        return score_rows(self.name, self.kind, predictions, shared_metric(METRIC[self.kind]), labels=CLASSES, encoder=encoder)
-
     @property
-    def headline(self) -> list[str] | None:
-        """The table metrics of this task's metric (its declaration)."""
-        return declarations(shared_metric(METRIC[self.kind]))["headline"]
+    def metric_name(self) -> str:
+        return METRIC[self.kind]
 
-    @property
-    def higher_is_better(self) -> dict[str, bool]:
-        return declarations(shared_metric(METRIC[self.kind]))["higher_is_better"]
-
-    def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
-        """Per-sample statistics for bootstrap intervals (optional Task capability): the metric's."""
-        encoder = context.get("encoder") if self.kind == "classification" else None
-        return sample_stats_rows(self.name, self.kind, list(predictions), shared_metric(METRIC[self.kind]), labels=CLASSES, encoder=encoder)
-
+    score_labels = CLASSES  # classification's label set (mats_core.scoring.MetricTask)
 
 class TinyCorpus:
     """Training text of the tiny world: {text, instruction, answer, task} records.
