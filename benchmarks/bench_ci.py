@@ -54,7 +54,7 @@ def main() -> None:
             t0 = time.perf_counter()
             point = obj.score(mine, encoder=encoder)
             t1 = time.perf_counter()
-            task_intervals(obj, task, mine, point, {"encoder": encoder}, args.resamples, 0)
+            task_intervals(obj, task, mine, point, {"encoder": encoder}, resamples=args.resamples, seed=0)
             t2 = time.perf_counter()
             score_s += t1 - t0
             ci_s += t2 - t1

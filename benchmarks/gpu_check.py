@@ -39,7 +39,8 @@ def tiny_pipeline(device: str, limit: int) -> list[str]:
     for dev in (device, "cpu") if device != "cpu" else ("cpu",):
         t = time.perf_counter()
         rows, _, _ = run_comparison("tiny", "tiny", ["none", "noise", "memory", "santa"], ["tiny-caption", "tiny-classify", "tiny-qa"],
-                                 None, Path(f"/tmp/gpu-check-tiny-{dev}"), {"limit": limit, "batch_size": 64, "device": dev}, {},
+                                 checkpoint=None, output=Path(f"/tmp/gpu-check-tiny-{dev}"),
+                                 run_params={"limit": limit, "batch_size": 64, "device": dev}, overrides={},
                                  overwrite=True, reference=False)
         dt = time.perf_counter() - t
         santa = dict(rows)["santa"]

@@ -58,7 +58,7 @@ def evaluate_set(ck: Path, seed: int, limit: int | None, points: list[tuple[str,
             continue
         which = "clean" if name == "none" else ("audio" if name == "mats-audio" else "noise")
         t = time.perf_counter()
-        res = evaluate(pipe, ck / which, bridge, TASKS, ck / "eval" / name, cfg, params, overwrite=True)
+        res = evaluate(pipe, ck / which, bridge, TASKS, ck / "eval" / name, cfg, bridge_params=params, overwrite=True)
         rows[name] = res.results
         saved.write_text(json.dumps(rows, indent=1))
         print(f"seed {seed} {name} ({time.perf_counter() - t:.0f}s)", json.dumps({f"{t}/{m}": rows[name].get(t, {}).get(m) for t, m in HEAD}), flush=True)

@@ -9,6 +9,8 @@ from typing import Any, List, Optional
 
 import typer
 
+from mats_core.cli_options import _batch_size, _checkpoints, _limit
+
 app = typer.Typer(
     name="mats-bench",
     help="Audio language models trained with text-only supervision (MATS): train, bridge, benchmark.",
@@ -120,6 +122,7 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
 @app.command()
 def train(
+    *,
     encoder: Optional[str] = typer.Option(None, help="Encoder preset or plugin name." + DEFAULTS_HELP.format(key="encoder", shipped="tiny")),
     llm: Optional[str] = typer.Option(None, help="LLM preset or plugin name." + DEFAULTS_HELP.format(key="llm", shipped="tiny")),
     bridge: Optional[str] = typer.Option(None, help="Training-time bridge (noise = MATS; none = clean)." + DEFAULTS_HELP.format(key="train_bridge", shipped="noise")),
@@ -138,15 +141,18 @@ def train(
     gap_task: Optional[str] = typer.Option(None, help="Paired task measured for --set bridge.noise_variance=auto (its gap variance E||a-t||^2/dim); task params via --set task.*, e.g. task.split=val."),
 ) -> None:
     """Train the mapper (+ LoRA) on text only and save a checkpoint."""
+    opts = dict(locals())  # every option, by name
     from mats_core.registry import MatsError
 
     try:
-        _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task, overwrite)
+        _train(opts)
     except MatsError as exc:
         _fail(exc)
 
 
-def _train(encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task=None, overwrite=False):
+def _train(opts: dict) -> None:
+    encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task, overwrite = (
+        opts[k] for k in "encoder llm bridge corpus output steps batch_size lr seed device supervision resume registry set_ gap_task overwrite".split())
     from mats_core.checkpoints import check_fresh
     from mats_core.corpus import load_corpus
     from mats_core.registry import build, resolved_params
@@ -260,6 +266,7 @@ def _with_device(kind: str, name: str, registry: str | None, params: dict, devic
 
 @app.command()
 def run(
+    *,
     encoder: Optional[str] = typer.Option(None, help="Encoder preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="encoder", shipped="tiny")),
     bridge: Optional[str] = typer.Option(None, help="Bridge(s), comma-separated: one table row each." + DEFAULTS_HELP.format(key="bridges", shipped="none,noise,memory,santa")),
     llm: Optional[str] = typer.Option(None, help="LLM preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="llm", shipped="tiny")),
@@ -288,6 +295,7 @@ def run(
     machines too; accelerate's --cpu flag starts a single process). Each process generates a shard;
     rank 0 merges them into the same samples.jsonl and results.json as a single-process run.
     """
+    opts = dict(locals())  # every option, by name
     from mats_core.registry import MatsError
 
     if tasks is not None and tasks.strip() == "list":
@@ -299,34 +307,14 @@ def run(
         from mats_core.controls import parse_controls
 
         stats = {"controls": parse_controls(controls), "reference_row": reference_row, "resamples": resamples}
-        _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, _limit(limit), batch_size, device, seed, registry, set_, overwrite, reference and not predict_only, predict_only, suite, stats)
+        _run({**opts, "limit": _limit(limit), "reference": reference and not predict_only, "stats": stats})
     except MatsError as exc:
         _fail(exc)
 
 
-def _checkpoints(value: str | None) -> Path | list[Path] | None:
-    """``--checkpoint A`` -> Path; ``--checkpoint A,B,C`` (training seeds) -> [Path, ...]."""
-    if value is None:
-        return None
-    items = [Path(v.strip()) for v in str(value).split(",") if v.strip()]
-    return items if len(items) > 1 else (items[0] if items else None)
-
-
-def _batch_size(value: str) -> int | str:
-    from mats_core.registry import MatsError
-
-    if value.strip() == "auto":
-        return "auto"
-    try:
-        size = int(value)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise MatsError(f"--batch-size must be a positive integer or 'auto', got {value!r}")
-    return size
-
-
-def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference, predict_only=False, suite=None, stats=None):
+def _run(opts: dict) -> None:
+    encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batch_size, device, seed, registry, set_, overwrite, reference, predict_only, suite, stats = (
+        opts[k] for k in "encoder bridge llm checkpoint tasks data_root output limit batch_size device seed registry set_ overwrite reference predict_only suite stats".split())
     from mats_core.distributed import Shards
     from mats_core.runner import run_comparison
 
@@ -376,141 +364,6 @@ def _run(encoder, bridge, llm, checkpoint, tasks, data_root, output, limit, batc
     _console().print(run_footer(output, rows, kinds), highlight=False, markup=False)
 
 
-def _limit(value: float | None) -> int | float | None:
-    """--limit N (samples per task) or a fraction below 1 (of each task's samples), as lm-eval takes it."""
-    from mats_core.registry import MatsError
-
-    if value is None:
-        return None
-    if value <= 0:
-        raise MatsError(f"--limit must be a positive count or a fraction in (0, 1), got {value}")
-    if value < 1:
-        return value
-    if value != int(value):
-        raise MatsError(f"--limit {value}: a count must be a whole number (a fraction must be below 1)")
-    return int(value)
-
-
-@app.command()
-def score(
-    run_dir: Path = typer.Argument(..., help="A run directory (samples.jsonl + run_config.json)."),
-    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
-    resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95%% intervals (default: the run's own)."),
-) -> None:
-    """Re-score a finished (or --predict-only) run from its samples.jsonl, without generating."""
-    from mats_core.harness import rescore
-    from mats_core.registry import MatsError
-
-    try:
-        res = rescore(run_dir, str(registry) if registry else None, resamples=resamples)
-    except MatsError as exc:
-        _fail(exc)
-    from mats_core.runner import comparison_table
-
-    if res.partial:
-        missing = {t: f"{res.samples_count.get(t, 0)} of {n}" for t, n in res.expected_count.items() if res.samples_count.get(t, 0) != n}
-        _console().print(f"[bold yellow]partial:[/] {run_dir} lacks rows ({', '.join(f'{t}: {m}' for t, m in missing.items())}); "
-                         "results.json says partial: true. Re-run the same `mats-bench run` to finish it.", highlight=False)
-    kinds = res.model_extra.get("task_kinds", {})
-    _console().print(comparison_table(f"scored {run_dir}", run_dir, [(run_dir.name, res.results)], kinds, own=True))
-
-
-@app.command()
-def report(
-    run_dirs: List[Path] = typer.Argument(..., help="Run directories (searched recursively for results.json; a comparison.json gives its rows and order)."),
-    out: Optional[Path] = typer.Option(None, "--output", "-o", "--output_path", "--out", help="Write <output>.md, .csv and .json instead of printing Markdown."),
-    reference_row: str = typer.Option("noise", help="Row every other row is compared with (paired bootstrap difference, p-value)."),
-    allow_mixed: bool = typer.Option(False, help="Put runs that scored different samples (e.g. another --limit) in one table."),
-    resamples: int = typer.Option(1000, min=0, help="Bootstrap resamples of the paired differences (0: none)."),
-    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
-) -> None:
-    """Merge runs into one table: rows in run order, reference rows kept, n / limit / source per row,
-    95% CIs and the paired difference from --reference-row."""
-    from mats_core.registry import MatsError
-    from mats_core.report_rows import report_doc
-
-    try:
-        doc = report_doc(run_dirs, reference_row, allow_mixed, resamples, str(registry) if registry else None)
-    except MatsError as exc:
-        _fail(exc)
-    from mats_core.tables import as_csv, as_markdown
-
-    if out is None:
-        typer.echo(as_markdown(doc, with_source=True))
-        return
-    out.with_suffix(".md").write_text(as_markdown(doc, with_source=True))
-    out.with_suffix(".csv").write_text(as_csv(doc))
-    out.with_suffix(".json").write_text(json.dumps(doc, indent=2))
-    _console().print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
-
-
-@app.command()
-def sweep(
-    grid: Path = typer.Argument(..., help="Grid YAML: encoder, llm, tasks, seeds, run settings and a `grid:` list of {bridge, params}; list-valued params are swept, every combination is one point (see the ablation tutorial)."),
-    output: Path = typer.Option(Path("runs/sweep"), "--output", "-o", "--output_path", "--out", help="Where point runs, sweep.csv/md and plots go."),
-    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
-    overwrite: bool = typer.Option(False, help="Replace points that were run with another config."),
-) -> None:
-    """Run an ablation grid (bridges x params x checkpoints x seeds); write a table and plots."""
-    from mats_core.registry import MatsError
-    from mats_core.sweep import load_spec, run_sweep
-
-    from mats_core.distributed import Shards
-
-    main = Shards.from_env().is_main
-    try:
-        spec = load_spec(grid)
-        from mats_core.quiet import quiet
-
-        with quiet(output, enabled=main):  # third-party noise -> <output>/mats-bench.log; the bar goes to the terminal
-            run_sweep(spec, output, str(registry) if registry else None, overwrite, log=lambda _: None, progress=main)
-    except MatsError as exc:
-        _fail(exc)
-    if not main:
-        return  # rank 0 writes and prints the table
-    typer.echo((output / "sweep.md").read_text())
-    pngs = sorted(output.glob("summary-*.png"))
-    _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} summary figure(s) in {output}, per-metric plots in {output / 'plots'}")
-
-
-@app.command()
-def gap(
-    encoder: str = typer.Option("tiny", help="Encoder preset or plugin name."),
-    tasks: str = typer.Option("tiny-caption", help="Comma-separated tasks with audio and reference captions."),
-    corpus: str = typer.Option("tiny", help="Corpus whose captions form the bridges' memory bank."),
-    bridge: str = typer.Option(",".join(("none", "noise", "memory", "santa", "shift", "nearest", "project")),
-                               help="Bridges whose effect (cosine to the caption, before/after) is measured; '' for none."),
-    limit: Optional[int] = typer.Option(None, min=1, help="At most N clips per task (default 2000)."),
-    memory_size: int = typer.Option(5172, min=1, help="Captions in the memory bank."),
-    output: Path = typer.Option(Path("runs/gap"), help="Where gap.json (and the figure) go."),
-    figure: Optional[Path] = typer.Option(None, help="PCA figure path for the first task (default OUTPUT/gap.png)."),
-    seed: int = typer.Option(0),
-    device: str = typer.Option("cpu", help="cpu | cuda"),
-    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
-) -> None:
-    """Measure an encoder's modality gap on paired audio + captions (and what each bridge does to it)."""
-    from mats_core.registry import MatsError
-
-    try:
-        from mats_core.gap import measure
-        from mats_core.results import atomic_write_text
-
-        ov = parse_sets(set_)
-        bridges = [b.strip() for b in bridge.split(",") if b.strip()]
-        names = [t.strip() for t in tasks.split(",") if t.strip()]
-        report = measure(encoder, names, corpus, bridges, str(registry) if registry else None,
-                         {**ov, "limit": limit, "memory_size": memory_size, "seed": seed, "device": device,
-                          "figure": figure or output / "gap.png"})
-        atomic_write_text(output / "gap.json", json.dumps(report, indent=2))
-    except MatsError as exc:
-        _fail(exc)
-    from mats_core.gap import as_rich_table
-
-    _console().print(as_rich_table(report))
-    _console().print(f"gap.json in [bold]{output}[/]" + "".join(f"; figure {e['figure']}" for e in report["tasks"].values() if "figure" in e))
-
-
 def _load_command_plugins() -> None:
     """Let plugins add sub-commands (e.g. ``mats-bench tiny build``); a failing one is skipped."""
     if os.environ.get("MATS_NO_PLUGIN_COMMANDS"):
@@ -525,8 +378,12 @@ def _load_command_plugins() -> None:
             print(f"mats-bench: plugin '{impl.plugin_name}' failed to add commands: {exc}", file=sys.stderr)
 
 
+from mats_core import cli_tools  # noqa: E402,F401  (score, report, sweep, gap register on `app`)
+
 _load_command_plugins()
 
 
-if __name__ == "__main__":
-    app()
+if __name__ == "__main__":  # `python -m mats_core.cli`: the imported module's app holds every command
+    from mats_core.cli import app as _app
+
+    _app()

@@ -94,7 +94,7 @@ def _build_task(run_dir: Path, task: str, registry: str | None) -> Any:
 
 
 def comparison(rows: list[Row], kinds: dict[str, str], reference: str = DEFAULT_REFERENCE, registry: str | None = None,
-               encoder: Any = None, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+               *, encoder: Any = None, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The comparison.json document of one table."""
     from mats_core.stats import describe
 

@@ -127,7 +127,7 @@ def _clusters(x: Any, k: int, seed: int) -> Any:
     return torch.cdist(x, centres).argmin(1)
 
 
-def bridge_outputs(names: Sequence[str], audio: Any, text: Any, bank: Any, registry: str | None, seed: int,
+def bridge_outputs(names: Sequence[str], audio: Any, text: Any, bank: Any, registry: str | None, *, seed: int,
                    params: dict | None = None) -> dict[str, tuple[str, Any]]:
     """Per bridge: (what its points are, [N, d]). ``noise`` shows its TRAINING input (noisy text):
     its inference is the identity. A bridge with the audio-statistics capability gets this audio."""
@@ -204,7 +204,7 @@ def measure(encoder_name: str, tasks: Sequence[str], corpus: str = "tiny", bridg
         audio, text, captions, labels = task_embeddings(pipe, name, registry, cfg, o)
         entry = gap_statistics(audio, text, captions, labels, o.get("seed", 0))
         if bridges:
-            outputs = bridge_outputs(bridges, audio, text, bank.to(audio.device), registry, o.get("seed", 0), o.get("bridge"))
+            outputs = bridge_outputs(bridges, audio, text, bank.to(audio.device), registry, seed=o.get("seed", 0), params=o.get("bridge"))
             entry["bridges"] = bridge_cosines(text, audio, outputs)
             figure = o.get("figure")
             path = figure.get(name) if isinstance(figure, dict) else (figure if name == tasks[0] else None)

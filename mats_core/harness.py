@@ -29,9 +29,9 @@ from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
 from mats_core.validation import RunConfig  # the run's settings (defined without torch: checked before it loads)
 from mats_core.results import (RunResults, SamplesWriter, atomic_write_text, collect_versions, data_fingerprint, fingerprint, read_results,
-                               read_samples, write_results)
+                               write_results)
 from mats_core.scoring import task_declarations
-from mats_core.stats import DEFAULT_RESAMPLES, describe, task_intervals
+from mats_core.stats import describe, task_intervals
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
 
@@ -120,6 +120,23 @@ class Pipeline:
         return (z if raw else F.normalize(z, dim=-1)), ok, errors
 
 
+@dataclass
+class _Run:
+    """One ``evaluate`` call's parts, shared by the helpers that generate and score it."""
+
+    pipe: Pipeline
+    model: MATSModel
+    bridge: Any
+    cfg: RunConfig
+    shards: Shards
+    out: Path
+    writer: SamplesWriter
+    timings: dict[str, float]
+    sizer: BatchSizer
+    decoding: dict
+    on_progress: Callable[[str, int, int], None] | None = None
+
+
 def evaluate(
     pipe: Pipeline,
     checkpoint: str | Path,
@@ -127,6 +144,7 @@ def evaluate(
     tasks: Sequence[str],
     output: str | Path,
     cfg: RunConfig,
+    *,
     bridge_params: dict | None = None,
     overwrite: bool = False,
     on_progress: Callable[[str, int, int], None] | None = None,
@@ -138,19 +156,7 @@ def evaluate(
     out = Path(output)
     shards = Shards.from_env()
     model, ckpt_cfg = pipe.load(checkpoint)
-    bridge_params = dict(bridge_params or {})
-    train_var = ckpt_cfg.get("bridge", {}).get("params", {}).get("noise_variance")
-    if train_var is not None:  # retrieval noise = the training noise, for bridges that take one
-        bridge_params = {**accepted_params("bridge", bridge_name, {"noise_variance": train_var}, pipe.registry), **bridge_params}
-    bridge = build("bridge", bridge_name, pipe.registry, **bridge_params)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    bank = None
-    if capability(bridge, "uses_memory", True):  # optional bridge attribute: False skips embedding the bank
-        with shards.main_first():  # rank 0 fills the embeddings cache, the others read it
-            bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
-        bridge.fit(bank.to(llm_device(pipe.llm)))
-    timings["memory_bank_seconds"] = time.perf_counter() - t0
+    bridge, bridge_params, bank, timings = _bridge(pipe, bridge_name, bridge_params, ckpt_cfg, cfg, shards)
     task_objs = {n: build("task", n, pipe.registry, **_params_of(task_params, n, tasks, pipe.registry)) for n in tasks}
     task_samples = {n: limited(list(t.samples()), cfg.limit) for n, t in task_objs.items()}
     task_samples = {n: apply_control(ss, cfg.control, pipe.encoder, cfg.seed, n) for n, ss in task_samples.items()}  # no-audio rows
@@ -170,35 +176,57 @@ def evaluate(
         **({"task_tokens": {n: t for n, t in tokens.items() if t}} if any(tokens.values()) else {}),
     }
     _guard_config(out, config, overwrite, shards, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()})
-    writer = SamplesWriter(out / shards.samples_file())
-    earlier = earlier_rows(out, skip=writer.path.name)  # other shards' files, e.g. of a run with another process count
-    sizer = BatchSizer(cfg.batch_size, pipe)
-    decoding = generation_settings(pipe.llm, resolve_decoding(cfg.decoding))
-    block, generated = 0, 0
-    try:
-        for name, task in task_objs.items():
-            t0 = time.perf_counter()
-            samples = task_samples[name]
-            audio_stats.before_task(name, samples)
-            done = {i for (t, i) in [*earlier, *writer.records] if t == name}
-            generated += _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, block, shards, tokens[name])
-            block += -(-len(samples) // cfg.bridge_block)
-            timings[f"{name}_seconds"] = time.perf_counter() - t0
-    finally:
-        writer.close()
-    work = shards.gather((sizer.used, generated))  # a barrier too: every shard is written
+    run = _Run(pipe, model, bridge, cfg, shards, out, SamplesWriter(out / shards.samples_file()), timings,
+               BatchSizer(cfg.batch_size, pipe), generation_settings(pipe.llm, resolve_decoding(cfg.decoding)), on_progress)
+    generated = _generate_tasks(run, task_samples, audio_stats, tokens)
+    work = shards.gather((run.sizer.used, generated))  # a barrier too: every shard is written
     if shards.is_main:
         execution = {"processes": shards.world, "generated": [g for _, g in work],  # rows each process wrote now
-                     "batch_size": max(u for u, _ in work) or None, "decoding": decoding,  # largest batch generated
+                     "batch_size": max(u for u, _ in work) or None, "decoding": run.decoding,  # largest batch generated
                      **({"decoding_preset": cfg.decoding["preset"]} if "preset" in cfg.decoding else {})}
-        res = _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution, audio_stats.record())
+        res = _finish(run, config, task_objs, task_samples, t_start, execution=execution, statistics=audio_stats.record())
     shards.barrier()  # results.json is written
     return res if shards.is_main else read_results(out / "results.json")
 
 
-def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_start, execution, statistics=None) -> RunResults:
+def _bridge(pipe: Pipeline, name: str, params: dict | None, ckpt_cfg: dict, cfg: RunConfig, shards: Shards) -> tuple[Any, dict, Any, dict]:
+    """The run's bridge, fitted on the memory bank: (bridge, its params, the bank or None, timings)."""
+    params = dict(params or {})
+    train_var = ckpt_cfg.get("bridge", {}).get("params", {}).get("noise_variance")
+    if train_var is not None:  # retrieval noise = the training noise, for bridges that take one
+        params = {**accepted_params("bridge", name, {"noise_variance": train_var}, pipe.registry), **params}
+    bridge = build("bridge", name, pipe.registry, **params)
+    t0 = time.perf_counter()
+    bank = None
+    if capability(bridge, "uses_memory", True):  # optional bridge attribute: False skips embedding the bank
+        with shards.main_first():  # rank 0 fills the embeddings cache, the others read it
+            bank = pipe.memory_bank(ckpt_cfg["corpus"], cfg.memory_size, cfg.seed)
+        bridge.fit(bank.to(llm_device(pipe.llm)))
+    return bridge, params, bank, {"memory_bank_seconds": time.perf_counter() - t0}
+
+
+def _generate_tasks(run: _Run, task_samples: dict[str, list], audio_stats: AudioStatistics, tokens: dict) -> int:
+    """Every task's rows this process owns and lacks, into ``run.writer``; returns rows written."""
+    earlier = earlier_rows(run.out, skip=run.writer.path.name)  # other shards' files, e.g. of a run with another process count
+    block, generated = 0, 0
+    try:
+        for name, samples in task_samples.items():
+            t0 = time.perf_counter()
+            audio_stats.before_task(name, samples)
+            done = {i for (t, i) in [*earlier, *run.writer.records] if t == name}
+            generated += _run_task(run, name, samples, done, block, tokens[name])
+            block += -(-len(samples) // run.cfg.bridge_block)
+            run.timings[f"{name}_seconds"] = time.perf_counter() - t0
+    finally:
+        run.writer.close()
+    return generated
+
+
+def _finish(run: _Run, config: dict, task_objs: dict, task_samples: dict, t_start: float, *, execution: dict,
+            statistics: dict | None = None) -> RunResults:
     """Merge the shards (if any), score every task and write results.json."""
-    rows_by_key = writer.records
+    pipe, out, cfg, timings = run.pipe, run.out, run.cfg, run.timings
+    rows_by_key = run.writer.records
     if shard_files(out):  # sharded now, or resuming a sharded run: one samples.jsonl in single-process order
         rows_by_key = merge_shards(out, [(n, str(s.id)) for n, ss in task_samples.items() for s in ss])
     results, notes, counts, errors, prints, kinds = {}, {}, {}, 0, {}, {}
@@ -214,7 +242,7 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
             if capability(task, "notes"):
                 notes[name] = dict(task.notes)
             t_ci = time.perf_counter()
-            cis[name], stats["no_ci"][name] = task_intervals(task, name, rows, results[name], {"encoder": pipe.encoder}, cfg.resamples, cfg.seed)
+            cis[name], stats["no_ci"][name] = task_intervals(task, name, rows, results[name], {"encoder": pipe.encoder}, resamples=cfg.resamples, seed=cfg.seed)
             timings["intervals_seconds"] = timings.get("intervals_seconds", 0.0) + time.perf_counter() - t_ci
         counts[name] = len(rows)  # every sample has its row here: expected_count == samples_count
         errors += sum(1 for r in rows if r.get("error"))
@@ -241,55 +269,10 @@ def _finish(pipe, out, config, cfg, task_objs, task_samples, writer, timings, t_
     return res
 
 
-def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True, resamples: int | None = None) -> RunResults:
-    """Score an existing samples.jsonl again without regenerating (the infer/score split). Rows
-    are read as a resume reads them (``results.scan_samples``); fewer rows than the run's
-    samples (a killed run) mark the results ``partial``, with the expected and found counts."""
-    import json
-
-    run_dir = Path(run_dir)
-    stamp = run_dir / "run_config.json"
-    if not stamp.exists() or not (run_dir / "samples.jsonl").exists():
-        raise MatsError(f"{run_dir} is not a run directory (needs run_config.json and samples.jsonl)")
-    config = json.loads(stamp.read_text())["config"]
-    rows = read_samples(run_dir / "samples.jsonl")
-    encoder = None
-    if with_encoder:
-        enc = config["encoder"]
-        encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
-    try:
-        old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
-    except MatsError:  # a torn results.json is what this re-creates
-        old = None
-    if resamples is None:  # the run's own number, so its intervals come out exactly the same
-        resamples = int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES)) if old else DEFAULT_RESAMPLES
-    seed = config["run"]["seed"]
-    results, notes, kinds, errors, found, expected, built = {}, {}, {}, 0, {}, {}, {}
-    cis, stats = {}, describe(resamples, seed)
-    limit = config["run"].get("limit")
-    for name in config["tasks"]:
-        task = built[name] = build("task", name, registry, **_params_of(config.get("task_params"), name, config["tasks"], registry))
-        ids = [str(s.id) for s in task.samples()]
-        ids = set(ids[:limit] if limit else ids)
-        task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
-        kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)
-        results[name] = task.score(task_rows, encoder=encoder) if task_rows else {}  # a killed run may lack a task
-        if capability(task, "notes"):
-            notes[name] = dict(task.notes)
-        cis[name], stats["no_ci"][name] = task_intervals(task, name, task_rows, results[name], {"encoder": encoder}, resamples, seed)
-        errors += sum(1 for r in task_rows if r.get("error"))
-    res = RunResults(
-        config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
-        errors_count=errors, samples_count=found, expected_count=expected, partial=found != expected,
-        fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
-        task_kinds=kinds, execution=old.execution if old else None, intervals=cis, stats=stats, **task_declarations(built),
-    )
-    write_results(run_dir / "results.json", res)
-    return res
-
-
-def _run_task(pipe, model, bridge, name, samples, writer, cfg, on_progress, sizer, decoding, done, first_block, shards, token=None) -> int:
+def _run_task(run: _Run, name: str, samples: list, done: set, first_block: int, token: str | None = None) -> int:
     """Generate this process's blocks of one task (all of them in a single process); returns rows written."""
+    pipe, model, bridge, writer, cfg, on_progress, sizer, decoding, shards = (
+        run.pipe, run.model, run.bridge, run.writer, run.cfg, run.on_progress, run.sizer, run.decoding, run.shards)
     starts = [b0 for k, b0 in enumerate(range(0, len(samples), cfg.bridge_block)) if shards.owns(first_block + k)]
     mine = [s for b0 in starts for s in samples[b0 : b0 + cfg.bridge_block]]
     total = len(mine)

@@ -34,6 +34,7 @@ class HFCausalLM:
         self,
         model: str,
         template: str,
+        *,
         tokenizer: str | None = None,
         gguf_file: str | None = None,
         dtype: str = "float32",

@@ -65,7 +65,7 @@ def report_doc(run_dirs: list[Path], reference: str, allow_mixed: bool, resample
     with_samples = next((r for r in rows if r.run_dir is not None), None)
     if resamples and with_samples is not None and "classification" in kinds.values():
         encoder = _encoder(with_samples.run_dir, registry)  # accuracy_embed maps answers with it
-    return comparison(rows, kinds, reference, registry, encoder, resamples, seed)
+    return comparison(rows, kinds, reference, registry, encoder=encoder, resamples=resamples, seed=seed)
 
 
 def _encoder(run_dir: Path, registry: str | None):

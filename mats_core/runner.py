@@ -105,6 +105,7 @@ def run_comparison(
     llm: str,
     bridges: list[str],
     tasks: list[str],
+    *,
     checkpoint: Path | list[Path] | None,
     output: Path,
     run_params: dict[str, Any],
@@ -130,7 +131,7 @@ def run_comparison(
     main = Shards.from_env().is_main
     sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
     single = len(bridges) == 1 and not reference and len(sets) == 1
-    all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single, (tasks, task_params, cfg, overrides, overwrite), registry)
+    all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single=single, run=(tasks, task_params, cfg, overrides, overwrite), registry=registry)
     built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
     kinds = {t: task.kind for t, task in built.items()}
     headline = {t: declarations(task)["headline"] for t, task in built.items()}  # what tables show (the tasks' declarations)
@@ -147,7 +148,7 @@ def run_comparison(
             job = _Job(pipe, cfg, tasks, overrides, overwrite, task_params, registry, progress, main, kinds)
             rows = job.rows(ckpts, bridges, where, single, reference, controls)
             if not single and main:
-                comps.append(_write_comparison(where, rows, kinds, reference_row, registry, pipe.encoder, cfg, job.about))
+                comps.append(_write_comparison(where, rows, kinds, reference_row, registry=registry, encoder=pipe.encoder, cfg=cfg, about=job.about))
     if len(comps) > 1:
         from mats_core.compare import aggregate_seeds
 
@@ -158,7 +159,7 @@ def run_comparison(
     return [(r.name, r.results) for r in rows], kinds, headline
 
 
-def _checked_sets(sets: list, encoder: str, llm: str, bridges: list[str], output: Path, single: bool, run: tuple, registry: str | None) -> list[dict]:
+def _checked_sets(sets: list, encoder: str, llm: str, bridges: list[str], output: Path, *, single: bool, run: tuple, registry: str | None) -> list[dict]:
     """Every checkpoint set found, trained with ``encoder`` + ``llm``, and each row directory
     comparable with what it already holds: all from config.json files, before any model loads."""
     from mats_core.model import read_checkpoint_config
@@ -218,7 +219,8 @@ class _Job:
     def run(self, ck: Path, bridge: str, out: Path, label: str, params: dict, cfg: Any = None):
         from mats_core.harness import evaluate
 
-        return evaluate(self.pipe, ck, bridge, self.tasks, out, cfg or self.cfg, params, self.overwrite, self.progress.update(label), self.task_params)
+        return evaluate(self.pipe, ck, bridge, self.tasks, out, cfg or self.cfg, bridge_params=params, overwrite=self.overwrite,
+                        on_progress=self.progress.update(label), task_params=self.task_params)
 
     def rows(self, ckpts: dict[str, Path], bridges: list[str], output: Path, single: bool, reference: bool, controls: list[str]) -> list:
         from mats_core.compare import Row, load_row
@@ -279,11 +281,11 @@ def comparison_table(title: str, output: Path, rows: list[tuple[str, dict]], kin
     return as_rich(title, doc)
 
 
-def _write_comparison(output: Path, rows: list, kinds: dict, reference: str, registry: str | None, encoder: Any, cfg: Any,
+def _write_comparison(output: Path, rows: list, kinds: dict, reference: str, *, registry: str | None, encoder: Any, cfg: Any,
                       about: dict | None = None) -> dict:
     from mats_core.compare import comparison
 
-    doc = {**comparison(rows, kinds, reference, registry, encoder, cfg.resamples, cfg.seed), "about": about or {}}
+    doc = {**comparison(rows, kinds, reference, registry, encoder=encoder, resamples=cfg.resamples, seed=cfg.seed), "about": about or {}}
     _write_docs(output, doc)
     return doc
 

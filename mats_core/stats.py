@@ -141,7 +141,7 @@ def describe(resamples: int, seed: int) -> dict[str, Any]:
 
 
 def task_intervals(task: Any, name: str, rows: Sequence[Mapping[str, Any]], point: Mapping[str, Any],
-                   context: Mapping[str, Any], resamples: int, seed: int) -> tuple[dict, dict[str, str]]:
+                   context: Mapping[str, Any], *, resamples: int, seed: int) -> tuple[dict, dict[str, str]]:
     """(metric -> interval, metric -> why it has none) for one task of one run."""
     reportable = [m for m, v in point.items() if v is not None and m not in BOOKKEEPING]
     if resamples < 1 or not rows:

@@ -170,7 +170,7 @@ def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwr
                     done = bar.tasks[0].completed if progress else len(rows)
                     bar.update(bar.task_ids[0], description=f"point {int(done) + 1}/{total} {name} (checkpoint {ci}, seed {seed})") if progress \
                         else log(f"sweep point {name} (checkpoint {ci}, seed {seed})")
-                    res = evaluate(pipe, paired_checkpoint(ckpts, bridge, params, registry), bridge, spec.tasks, out, cfg, params, overwrite)
+                    res = evaluate(pipe, paired_checkpoint(ckpts, bridge, params, registry), bridge, spec.tasks, out, cfg, bridge_params=params, overwrite=overwrite)
                     dirs.setdefault((ci, seed), {})[name] = out
                     kinds = (res.model_extra or {}).get("task_kinds") or {}
                     heads = (res.model_extra or {}).get("headline") or {}  # the tasks' declared table metrics

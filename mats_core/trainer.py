@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,6 +51,7 @@ def train(
     records: list[dict],
     output: str | Path,
     config: TrainConfig,
+    *,
     mapper: dict | None = None,
     spec: dict | None = None,
     resume: bool = False,
@@ -61,7 +63,6 @@ def train(
     A checkpoint already in ``output`` is continued only with ``resume`` and the same settings,
     replaced only with ``overwrite`` (mats_core.checkpoints)."""
     from accelerate import Accelerator
-    from transformers import get_cosine_schedule_with_warmup
 
     from mats_core.hf import resolve_device
 
@@ -74,83 +75,132 @@ def train(
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     if getattr(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
         bridge.fit(z_all)
-    instructions = [r["instruction"] for r in records]
-    answers = [r["answer"] for r in records]
-    tokens = [r.get("task_token") or config.task_tokens.get(r.get("task", "")) for r in records]  # a record's own wins
-
     torch.manual_seed(config.seed)  # mapper init
     model = MATSModel(llm, encoder.dim, mapper)
     context = check_context(model, records)  # refuses prompts past the LLM's context, counts answers cut
     if context and context["truncated_answers"]:
         accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
-    params = model.trainable_parameters()
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]  # no decay on biases / norms / 1-D constants, as the paper
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
-    )
-    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
-    data_gen = torch.Generator().manual_seed(config.seed * 1000 + accel.process_index)
-    noise_gen = torch.Generator(device=z_all.device).manual_seed(config.seed * 1000 + 7 + accel.process_index)
-    start = 0
-    if resume and (out / "trainer_state.json").exists():
-        start = _load_state(out, model, optimizer, scheduler, data_gen, noise_gen)
-        accel.print(f"resuming from step {start} in {out}")
-    wrapped, optimizer, scheduler = accel.prepare(_LossModule(model), optimizer, scheduler)
-    log_path = out / "train_log.jsonl"
-    if accel.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        kept = [l for l in log_path.read_text().splitlines() if json.loads(l)["step"] <= start] if start and log_path.exists() else []
-        log_path.write_text("".join(l + "\n" for l in kept))  # rows past the checkpoint resumed from are redone
-    timer = {"data": 0.0, "step": 0.0}
+    loop = _Loop.start(model, bridge, records, z_all, config, accel)
+    start = _resume(out, loop) if resume else 0
+    loop.wrapped, loop.optimizer, loop.scheduler = accel.prepare(_LossModule(model), loop.optimizer, loop.scheduler)
+    log_path = _trim_log(out, start, accel)
     bar = _progress(progress and accel.is_main_process, config.steps, start)
     model.mapper.train()
     set_train_mode(llm, True)
     for step in range(start, config.steps):
-        t0 = time.perf_counter()
-        losses = []
-        for _ in range(config.grad_accum):
-            idx = torch.randint(0, z_all.shape[0], (config.batch_size,), generator=data_gen)
-            z = bridge.train(z_all[idx], noise_gen)
-            instr = [instructions[i] for i in idx.tolist()]
-            ans = [answers[i] for i in idx.tolist()]
-            toks = [tokens[i] for i in idx.tolist()]
-            t1 = time.perf_counter()
-            timer["data"] += t1 - t0
-            with accel.autocast():
-                loss = wrapped(z, instr, ans, toks) / config.grad_accum
-            accel.backward(loss)
-            losses.append(loss.item() * config.grad_accum)
-            t0 = time.perf_counter()
-            timer["step"] += t0 - t1
-        t2 = time.perf_counter()
-        accel.clip_grad_norm_(params, config.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        timer["step"] += time.perf_counter() - t2
         done = step + 1
-        mean_loss = sum(losses) / len(losses)
+        mean_loss = loop.step()
         if not math.isfinite(mean_loss):
             raise MatsError(f"training diverged at step {done} (loss {mean_loss}); lower --lr or check the corpus")
-        if accel.is_main_process and (done % config.log_every == 0 or done == config.steps):
-            row = {"step": done, "loss": round(mean_loss, 5), "lr": scheduler.get_last_lr()[0], **{f"{k}_seconds": round(v, 3) for k, v in timer.items()}}
-            with open(log_path, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
+        loop.log(log_path, done, mean_loss)
         if bar:
             bar.update(done, loss=mean_loss)
         if done % config.checkpoint_every == 0 or done == config.steps:
-            accel.wait_for_everyone()
-            if accel.is_main_process:
-                with writing(out) as stage:  # one unit: a kill inside leaves the previous checkpoint whole
-                    model.save(stage, {**spec_full, "step": done, "context": context})
-                    _save_state(stage, done, optimizer, scheduler, data_gen, noise_gen)
+            loop.checkpoint(out, done, {**spec_full, "step": done, "context": context})
     if bar:
         bar.close()
     model.mapper.eval()
     set_train_mode(llm, False)
     accel.wait_for_everyone()
     return out
+
+
+def _resume(out: Path, loop: "_Loop") -> int:
+    """The step a resumed run continues from (0 when ``out`` holds no trainer state yet)."""
+    if not (out / "trainer_state.json").exists():
+        return 0
+    start = _load_state(out, loop.model, loop.optimizer, loop.scheduler, loop.data_gen, loop.noise_gen)
+    loop.accel.print(f"resuming from step {start} in {out}")
+    return start
+
+
+def _trim_log(out: Path, start: int, accel) -> Path:
+    """train_log.jsonl keeps the rows up to the checkpoint resumed from (the rest are redone)."""
+    log_path = out / "train_log.jsonl"
+    if accel.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        kept = [l for l in log_path.read_text().splitlines() if json.loads(l)["step"] <= start] if start and log_path.exists() else []
+        log_path.write_text("".join(l + "\n" for l in kept))
+    return log_path
+
+
+@dataclass
+class _Loop:
+    """What one optimiser step needs: the model, its optimiser and schedule, the data and both RNGs."""
+
+    model: MATSModel
+    bridge: Any
+    config: TrainConfig
+    accel: Any
+    z_all: torch.Tensor
+    texts: tuple[list, list, list]  # instructions, answers, task tokens (by record)
+    params: list
+    optimizer: Any
+    scheduler: Any
+    data_gen: torch.Generator
+    noise_gen: torch.Generator
+    wrapped: Any = None
+    timer: dict = field(default_factory=lambda: {"data": 0.0, "step": 0.0})
+
+    @classmethod
+    def start(cls, model: MATSModel, bridge: Any, records: list[dict], z_all: torch.Tensor, config: TrainConfig, accel) -> "_Loop":
+        from transformers import get_cosine_schedule_with_warmup
+
+        instructions = [r["instruction"] for r in records]
+        answers = [r["answer"] for r in records]
+        tokens = [r.get("task_token") or config.task_tokens.get(r.get("task", "")) for r in records]  # a record's own wins
+        params = model.trainable_parameters()
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]  # no decay on biases / norms / 1-D constants, as the paper
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
+        )
+        scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
+        data_gen = torch.Generator().manual_seed(config.seed * 1000 + accel.process_index)
+        noise_gen = torch.Generator(device=z_all.device).manual_seed(config.seed * 1000 + 7 + accel.process_index)
+        return cls(model, bridge, config, accel, z_all, (instructions, answers, tokens), params, optimizer, scheduler, data_gen, noise_gen)
+
+    def step(self) -> float:
+        """One optimiser step over ``grad_accum`` batches; returns the mean loss."""
+        config, accel, timer = self.config, self.accel, self.timer
+        instructions, answers, tokens = self.texts
+        t0 = time.perf_counter()
+        losses = []
+        for _ in range(config.grad_accum):
+            idx = torch.randint(0, self.z_all.shape[0], (config.batch_size,), generator=self.data_gen)
+            z = self.bridge.train(self.z_all[idx], self.noise_gen)
+            instr = [instructions[i] for i in idx.tolist()]
+            ans = [answers[i] for i in idx.tolist()]
+            toks = [tokens[i] for i in idx.tolist()]
+            t1 = time.perf_counter()
+            timer["data"] += t1 - t0
+            with accel.autocast():
+                loss = self.wrapped(z, instr, ans, toks) / config.grad_accum
+            accel.backward(loss)
+            losses.append(loss.item() * config.grad_accum)
+            t0 = time.perf_counter()
+            timer["step"] += t0 - t1
+        t2 = time.perf_counter()
+        accel.clip_grad_norm_(self.params, config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        timer["step"] += time.perf_counter() - t2
+        return sum(losses) / len(losses)
+
+    def log(self, log_path: Path, done: int, mean_loss: float) -> None:
+        if self.accel.is_main_process and (done % self.config.log_every == 0 or done == self.config.steps):
+            row = {"step": done, "loss": round(mean_loss, 5), "lr": self.scheduler.get_last_lr()[0],
+                   **{f"{k}_seconds": round(v, 3) for k, v in self.timer.items()}}
+            with open(log_path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+
+    def checkpoint(self, out: Path, done: int, config: dict) -> None:
+        self.accel.wait_for_everyone()
+        if self.accel.is_main_process:
+            with writing(out) as stage:  # one unit: a kill inside leaves the previous checkpoint whole
+                self.model.save(stage, config)
+                _save_state(stage, done, self.optimizer, self.scheduler, self.data_gen, self.noise_gen)
 
 
 def _guard(out: Path, body: dict, resume: bool, overwrite: bool, accel) -> None:

@@ -1,0 +1,58 @@
+"""``mats-bench score``: score a run's samples.jsonl again without generating (the infer/score split)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mats_core.capabilities import capability
+from mats_core.harness import _params_of
+from mats_core.registry import MatsError, build
+from mats_core.results import RunResults, collect_versions, fingerprint, read_results, read_samples, write_results
+from mats_core.scoring import task_declarations
+from mats_core.stats import DEFAULT_RESAMPLES, describe, task_intervals
+
+
+def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True, resamples: int | None = None) -> RunResults:
+    """Score an existing samples.jsonl again without regenerating (the infer/score split). Rows
+    are read as a resume reads them (``results.scan_samples``); fewer rows than the run's
+    samples (a killed run) mark the results ``partial``, with the expected and found counts."""
+    import json
+
+    run_dir = Path(run_dir)
+    stamp = run_dir / "run_config.json"
+    if not stamp.exists() or not (run_dir / "samples.jsonl").exists():
+        raise MatsError(f"{run_dir} is not a run directory (needs run_config.json and samples.jsonl)")
+    config = json.loads(stamp.read_text())["config"]
+    rows = read_samples(run_dir / "samples.jsonl")
+    encoder = None
+    if with_encoder:
+        enc = config["encoder"]
+        encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
+    try:
+        old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
+    except MatsError:  # a torn results.json is what this re-creates
+        old = None
+    if resamples is None:  # the run's own number, so its intervals come out exactly the same
+        resamples = int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES)) if old else DEFAULT_RESAMPLES
+    seed = config["run"]["seed"]
+    results, notes, kinds, errors, found, expected, built = {}, {}, {}, 0, {}, {}, {}
+    cis, stats = {}, describe(resamples, seed)
+    limit = config["run"].get("limit")
+    for name in config["tasks"]:
+        task = built[name] = build("task", name, registry, **_params_of(config.get("task_params"), name, config["tasks"], registry))
+        ids = [str(s.id) for s in task.samples()]
+        ids = set(ids[:limit] if limit else ids)
+        task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
+        kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)
+        results[name] = task.score(task_rows, encoder=encoder) if task_rows else {}  # a killed run may lack a task
+        if capability(task, "notes"):
+            notes[name] = dict(task.notes)
+        cis[name], stats["no_ci"][name] = task_intervals(task, name, task_rows, results[name], {"encoder": encoder}, resamples=resamples, seed=seed)
+        errors += sum(1 for r in task_rows if r.get("error"))
+    res = RunResults(
+        config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
+        errors_count=errors, samples_count=found, expected_count=expected, partial=found != expected,
+        fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
+        task_kinds=kinds, execution=old.execution if old else None, intervals=cis, stats=stats, **task_declarations(built),
+    )
+    write_results(run_dir / "results.json", res)
+    return res
