@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mats_core.capabilities import capability
-from mats_core.harness import _params_of
+from mats_core.harness import _params_of, limited
 from mats_core.registry import MatsError, build
 from mats_core.results import RunResults, collect_versions, fingerprint, read_results, read_samples, write_results
 from mats_core.scoring import task_declarations
@@ -39,8 +39,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     limit = config["run"].get("limit")
     for name in config["tasks"]:
         task = built[name] = build("task", name, registry, **_params_of(config.get("task_params"), name, config["tasks"], registry))
-        ids = [str(s.id) for s in task.samples()]
-        ids = set(ids[:limit] if limit else ids)
+        ids = set(str(s.id) for s in limited(list(task.samples()), limit))  # --limit N or a fraction, as the run took it
         task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
         kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)
         results[name] = task.score(task_rows, encoder=encoder) if task_rows else {}  # a killed run may lack a task

@@ -98,9 +98,6 @@ class SamplesWriter:
             os.fsync(self._fh.fileno())
             self._synced = time.monotonic()
 
-    def rows(self, task: str) -> list[dict]:
-        return [r for (t, _), r in self.records.items() if t == task]
-
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.flush()

@@ -158,3 +158,17 @@ def test_a_changed_run_setting_is_refused_before_the_models_load(run_dir, monkey
     assert res.exit_code == 2, res.output
     text = " ".join(res.output.split())
     assert "holds a run with a different config: config differs: run.limit: 3 -> 2" in text and "--overwrite" in text
+
+
+def test_score_takes_a_fractional_limit_as_the_run_did(tmp_path):
+    """``--limit 0.02`` (2% of each task, rounded up) is scored back on the same samples."""
+    args = [a if a != "3" else "0.02" for a in RUN[:8]] + RUN[8:]
+    out = tmp_path / "frac"
+    res, _ = invoke(*args, "--output", out)
+    assert res.exit_code == 0, res.output
+    ran = read_results(out / "results.json")
+    res, _ = invoke("score", out)
+    assert res.exit_code == 0, res.output
+    scored = read_results(out / "results.json")
+    assert scored.samples_count == ran.samples_count and not scored.model_extra.get("partial")
+    assert 1 <= scored.samples_count["tiny-qa"] < 10

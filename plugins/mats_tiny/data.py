@@ -118,7 +118,7 @@ def text_records(split: str = "text-train", n: int | None = None, seed: int = 0)
     return [text_record(s) for s in make_scenes(split, n, seed)]
 
 
-def test_samples(task: str, split: str = "test", n: int | None = None, seed: int = 0) -> list:
+def rendered_samples(task: str, split: str = "test", n: int | None = None, seed: int = 0) -> list:
     """Evaluation samples of ``task`` (caption | classification | qa) with rendered audio.
 
     caption: 5 references; classification: single-source clips, ``label`` and ``labels``

@@ -54,7 +54,7 @@ class LazySample(Sample):
 
 def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int = 0) -> list[LazySample]:
     """The tiny world's evaluation samples (ids, prompts, references, labels, meta), each clip
-    rendered on first access so ``--limit N`` renders N clips; ``data.test_samples`` is the
+    rendered on first access so ``--limit N`` renders N clips; ``data.rendered_samples`` is the
     rendered form."""
     if kind not in METRIC:
         raise MatsError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
