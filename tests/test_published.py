@@ -311,6 +311,11 @@ def sp_model(tmp_path_factory):
 
 @pytest.mark.parametrize("legacy", [True, False])
 def test_answer_ids_continue_the_prompt_as_the_published_code(sp_model, legacy):
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) >= 5:  # CI's second venv
+        pytest.skip("transformers 5 has no SentencePiece-backed (slow) LlamaTokenizer: LlamaTokenizer(vocab_file=...) "
+                    "no longer reads the .model file, and the legacy flag is that slow tokenizer's behaviour")
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer
 
     from mats_core.hf import HFCausalLM
