@@ -162,7 +162,7 @@ def evaluate(
     task_samples = {n: apply_control(ss, cfg.control, pipe.encoder, cfg.seed, n) for n, ss in task_samples.items()}  # no-audio rows
     audio_stats = AudioStatistics(pipe, bridge, cfg, pipe.registry)  # optional fit_audio capability (shift)
     audio_stats.before_run()
-    tokens = {n: cfg.task_tokens.get(n) or getattr(t, "task_token", None) for n, t in task_objs.items()}  # optional task capability
+    tokens = {n: cfg.task_tokens.get(n) or capability(t, "task_token") for n, t in task_objs.items()}  # optional task capability
     config = {
         "checkpoint": str(checkpoint),
         "encoder": pipe.spec["encoder"],

@@ -172,3 +172,14 @@ def test_score_takes_a_fractional_limit_as_the_run_did(tmp_path):
     scored = read_results(out / "results.json")
     assert scored.samples_count == ran.samples_count and not scored.model_extra.get("partial")
     assert 1 <= scored.samples_count["tiny-qa"] < 10
+
+
+def test_a_fractional_limit_runs_the_reference_rows(tmp_path):
+    """``--limit 0.02`` with the reference rows: the CLAP zero-shot row counts what it scored
+    (slicing its samples by a fraction raised before)."""
+    out = tmp_path / "ref"
+    res, _ = invoke("run", "--bridge", "noise", "--tasks", "tiny-classify", "--limit", "0.02", "--controls", "none",
+                    "--device", "cpu", "--set", "decoding.max_new_tokens=4", "--output", out)
+    assert res.exit_code == 0, res.output
+    zero_shot = read_results(out / "clap-zero-shot" / "results.json")
+    assert zero_shot.samples_count == {"tiny-classify": 4}  # ceil(0.02 * 153)
