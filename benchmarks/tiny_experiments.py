@@ -8,7 +8,7 @@ values and paired differences in comparison.json). The lam and k sweeps are eval
 (saved per seed next to the checkpoints, so a rerun only evaluates what is missing). Prints
 Markdown to paste into benchmarks/RESULTS.md.
 
-    python benchmarks/tiny_experiments.py --seeds 0,1,2 --steps 2000 --noise-variance 0.005
+    python benchmarks/tiny_experiments.py --seeds 0,1,2 --steps 2000 --noise-variance 0.0044
     python benchmarks/tiny_experiments.py --seeds 0 --noise-variance 0.002 --rows main   # a variance point
     python benchmarks/tiny_experiments.py --seeds 0,1,2 --report-only                     # table from saved rows
 """
@@ -83,7 +83,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--noise-variance", type=float, default=0.005)
+    ap.add_argument("--noise-variance", type=float, default=0.0044)
     ap.add_argument("--limit", type=int, default=None, help="samples per task (default: the whole test split)")
     ap.add_argument("--rows", choices=["main", "all"], default="all", help="main rows only, or also the lam / k sweeps")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/runs/tiny"))

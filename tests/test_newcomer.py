@@ -140,9 +140,11 @@ def test_run_without_java_fails_up_front(tmp_path: Path) -> None:
 def test_quiet_sends_third_party_noise_to_the_log(tmp_path: Path, capfd) -> None:
     from mats_core.quiet import quiet, terminal
 
+    probe_logger = logging.getLogger("transformers.probe")
+    probe_logger.setLevel(logging.WARNING)  # another test in this worker may have set transformers' verbosity to error
     with quiet(tmp_path) as log:
         warnings.warn("probe FutureWarning from a library", UserWarning)
-        logging.getLogger("transformers.probe").warning("probe attention mask is not set")
+        probe_logger.warning("probe attention mask is not set")
         print("probe stray print")
         subprocess.run(["sh", "-c", "echo probe PTBTokenizer tokenized 9 tokens >&2"], check=True)
         terminal().write("our own progress\n")

@@ -42,16 +42,17 @@ def _features(x: np.ndarray) -> np.ndarray:
 
 
 def test_class_signatures_are_distinct():
-    """A nearest-centroid classifier on crude spectral features tells the 14 classes apart,
-    across clips that vary in pitch, timbre, count and level."""
+    """A nearest-centroid classifier on crude spectral features, fitted on 3 clips per class,
+    tells the 48 classes apart far above chance (0.02) across clips that vary in pitch,
+    timbre, count and level (0.67 measured; a learnt classifier on log-mel gets about 0.9)."""
     feats = {c: [_features(render(Scene((Source(c, 2 if c in COUNTABLE else None,
                                                 loudness=("quiet", "normal", "loud")[i % 3]),), seed=1000 * k + i)))
                   for i in range(6)] for k, c in enumerate(CLASSES)}
     centroids = np.stack([np.mean(f[:3], 0) for f in feats.values()])
     correct = sum(int(np.argmin(((centroids - x) ** 2).sum(1)) == k)
                   for k, f in enumerate(feats.values()) for x in f[3:])
-    assert correct / (3 * len(CLASSES)) >= 0.7
-    assert len(CLASSES) >= 12
+    assert correct / (3 * len(CLASSES)) >= 0.6
+    assert len(CLASSES) >= 48
 
 
 def test_clips_of_one_class_vary():
@@ -62,20 +63,57 @@ def test_clips_of_one_class_vary():
 
 def test_five_distinct_references_per_test_clip():
     for s in data.make_scenes("test", 40):
-        refs = text.captions(s, k=5)
-        assert len(set(refs)) == 5
-        for src in s.sources:  # every caption states the counts it must
+        assert len(set(text.captions(s, k=5))) == 5
+        refs = text.captions(s, k=5, omit=0.0)  # question-training text: nothing left out
+        for src in s.sources:  # every full caption states the counts it must
             if src.cls in COUNTABLE:
                 words = {1: ("once", "one", "single"), 2: ("twice", "two"), 3: ("three", "thrice"),
                          0: ("repeated", "over and over", "again", "several", "many")}[src.count]
                 assert all(any(w in r.lower() for w in words) for r in refs), refs
 
 
-def test_heldout_pairs_absent_from_text_train_present_in_test():
+def test_heldout_compositions_absent_from_text_train_and_in_a_fifth_of_test():
     train = data.make_scenes("text-train", 3000)
-    assert not any(data.is_heldout(s.classes) for s in train)
+    assert not any(data.is_heldout(s) for s in train)
     test = data.make_scenes("test")
-    assert sum(data.is_heldout(s.classes) for s in test) >= 10
+    parts = [data.heldout_parts(s) for s in test]
+    assert sum(map(bool, parts)) >= 0.2 * len(test)
+    kinds = {p.split(":")[0] if ":" in p else "pair" for ps in parts for p in ps}
+    assert "pair" in kinds and len(kinds) > 4  # class pairs and class + attribute values
+
+
+def test_long_tail_world():
+    """48 classes in 8 families; the training text is Zipf-like (a head class takes far more
+    records than the tail), the CLAP pairs and the test split cover every class."""
+    from mats_tiny.regime import class_frequencies
+    from mats_tiny.world import FAMILIES
+
+    assert len(CLASSES) >= 48 and len(FAMILIES) == 8 and len(set(CLASSES)) == len(CLASSES)
+    train = class_frequencies(data.make_scenes("text-train", 4000))
+    assert train["max_class_count"] > 20 * train["min_class_count"] and train["tail_half_share"] < 0.2
+    pairs = class_frequencies(data.make_scenes("clap-pairs", 2000))
+    assert pairs["max_class_count"] < 2 * pairs["min_class_count"]
+
+
+def test_qa_answers_are_balanced_so_the_question_alone_is_at_chance():
+    """Within every yes/no or either-or question kind no answer holds much more than its fair
+    share, and "which comes first/last" names the right answer first in half the questions."""
+    from collections import Counter, defaultdict
+
+    from mats_tiny.tasks import lazy_samples
+
+    answers, first = defaultdict(Counter), []
+    for scene in data.make_scenes("val", 200) + data.make_scenes("text-train", 1200):
+        for kind, question, answer in text.questions(scene, np.random.default_rng(scene.seed), absent="rain"):
+            answers[kind][answer] += 1
+            if kind == "order":
+                first.append(question.index(answer) < question.index(" or "))
+    for kind in ("presence", "overlap", "loudness", "distance"):
+        top, total = answers[kind].most_common(1)[0][1], sum(answers[kind].values())
+        assert top / total < 0.6, (kind, answers[kind])
+    assert 0.4 < np.mean(first) < 0.6
+    kinds = Counter(s.meta["question_kind"] for s in lazy_samples("qa"))
+    assert set(kinds) >= {"presence", "source", "count", "order", "loudness"}
 
 
 def test_text_records_shape_and_mix():
@@ -133,7 +171,12 @@ def test_task_scores_count_errors_as_failures():
     qa = mats_core.build("task", "tiny-qa", limit=3)
     rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "label": None, "error": None}
             for s in qa.samples()]
-    assert qa.score(rows)["n"] == 3
+    scores = qa.score(rows)
+    assert scores["n"] == 3 and scores["accuracy"] == 1.0
+    kinds = [s.meta["question_kind"] for s in qa.samples()]
+    assert all(scores[f"accuracy_{k}"] == 1.0 and scores[f"n_{k}"] == kinds.count(k) for k in kinds)
+    rows[0] = {**rows[0], "prediction": "nonsense"}  # a wrong answer lowers its own kind only
+    assert qa.score(rows)[f"accuracy_{kinds[0]}"] < 1.0
     with pytest.raises(mats_core.MatsError, match="no predictions"):
         qa.score([])
 

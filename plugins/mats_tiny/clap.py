@@ -45,8 +45,8 @@ class ClapConfig:
     text_layers: int = 2
     audio_layers: int = 1
     heads: int = 4
-    vocab_size: int = 800
-    max_tokens: int = 48
+    vocab_size: int = 1200
+    max_tokens: int = 64
     dim: int = 256
     logit_scale: float = 100.0
     cone: float = 2.5

@@ -22,10 +22,16 @@ from mats_tiny.world import BACKGROUNDS, CLASSES, COUNTABLE, PITCHED, REPEATEDLY
 from mats_core import MatsError
 
 SPLITS = ("clap-pairs", "text-train", "val", "test")
-SIZES = {"clap-pairs": 4000, "text-train": 20000, "val": 200, "test": 300}
+SIZES = {"clap-pairs": 5000, "text-train": 20000, "val": 200, "test": 300}
 _SPLIT_ID = {name: i + 1 for i, name in enumerate(SPLITS)}
-HELDOUT_PAIRS = (("bark", "bell"), ("siren", "bird"), ("drum", "rain"), ("clap", "alarm"))
-HELDOUT_SHARE = 0.2  # of val/test mixtures forced onto a held-out pair
+# Compositions never in the training text: class pairs, and class + attribute value pairs.
+HELDOUT_PAIRS = (("bark", "bell"), ("siren", "bird"), ("drum", "rain"), ("clap", "alarm"),
+                 ("meow", "piano"), ("train", "cough"), ("kettle", "whistle"), ("saw", "waves"))
+HELDOUT_ATTRS = (("bird", "pitch", "low"), ("bell", "distance", "far"), ("siren", "loudness", "quiet"),
+                 ("piano", "loudness", "loud"), ("bark", "pitch", "high"), ("engine", "distance", "near"),
+                 ("speech", "loudness", "loud"), ("clock", "distance", "far"))
+HELDOUT_SHARE = 0.3  # of val/test scenes forced onto a held-out composition
+ZIPF = 1.1  # class frequency in the training text ~ 1 / rank ** ZIPF
 TASKS = ("caption", "classification", "qa")
 
 
@@ -41,39 +47,83 @@ def scene_seed(split: str, index: int, seed: int = 0) -> int:
     return (seed * 16 + _SPLIT_ID[split]) * 10**7 + index
 
 
-def is_heldout(classes) -> bool:
-    cs = set(classes)
+@lru_cache(maxsize=8)
+def class_weights(split: str, seed: int = 0) -> np.ndarray:
+    """Probability of each class (in :data:`CLASSES` order) as a scene's source: Zipf-like in
+    the training text (a head of common classes and a tail seen in few records; the rank
+    order is a seeded shuffle, so head and tail mix families), uniform elsewhere (a CLAP
+    trained on broad data, and test sets that cover the tail)."""
+    if split != "text-train":
+        return np.full(len(CLASSES), 1.0 / len(CLASSES))
+    rank = np.random.default_rng([seed, 7]).permutation(len(CLASSES))
+    w = 1.0 / (rank + 1.0) ** ZIPF
+    return w / w.sum()
+
+
+def heldout_parts(scene: Scene) -> list[str]:
+    """The held-out compositions a scene contains ("bark+bell", "bird:pitch=low", ...)."""
+    cs = set(scene.classes)
+    out = [f"{a}+{b}" for a, b in HELDOUT_PAIRS if a in cs and b in cs]
+    out += [f"{c}:{k}={v}" for c, k, v in HELDOUT_ATTRS for s in scene.sources if s.cls == c and getattr(s, k) == v]
+    return out
+
+
+def is_heldout(scene_or_classes) -> bool:
+    if isinstance(scene_or_classes, Scene):
+        return bool(heldout_parts(scene_or_classes))
+    cs = set(scene_or_classes)
     return any(a in cs and b in cs for a, b in HELDOUT_PAIRS)
 
 
-def sample_scene(split: str, index: int, seed: int = 0) -> Scene:
-    """Draw one scene's structure from its seed (the audio's variation comes at render)."""
-    s = scene_seed(split, index, seed)
-    rng = np.random.default_rng([s, 0])
-    k = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
-    if k >= 2 and split in ("val", "test") and rng.random() < HELDOUT_SHARE:
+def _source(c: str, rng: np.random.Generator, forced: tuple[str, str] | None = None) -> Source:
+    count = tempo = None
+    if c in COUNTABLE:
+        count = int(rng.choice([1, 2, 3, REPEATEDLY]))
+        if count == REPEATEDLY:
+            tempo = [None, "slow", "fast"][int(rng.integers(3))]
+    attrs = {"loudness": str(rng.choice(["quiet", "normal", "loud"], p=[0.3, 0.4, 0.3])),
+             "pitch": [None, "low", "high"][int(rng.integers(3))] if c in PITCHED else None,
+             "distance": [None, None, "near", "far"][int(rng.integers(4))]}
+    if forced:
+        attrs[forced[0]] = forced[1]
+    return Source(c, count, tempo=tempo, **attrs)
+
+
+def _forced(split: str, k: int, rng: np.random.Generator) -> tuple[list[str], dict]:
+    """Classes (and one attribute) that put a val/test scene on a held-out composition."""
+    if k >= 2 and rng.random() < 0.5:
         pair = list(HELDOUT_PAIRS[int(rng.integers(len(HELDOUT_PAIRS)))])
         rest = [c for c in CLASSES if c not in pair]
-        classes = pair + list(rng.choice(rest, k - 2, replace=False))
-        classes = [classes[i] for i in rng.permutation(k)]
-    else:
-        while True:
-            classes = list(rng.choice(CLASSES, k, replace=False))
-            if split != "text-train" or not is_heldout(classes):
-                break
-    sources = []
-    for c in classes:
-        count = int(rng.choice([1, 2, 3, REPEATEDLY], p=[0.3, 0.3, 0.2, 0.2])) if c in COUNTABLE else None
-        loud = str(rng.choice(["quiet", "normal", "loud"], p=[0.25, 0.5, 0.25]))
-        pitch = rng.choice(["none", "low", "high"], p=[0.4, 0.3, 0.3]) if c in PITCHED else "none"
-        sources.append(Source(str(c), count, loud, None if pitch == "none" else str(pitch)))
-    overlap = k == 2 and bool(rng.random() < 0.4)
-    background = None
-    if rng.random() < 0.35:
-        options = [b for b in BACKGROUNDS if b not in classes]
-        background = str(options[int(rng.integers(len(options)))])
-    snr = round(float(rng.uniform(*SNR_DB)), 1)
-    return Scene(tuple(sources), overlap=overlap, background=background, snr_db=snr, seed=s)
+        return pair + [str(c) for c in rng.choice(rest, k - 2, replace=False)], {}
+    c, attr, value = HELDOUT_ATTRS[int(rng.integers(len(HELDOUT_ATTRS)))]
+    rest = [x for x in CLASSES if x != c]
+    return [c, *(str(x) for x in rng.choice(rest, k - 1, replace=False))], {c: (attr, value)}
+
+
+def sample_scene(split: str, index: int, seed: int = 0) -> Scene:
+    """Draw one scene's structure from its seed (the audio's variation comes at render).
+    Training text never holds a held-out composition; a share of val/test is forced onto one."""
+    s = scene_seed(split, index, seed)
+    rng = np.random.default_rng([s, 0])
+    k = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
+    weights = class_weights(split, seed)
+    forced = split in ("val", "test") and rng.random() < HELDOUT_SHARE
+    for _ in range(1000):
+        if forced:
+            classes, force = _forced(split, k, rng)
+            classes = [classes[i] for i in rng.permutation(k)]
+        else:
+            classes, force = [str(c) for c in rng.choice(CLASSES, k, replace=False, p=weights)], {}
+        overlap = k == 2 and bool(rng.random() < 0.5)
+        background = None
+        if rng.random() < 0.4:
+            options = [b for b, recipe in BACKGROUNDS.items() if recipe not in classes]
+            background = str(options[int(rng.integers(len(options)))])
+        scene = Scene(tuple(_source(c, rng, force.get(c)) for c in classes), overlap=overlap, background=background,
+                      snr_db=round(float(rng.uniform(*SNR_DB)), 1), seed=s)
+        if split != "text-train" or not heldout_parts(scene):
+            return scene
+    raise RuntimeError(f"scene {s}: no scene without a held-out composition in 1000 draws")
 
 
 @lru_cache(maxsize=16)
@@ -88,25 +138,30 @@ def make_scenes(split: str, n: int | None = None, seed: int = 0) -> list[Scene]:
 
 
 def text_record(scene: Scene) -> dict[str, str]:
-    """One training record {text, instruction, answer, task} from a scene (text only)."""
+    """One training record {text, instruction, answer, task} from a scene (text only). A
+    question's text is a caption that states every attribute (its answer is in the text)."""
     rng = np.random.default_rng([scene.seed, 3])
     single = len(scene.sources) == 1
     task = str(rng.choice(TASKS, p=[0.4, 0.3, 0.3] if single else [0.55, 0.0, 0.45]))
+    if task == "qa":
+        _, question, answer = _question(scene, rng)
+        return {"text": T.captions(scene, k=1, omit=0.0)[0], "instruction": question, "answer": answer, "task": task}
     caps = T.captions(scene, k=2)
-    text = caps[0]
     if task == "caption":
-        return {"text": text, "instruction": T.pick(rng, T.CAPTION_PROMPTS),
+        return {"text": caps[0], "instruction": T.pick(rng, T.CAPTION_PROMPTS),
                 "answer": caps[int(rng.integers(2))], "task": task}
-    if task == "classification":
-        return {"text": text, "instruction": T.pick(rng, T.CLASSIFY_PROMPTS), "answer": T.label(scene), "task": task}
-    _, question, answer = _question(scene, rng)
-    return {"text": text, "instruction": question, "answer": answer, "task": task}
+    return {"text": caps[0], "instruction": T.pick(rng, T.CLASSIFY_PROMPTS), "answer": T.label(scene), "task": task}
 
 
 def _question(scene: Scene, rng: np.random.Generator) -> tuple[str, str, str]:
-    """One question of a uniformly drawn kind (presence / count / order / overlap / loudness)."""
-    absent = [c for c in CLASSES if c not in scene.classes]
-    qs = T.questions(scene, rng, absent=str(absent[int(rng.integers(len(absent)))]))
+    """One question of a uniformly drawn kind (:data:`mats_tiny.text.QUESTION_KINDS`). The
+    absent class of a "no" presence question follows the split's class frequencies, so that
+    "yes" and "no" are equally likely for every class, head or tail."""
+    split_id, world_seed = (scene.seed // 10**7) % 16, scene.seed // 10**7 // 16
+    weights = class_weights(SPLITS[split_id - 1], world_seed)
+    absent = [i for i, c in enumerate(CLASSES) if c not in scene.classes]
+    p = weights[absent] / weights[absent].sum()
+    qs = T.questions(scene, rng, absent=CLASSES[int(rng.choice(absent, p=p))])
     kinds = sorted({q[0] for q in qs})
     kind = kinds[int(rng.integers(len(kinds)))]
     pool = [q for q in qs if q[0] == kind]

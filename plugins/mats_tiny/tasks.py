@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -64,7 +64,8 @@ def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int
             break
         if kind == "classification" and len(scene.sources) != 1:
             continue
-        meta = {"scene": scene.to_dict(), "classes": list(scene.classes), "heldout": data.is_heldout(scene.classes),
+        parts = data.heldout_parts(scene)
+        meta = {"scene": scene.to_dict(), "classes": list(scene.classes), "heldout": bool(parts), "heldout_parts": parts,
                 "sources": len(scene.sources)}
         if kind == "caption":
             refs, instruction, label = T.captions(scene, k=5), T.TEST_PROMPT["caption"], None
@@ -101,6 +102,21 @@ class TinyTask(MetricTask):
 
     score_labels = CLASSES  # classification's label set (mats_core.scoring.MetricTask)
 
+    def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
+        """The metric's scores; for qa also ``accuracy_<kind>`` and ``n_<kind>`` per question
+        kind (presence, source, count, ...), read from the sample ids (no audio is rendered)."""
+        rows = list(predictions)
+        out = super().score(rows, **context)
+        if self.kind != "qa" or not rows:
+            return out
+        kinds = {s.id: s.meta["question_kind"] for s in lazy_samples("qa", split=self.split, seed=self.seed)}
+        for kind in T.QUESTION_KINDS:
+            subset = [r for r in rows if kinds.get(r.get("id")) == kind]
+            if subset:
+                out[f"accuracy_{kind}"] = super().score(subset, **context)["accuracy"]
+                out[f"n_{kind}"] = float(len(subset))
+        return out
+
 class TinyCorpus:
     """Training text of the tiny world: {text, instruction, answer, task} records.
 
@@ -135,6 +151,6 @@ def corpus_cache_path(split: str, n: int | None, seed: int) -> Path:
 def _generator_version() -> str:
     """Hash of the modules whose code decides the text (a grammar edit invalidates the cache)."""
     digest = hashlib.sha256()
-    for module in ("world.py", "text.py", "data.py"):
+    for module in ("world.py", "sources.py", "text.py", "data.py"):
         digest.update(Path(__file__).with_name(module).read_bytes())
     return digest.hexdigest()[:12]

@@ -1,8 +1,9 @@
 """The tiny world's sound scenes: a seeded procedural generator with no external audio.
 
 A :class:`Scene` is a structured description (1-3 sources with count, loudness, pitch,
-order or overlap, an optional background at an SNR). :func:`render` turns it into 16 kHz
-mono audio with numpy only. Each class has its own synthesis recipe (tone, sweep,
+distance, tempo, order or overlap, an optional background at an SNR). :func:`render` turns
+it into 16 kHz mono audio with numpy only. 48 classes in 8 families
+(:data:`FAMILIES`); each class has its own synthesis recipe (tone, sweep,
 harmonic hum, filtered noise, inharmonic partials, ...) and every clip draws its own
 pitch, timbre, duration, rhythm and level, so a model must learn the class signature,
 not memorise a waveform. Same scene (same seed) -> bit-identical samples.
@@ -18,18 +19,32 @@ import numpy as np
 
 SAMPLE_RATE = 16000
 DURATION = 3.0
-CLASSES = (
-    "beep", "siren", "engine", "rain", "wind", "bell", "drum",
-    "clap", "bird", "clock", "alarm", "drip", "bark", "babble",
-)
-# Discrete events that can be counted (once, twice, ...); the others are continuous textures.
-COUNTABLE = frozenset({"beep", "bell", "drum", "clap", "bird", "drip", "bark"})
-# Classes whose pitch is a meaningful, controllable attribute ("a low bell").
-PITCHED = frozenset({"beep", "siren", "bell", "bird", "alarm", "bark"})
-BACKGROUNDS = ("rain", "wind", "hum")
+# 48 sound-source classes in 8 families of 6; the recipes of the first 14 live here, the
+# other 34 in :mod:`mats_tiny.sources`.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "animals": ("bark", "bird", "meow", "crow", "frog", "cricket"),
+    "vehicles": ("engine", "horn", "train", "motorcycle", "airplane", "helicopter"),
+    "tools": ("drill", "saw", "hammer", "typing", "sanding", "ratchet"),
+    "water": ("rain", "wind", "drip", "stream", "waves", "splash"),
+    "household": ("clock", "knock", "footsteps", "vacuum", "doorbell", "kettle"),
+    "instruments": ("bell", "drum", "piano", "guitar", "flute", "violin"),
+    "alarms": ("beep", "siren", "alarm", "buzzer", "phone", "whistle"),
+    "people": ("clap", "babble", "laugh", "cough", "speech", "snore"),
+}
+CLASSES = tuple(c for members in FAMILIES.values() for c in members)
+FAMILY = {c: family for family, members in FAMILIES.items() for c in members}
+# Discrete events that can be counted (once, twice, ...) and classes whose pitch is a
+# controllable attribute ("a low bell"); completed with the new classes' flags below.
+_COUNTABLE = {"beep", "bell", "drum", "clap", "bird", "drip", "bark"}
+_PITCHED = {"beep", "siren", "bell", "bird", "alarm", "bark"}
+# background name -> the recipe that renders it (never a class of the same scene)
+BACKGROUNDS = {"rain": "rain", "wind": "wind", "hum": "hum", "crowd": "babble", "water": "stream"}
 LOUDNESS = ("quiet", "normal", "loud")
 PITCHES = ("low", "high")
-REPEATEDLY = 0  # Source.count value for "repeatedly" (5-7 events)
+DISTANCES = ("near", "far")
+TEMPOS = ("slow", "fast")
+REPEATEDLY = 0  # Source.count value for "repeatedly" (5-7 events; slow 3-4, fast 9-12)
+EVENTS = {None: (5, 8), "slow": (3, 5), "fast": (9, 13)}  # [lo, hi) events of a REPEATEDLY source
 LEVEL_DB = {"quiet": (-36.0, -30.0), "normal": (-25.0, -21.0), "loud": (-14.0, -10.0)}  # max 25-ms RMS, dBFS
 SNR_DB = (6.0, 20.0)
 CREST = 3.0  # soft peak ceiling of a source, relative to its level
@@ -38,12 +53,16 @@ CREST = 3.0  # soft peak ceiling of a source, relative to its level
 @dataclass(frozen=True)
 class Source:
     """One sound source. ``count``: 1, 2, 3 or REPEATEDLY for countable classes, None for
-    continuous ones. ``pitch``: "low" | "high" | None (unmarked or not pitched)."""
+    continuous ones. ``pitch``: "low" | "high" | None (unmarked or not pitched). ``distance``:
+    "near" | "far" (muffled, reverberant) | None. ``tempo``: "slow" | "fast" | None, only for
+    a countable source heard REPEATEDLY (the events' rate)."""
 
     cls: str
     count: int | None = None
     loudness: str = "normal"
     pitch: str | None = None
+    distance: str | None = None
+    tempo: str | None = None
 
     def __post_init__(self) -> None:
         if self.cls not in CLASSES:
@@ -57,6 +76,10 @@ class Source:
             raise ValueError(f"Source.count for {self.cls!r} must be 1, 2, 3 or REPEATEDLY (0), got {self.count!r}")
         if not countable and self.count is not None:
             raise ValueError(f"Source.count must be None for continuous class {self.cls!r}")
+        if self.distance is not None and self.distance not in DISTANCES:
+            raise ValueError(f"Source.distance must be one of {DISTANCES} or None, got {self.distance!r}")
+        if self.tempo is not None and (self.tempo not in TEMPOS or self.count != REPEATEDLY):
+            raise ValueError(f"Source.tempo {self.tempo!r} needs a countable source heard REPEATEDLY and one of {TEMPOS}")
 
 
 @dataclass(frozen=True)
@@ -77,7 +100,7 @@ class Scene:
         if self.overlap and len(self.sources) != 2:
             raise ValueError("Scene.overlap needs exactly 2 sources")
         if self.background is not None and self.background not in BACKGROUNDS:
-            raise ValueError(f"Scene.background must be one of {BACKGROUNDS} or None, got {self.background!r}")
+            raise ValueError(f"Scene.background must be one of {tuple(BACKGROUNDS)} or None, got {self.background!r}")
         if len({s.cls for s in self.sources}) != len(self.sources):
             raise ValueError("Scene.sources must have distinct classes")
 
@@ -403,7 +426,27 @@ def _s_hum(p, n, rng):
 
 
 Recipe = tuple[Callable, Callable]
-RECIPES: dict[str, Recipe] = {name: (globals()[f"_p_{name}"], globals()[f"_s_{name}"]) for name in (*CLASSES, "hum")}
+RECIPES: dict[str, Recipe] = {name: (globals()[f"_p_{name}"], globals()[f"_s_{name}"])
+                              for name in (*_COUNTABLE, *_PITCHED, "engine", "rain", "wind", "clock", "babble", "hum")}
+from mats_tiny import sources as _sources  # noqa: E402 - its recipes use the helpers above
+
+RECIPES.update(_sources.RECIPES)
+COUNTABLE = frozenset(_COUNTABLE | {c for c, (_, countable, _) in _sources.NEW_CLASSES.items() if countable})
+PITCHED = frozenset(_PITCHED | {c for c, (_, _, pitched) in _sources.NEW_CLASSES.items() if pitched})
+assert set(RECIPES) == {*CLASSES, "hum"}, sorted(set(RECIPES) ^ {*CLASSES, "hum"})
+
+
+def _far(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A distant source: high frequencies absorbed and a reverberant tail (exponentially
+    decaying noise, RT60 0.4-0.9 s) mixed over the muffled direct sound."""
+    n = len(x)
+    rt = rng.uniform(0.4, 0.9)
+    m = int(rt * SAMPLE_RATE)
+    ir = rng.standard_normal(m) * np.exp(-6.9 * _t(m) / rt)
+    size = 1 << int(np.ceil(np.log2(n + m)))
+    wet = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(ir, size), size)[:n]
+    dry = _band(x, 30, rng.uniform(1500, 3000))
+    return _norm(dry) + rng.uniform(0.6, 1.0) * _norm(_band(wet, 30, 4000))
 
 
 # ---------------------------------------------------------------------------------------
@@ -442,12 +485,14 @@ def _track(src: Source, span: tuple[int, int], n: int, rng: np.random.Generator)
     if src.cls not in COUNTABLE:
         out[s:e] = synth(p, e - s, rng)
     else:
-        events = int(rng.integers(5, 8)) if src.count == REPEATEDLY else int(src.count)
+        events = int(rng.integers(*EVENTS[src.tempo])) if src.count == REPEATEDLY else int(src.count)
         slot = (e - s) / events
         length = int(min(p["dur"] * SAMPLE_RATE, 0.8 * slot))
         for i in range(events):
             on = s + int(i * slot + rng.uniform(0.0, 1.0) * (slot - length))
             out[on:on + length] = synth(p, length, rng) * rng.uniform(0.85, 1.0)
+    if src.distance == "far":
+        out = _far(out, rng)
     out /= max(_loudness(out[s:e]), 1e-12)
     return CREST * np.tanh(out / CREST)  # soft-limit clicks and drops, as a recorder's limiter would
 
@@ -461,7 +506,7 @@ def render(scene: Scene) -> np.ndarray:
         lo, hi = LEVEL_DB[src.loudness]
         mix += _track(src, span, n, rng) * 10 ** (rng.uniform(lo, hi) / 20)
     if scene.background is not None:
-        params, synth = RECIPES[scene.background]
+        params, synth = RECIPES[BACKGROUNDS[scene.background]]
         bg = _norm(synth(params(rng, None), n, rng))
         mix += bg * _loudness(mix) * 10 ** (-scene.snr_db / 20)
     peak = np.abs(mix).max()
