@@ -110,6 +110,11 @@ def save_tokenizer(tokenizer, out: Path) -> None:
     4.x also resets the pre-tokenizer's ``add_prefix_space`` unless the config states it.
     """
     tokenizer.save_pretrained(out)
+    tok_path = out / "tokenizer.json"  # 4.x may have written the reset value: state it in both files
+    tok_json = json.loads(tok_path.read_text())
+    if (tok_json.get("pre_tokenizer") or {}).get("type") == "ByteLevel":
+        tok_json["pre_tokenizer"]["add_prefix_space"] = True
+        tok_path.write_text(json.dumps(tok_json, indent=2, ensure_ascii=False))
     path = out / "tokenizer_config.json"
     config = json.loads(path.read_text())
     config.update(tokenizer_class="PreTrainedTokenizerFast", add_prefix_space=True)
