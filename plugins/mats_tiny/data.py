@@ -47,6 +47,12 @@ def scene_seed(split: str, index: int, seed: int = 0) -> int:
     return (seed * 16 + _SPLIT_ID[split]) * 10**7 + index
 
 
+def split_of(scene: Scene) -> tuple[str, int]:
+    """(split, world seed) a scene was drawn from: the inverse of :func:`scene_seed`."""
+    block = scene.seed // 10**7
+    return SPLITS[block % 16 - 1], block // 16
+
+
 @lru_cache(maxsize=8)
 def class_weights(split: str, seed: int = 0) -> np.ndarray:
     """Probability of each class (in :data:`CLASSES` order) as a scene's source: Zipf-like in
@@ -157,8 +163,7 @@ def _question(scene: Scene, rng: np.random.Generator) -> tuple[str, str, str]:
     """One question of a uniformly drawn kind (:data:`mats_tiny.text.QUESTION_KINDS`). The
     absent class of a "no" presence question follows the split's class frequencies, so that
     "yes" and "no" are equally likely for every class, head or tail."""
-    split_id, world_seed = (scene.seed // 10**7) % 16, scene.seed // 10**7 // 16
-    weights = class_weights(SPLITS[split_id - 1], world_seed)
+    weights = class_weights(*split_of(scene))
     absent = [i for i, c in enumerate(CLASSES) if c not in scene.classes]
     p = weights[absent] / weights[absent].sum()
     qs = T.questions(scene, rng, absent=CLASSES[int(rng.choice(absent, p=p))])

@@ -348,12 +348,12 @@ def questions(scene: Scene, rng: np.random.Generator, absent: str) -> list[tuple
     if len(scene.sources) == 2:
         a, b = (what[s.cls] for s in scene.sources)
         out.append(("overlap", f"Do you hear {a} and {b} at the same time?", "yes" if scene.overlap else "no"))
-    for kind, attr, options in (("loudness", "loudness", ("loud", "quiet")), ("distance", "distance", ("near", "far"))):
-        marked = [s for s in scene.sources if getattr(s, attr) in options]
+    # attribute, its two marked values, how the question words them
+    for attr, values, words in (("loudness", ("loud", "quiet"), ("loud", "quiet")),
+                                ("distance", ("near", "far"), ("near", "far away"))):
+        marked = [s for s in scene.sources if getattr(s, attr) in values]
         if marked:
             s = marked[int(rng.integers(len(marked)))]
-            x, y = options if rng.random() < 0.5 else options[::-1]
-            verb = "loud or quiet" if kind == "loudness" else "near or far away"
-            verb = verb if x == options[0] else " or ".join(verb.split(" or ")[::-1])
-            out.append((kind, f"Is {what[s.cls]} {verb}?", getattr(s, attr)))
+            first, second = words if rng.random() < 0.5 else words[::-1]
+            out.append((attr, f"Is {what[s.cls]} {first} or {second}?", getattr(s, attr)))
     return out
