@@ -89,6 +89,7 @@ class HFCausalLM:
     def _setup(self, template: str, lora: dict | None, device: torch.device, max_length: int | None,
                generation: dict | None, keep_placement: bool = False) -> None:
         self.device = device
+        self._keeps_logits = True
         tok = self.tokenizer
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token  # no new rows: keeps the frozen embedding matrix untouched
@@ -142,8 +143,20 @@ class HFCausalLM:
         return self.model.get_input_embeddings()(ids.to(self.device))
 
     def loss(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        out = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels)
-        return out.loss
+        """Mean next-token loss on the labelled positions. The LM head runs only at positions
+        whose next token is labelled (``logits_to_keep``): prompt and prefix positions need no
+        logits, and over a 49k-152k vocabulary they are a large share of a small model's step."""
+        target = labels[:, 1:]
+        keep = (target != -100).any(0).nonzero().squeeze(-1)
+        if keep.numel() == 0 or not self._keeps_logits:
+            return self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels).loss
+        try:
+            logits = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, logits_to_keep=keep).logits
+        except TypeError:  # a model class without logits_to_keep (transformers < 4.50, remote code)
+            self._keeps_logits = False
+            return self.loss(inputs_embeds, attention_mask, labels)
+        picked = target[:, keep].to(logits.device)
+        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), picked.flatten(), ignore_index=-100)
 
     @torch.no_grad()
     def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **decoding: Any) -> list[str]:

@@ -89,3 +89,27 @@ def test_missing_model_is_a_clear_error(tmp_path):
         build("llm", "gpt2", model=str(tmp_path / "nope"))
     with pytest.raises(MatsError, match="param 'model' is empty"):
         build("llm", "llama")
+
+
+@pytest.mark.parametrize("preset, fixture", [("gpt2", "gpt2_dir"), ("vicuna", "llama_dir")])
+def test_loss_on_labelled_positions_only_equals_the_full_logits_loss(preset, fixture, request):
+    """The LM head runs only where a label follows; loss and gradients equal transformers' own."""
+    from mats_core.model import IGNORE
+
+    llm = build("llm", preset, model=str(request.getfixturevalue(fixture)), dtype="float32", device="cpu")
+    torch.manual_seed(0)
+    emb = torch.randn(3, 12, llm.hidden_size, requires_grad=True)
+    mask = torch.ones(3, 12, dtype=torch.long)
+    mask[2, 9:] = 0
+    labels = torch.full((3, 12), IGNORE)
+    labels[0, 6:10] = torch.tensor([5, 6, 7, 8])
+    labels[1, 8:12] = torch.tensor([9, 10, 11, 12])
+    labels[2, 4:9] = torch.tensor([13, 14, 15, 16, 17])
+    ours = llm.loss(emb, mask, labels)
+    (g_ours,) = torch.autograd.grad(ours, emb)
+    full = llm.model(inputs_embeds=emb, attention_mask=mask, labels=labels).loss
+    (g_full,) = torch.autograd.grad(full, emb)
+    assert abs(ours.item() - full.item()) < 1e-5
+    assert torch.allclose(g_ours, g_full, atol=1e-6)
+    keep = llm.model(inputs_embeds=emb, attention_mask=mask, logits_to_keep=torch.arange(3, 11)).logits
+    assert keep.shape[1] == 8  # the head ran at 8 of 12 positions
