@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,9 @@ class TrainConfig(BaseModel):
     supervision: Literal["text", "audio"] = "text"
     device: str = "auto"
     task_tokens: dict[str, str] = Field(default_factory=dict)  # record task -> token before the instruction (published MATS)
+    mapper_lr: float | None = Field(None, gt=0)  # the mapper's own rate (None: lr); a pretrained LLM's LoRA wants less
+    llm_frozen_steps: int = Field(0, ge=0)  # prefix-only warm-up: the LLM's trainables (LoRA) wait this many steps
+    keep_checkpoints: bool = False  # also keep each checkpoint's weights in <output>/steps/<step> (learning curves)
 
 
 def train(
@@ -57,11 +60,13 @@ def train(
     resume: bool = False,
     progress: bool = True,
     overwrite: bool = False,
+    on_checkpoint: Callable[[int, Path], None] | None = None,
 ) -> Path:
     """Train and save a checkpoint into ``output``; returns it. ``spec`` (names + params of the
     encoder/llm/bridge/corpus) is stored in the checkpoint so ``run`` can rebuild everything.
     A checkpoint already in ``output`` is continued only with ``resume`` and the same settings,
-    replaced only with ``overwrite`` (mats_core.checkpoints)."""
+    replaced only with ``overwrite`` (mats_core.checkpoints). ``on_checkpoint(step, output)``
+    runs after each checkpoint is written (learning curves: evaluate or copy it there)."""
     from accelerate import Accelerator
 
     from mats_core.hf import resolve_device
@@ -97,6 +102,10 @@ def train(
             bar.update(done, loss=mean_loss)
         if done % config.checkpoint_every == 0 or done == config.steps:
             loop.checkpoint(out, done, {**spec_full, "step": done, "context": context})
+            if config.keep_checkpoints and accel.is_main_process:
+                _keep(out, done)
+            if on_checkpoint is not None and accel.is_main_process:
+                on_checkpoint(done, out)
     if bar:
         bar.close()
     model.mapper.eval()
@@ -144,18 +153,13 @@ class _Loop:
 
     @classmethod
     def start(cls, model: MATSModel, bridge: Any, records: list[dict], z_all: torch.Tensor, config: TrainConfig, accel) -> "_Loop":
-        from transformers import get_cosine_schedule_with_warmup
-
         instructions = [r["instruction"] for r in records]
         answers = [r["answer"] for r in records]
         tokens = [r.get("task_token") or config.task_tokens.get(r.get("task", "")) for r in records]  # a record's own wins
         params = model.trainable_parameters()
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]  # no decay on biases / norms / 1-D constants, as the paper
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
-        )
-        scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
+        groups, starts = _param_groups(model, config)
+        optimizer = torch.optim.AdamW(groups, lr=config.lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [_cosine(config.warmup, config.steps, s) for s in starts])
         data_gen = torch.Generator().manual_seed(config.seed * 1000 + accel.process_index)
         noise_gen = torch.Generator(device=z_all.device).manual_seed(config.seed * 1000 + 7 + accel.process_index)
         return cls(model, bridge, config, accel, z_all, (instructions, answers, tokens), params, optimizer, scheduler, data_gen, noise_gen)
@@ -201,6 +205,49 @@ class _Loop:
             with writing(out) as stage:  # one unit: a kill inside leaves the previous checkpoint whole
                 self.model.save(stage, config)
                 _save_state(stage, done, self.optimizer, self.scheduler, self.data_gen, self.noise_gen)
+
+
+def _keep(out: Path, step: int) -> None:
+    """A copy of the checkpoint just written, without optimizer state: <output>/steps/<step>."""
+    import shutil
+
+    keep = out / "steps" / str(step)
+    with writing(keep) as stage:
+        for f in out.iterdir():
+            if f.is_file() and not f.name.startswith("trainer_state") and f.name != "train_log.jsonl":
+                shutil.copy2(f, stage / f.name)
+
+
+def _param_groups(model: MATSModel, config: TrainConfig) -> tuple[list[dict], list[int]]:
+    """AdamW groups and the step each starts learning at. No decay on biases / norms / 1-D
+    constants, as the paper. Mapper and LLM get groups of their own only when their rates or
+    starts differ (so an older run's optimizer state still resumes)."""
+    def split(ps: list, lr: float) -> list[dict]:
+        return [{"params": [p for p in ps if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
+                {"params": [p for p in ps if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
+
+    mapper, llm = list(model.mapper.parameters()), list(model.llm.trainable_parameters())
+    mapper_lr = config.mapper_lr or config.lr
+    if not llm:
+        return split(mapper, mapper_lr), [0, 0]
+    if mapper_lr == config.lr and not config.llm_frozen_steps:
+        return split(mapper + llm, config.lr), [0, 0]
+    wait = config.llm_frozen_steps
+    return split(mapper, mapper_lr) + split(llm, config.lr), [0, 0, wait, wait]
+
+
+def _cosine(warmup: int, total: int, start: int = 0) -> Callable[[int], float]:
+    """transformers' cosine-with-warmup factor, shifted to begin at ``start`` (0 before it)."""
+    def factor(step: int) -> float:
+        step -= start
+        if step < 0:
+            return 0.0
+        if step < warmup:
+            return float(step) / float(max(1, warmup))
+        progress = float(step - warmup) / float(max(1, total - start - warmup))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * 0.5 * 2.0 * progress)))
+
+    return factor
 
 
 def _guard(out: Path, body: dict, resume: bool, overwrite: bool, accel) -> None:

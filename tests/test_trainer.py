@@ -41,7 +41,8 @@ def test_assemble_masks_everything_but_the_answer(lm_dir):
 
 
 def _train(lm_dir, out, steps, bridge="noise", **kw):
-    cfg = TrainConfig(steps=steps, batch_size=8, lr=kw.pop("lr", 1e-2), warmup=2, checkpoint_every=5, log_every=1, seed=3, device="cpu")
+    cfg = TrainConfig(steps=steps, batch_size=8, lr=kw.pop("lr", 1e-2), warmup=2, checkpoint_every=5, log_every=1, seed=3, device="cpu",
+                      **kw.pop("settings", {}))
     spec = {"encoder": {"name": "hash", "params": {}}, "llm": {"name": "x", "params": {}}, "bridge": {"name": bridge, "params": {"noise_variance": 0.01}}, "corpus": {"name": "fake", "params": {}}}
     torch.manual_seed(0)  # LoRA A is initialised from the global RNG when the LLM is built
     br = build("bridge", bridge, noise_variance=0.01) if bridge == "noise" else build("bridge", bridge)
@@ -78,3 +79,42 @@ def test_resume_gives_the_same_checkpoint(lm_dir, tmp_path, monkeypatch):
         assert a.keys() == b.keys()
         for k in a:
             assert torch.equal(a[k], b[k]), (name, k)
+
+
+def test_prefix_only_warmup_holds_the_lora_still_and_the_mapper_has_its_own_rate(lm_dir, tmp_path):
+    """llm_frozen_steps: the LLM's LoRA stays at its init while the mapper learns, then both move;
+    mapper_lr is the mapper's rate; on_checkpoint sees every checkpoint."""
+    seen = {}
+
+    def snapshot(step, out):
+        seen[step] = (load_file(out / "mapper.safetensors"), load_file(out / "adapter.safetensors"))
+
+    out = _train(lm_dir, tmp_path / "ck", steps=15, settings={"llm_frozen_steps": 10, "mapper_lr": 3e-2, "keep_checkpoints": True},
+                 on_checkpoint=snapshot)
+    assert sorted(seen) == [5, 10, 15]
+    kept = sorted(int(d.name) for d in (out / "steps").iterdir())
+    assert kept == [5, 10, 15] and not list((out / "steps" / "5").glob("trainer_state*"))
+    assert json.loads((out / "steps" / "5" / "config.json").read_text())["step"] == 5
+    for name, tensors in seen[5][0].items():  # the kept step-5 weights are the step-5 checkpoint's
+        assert torch.equal(load_file(out / "steps" / "5" / "mapper.safetensors")[name], tensors)
+    torch.manual_seed(0)
+    init = make_llm(lm_dir).adapter_state_dict()
+    lora_b = [k for k in init if "lora_B" in k]
+    assert lora_b and all(torch.equal(seen[10][1][k], init[k]) for k in init)  # frozen through step 10
+    assert any(not torch.equal(seen[15][1][k], init[k]) for k in lora_b)  # learning after it
+    assert any(not torch.equal(seen[5][0][k], seen[10][0][k]) for k in seen[5][0])  # the mapper learnt meanwhile
+    groups, starts = trainer_mod._param_groups(MATSModel(make_llm(lm_dir), 16, {"type": "mlp", "prefix_length": 2}),
+                                               TrainConfig(lr=1e-3, mapper_lr=5e-3, llm_frozen_steps=7))
+    assert [g["lr"] for g in groups] == [5e-3, 5e-3, 1e-3, 1e-3] and starts == [0, 0, 7, 7]
+    factor = trainer_mod._cosine(2, 20, start=7)
+    assert factor(6) == 0.0 and factor(8) == 0.5 and factor(9) == 1.0 and factor(20) == 0.0
+
+
+def test_default_schedule_is_transformers_cosine(lm_dir):
+    from transformers import get_cosine_schedule_with_warmup
+
+    ref = get_cosine_schedule_with_warmup(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), 5, 40)
+    ours = trainer_mod._cosine(5, 40)
+    assert [ref.lr_lambdas[0](s) for s in range(45)] == [ours(s) for s in range(45)]
+    groups, _ = trainer_mod._param_groups(MATSModel(make_llm(lm_dir), 16, {"type": "mlp", "prefix_length": 2}), TrainConfig())
+    assert len(groups) == 2  # one rate: the groups of older checkpoints, which still resume
