@@ -85,7 +85,7 @@ def pycocoevalcap_scores(predictions, references, meteor):
 def test_caption_metrics_equal_pycocoevalcaps_own(caption_metric, meteor):
     theirs = pycocoevalcap_scores(CAPTION_PREDICTIONS, CAPTION_REFERENCES, meteor)
     ours = caption_metric.compute(CAPTION_PREDICTIONS, CAPTION_REFERENCES)
-    assert set(ours) == {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider"}
+    assert set(ours) == {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider", "distinct"}
     for name, value in theirs.items():
         assert ours[name] == pytest.approx(value, abs=1e-12), name
         assert isinstance(ours[name], float)
@@ -100,6 +100,9 @@ def test_caption_perfect_high_garbage_low(caption_metric):
         garbage["bleu_1"] < 0.05 and garbage["bleu_4"] < 1e-4 and garbage["cider"] < 0.05 and garbage["rouge_l"] < 0.05
     )
     assert perfect["rouge_l"] == pytest.approx(1.0)
+    n = len(CAPTION_REFERENCES)
+    assert garbage["distinct"] == pytest.approx(1 / n)  # one caption for every clip
+    assert perfect["distinct"] == len({refs[0].lower().rstrip(".") for refs in CAPTION_REFERENCES}) / n
 
 
 def test_spice_is_none_with_reason_when_corenlp_is_missing(caption_metric, monkeypatch, tmp_path):

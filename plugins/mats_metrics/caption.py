@@ -23,7 +23,7 @@ from mats_core import MatsError
 from mats_metrics._inputs import check_pairing, reference_lists, str_list
 
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
-SCORE_NAMES = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider")
+SCORE_NAMES = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider", "distinct")
 
 
 def spice_lib_dir() -> Path:
@@ -60,14 +60,15 @@ class CaptionMetric:
     """``compute(predictions: list[str], references: list[list[str]]) -> {name: float | None}``.
 
     Returns bleu_1..bleu_4, meteor, rouge_l, cider (coco-caption's CIDEr-D), spice and spider
-    (``(cider + spice) / 2``). ``notes`` maps a metric reported as None to the reason. Empty
+    (``(cider + spice) / 2``), and ``distinct``: the share of distinct predictions (after PTB
+    tokenisation), 1/n when a model writes one caption for every clip. ``notes`` maps a metric reported as None to the reason. Empty
     predictions score 0; empty references are rejected. Call :meth:`close` (or use ``with``)
     to stop the METEOR JVM early; it is also stopped when the object is garbage-collected.
     """
 
     name = "caption"
     headline = ["bleu_4", "meteor", "rouge_l", "cider", "spider"]  # what tables show
-    higher_is_better = {k: True for k in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider")}
+    higher_is_better = {k: True for k in SCORE_NAMES}
 
     def __init__(self) -> None:
         self._meteor: Any = None
@@ -101,6 +102,7 @@ class CaptionMetric:
         scores["cider"] = float(Cider().compute_score(gts, res)[0])
         scores["spice"] = self._spice_score(gts, res)
         scores["spider"] = None if scores["spice"] is None else (scores["cider"] + scores["spice"]) / 2
+        scores["distinct"] = len({" ".join(res[i]) for i in res}) / len(res) if res else None
         return scores
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> Any:
