@@ -284,7 +284,7 @@ def run(
     reference: bool = typer.Option(True, help="Add the CLAP zero-shot and MATS-Audio reference rows."),
     predict_only: bool = typer.Option(False, help="Only generate; score later with `mats-bench score DIR`."),
     suite: Optional[Path] = typer.Option(None, help="A suite YAML (benchmarks/suites/): its encoder, llm, bridges, tasks, run and decoding settings replace those options; --set still wins."),
-    controls: str = typer.Option("silence,shuffled", help="No-audio control rows (noise checkpoint and bridge, audio replaced): silence, shuffled, or none. Off with --no-reference."),
+    controls: Optional[str] = typer.Option(None, help="No-audio control rows (noise checkpoint and bridge, audio replaced): silence, shuffled, or none. Default: silence,shuffled, none with --no-reference."),
     reference_row: str = typer.Option("noise", help="Row that every other row is compared with (paired bootstrap difference and p-value)."),
     resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95%% intervals (default 1000; 0: none)."),
     log_samples: bool = typer.Option(False, "--log-samples", "--log_samples", help="Accepted for lm-evaluation-harness habits; a no-op: every sample is always logged to <output>/<row>/samples.jsonl."),
@@ -306,7 +306,7 @@ def run(
     try:
         from mats_core.controls import parse_controls
 
-        stats = {"controls": parse_controls(controls), "reference_row": reference_row, "resamples": resamples}
+        stats = {"controls": None if controls is None else parse_controls(controls), "reference_row": reference_row, "resamples": resamples}
         _run({**opts, "limit": _limit(limit), "reference": reference and not predict_only, "stats": stats})
     except MatsError as exc:
         _fail(exc)

@@ -114,7 +114,7 @@ def run_comparison(
     data_root: Path | None = None,
     overwrite: bool = False,
     reference: bool = True,
-    controls: tuple[str, ...] | list[str] = ("silence", "shuffled"),
+    controls: tuple[str, ...] | list[str] | None = None,
     reference_row: str = "noise",
 ) -> tuple[list[tuple[str, dict]], dict[str, str], dict[str, list[str] | None]]:
     """The main job. ``overrides``: ``--set`` values by kind (``task``: params for every task that
@@ -130,7 +130,8 @@ def run_comparison(
 
     main = Shards.from_env().is_main
     sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
-    single = len(bridges) == 1 and not reference and len(sets) == 1
+    controls = list(controls) if controls is not None else (["silence", "shuffled"] if reference else [])  # asked for: always
+    single = len(bridges) == 1 and not reference and not controls and len(sets) == 1
     all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single=single, run=(tasks, task_params, cfg, overrides, overwrite), registry=registry)
     built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
     kinds = {t: task.kind for t, task in built.items()}
@@ -138,7 +139,6 @@ def run_comparison(
     if not cfg.predict_only:
         check_java(kinds)  # before any model loads or generates, not after all generation
     pipe = Pipeline.from_checkpoint(all_ckpts[0]["noise"], registry, cfg.device, overrides)
-    controls = list(controls) if reference else []
     per_set = len(bridges) + len(controls) + (reference and "audio" in all_ckpts[0])
     progress = _Progress(enabled=main, rows=per_set * len(sets), tasks=len(tasks))
     comps = []

@@ -84,6 +84,11 @@ def test_control_rows_intervals_score_and_report(tmp_path):
     both = cli("report", tmp_path / "run", tmp_path / "five", "--allow-mixed").output
     assert "| santa |" in both and "| five |" in both
 
+    asked = cli("run", "--bridge", "noise", "--no-reference", "--controls", "silence", "--tasks", "tiny-qa", "--limit", "4",
+                "--output", tmp_path / "asked", "--device", "cpu")  # controls asked for are kept without the reference rows
+    assert json.loads((tmp_path / "asked" / "comparison.json").read_text())["order"] == ["noise", "no-audio (silence)"]
+    assert "no-audio (silence)" in asked.output
+
 
 @shipped
 def test_two_checkpoint_sets_give_mean_std_and_per_seed_values(tmp_path):
