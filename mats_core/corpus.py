@@ -13,6 +13,8 @@ from typing import Any, Iterator
 from mats_core.io import json_object, read_jsonl, text_field  # noqa: F401 - re-exported (moved to mats_core.io)
 from mats_core.registry import MatsError, build
 
+__all__ = ["memory_bank_draw"]  # public (mats_core.PUBLIC_MODULES); the loaders are the core's own
+
 REQUIRED = ("text", "instruction", "answer")
 RECORD_HINT = "records need text, instruction, answer; 'task' optional"
 
@@ -52,3 +54,14 @@ def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -
     if not records:
         raise MatsError(f"corpus '{where}' has no records")
     return corpus, records
+
+
+def memory_bank_draw(records: list[dict[str, Any]], size: int, seed: int) -> tuple[list[str], list[int]]:
+    """The memory bank a run holds: ``(texts, picked)``, the sorted unique training texts and the
+    ascending indices of the ``size`` of them drawn with the run seed. The harness embeds these;
+    a plugin that studies the bank (e.g. how often a test caption is in it) sees the same draw."""
+    import torch
+
+    texts = sorted({r["text"] for r in records})
+    pick = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))[:size]
+    return texts, pick.sort().values.tolist()

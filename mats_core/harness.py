@@ -89,16 +89,15 @@ class Pipeline:
 
     def memory_bank(self, corpus_spec: dict, size: int, seed: int) -> torch.Tensor:
         """Caption embeddings of ``size`` random training texts (seeded), cached per corpus."""
-        from mats_core.corpus import load_corpus
+        from mats_core.corpus import load_corpus, memory_bank_draw
         from mats_core.embeddings import embed_texts, encoder_identity
 
         key = (fingerprint(corpus_spec), size, seed)
         if key not in self._bank:
             _, records = load_corpus(corpus_spec["name"], self.registry, **corpus_spec.get("params", {}))
-            texts = sorted({r["text"] for r in records})
+            texts, pick = memory_bank_draw(records, size, seed)
             table, _ = embed_texts(self.encoder, texts, encoder_identity(self.encoder, self.spec["encoder"]))
-            pick = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))[:size]
-            self._bank[key] = table[pick.sort().values]
+            self._bank[key] = table[torch.tensor(pick, dtype=torch.long)]
         return self._bank[key]
 
     def embed_audio(self, samples: Sequence[Any], cfg: RunConfig, raw: bool = False) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:

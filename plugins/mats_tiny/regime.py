@@ -21,11 +21,11 @@ MEMORY_SIZE = 5172  # mats-bench's default --memory-size (the paper's bank)
 
 
 def memory_bank_texts(records: Sequence[dict], size: int = MEMORY_SIZE, seed: int = 0) -> list[str]:
-    """The captions the default memory bank holds: ``size`` of the sorted unique training
-    texts drawn with the run seed, as ``mats_core.harness`` draws them."""
-    texts = sorted({r["text"] for r in records})
-    pick = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))[:size]
-    return [texts[i] for i in pick.sort().values.tolist()]
+    """The captions the default memory bank of a run holds (the core's own draw)."""
+    from mats_core.corpus import memory_bank_draw
+
+    texts, pick = memory_bank_draw(list(records), size, seed)
+    return [texts[i] for i in pick]
 
 
 def class_frequencies(scenes: Sequence) -> dict[str, Any]:
