@@ -15,17 +15,19 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from mats_core.capabilities import capability
+
 TEXT_ONLY = "text-only"
 UNPAIRED_AUDIO = "unpaired-audio"
 
 
 def uses_audio(bridge: Any) -> bool:
-    return callable(getattr(bridge, "fit_audio", None))
+    return callable(capability(bridge, "fit_audio"))
 
 
 def source(bridge: Any) -> str | None:
     """``eval``, a task name, or None for a text-only bridge."""
-    return str(getattr(bridge, "audio_source", "eval")) if uses_audio(bridge) else None
+    return str(capability(bridge, "audio_source", "eval")) if uses_audio(bridge) else None
 
 
 def fit_audio(pipe: Any, bridge: Any, samples: Sequence[Any], cfg: Any) -> int:
@@ -63,10 +65,10 @@ class AudioStatistics:
             return
         from mats_core.registry import accepted_params, build
 
-        split = getattr(self.bridge, "audio_split", None)
+        split = capability(self.bridge, "audio_split")
         params = accepted_params("task", self.source, {"split": split} if split else {}, self.registry)
         samples = list(build("task", self.source, self.registry, **params).samples())
-        limit = getattr(self.bridge, "audio_limit", None)
+        limit = capability(self.bridge, "audio_limit")
         self.clips[self.source] = fit_audio(self.pipe, self.bridge, samples[:limit] if limit else samples, self.cfg)
 
     def before_task(self, name: str, samples: Sequence[Any]) -> None:

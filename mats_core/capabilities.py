@@ -25,6 +25,8 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "raw_input": (False, "True: infer() receives the encoder's raw (unnormalised) audio embedding"),
         "fit_audio": (None, "fit_audio(unpaired [N, dim]): audio statistics from unpaired audio, called before infer"),
         "audio_source": (None, "where fit_audio's audio comes from ('eval' or a task name), recorded in results.json"),
+        "audio_split": (None, "the split of a named audio_source task that fit_audio reads (default: the task's own)"),
+        "audio_limit": (None, "at most this many clips of a named audio_source task (default: all)"),
         "fit_before_train": (False, "True: the trainer calls fit(memory) with the corpus embeddings before training"),
     },
     "llm": {

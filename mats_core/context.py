@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from mats_core.capabilities import capability
 from mats_core.registry import MatsError
 
 
 def check_context(model: Any, records: list[dict]) -> dict | None:
     """{max_length, records, truncated_answers}, or None when the LLM declares no context."""
-    limit = getattr(model.llm, "max_length", None)
+    limit = capability(model.llm, "max_length")
     if not limit:
         return None
     prefix = model.mapper_config.prefix_length
-    eos = 1 if getattr(model.llm, "eos_token_id", None) is not None else 0
+    eos = 1 if capability(model.llm, "eos_token_id") is not None else 0
     prompt_len: dict[str, int] = {}
     answer_len: dict[str, int] = {}
     cut = 0

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mats_core.audio import AudioError
+from mats_core.capabilities import capability
 from mats_core.interfaces import Sample
 
 CONTROLS = ("silence", "shuffled")
@@ -84,7 +85,7 @@ def apply_control(samples: Sequence[Sample], control: str | None, encoder: Any, 
         return list(samples)
     if control == "silence":
         sr = int(encoder.sample_rate)
-        window = getattr(encoder, "clip_seconds", None)
+        window = capability(encoder, "clip_seconds")
         return [_Replaced(s, (lambda s=s: np.zeros(max(1, int(round((window or _seconds(s)) * sr))), dtype=np.float32)), sr)
                 for s in samples]
     if control == "shuffled":

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from mats_core.capabilities import capability
+
 DEFAULT_BRIDGES = ("none", "noise", "memory", "santa", "shift", "nearest", "project")
 PROBE_CLUSTERS = 8
 MAX_CLIPS = 2000  # enough for stable means; --limit lowers it
@@ -138,9 +140,9 @@ def bridge_outputs(names: Sequence[str], audio: Any, text: Any, bank: Any, regis
     out = {}
     for name in names:
         bridge = build("bridge", name, registry, **accepted_params("bridge", name, params or {}, registry))
-        if getattr(bridge, "uses_memory", True):
+        if capability(bridge, "uses_memory", True):
             bridge.fit(bank)
-        if callable(getattr(bridge, "fit_audio", None)):
+        if callable(capability(bridge, "fit_audio")):
             bridge.fit_audio(audio)
         g = torch.Generator(device=audio.device).manual_seed(seed)
         with torch.no_grad():

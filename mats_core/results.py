@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mats_core.capabilities import capability
 from mats_core.io import atomic_write_text, fingerprint  # noqa: F401 - re-exported (moved to mats_core.io)
 
 SCHEMA_VERSION = 1
@@ -137,7 +138,7 @@ def data_fingerprint(task: Any, samples: Iterable[Any]) -> str:
     """What a run's results depend on in a task's data: the task's own ``fingerprint`` (optional)
     and each sample's id, instruction, label and references."""
     rows = [[str(s.id), s.instruction, s.label, list(s.references)] for s in samples]
-    return fingerprint([getattr(task, "fingerprint", None), rows])
+    return fingerprint([capability(task, "fingerprint"), rows])
 
 
 def collect_versions(packages: Iterable[str] = ()) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from mats_core.capabilities import capability
 from mats_core.errors import MatsError
 
 __all__ = ["MetricTask", "declarations", "metric_inputs", "prediction_texts", "sample_stats_rows", "score_rows", "shared_metric", "task_declarations"]
@@ -66,7 +67,7 @@ def sample_stats_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], m
                       labels: Sequence[str] | None = None, encoder: Any = None) -> Any:
     """The metric's optional ``sample_stats`` on one task's rows (per-sample statistics for
     bootstrap intervals, :class:`mats_core.SampleStats`); None when the metric has none."""
-    if not rows or not callable(getattr(metric, "sample_stats", None)):
+    if not rows or not callable(capability(metric, "sample_stats")):
         return None
     preds, refs, extra = metric_inputs(task, kind, rows, labels, encoder)
     return metric.sample_stats(preds, refs, **extra)

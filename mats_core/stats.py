@@ -21,6 +21,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from mats_core.capabilities import capability
+
 CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 1000
 FALLBACK_BUDGET_SECONDS = 5.0
@@ -97,11 +99,11 @@ def task_stats(task: Any, rows: Sequence[Mapping[str, Any]], context: Mapping[st
     import json
 
     rows = sort_rows(rows)
-    key = (type(task).__qualname__, getattr(task, "name", ""), getattr(task, "fingerprint", None), id(context.get("encoder")),
+    key = (type(task).__qualname__, getattr(task, "name", ""), capability(task, "fingerprint"), id(context.get("encoder")),
            hash(json.dumps(rows, sort_keys=True, default=str)))
     if key in _CACHE:
         return _CACHE[key]
-    own = getattr(task, "sample_stats", None)
+    own = capability(task, "sample_stats")
     stats = own(rows, **context) if callable(own) else None
     if stats is None:
         stats = _rescoring_stats(task, rows, context, resamples)

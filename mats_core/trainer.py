@@ -78,7 +78,7 @@ def train(
     spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
     _guard(out, {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}, resume, overwrite, accel)
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
-    if getattr(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
+    if capability(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
         bridge.fit(z_all)
     torch.manual_seed(config.seed)  # mapper init
     model = MATSModel(llm, encoder.dim, mapper)
