@@ -133,9 +133,11 @@ def missing_requirement(name: str) -> str | None:
             return f"the shipped MATS checkpoints {', '.join(absent)} are not in {folder}"
         return None
     if name == "evaluate":
-        import importlib.util
+        import importlib.metadata
 
-        if importlib.util.find_spec("evaluate") is None:
+        try:  # the installed distribution, not find_spec: a test's cwd or a stub module must not count
+            importlib.metadata.distribution("evaluate")
+        except importlib.metadata.PackageNotFoundError:
             return "the optional 'evaluate' package is not installed (pip install -e '.[evaluate]')"
         return None
     if name == "smollm2":

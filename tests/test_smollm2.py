@@ -42,3 +42,30 @@ def test_smollm2_learns_the_tiny_world_text_only(tmp_path):
     assert len(words) >= 8, texts
     assert sum(c.isascii() for t in texts for c in t) / max(1, sum(len(t) for t in texts)) > 0.95, texts
     (tmp_path / "generated.json").write_text(json.dumps({"losses": [first, last], "texts": texts}))
+
+
+def test_shipped_tiny_smollm2_set_writes_different_answers_for_different_sounds(tmp_path):
+    """The shipped tiny+smollm2 set (benchmarks/smollm2_checkpoints.sh) through the main job, as
+    the README's SmolLM2 line runs it: clips of different classes get different answers, and the
+    no-audio control's answers are fewer and differ from them."""
+    from typer.testing import CliRunner
+
+    from mats_core.cli import app
+    from mats_core.registry import checkpoint_sets, resolve_path
+
+    folder = resolve_path(checkpoint_sets().get("tiny+smollm2", "pkg:mats_tiny/weights/smollm2"))
+    if not (folder / "noise" / "config.json").exists():
+        pytest.skip(f"no shipped tiny+smollm2 set in {folder}")
+    res = CliRunner().invoke(app, ["run", "--llm", "smollm2", "--bridge", "noise", "--tasks", "tiny-classify", "--limit", "16",
+                                   "--controls", "silence", "--no-reference", "--device", "cpu", "--output", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    rows = {}
+    for row in ("noise", "control-silence"):
+        lines = (tmp_path / row / "samples.jsonl").read_text().splitlines()
+        rows[row] = {r["id"]: r for r in map(json.loads, lines)}
+    heard = rows["noise"]
+    labels = {r["label"] for r in heard.values()}
+    answers = {r["prediction"] for r in heard.values()}
+    assert len(labels) >= 8 and len(answers) >= 4, answers  # not one answer for every clip
+    silent = {r["prediction"] for r in rows["control-silence"].values()}
+    assert len(silent) < len(answers), (silent, answers)
