@@ -63,10 +63,9 @@ def train(
     on_checkpoint: Callable[[int, Path], None] | None = None,
 ) -> Path:
     """Train and save a checkpoint into ``output``; returns it. ``spec`` (names + params of the
-    encoder/llm/bridge/corpus) is stored in the checkpoint so ``run`` can rebuild everything.
-    A checkpoint already in ``output`` is continued only with ``resume`` and the same settings,
-    replaced only with ``overwrite`` (mats_core.checkpoints). ``on_checkpoint(step, output)``
-    runs after each checkpoint is written (learning curves: evaluate or copy it there)."""
+    encoder/llm/bridge/corpus) is stored in it so ``run`` can rebuild everything. An existing
+    checkpoint is continued only with ``resume`` and the same settings, replaced only with
+    ``overwrite``. ``on_checkpoint(step, output)`` runs after each checkpoint (learning curves)."""
     from accelerate import Accelerator
 
     from mats_core.hf import resolve_device
@@ -101,11 +100,7 @@ def train(
         if bar:
             bar.update(done, loss=mean_loss)
         if done % config.checkpoint_every == 0 or done == config.steps:
-            loop.checkpoint(out, done, {**spec_full, "step": done, "context": context})
-            if config.keep_checkpoints and accel.is_main_process:
-                _keep(out, done)
-            if on_checkpoint is not None and accel.is_main_process:
-                on_checkpoint(done, out)
+            loop.checkpoint(out, done, {**spec_full, "step": done, "context": context}, on_checkpoint)
     if bar:
         bar.close()
     model.mapper.eval()
@@ -199,12 +194,16 @@ class _Loop:
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
 
-    def checkpoint(self, out: Path, done: int, config: dict) -> None:
+    def checkpoint(self, out: Path, done: int, config: dict, then: Callable[[int, Path], None] | None = None) -> None:
         self.accel.wait_for_everyone()
         if self.accel.is_main_process:
             with writing(out) as stage:  # one unit: a kill inside leaves the previous checkpoint whole
                 self.model.save(stage, config)
                 _save_state(stage, done, self.optimizer, self.scheduler, self.data_gen, self.noise_gen)
+            if self.config.keep_checkpoints:
+                _keep(out, done)
+            if then is not None:
+                then(done, out)
 
 
 def _keep(out: Path, step: int) -> None:
