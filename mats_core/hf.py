@@ -146,8 +146,10 @@ class HFCausalLM:
         """Mean next-token loss on the labelled positions. The LM head runs only at positions
         whose next token is labelled (``logits_to_keep``): prompt and prefix positions need no
         logits, and over a 49k-152k vocabulary they are a large share of a small model's step."""
+        from mats_core.model import IGNORE
+
         target = labels[:, 1:]
-        keep = (target != -100).any(0).nonzero().squeeze(-1)
+        keep = (target != IGNORE).any(0).nonzero().squeeze(-1)
         if keep.numel() == 0 or not self._keeps_logits:
             return self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels).loss
         try:
@@ -156,7 +158,7 @@ class HFCausalLM:
             self._keeps_logits = False
             return self.loss(inputs_embeds, attention_mask, labels)
         picked = target[:, keep].to(logits.device)
-        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), picked.flatten(), ignore_index=-100)
+        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), picked.flatten(), ignore_index=IGNORE)
 
     @torch.no_grad()
     def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **decoding: Any) -> list[str]:

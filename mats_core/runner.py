@@ -123,6 +123,7 @@ def run_comparison(
     sets (training seeds) run one after another, each in ``output/ckpt<i>``, and comparison.json
     aggregates them (mean ± std, per-seed values)."""
     cfg, task_params = check_inputs(encoder, llm, bridges, tasks, run_params, overrides, registry=registry, data_root=data_root)
+    from mats_core.controls import CONTROLS
     from mats_core.distributed import Shards  # torch and the models only once everything checked out
     from mats_core.harness import Pipeline
     from mats_core.registry import build
@@ -130,7 +131,7 @@ def run_comparison(
 
     main = Shards.from_env().is_main
     sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
-    controls = list(controls) if controls is not None else (["silence", "shuffled"] if reference else [])  # asked for: always
+    controls = list(controls) if controls is not None else (list(CONTROLS) if reference else [])  # asked for: always
     single = len(bridges) == 1 and not reference and not controls and len(sets) == 1
     all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single=single, run=(tasks, task_params, cfg, overrides, overwrite), registry=registry)
     built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
