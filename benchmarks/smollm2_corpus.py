@@ -24,10 +24,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from mats_tiny.tasks import TinyCorpus
+    from mats_core.corpus import load_corpus
 
     by_class = collections.defaultdict(list)
-    for r in TinyCorpus(n=args.draw, seed=args.seed).records():
+    _, records = load_corpus("tiny", n=args.draw, seed=args.seed)  # the registered corpus, validated
+    for r in records:
         if r["task"] == "classification":
             by_class[r["answer"]].append(r)
     rng = random.Random(args.seed)
