@@ -45,6 +45,7 @@ class TrainConfig(BaseModel):
     mapper_lr: float | None = Field(None, gt=0)  # the mapper's own rate (None: lr); a pretrained LLM's LoRA wants less
     llm_frozen_steps: int = Field(0, ge=0)  # prefix-only warm-up: the LLM's trainables (LoRA) wait this many steps
     keep_checkpoints: bool = False  # also keep each checkpoint's weights in <output>/steps/<step> (learning curves)
+    init_from: str | None = None  # warm start: a checkpoint's mapper (+ adapter) weights, a fresh optimiser (phase 2 of a recipe)
 
 
 def train(
@@ -81,6 +82,8 @@ def train(
         bridge.fit(z_all)
     torch.manual_seed(config.seed)  # mapper init
     model = MATSModel(llm, encoder.dim, mapper)
+    if config.init_from:
+        _warm_start(model, Path(config.init_from))
     context = check_context(model, records)  # refuses prompts past the LLM's context, counts answers cut
     if context and context["truncated_answers"]:
         accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
@@ -107,6 +110,15 @@ def train(
     set_train_mode(llm, False)
     accel.wait_for_everyone()
     return out
+
+
+def _warm_start(model: MATSModel, source: Path) -> None:
+    """Weights of another run (same mapper shape and LLM), named in the error when they do not fit."""
+    read_checkpoint_config(source)  # a readable checkpoint, or an error naming what is missing
+    try:
+        model.load_weights(source)
+    except RuntimeError as exc:  # a state dict of another shape
+        raise MatsError(f"train.init_from {source}: its weights do not fit this model (same mapper.* and llm needed): {str(exc).splitlines()[0]}") from None
 
 
 def _resume(out: Path, loop: "_Loop") -> int:

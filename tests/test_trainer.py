@@ -110,6 +110,27 @@ def test_prefix_only_warmup_holds_the_lora_still_and_the_mapper_has_its_own_rate
     assert factor(6) == 0.0 and factor(8) == 0.5 and factor(9) == 1.0 and factor(20) == 0.0
 
 
+def test_init_from_starts_from_another_runs_weights_with_a_fresh_optimiser(lm_dir, tmp_path):
+    """train.init_from (a recipe's second phase): step 0 holds the source's mapper and adapter,
+    the optimiser starts fresh, the run's own config names its source; weights of another shape fail by name."""
+    first = _train(lm_dir, tmp_path / "phase1", steps=10)
+    second = _train(lm_dir, tmp_path / "phase2", steps=5, settings={"init_from": str(first), "keep_checkpoints": True})
+    assert json.loads((second / "config.json").read_text())["train"]["init_from"] == str(first)
+    scratch = _train(lm_dir, tmp_path / "scratch", steps=5)
+    log2 = [json.loads(l) for l in (second / "train_log.jsonl").read_text().splitlines()]
+    log0 = [json.loads(l) for l in (scratch / "train_log.jsonl").read_text().splitlines()]
+    assert log2[0]["loss"] < log0[0]["loss"] - 0.5, (log2[0], log0[0])  # it starts where phase 1 ended, not from scratch
+    assert [r["lr"] for r in log2] == [r["lr"] for r in log0]  # its own warm-up and schedule: a fresh optimiser
+    still = _train(lm_dir, tmp_path / "still", steps=1, lr=1e-12, settings={"init_from": str(first)})
+    for name in ("mapper.safetensors", "adapter.safetensors"):  # one step at a negligible rate: phase 1's weights
+        a, b = load_file(first / name), load_file(still / name)
+        assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), name
+    with pytest.raises(trainer_mod.MatsError, match="init_from .*do not fit"):
+        cfg = TrainConfig(steps=2, batch_size=4, device="cpu", init_from=str(first))
+        train(HashEncoder(), make_llm(lm_dir), build("bridge", "none"), CORPUS, tmp_path / "bad", cfg,
+              mapper={"type": "mlp", "prefix_length": 2}, progress=False)
+
+
 def test_default_schedule_is_transformers_cosine(lm_dir):
     from transformers import get_cosine_schedule_with_warmup
 
