@@ -67,7 +67,7 @@ def main() -> None:
     stats = {name: {"seconds": 0.0, "forward": 0.0, "records": 0, "tokens": 0} for name in variants}
 
     def run(name: str, v: dict) -> None:
-        llm._keeps_logits = v.get("keep", True)
+        llm.answer_logits_only = v.get("keep", True)
         torch.set_num_threads(v.get("threads", args.threads))
         for p in lora:
             p.requires_grad_(not v.get("frozen", False))

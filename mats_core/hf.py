@@ -28,6 +28,10 @@ class HFCausalLM:
 
     ``template`` places the mapped audio prefix (``{audio}``) and the task instruction
     (``{instruction}``); the answer follows it during training.
+
+    ``answer_logits_only`` (default True): ``loss`` runs the LM head only where a label is; set it
+    False to run it at every position (the baseline of benchmarks/bench_smollm2_step.py). It turns
+    False by itself for a model class without ``logits_to_keep``.
     """
 
     def __init__(
@@ -89,7 +93,7 @@ class HFCausalLM:
     def _setup(self, template: str, lora: dict | None, device: torch.device, max_length: int | None,
                generation: dict | None, keep_placement: bool = False) -> None:
         self.device = device
-        self._keeps_logits = True
+        self.answer_logits_only = True
         tok = self.tokenizer
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token  # no new rows: keeps the frozen embedding matrix untouched
@@ -150,12 +154,12 @@ class HFCausalLM:
 
         target = labels[:, 1:]
         keep = (target != IGNORE).any(0).nonzero().squeeze(-1)
-        if keep.numel() == 0 or not self._keeps_logits:
+        if keep.numel() == 0 or not self.answer_logits_only:
             return self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels).loss
         try:
             logits = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, logits_to_keep=keep).logits
         except TypeError:  # a model class without logits_to_keep (transformers < 4.50, remote code)
-            self._keeps_logits = False
+            self.answer_logits_only = False
             return self.loss(inputs_embeds, attention_mask, labels)
         picked = target[:, keep].to(logits.device)
         return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), picked.flatten(), ignore_index=IGNORE)

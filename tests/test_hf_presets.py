@@ -113,3 +113,5 @@ def test_loss_on_labelled_positions_only_equals_the_full_logits_loss(preset, fix
     assert torch.allclose(g_ours, g_full, atol=1e-6)
     keep = llm.model(inputs_embeds=emb, attention_mask=mask, logits_to_keep=torch.arange(3, 11)).logits
     assert keep.shape[1] == 8  # the head ran at 8 of 12 positions
+    llm.answer_logits_only = False  # the public switch: the head at every position, the same loss
+    assert abs(llm.loss(emb, mask, labels).item() - full.item()) < 1e-5
