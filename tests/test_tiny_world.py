@@ -8,6 +8,7 @@ import pytest
 
 import mats_core
 from mats_tiny import data, text
+from mats_tiny.tasks import rendered_samples
 from mats_tiny.world import CLASSES, COUNTABLE, SAMPLE_RATE, Scene, Source, content_hash, render
 
 
@@ -129,14 +130,14 @@ def test_text_records_shape_and_mix():
 
 
 def test_test_samples_per_task():
-    cap = data.rendered_samples("caption", n=3)
+    cap = rendered_samples("caption", n=3)
     assert all(len(set(s.references)) == 5 and s.sample_rate == SAMPLE_RATE for s in cap)
-    cls = data.rendered_samples("classification", n=5)
+    cls = rendered_samples("classification", n=5)
     assert all(s.meta["sources"] == 1 and s.label in CLASSES and s.labels == list(CLASSES) for s in cls)
-    qa = data.rendered_samples("qa", n=5)
+    qa = rendered_samples("qa", n=5)
     assert all(len(s.references) == 1 and s.instruction.endswith("?") for s in qa)
     with pytest.raises(mats_core.MatsError, match="task"):
-        data.rendered_samples("captioning")
+        rendered_samples("captioning")
 
 
 def test_bad_scene_fails_with_field_named():
@@ -186,11 +187,11 @@ def test_task_scores_count_errors_as_failures():
 # -- tasks: lazy audio, shared metrics, cached corpus, zero-shot prompt ----------------------
 @pytest.mark.parametrize("kind", ["caption", "classification", "qa"])
 def test_samples_render_their_own_scene_lazily_or_at_once(kind):
-    """data.rendered_samples is tasks.lazy_samples with every clip rendered: the same rows, and each
+    """rendered_samples is lazy_samples with every clip rendered: the same rows, and each
     clip is render() of the split's scene its id names (the scene its meta describes)."""
     from mats_tiny.tasks import lazy_samples
 
-    lazy, eager = lazy_samples(kind, n=4), data.rendered_samples(kind, n=4)
+    lazy, eager = lazy_samples(kind, n=4), rendered_samples(kind, n=4)
     assert not any(s.rendered for s in lazy) and all(s.rendered for s in eager)
     scenes = data.make_scenes("test")
     for a, b in zip(lazy, eager, strict=True):

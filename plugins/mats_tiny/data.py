@@ -1,4 +1,5 @@
-"""Splits of the tiny world: scenes, text records and evaluation samples.
+"""Splits of the tiny world: scenes, text records and the questions of the evaluation samples
+(built in :mod:`mats_tiny.tasks`).
 
 Every split draws its scenes from its own seed range, so no scene (audio or text) is
 shared between splits:
@@ -176,25 +177,6 @@ def _question(scene: Scene, rng: np.random.Generator) -> tuple[str, str, str]:
 def text_records(split: str = "text-train", n: int | None = None, seed: int = 0) -> list[dict[str, str]]:
     """``n`` training records, one per scene of ``split`` (default the split's size)."""
     return [text_record(s) for s in make_scenes(split, n, seed)]
-
-
-def rendered_samples(task: str, split: str = "test", n: int | None = None, seed: int = 0) -> list:
-    """Evaluation samples of ``task`` (caption | classification | qa) with rendered audio.
-
-    caption: 5 references; classification: single-source clips, ``label`` and ``labels``
-    (the class set); qa: one question per clip, ``references == [answer]``. ``n`` caps the
-    number of samples returned (audio is rendered only for those).
-
-    The samples are those of :func:`mats_tiny.tasks.lazy_samples` (defined once, there), with
-    every clip rendered now: for callers that want arrays, not audio rendered on first access."""
-    from mats_tiny.tasks import lazy_samples  # tasks imports this module: a local import
-
-    if task not in TASKS:
-        raise MatsError(f"task: unknown task {task!r}; tasks are {', '.join(TASKS)}")
-    samples = lazy_samples(task, split=split, n=n, seed=seed)
-    for s in samples:
-        s.audio  # noqa: B018 - renders the clip and keeps it
-    return samples
 
 
 def fingerprint(seed: int = 0, n: int = 16) -> str:

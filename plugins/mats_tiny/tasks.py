@@ -54,7 +54,7 @@ class LazySample(Sample):
 
 def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int = 0) -> list[LazySample]:
     """The tiny world's evaluation samples (ids, prompts, references, labels, meta), each clip
-    rendered on first access so ``--limit N`` renders N clips; ``data.rendered_samples`` is the
+    rendered on first access so ``--limit N`` renders N clips; :func:`rendered_samples` is the
     rendered form."""
     if kind not in METRIC:
         raise MatsError(f"kind: unknown task kind {kind!r}; kinds are {', '.join(METRIC)}")
@@ -78,6 +78,15 @@ def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int
                               references=refs, label=label,
                               labels=list(CLASSES) if kind == "classification" else [], meta=meta))
     return out
+
+
+def rendered_samples(kind: str, split: str = "test", n: int | None = None, seed: int = 0) -> list[LazySample]:
+    """:func:`lazy_samples` with every clip rendered now: for callers that want arrays, not audio
+    rendered on first access."""
+    samples = lazy_samples(kind, split=split, n=n, seed=seed)
+    for s in samples:
+        s.audio  # noqa: B018 - renders the clip and keeps it
+    return samples
 
 
 class TinyTask(MetricTask):
