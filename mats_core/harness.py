@@ -31,7 +31,7 @@ from mats_core.validation import RunConfig  # the run's settings (defined withou
 from mats_core.results import (RunResults, SamplesWriter, atomic_write_text, collect_versions, data_fingerprint, fingerprint, read_results,
                                write_results)
 from mats_core.scoring import task_declarations
-from mats_core.stats import describe, task_intervals
+from mats_core.stats import describe, score_task
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
 
@@ -237,12 +237,11 @@ def _finish(run: _Run, config: dict, task_objs: dict, task_samples: dict, t_star
         rows = [rows_by_key[(name, str(s.id))] for s in samples]
         kinds[name] = task.kind
         if not cfg.predict_only:
-            results[name] = task.score(rows, encoder=pipe.encoder)
-            if capability(task, "notes"):
-                notes[name] = dict(task.notes)
-            t_ci = time.perf_counter()
-            cis[name], stats["no_ci"][name] = task_intervals(task, name, rows, results[name], {"encoder": pipe.encoder}, resamples=cfg.resamples, seed=cfg.seed)
-            timings["intervals_seconds"] = timings.get("intervals_seconds", 0.0) + time.perf_counter() - t_ci
+            scored = score_task(task, name, rows, {"encoder": pipe.encoder}, resamples=cfg.resamples, seed=cfg.seed)
+            results[name], cis[name], stats["no_ci"][name] = scored.metrics, scored.intervals, scored.no_ci
+            if scored.notes is not None:
+                notes[name] = scored.notes
+            timings["intervals_seconds"] = timings.get("intervals_seconds", 0.0) + scored.interval_seconds
         counts[name] = len(rows)  # every sample has its row here: expected_count == samples_count
         errors += sum(1 for r in rows if r.get("error"))
         timings[f"{name}_seconds"] += time.perf_counter() - t0

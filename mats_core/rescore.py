@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mats_core.capabilities import capability
 from mats_core.harness import _params_of, limited
 from mats_core.registry import MatsError, build
 from mats_core.results import RunResults, collect_versions, fingerprint, read_results, read_samples, write_results
 from mats_core.scoring import task_declarations
-from mats_core.stats import DEFAULT_RESAMPLES, describe, task_intervals
+from mats_core.stats import DEFAULT_RESAMPLES, describe, score_task
 
 
 def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True, resamples: int | None = None) -> RunResults:
@@ -42,10 +41,13 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
         ids = set(str(s.id) for s in limited(list(task.samples()), limit))  # --limit N or a fraction, as the run took it
         task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
         kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)
-        results[name] = task.score(task_rows, encoder=encoder) if task_rows else {}  # a killed run may lack a task
-        if capability(task, "notes"):
-            notes[name] = dict(task.notes)
-        cis[name], stats["no_ci"][name] = task_intervals(task, name, task_rows, results[name], {"encoder": encoder}, resamples=resamples, seed=seed)
+        if task_rows:  # a killed run may lack a task
+            scored = score_task(task, name, task_rows, {"encoder": encoder}, resamples=resamples, seed=seed)
+            results[name], cis[name], stats["no_ci"][name] = scored.metrics, scored.intervals, scored.no_ci
+            if scored.notes is not None:
+                notes[name] = scored.notes
+        else:
+            results[name], cis[name], stats["no_ci"][name] = {}, {}, {}
         errors += sum(1 for r in task_rows if r.get("error"))
     res = RunResults(
         config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,

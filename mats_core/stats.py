@@ -156,6 +156,27 @@ def task_intervals(task: Any, name: str, rows: Sequence[Mapping[str, Any]], poin
     return found, missing
 
 
+@dataclass
+class TaskScore:
+    """One task of a run scored: what results.json records for it."""
+
+    metrics: dict
+    notes: dict | None  # the task's notes, when it has any
+    intervals: dict
+    no_ci: dict[str, str]  # metric -> why it has no interval
+    interval_seconds: float
+
+
+def score_task(task: Any, name: str, rows: Sequence[Mapping[str, Any]], context: Mapping[str, Any], *,
+               resamples: int, seed: int) -> TaskScore:
+    """A run and a rescore of its samples.jsonl score a task through this, so they agree."""
+    point = task.score(rows, **context)
+    notes = dict(task.notes) if capability(task, "notes") else None
+    t0 = time.perf_counter()
+    cis, missing = task_intervals(task, name, rows, point, context, resamples=resamples, seed=seed)
+    return TaskScore(point, notes, cis, missing, time.perf_counter() - t0)
+
+
 def paired(stats: SampleStats, ref: SampleStats, point: Mapping[str, Any], ref_point: Mapping[str, Any],
            counts: np.ndarray) -> dict[str, dict[str, float]]:
     """Row minus reference on the same resamples: difference, its interval and a two-sided p-value.
