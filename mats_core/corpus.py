@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mats_core.io import json_object, read_jsonl, text_field  # noqa: F401 - re-exported (moved to mats_core.io)
-from mats_core.registry import MatsError, build
+from mats_core.registry import MatsError, build, resolve_path
 
 __all__ = ["memory_bank_draw"]  # public (mats_core.PUBLIC_MODULES); the loaders are the core's own
 
@@ -20,10 +20,12 @@ RECORD_HINT = "records need text, instruction, answer; 'task' optional"
 
 
 class JsonlCorpus:
-    """A user's corpus file; every line is validated and errors name the file and line."""
+    """A user's corpus file; every line is validated and errors name the file and line. A
+    ``pkg:module/rel/path`` names a file inside an installed package (a shipped checkpoint set's
+    training corpus, which its memory bank is drawn from)."""
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = resolve_path(str(path))
         self.name = self.path.stem
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -47,7 +49,7 @@ def validate_record(rec: Any, where: str) -> dict[str, Any]:
 
 def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -> tuple[Any, list[dict[str, Any]]]:
     """(corpus object, validated records) from a registered corpus name or a JSONL path."""
-    looks_like_path = name_or_path.endswith((".jsonl", ".json")) or os.sep in name_or_path
+    looks_like_path = name_or_path.endswith((".jsonl", ".json")) or os.sep in name_or_path or name_or_path.startswith("pkg:")
     corpus = JsonlCorpus(name_or_path) if looks_like_path else build("corpus", name_or_path, registry, **params)
     where = getattr(corpus, "name", name_or_path)
     records = [validate_record(r, f"corpus '{where}' record {i}") for i, r in enumerate(corpus.records())]

@@ -64,6 +64,22 @@ def test_not_utf8_and_missing_file(tmp_path):
         list(read_jsonl(tmp_path / "nope.jsonl"))
 
 
+def test_a_corpus_inside_an_installed_package_by_pkg_path(tmp_path, monkeypatch):
+    """pkg:module/rel/path: a shipped checkpoint set names its training corpus this way (its memory
+    bank is drawn from it wherever the package is installed)."""
+    pkg = tmp_path / "site" / "corpus_pkg"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    write_lines(pkg / "data" / "c.jsonl", GOOD, {**GOOD, "task": "qa"})
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    _, records = load_corpus("pkg:corpus_pkg/data/c.jsonl")
+    assert [r["task"] for r in records] == ["caption", "qa"]
+    with pytest.raises(MatsError, match=r"corpus file .*corpus_pkg/data/gone\.jsonl does not exist"):
+        load_corpus("pkg:corpus_pkg/data/gone.jsonl")
+    with pytest.raises(MatsError, match="package 'no_such_pkg' is not installed"):
+        load_corpus("pkg:no_such_pkg/c.jsonl")
+
+
 def test_empty_corpus_and_records_of_a_registered_corpus(tmp_path):
     with pytest.raises(MatsError, match="has no records"):
         load_corpus(str(write_lines(tmp_path / "empty.jsonl", "")))
