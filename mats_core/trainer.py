@@ -81,9 +81,7 @@ def train(
     if capability(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
         bridge.fit(z_all)
     torch.manual_seed(config.seed)  # mapper init
-    model = MATSModel(llm, encoder.dim, mapper)
-    if config.init_from:
-        _warm_start(model, Path(config.init_from))
+    model = _warm_start(MATSModel(llm, encoder.dim, mapper), config.init_from)
     context = check_context(model, records)  # refuses prompts past the LLM's context, counts answers cut
     if context and context["truncated_answers"]:
         accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
@@ -112,13 +110,16 @@ def train(
     return out
 
 
-def _warm_start(model: MATSModel, source: Path) -> None:
-    """Weights of another run (same mapper shape and LLM), named in the error when they do not fit."""
-    read_checkpoint_config(source)  # a readable checkpoint, or an error naming what is missing
-    try:
-        model.load_weights(source)
-    except RuntimeError as exc:  # a state dict of another shape
-        raise MatsError(f"train.init_from {source}: its weights do not fit this model (same mapper.* and llm needed): {str(exc).splitlines()[0]}") from None
+def _warm_start(model: MATSModel, source: str | None) -> MATSModel:
+    """``model`` with the weights of another run (``train.init_from``; same mapper shape and LLM)
+    when one is named, with an error naming it when they do not fit."""
+    if source:
+        read_checkpoint_config(source)  # a readable checkpoint, or an error naming what is missing
+        try:
+            model.load_weights(source)
+        except RuntimeError as exc:  # a state dict of another shape
+            raise MatsError(f"train.init_from {source}: its weights do not fit this model (same mapper.* and llm needed): {str(exc).splitlines()[0]}") from None
+    return model
 
 
 def _resume(out: Path, loop: "_Loop") -> int:
