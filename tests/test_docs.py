@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import site
 import subprocess
 import sys
@@ -347,19 +348,48 @@ def run_page(page: Path, tmp_path: Path, env: dict[str, str]) -> None:
 INSTALLING_PAGES = sorted(p for p in tutorial_pages() if any("pip install" in b.body for b in extract_blocks(p) if b.mode == "run"))
 
 
-@pytest.fixture
-def core_venv(tmp_path_factory, docs_env) -> dict[str, str]:
-    """A real venv per page with only the core install of docs/installation.md (``pip install -e .``):
-    no pytest, no extras, nothing of this interpreter's. A page that needs more must install it."""
+@pytest.fixture(scope="session")
+def core_venv_base(tmp_path_factory, docs_env) -> Path:
+    """One real venv with only the core install of docs/installation.md (``pip install -e .``):
+    no pytest, no extras, nothing of this interpreter's. Built once (minutes); pages get copies."""
     pytest.importorskip("mkdocs", reason="runs once, where the docs extra is installed (CI's venv 1): a venv build costs minutes")
     venv = tmp_path_factory.mktemp("core-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
-    env.update({"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})
     out = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(ROOT)], env=env, capture_output=True,
                          text=True, timeout=900)
     if out.returncode != 0:
         pytest.skip(f"cannot build a core venv here (offline without a wheel cache?): {out.stderr.strip()[-300:]}")
+    return venv
+
+
+def clone_venv(src: Path, dst: Path) -> None:
+    """A venv copy made of hard links (seconds, no disk): pip in the copy replaces files rather than
+    writing into them, so the original stays clean. bin/ scripts name their interpreter by
+    absolute path, so they are rewritten as new files."""
+    def link(a, b):
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+    shutil.copytree(src, dst, symlinks=True, copy_function=link)
+    for script in (dst / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        data = script.read_bytes()
+        if data.startswith(b"#!") and str(src).encode() in data:
+            script.unlink()
+            script.write_bytes(data.replace(str(src).encode(), str(dst).encode()))
+            script.chmod(0o755)
+
+
+@pytest.fixture
+def core_venv(core_venv_base, tmp_path_factory, docs_env) -> dict[str, str]:
+    """A page's own copy of the core venv: what one page installs is not visible to the next."""
+    venv = tmp_path_factory.mktemp("page-venv") / "venv"
+    clone_venv(core_venv_base, venv)
+    env = {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
+    env.update({"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})
     return env
 
 

@@ -25,13 +25,13 @@ def test_smollm2_learns_the_tiny_world_text_only(tmp_path):
     encoder = build("encoder", "tiny")
     llm = build("llm", "smollm2", lora={"r": 8, "alpha": 32, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]})
     _, records = load_corpus("tiny", n=2000)
-    cfg = TrainConfig(steps=40, batch_size=4, lr=1e-3, warmup=5, device="cpu", checkpoint_every=60, log_every=1)
+    cfg = TrainConfig(steps=20, batch_size=4, lr=1e-3, warmup=3, device="cpu", checkpoint_every=60, log_every=1)
     mapper = {"type": "transformer", "prefix_length": 8, "clip_length": 8, "num_layers": 1, "width": 128, "heads": 4}
     out = train(encoder, llm, build("bridge", "noise", noise_variance=0.01), records, tmp_path / "ck", cfg, mapper=mapper,
                 spec={"encoder": {"name": "tiny"}}, progress=False)
     losses = [json.loads(l)["loss"] for l in (out / "train_log.jsonl").read_text().splitlines()]
-    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
-    assert last < 0.8 * first, (first, last)
+    first, last = sum(losses[:6]) / 6, sum(losses[-6:]) / 6
+    assert last < 0.8 * first, (first, last)  # measured 6.47 -> 4.17 (0.64) on 2026-12-03
     model = MATSModel(llm, encoder.dim, mapper)
     model.load_weights(out)
     samples = build("task", "tiny-caption", limit=4).samples()
