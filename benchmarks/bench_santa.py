@@ -160,7 +160,7 @@ def bench_size(n: int, args: argparse.Namespace, checks: list[str]) -> list[dict
                 continue
         bridge = SantaBridge(k=args.k, search=method, clusters=args.clusters, kmeans_iters=args.kmeans_iters,
                              seed=args.seed, retrieval_noise_variance=0.0)
-        fit_s, _ = clock(lambda: bridge.fit(bank), dev)
+        fit_s, _ = clock(lambda b=bridge: b.fit(bank), dev)
         ids = retrieved_ids(bridge, queries)
         if method == "exact":
             exact_ids = ids
@@ -168,7 +168,7 @@ def bench_size(n: int, args: argparse.Namespace, checks: list[str]) -> list[dict
             checks.append(check_against_loop(bridge, ref, loop_out, queries, n))
             ref = None
             free(dev)
-        off, on = timed_infer(bridge.infer, lambda v: setattr(bridge, "retrieval_noise_variance", v))
+        off, on = timed_infer(bridge.infer, lambda v, b=bridge: setattr(b, "retrieval_noise_variance", v))
         rec = recall(exact_ids, ids) if exact_ids is not None else None
         label = f"faiss ({bridge.index.description.split(' (')[0]})" if method == "faiss" else method
         rows.append({"method": label, "fit": fit_s, "off": off, "on": on, "recall": rec})

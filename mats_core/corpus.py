@@ -7,7 +7,6 @@ the instruction, as the published MATS training does. The same shape is what cor
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Iterator
 
 from mats_core.io import json_object, read_jsonl, text_field  # noqa: F401 - re-exported (moved to mats_core.io)

@@ -81,13 +81,13 @@ def test_order_and_chunks_do_not_matter(tiny_clap, tmp_path, monkeypatch):
 
 
 @needs_laion
-def test_laion_clap(laion, tmp_path):
+def test_laion_clap(laion, tmp_path):  # noqa: F811  (the imported fixture)
     assert laion.encoder.clip_seconds == 10.0
     assert_batch_independent(laion.encoder, _clips(tmp_path, 48_000, long_seconds=600.0))
 
 
 @needs_msclap
-def test_msclap(ms, tmp_path):
+def test_msclap(ms, tmp_path):  # noqa: F811
     assert_batch_independent(ms.encoder, _clips(tmp_path, 44_100, long_seconds=600.0))
 
 
