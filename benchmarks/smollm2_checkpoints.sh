@@ -5,7 +5,8 @@
 # The recipe (issue 17, benchmarks/RESULTS.md "Issue 17 ... it listens"): prefix-only (the LoRA
 # stays at its identity init: llm_frozen_steps = steps) on a class-balanced classification corpus
 # (benchmarks/smollm2_corpus.py: 48 classes x 60), the LM head only at answer positions
-# (mats_core.hf). Short rows make a step about 1 s on 2 cores. Every checkpoint is kept in steps/
+# (mats_core.hf). A step measured 1.17 s alone on 2 threads, 2.24 s with two runs sharing them
+# (benchmarks/RESULTS.md, "Issue 17, the shipped set"). Every checkpoint is kept in steps/
 # for the learning curve (benchmarks/smollm2_curve.py), then the set is cast to fp16.
 # The earlier recipe (whole Zipf corpus, LoRA after a third) learnt the answer prior instead.
 # The corpus and the full-precision run (optimizer state, steps/) stay in WORK, out of the package.
