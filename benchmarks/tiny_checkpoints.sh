@@ -4,20 +4,27 @@
 # bridges) and audio (MATS-Audio, the audio-supervised reference). The three runs share the
 # cores at one thread each (no core waits for the last run). The noise variance matches the tiny
 # CLAP's measured gap, E|a - t|^2 / d on paired test clips (benchmarks/RESULTS.md).
-#   bash benchmarks/tiny_checkpoints.sh [OUT_DIR] [STEPS] [NOISE_VARIANCE] [SEED]
+# ONLY=audio (or clean, noise; comma-separated) trains a subset, e.g. one reference per seed;
+# MAPPER=mlp trains ClipCap's MLP mapper instead of the transformer one (issue 16's experiments).
+#   [ONLY=...] [MAPPER=...] bash benchmarks/tiny_checkpoints.sh [OUT_DIR] [STEPS] [NOISE_VARIANCE] [SEED]
 set -euo pipefail
 out=${1:-plugins/mats_tiny/weights/mats}
 steps=${2:-2000}
 var=${3:-0.0044}
 seed=${4:-0}
+mapper=${MAPPER:-transformer}
+only=",${ONLY:-clean,noise,audio},"
 common=(--overwrite --encoder tiny --llm tiny --steps "$steps" --batch-size 32 --lr 1e-3 --seed "$seed" --device cpu
         --set train.warmup=50 --set train.checkpoint_every="$steps"
-        --set mapper.width=128 --set mapper.prefix_length=8 --set mapper.clip_length=8 --set mapper.num_layers=2)
+        --set mapper.width=128 --set mapper.prefix_length=8 --set mapper.clip_length=8 --set mapper.num_layers=2
+        --set mapper.type="$mapper")
 # one thread per run, all three at once: on 2 cores this beats two-thread runs in sequence
 export OMP_NUM_THREADS=1
-mats-bench train "${common[@]}" --bridge none --corpus tiny --output "$out/clean" &
-mats-bench train "${common[@]}" --bridge noise --set bridge.noise_variance="$var" --corpus tiny --output "$out/noise" &
-mats-bench train "${common[@]}" --bridge none --corpus tiny-pairs --supervision audio --output "$out/audio" &
+[[ $only == *,clean,* ]] && mats-bench train "${common[@]}" --bridge none --corpus tiny --output "$out/clean" &
+[[ $only == *,noise,* ]] && mats-bench train "${common[@]}" --bridge noise --set bridge.noise_variance="$var" \
+    --corpus tiny --output "$out/noise" &
+[[ $only == *,audio,* ]] && mats-bench train "${common[@]}" --bridge none --corpus tiny-pairs \
+    --supervision audio --output "$out/audio" &
 wait
 # the trainer keeps optimizer state for --resume; the shipped checkpoints don't need it
 rm -f "$out"/*/trainer_state.safetensors "$out"/*/trainer_state.json
