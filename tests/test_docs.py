@@ -348,6 +348,11 @@ def run_page(page: Path, tmp_path: Path, env: dict[str, str]) -> None:
 INSTALLING_PAGES = sorted(p for p in tutorial_pages() if any("pip install" in b.body for b in extract_blocks(p) if b.mode == "run"))
 
 
+def core_env(docs_env: dict[str, str]) -> dict[str, str]:
+    """The blocks' env without its PIP_NO_* settings: pip in a core venv resolves from the configured index."""
+    return {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
+
+
 @pytest.fixture(scope="session")
 def core_venv_base(tmp_path_factory, docs_env) -> Path:
     """One real venv with only the core install of docs/installation.md (``pip install -e .``):
@@ -355,8 +360,7 @@ def core_venv_base(tmp_path_factory, docs_env) -> Path:
     pytest.importorskip("mkdocs", reason="runs once, where the docs extra is installed (CI's venv 1): a venv build costs minutes")
     venv = tmp_path_factory.mktemp("core-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    env = {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
-    out = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(ROOT)], env=env, capture_output=True,
+    out = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(ROOT)], env=core_env(docs_env), capture_output=True,
                          text=True, timeout=900)
     if out.returncode != 0:
         pytest.skip(f"cannot build a core venv here (offline without a wheel cache?): {out.stderr.strip()[-300:]}")
@@ -388,7 +392,7 @@ def core_venv(core_venv_base, tmp_path_factory, docs_env) -> dict[str, str]:
     """A page's own copy of the core venv: what one page installs is not visible to the next."""
     venv = tmp_path_factory.mktemp("page-venv") / "venv"
     clone_venv(core_venv_base, venv)
-    env = {k: v for k, v in docs_env.items() if not k.startswith("PIP_NO_")}
+    env = core_env(docs_env)
     env.update({"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})
     return env
 
