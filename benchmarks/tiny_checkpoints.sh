@@ -5,7 +5,8 @@
 # cores at one thread each (no core waits for the last run). The noise variance matches the tiny
 # CLAP's measured gap, E|a - t|^2 / d on paired test clips (benchmarks/RESULTS.md).
 # ONLY=audio (or clean, noise; comma-separated) trains a subset, e.g. one reference per seed;
-# MAPPER=mlp trains ClipCap's MLP mapper instead of the transformer one (issue 16's experiments).
+# MAPPER=mlp trains ClipCap's MLP mapper instead of the transformer one (issue 16's candidate set;
+# it is cast to fp16 on disk, as the package's 20 MB cap needs: 2.76 MB per mapper).
 #   [ONLY=...] [MAPPER=...] bash benchmarks/tiny_checkpoints.sh [OUT_DIR] [STEPS] [NOISE_VARIANCE] [SEED]
 set -euo pipefail
 out=${1:-plugins/mats_tiny/weights/mats}
@@ -28,3 +29,15 @@ export OMP_NUM_THREADS=1
 wait
 # the trainer keeps optimizer state for --resume; the shipped checkpoints don't need it
 rm -f "$out"/*/trainer_state.safetensors "$out"/*/trainer_state.json
+# an MLP set is stored in fp16 (it loads into fp32 parameters) to fit the package
+if [[ $mapper == mlp ]]; then python - "$out" <<'EOF'
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+for f in Path(sys.argv[1]).glob("*/*.safetensors"):
+    save_file({k: v.to(torch.float16).contiguous() for k, v in load_file(f).items()}, f, metadata={"format": "pt"})
+EOF
+fi
