@@ -156,7 +156,7 @@ def evaluate(
     shards = Shards.from_env()
     model, ckpt_cfg = pipe.load(checkpoint)
     bridge, bridge_params, bank, timings = _bridge(pipe, bridge_name, bridge_params, ckpt_cfg, cfg, shards)
-    task_objs = {n: build("task", n, pipe.registry, **_params_of(task_params, n, tasks, pipe.registry)) for n in tasks}
+    task_objs = {n: build("task", n, pipe.registry, **params_for_task(task_params, n, tasks, pipe.registry)) for n in tasks}
     task_samples = {n: limited(list(t.samples()), cfg.limit) for n, t in task_objs.items()}
     task_samples = {n: apply_control(ss, cfg.control, pipe.encoder, cfg.seed, n) for n, ss in task_samples.items()}  # no-audio rows
     audio_stats = AudioStatistics(pipe, bridge, cfg, pipe.registry)  # optional fit_audio capability (shift)
@@ -336,7 +336,7 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     return {"accuracy": correct / len(rows), **task.score(rows, encoder=pipe.encoder)}  # the task's own scores win
 
 
-def _params_of(task_params: dict | None, name: str, tasks: Sequence[str], registry: str | None) -> dict:
+def params_for_task(task_params: dict | None, name: str, tasks: Sequence[str], registry: str | None) -> dict:
     """A task's params: ``task_params`` maps task name -> its params (runner, suites), or is one
     flat set (older callers and run_config.json files) of which each task takes what it accepts."""
     given = dict(task_params or {})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mats_core.harness import _params_of, limited
+from mats_core.harness import limited, params_for_task
 from mats_core.registry import MatsError, build
 from mats_core.results import RunResults, collect_versions, fingerprint, read_results, read_samples, write_results
 from mats_core.scoring import task_declarations
@@ -37,7 +37,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     cis, stats = {}, describe(resamples, seed)
     limit = config["run"].get("limit")
     for name in config["tasks"]:
-        task = built[name] = build("task", name, registry, **_params_of(config.get("task_params"), name, config["tasks"], registry))
+        task = built[name] = build("task", name, registry, **params_for_task(config.get("task_params"), name, config["tasks"], registry))
         ids = set(str(s.id) for s in limited(list(task.samples()), limit))  # --limit N or a fraction, as the run took it
         task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
         kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)

@@ -196,10 +196,10 @@ def test_task_params_reach_only_their_task():
     assert both == {"tiny-qa": {"limit": 3}, "tiny-classify": {"limit": 3}}  # --set wins over a suite; data_root: taken by none
     with pytest.raises(MatsError, match="param 'split': Input should be 'test' or 'val'"):
         split_task_params({}, tasks, None, {"tiny-qa": {"split": "train"}})
-    from mats_core.harness import _params_of
+    from mats_core.harness import params_for_task
 
-    assert _params_of({"tiny-qa": {"split": "val"}}, "tiny-classify", tasks, None) == {}
-    assert _params_of({"split": "val", "data_root": "/x"}, "tiny-qa", tasks, None) == {"split": "val"}  # old flat configs
+    assert params_for_task({"tiny-qa": {"split": "val"}}, "tiny-classify", tasks, None) == {}
+    assert params_for_task({"split": "val", "data_root": "/x"}, "tiny-qa", tasks, None) == {"split": "val"}  # old flat configs
 
 
 def test_config_refusal_names_the_keys_that_differ(tmp_path):
