@@ -57,7 +57,7 @@ def differences(rows: list[Row], reference: str, registry: str | None = None, en
 
     ref = next((r for r in rows if r.name == reference), None)
     skipped: dict[str, str] = {}
-    if ref is None or ref.run_dir is None or resamples < 1:
+    if ref is None or not _has_samples(ref) or resamples < 1:
         return {}, ({"*": f"no reference row '{reference}' with samples"} if resamples >= 1 else {})
     out: dict[str, dict] = {}
     cache: dict[tuple[str, str], Any] = {}
@@ -72,6 +72,9 @@ def differences(rows: list[Row], reference: str, registry: str | None = None, en
     for row in rows:
         if row.run_dir is None or row is ref:
             continue
+        if not _has_samples(row):  # e.g. a copied CLAP zero-shot row: its values stand, unpaired
+            skipped[row.name] = f"no samples.jsonl in {row.run_dir}: no paired difference"
+            continue
         for task in row.results:
             if task not in ref.results:
                 continue
@@ -83,6 +86,10 @@ def differences(rows: list[Row], reference: str, registry: str | None = None, en
             diff = paired(stats_of(row, task), stats_of(ref, task), row.results[task], ref.results[task], counts)
             out.setdefault(row.name, {})[task] = diff
     return out, skipped
+
+
+def _has_samples(row: Row) -> bool:
+    return row.run_dir is not None and (row.run_dir / "samples.jsonl").is_file()
 
 
 def _build_task(run_dir: Path, task: str, registry: str | None) -> Any:

@@ -183,3 +183,20 @@ def test_a_fractional_limit_runs_the_reference_rows(tmp_path):
     assert res.exit_code == 0, res.output
     zero_shot = read_results(out / "clap-zero-shot" / "results.json")
     assert zero_shot.samples_count == {"tiny-classify": 3}  # ceil(0.02 * 127)
+
+
+def test_report_keeps_a_row_without_samples_unpaired(finished, tmp_path):
+    """A folder of copied rows where one has only results.json (as a main job's clap-zero-shot
+    row does): its values are in the table, it gets no paired difference, and nothing crashes."""
+    merged = tmp_path / "merged"
+    shutil.copytree(finished, merged / "noise")
+    (merged / "values-only").mkdir()
+    shutil.copy(finished / "results.json", merged / "values-only" / "results.json")
+    res, _ = invoke("report", merged, "--output", tmp_path / "table")
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "table.json").read_text())
+    assert set(doc["rows"]) == {"noise", "values-only"} and "values-only" not in doc["differences"]
+    assert "no samples.jsonl" in doc["skipped"]["values-only"]
+    res, _ = invoke("report", merged, "--reference-row", "values-only", "--output", tmp_path / "t2")
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "t2.json").read_text())["skipped"] == {"*": "no reference row 'values-only' with samples"}
