@@ -28,6 +28,7 @@ class MapperConfig(BaseModel):
     width: int = Field(256, ge=8)
     heads: int = Field(4, ge=1)
     mlp_ratio: float = Field(2.0, gt=0)
+    mlp_hidden: int | None = Field(None, ge=8)  # mlp only: its hidden width (None: ClipCap's hidden * prefix_length / 2)
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
@@ -96,7 +97,7 @@ class MLPMapper(nn.Module):
     def __init__(self, dim: int, hidden: int, cfg: MapperConfig):
         super().__init__()
         self.cfg = cfg
-        mid = (hidden * cfg.prefix_length) // 2
+        mid = cfg.mlp_hidden or (hidden * cfg.prefix_length) // 2
         self.net = nn.Sequential(nn.Linear(dim, mid), nn.Tanh(), nn.Linear(mid, hidden * cfg.prefix_length))
         self.hidden = hidden
 

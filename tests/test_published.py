@@ -159,6 +159,17 @@ def test_published_mapper_parameter_count_at_the_paper_config():
     assert count(default) - count(published) == 8 * 3 * 1024  # the default's q/k/v biases
 
 
+def test_mlp_mapper_hidden_width_defaults_to_clipcaps_and_can_be_set():
+    from mats_core.mapper import build_mapper
+
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    clipcap = build_mapper(256, 192, {"type": "mlp", "prefix_length": 8})  # hidden 192 * 8 / 2 = 768
+    narrow = build_mapper(256, 192, {"type": "mlp", "prefix_length": 8, "mlp_hidden": 512})
+    assert count(clipcap) == 256 * 768 + 768 + 768 * 1536 + 1536
+    assert count(narrow) == 256 * 512 + 512 + 512 * 1536 + 1536
+    assert narrow(torch.randn(3, 256)).shape == (3, 8, 192)
+
+
 def test_published_mapper_init_and_equivalence_with_the_default_blocks():
     from mats_core.mapper import build_mapper
 
