@@ -30,6 +30,9 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "weights" / "lm"
 TEMPLATE = "{audio} {instruction}\nAnswer:"  # what the MATS model feeds the LM
 PRETRAIN_PROMPT = "{instruction}\nAnswer: {answer}"  # the same format without the audio prefix
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
+# The loader's default adapter. The shipped MATS checkpoints use r 16 / alpha 64 on every linear
+# layer (c_attn, c_proj, c_fc), stored in their config.json: with this one the models decoded too
+# little of their own input (benchmarks/tiny_checkpoints.sh, RESULTS.md issue 16).
 DEFAULT_LORA: dict[str, Any] = {"r": 8, "alpha": 32, "dropout": 0.0, "target_modules": ["c_attn"]}
 
 
