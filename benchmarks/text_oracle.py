@@ -25,26 +25,26 @@ from pathlib import Path
 TASKS = {"tiny-caption": "caption", "tiny-classify": "classification", "tiny-qa": "qa"}
 
 
-def oracle_text(scene, kind: str) -> str:
+def oracle_text(sample, kind: str) -> str:
+    """The unseen caption of the sample's own scene (its ``meta["scene"]``)."""
     from mats_tiny import text as T
+    from mats_tiny.world import Scene
 
-    return T.captions(scene, k=1, salt=7, omit=0.0 if kind == "qa" else 1.0)[0]
+    return T.captions(Scene.from_dict(sample.meta["scene"]), k=1, salt=7, omit=0.0 if kind == "qa" else 1.0)[0]
 
 
 def score_checkpoint(checkpoint: str, split: str, batch: int = 64) -> dict[str, dict]:
-    from mats_tiny import data
     from mats_tiny.tasks import TinyTask
 
     from mats_core.harness import Pipeline
 
     pipe = Pipeline.from_checkpoint(checkpoint, device="cpu")
     model, _ = pipe.load(checkpoint)
-    scenes = data.make_scenes(split)
     out = {}
     for name, kind in TASKS.items():
         task = TinyTask(name, kind, split=split)
         samples = task.samples()
-        texts = [oracle_text(scenes[int(s.id.rsplit("-", 1)[1])], kind) for s in samples]
+        texts = [oracle_text(s, kind) for s in samples]
         z = pipe.encoder.embed_text(texts)
         preds: list[str] = []
         for i in range(0, len(samples), batch):
@@ -57,16 +57,14 @@ def score_checkpoint(checkpoint: str, split: str, batch: int = 64) -> dict[str, 
 
 def human_cider(split: str) -> dict[str, float]:
     """One grammar caption against the five references, and reference 0 against references 1-4."""
-    from mats_tiny import data
     from mats_tiny.tasks import TinyTask
 
     from mats_core.scoring import shared_metric
 
     metric = shared_metric("caption")
     samples = TinyTask("tiny-caption", "caption", split=split).samples()
-    scenes = data.make_scenes(split)
     refs = [s.references for s in samples]
-    other = [oracle_text(scenes[int(s.id.rsplit("-", 1)[1])], "caption") for s in samples]
+    other = [oracle_text(s, "caption") for s in samples]
     return {"unseen_caption_vs_5_refs": float(metric.compute(other, refs)["cider"]),
             "ref0_vs_refs_1_4": float(metric.compute([r[0] for r in refs], [r[1:] for r in refs])["cider"])}
 

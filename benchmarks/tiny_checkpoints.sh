@@ -7,7 +7,7 @@
 # The mapper is ClipCap's MLP (issue 16: the transformer mapper lost the audio-supervised ceiling,
 # benchmarks/RESULTS.md); MAPPER=transformer trains the v2 world's first set (8+8 tokens x 2 layers
 # x 128) instead. Every set is stored in fp16 (it loads into fp32 parameters): the package's 20 MB
-# cap needs it, 2.76 MB per MLP mapper.
+# cap needs it, 1.84 MB per 512-wide MLP mapper.
 # The LM adapts through LoRA r 16 on every linear layer (c_attn, c_proj, c_fc): with r 8 on c_attn
 # alone the clean checkpoint decoded a clip's own caption *text* at 0.24 CIDEr-D (benchmarks/
 # text_oracle.py; issue 16). The MLP's hidden width is 512 (ClipCap's would be 768) so that the
@@ -24,7 +24,7 @@ only=",${ONLY:-clean,noise,audio},"
 common=(--overwrite --encoder tiny --llm tiny --steps "$steps" --batch-size 32 --lr 1e-3 --seed "$seed" --device cpu
         --set train.warmup=50 --set train.checkpoint_every="$steps"
         --set mapper.prefix_length=8 --set mapper.num_layers=2 --set mapper.type="$mapper")
-# the transformer's own shape (the MLP has none: its config keeps the defaults, as shipped)
+# each mapper's own shape; the MLP set also gets the larger LoRA (above)
 [[ $mapper == transformer ]] && common+=(--set mapper.width=128 --set mapper.clip_length=8)
 [[ $mapper == mlp ]] && common+=(--set mapper.mlp_hidden=512
     --set 'llm.lora={"r": 16, "alpha": 64, "dropout": 0.0, "target_modules": ["c_attn", "c_proj", "c_fc"]}')
