@@ -6,6 +6,11 @@ file descriptor 2) and stray ``print`` calls. Inside :func:`quiet`, all of that 
 file in the output directory instead: Python's ``sys.stdout``/``sys.stderr``, the ``warnings``
 module, ``logging`` and the process's fd 2 (so subprocesses too). Progress bars write to
 :func:`terminal`, the real stdout. Everything is restored on exit, before errors are printed.
+
+``logging`` is caught at the root logger, also for a library that configured its own: once
+transformers' logging is set up, its ``transformers`` logger stops propagating and writes through
+its own handler to whatever ``sys.stderr`` was then. Inside :func:`quiet` such loggers propagate
+again and their console handlers are set aside (:func:`_reroute_loggers`).
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ def quiet(log_dir: Path, enabled: bool = True) -> Iterator[Path]:
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
+    rerouted = _reroute_loggers()
     _terminal.append(stdout)
     sys.stdout = sys.stderr = log
     failed = False
@@ -60,6 +66,7 @@ def quiet(log_dir: Path, enabled: bool = True) -> Iterator[Path]:
         sys.stdout, sys.stderr = stdout, stderr
         _terminal.pop()
         root.removeHandler(handler)
+        _restore_loggers(rerouted, log, stderr)
         if saved_fd is not None:
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
@@ -90,3 +97,38 @@ def _redirect_fd(fd: int, log: IO[str]) -> int | None:
         return None
     os.dup2(log.fileno(), fd)
     return saved
+
+
+def _console_handlers(logger: logging.Logger) -> list[logging.Handler]:
+    return [h for h in logger.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+
+
+def _reroute_loggers() -> list[tuple[logging.Logger, bool, list[logging.Handler]]]:
+    """Make every third-party logger with its own console handler, or that stops propagating,
+    send its records up to the root logger (and so to the log); returns what to put back."""
+    saved = []
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if not isinstance(logger, logging.Logger) or name.split(".")[0].startswith("mats"):
+            continue
+        console = _console_handlers(logger)
+        if console or not logger.propagate:
+            saved.append((logger, logger.propagate, console))
+            for h in console:
+                logger.removeHandler(h)
+            logger.propagate = True
+    return saved
+
+
+def _restore_loggers(saved, log: IO[str], stderr: IO[str]) -> None:
+    """Undo :func:`_reroute_loggers`; a handler a library created inside the block (its stream is
+    the log, about to close) is pointed at the real stderr instead."""
+    for logger, propagate, console in saved:
+        logger.propagate = propagate
+        for h in console:
+            logger.addHandler(h)
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for h in _console_handlers(logger) if isinstance(logger, logging.Logger) else ():
+            if h.stream is log:
+                if getattr(h.__dict__.get("flush"), "__self__", None) is log:  # transformers binds flush to its stream's
+                    del h.flush
+                h.setStream(stderr)

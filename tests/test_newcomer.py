@@ -158,6 +158,56 @@ def test_quiet_sends_third_party_noise_to_the_log(tmp_path: Path, capfd) -> None
     assert "our own progress" in out and "after: on the terminal again" in out
 
 
+def test_quiet_catches_transformers_after_its_logging_is_configured(tmp_path: Path, capfd) -> None:
+    """Issue 36: once transformers' logging is configured, its logger stops propagating and writes
+    through its own handler to the stderr of that moment (here a stale stream, as after another
+    test's capture, or a terminal): quiet() must still send its records to the log, and leave the
+    handler as it found it."""
+    import io
+
+    from transformers.utils import logging as hf_logging
+
+    from mats_core.quiet import quiet
+
+    hf_logging.get_logger("transformers")  # configures the library root logger (once per process)
+    hf_logging.enable_default_handler()
+    library = logging.getLogger("transformers")
+    handler = hf_logging._default_handler
+    stale = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(handler, "stream", stale)
+        mp.setattr(library, "propagate", False)
+        mp.setattr(library, "level", logging.WARNING)
+        with quiet(tmp_path) as log:
+            hf_logging.get_logger("transformers.probe36").warning("probe36 generation flags are not valid")
+        assert "probe36" in log.read_text() and "probe36" not in stale.getvalue()
+        assert handler in library.handlers and library.propagate is False  # put back on exit
+        hf_logging.get_logger("transformers.probe36").warning("probe36 after")
+        assert "probe36 after" in stale.getvalue()
+    out, err = capfd.readouterr()
+    assert "probe36" not in out + err
+
+
+def test_quiet_repoints_a_handler_made_inside_it(tmp_path: Path) -> None:
+    """A library that configures its logging inside quiet() gets a handler on the log file; on exit
+    it must not be left writing into the closed file."""
+    from mats_core.quiet import quiet
+
+    lib = logging.getLogger("thirdparty36")
+    try:
+        with quiet(tmp_path) as log:
+            h = logging.StreamHandler()  # the stderr of the moment: the log
+            h.flush = sys.stderr.flush  # as transformers does
+            lib.addHandler(h)
+            lib.propagate = False
+            lib.warning("probe inside")
+        assert "probe inside" in log.read_text() and h.stream is sys.stderr
+        h.flush()  # no ValueError: I/O operation on closed file
+    finally:
+        lib.handlers.clear()
+        lib.propagate = True
+
+
 def _pty_run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
     """Run ``mats-bench argv`` on a pseudo-terminal, as a user's shell does; its whole screen output."""
     import pty
