@@ -4,7 +4,7 @@ The tiny world's questions have balanced answers, so the no-audio control should
 chance on every kind; a row that listens beats it on the kinds its embedding carries. The
 main job's comparison.json has the paired CI of overall accuracy; this gives it per kind:
 
-    python benchmarks/qa_kinds.py runs/latest --control "no-audio (silence)" [--rows a,b] [--resamples 2000]
+    python benchmarks/qa_kinds.py runs/latest --control no-audio-silence [--rows a,b] [--resamples 2000]
     python benchmarks/qa_kinds.py SEED0_RUN SEED1_RUN ...      # several runs: the samples of all of them pooled
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def correctness(row_dir: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path)
-    ap.add_argument("--control", default="no-audio (silence)")
+    ap.add_argument("--control", default="no-audio-silence", help="the control row's folder")
     ap.add_argument("--rows", default=None, help="comma-separated rows (default: every row of the first run)")
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)

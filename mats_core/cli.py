@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from mats_core.cli_options import _batch_size, _checkpoints, _limit
+from mats_core.cli_options import _batch_size, _checkpoints, _limit, _spelling
 
 app = typer.Typer(
     name="mats-bench",
@@ -21,7 +21,7 @@ app = typer.Typer(
 
 SET_HELP = "Override a param: kind.param=value (kinds: encoder, llm, bridge, corpus, task, mapper, train, run, decoding). Repeatable."
 DEFAULTS_HELP = " Default: the registry's defaults.{key} (shipped: {shipped})."
-OUTPUT_HELP = ("Run directory (-o, --output_path and --out are the same option). Default: runs/<key>/, <key> a hash of "
+OUTPUT_HELP = ("Run directory (lm-evaluation-harness's --output_path, and --out, work too). Default: runs/<key>/, <key> a hash of "
                "the options that change the results, so a changed command never collides and an identical one resumes; "
                "runs/latest links to the newest.")
 
@@ -264,7 +264,7 @@ def _with_device(kind: str, name: str, registry: str | None, params: dict, devic
     return {**accepted_params(kind, name, {"device": device}, registry), **params}
 
 
-@app.command()
+@app.command(context_settings={"token_normalize_func": _spelling})
 def run(
     *,
     encoder: Optional[str] = typer.Option(None, help="Encoder preset (must match the checkpoint)." + DEFAULTS_HELP.format(key="encoder", shipped="tiny")),
@@ -273,21 +273,21 @@ def run(
     checkpoint: Optional[str] = typer.Option(None, help="A checkpoint, or a set dir with clean/ noise/ audio/ (default: the shipped set for encoder+llm). Several sets, comma-separated (training seeds): mean ± std over them."),
     tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Comma-separated task names; `--tasks list` prints the registered tasks and exits." + DEFAULTS_HELP.format(key="tasks", shipped="tiny-caption,tiny-classify,tiny-qa")),
     data_root: Optional[Path] = typer.Option(None, help="Root of dataset folders (for dataset tasks)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", "--output_path", "--out", help=OUTPUT_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),  # --output_path, --out: cli_options._SPELLINGS
     limit: Optional[float] = typer.Option(None, min=0, help="At most N samples per task, or a fraction of each task's samples if below 1 (e.g. 0.1)."),
-    batch_size: Optional[str] = typer.Option(None, "--batch-size", "-b", "--batch_size", help="Generation batch size (default 32), or 'auto': start at 64, halve on out-of-memory."),
+    batch_size: Optional[str] = typer.Option(None, "--batch-size", "-b", help="Generation batch size (default 32), or 'auto': start at 64, halve on out-of-memory (--batch_size works too)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     seed: Optional[int] = typer.Option(None, help="Evaluation seed (default 0)."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
-    overwrite: bool = typer.Option(False, help="Replace a previous run with a different config in --output."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run with a different config in --output."),
     reference: bool = typer.Option(True, help="Add the CLAP zero-shot and MATS-Audio reference rows."),
-    predict_only: bool = typer.Option(False, help="Only generate; score later with `mats-bench score DIR`."),
+    predict_only: bool = typer.Option(False, "--predict-only", help="Only generate; score later with `mats-bench score DIR`."),
     suite: Optional[Path] = typer.Option(None, help="A suite YAML (benchmarks/suites/): its encoder, llm, bridges, tasks, run and decoding settings replace those options; --set still wins."),
     controls: Optional[str] = typer.Option(None, help="No-audio control rows (noise checkpoint and bridge, audio replaced): silence, shuffled, or none. Default: silence,shuffled, none with --no-reference."),
     reference_row: str = typer.Option("noise", help="Row that every other row is compared with (paired bootstrap difference and p-value)."),
-    resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95%% intervals (default 1000; 0: none)."),
-    log_samples: bool = typer.Option(False, "--log-samples", "--log_samples", help="Accepted for lm-evaluation-harness habits; a no-op: every sample is always logged to <output>/<row>/samples.jsonl."),
+    resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95% intervals (default 1000; 0: none)."),
+    log_samples: bool = typer.Option(False, "--log-samples", help="Accepted for lm-evaluation-harness habits (--log_samples too); a no-op: every sample is always logged to <output>/<row>/samples.jsonl."),
 ) -> None:
     """Evaluate bridges on tasks and print the comparison table (the main job).
 
@@ -341,7 +341,9 @@ def _run(opts: dict) -> None:
                                  "data_root": str(data_root) if data_root else None, "reference": reference, "sets": ov,
                                  "registry": str(registry) if registry else None})
     from mats_core.quiet import quiet
+    from mats_core.resume_note import resume_note, snapshot
 
+    before = snapshot(output)  # what a rerun reuses: said under the table
     with quiet(output, enabled=Shards.from_env().is_main):  # third-party warnings and Java's chatter -> <output>/mats-bench.log
         rows, kinds, headline = run_comparison(
             encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
@@ -362,6 +364,9 @@ def _run(opts: dict) -> None:
 
     _console().print(comparison_table(f"mats-bench run · encoder {encoder} · llm {llm}", output, rows, kinds))
     _console().print(run_footer(output, rows, kinds), highlight=False, markup=False)
+    note = resume_note(before, output)
+    if note:
+        _console().print(note, highlight=False, markup=False, soft_wrap=True)
 
 
 def _load_command_plugins() -> None:

@@ -39,3 +39,12 @@ def _limit(value: float | None) -> int | float | None:
     if value != int(value):
         raise MatsError(f"--limit {value}: a count must be a whole number (a fraction must be below 1)")
     return int(value)
+
+
+# lm-evaluation-harness's spellings of `run`'s options, accepted (click's token_normalize_func)
+# without widening its --help column; the help texts name them once
+_SPELLINGS = {"output_path": "output", "out": "output", "batch_size": "batch-size", "log_samples": "log-samples"}
+
+
+def _spelling(name: str) -> str:
+    return _SPELLINGS.get(name, name)

@@ -17,14 +17,17 @@ from mats_core.cli import SET_HELP, _console, _fail, app, parse_sets
 def score(
     run_dir: Path = typer.Argument(..., help="A run directory (samples.jsonl + run_config.json)."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
-    resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95%% intervals (default: the run's own)."),
+    resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95% intervals (default: the run's own)."),
 ) -> None:
     """Re-score a finished (or --predict-only) run from its samples.jsonl, without generating."""
     from mats_core.rescore import rescore
     from mats_core.registry import MatsError
 
+    from mats_core.quiet import quiet
+
     try:
-        res = rescore(run_dir, str(registry) if registry else None, resamples=resamples)
+        with quiet(run_dir):  # Java's `PTBTokenizer tokenized ...` and other third-party noise -> <run_dir>/mats-bench.log
+            res = rescore(run_dir, str(registry) if registry else None, resamples=resamples)
     except MatsError as exc:
         _fail(exc)
     from mats_core.runner import comparison_table

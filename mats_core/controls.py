@@ -23,6 +23,15 @@ from mats_core.interfaces import Sample
 
 CONTROLS = ("silence", "shuffled")
 LABELS = {"silence": "no-audio (silence)", "shuffled": "shuffled"}  # table row names
+# each row's folder in the run directory: its table name as a path (letters, digits, '-')
+DIRS = {"silence": "no-audio-silence", "shuffled": "shuffled"}
+
+
+def control_dir(output, control: str):
+    """A control row's folder: ``<output>/no-audio-silence`` or ``<output>/shuffled``; a run made by an
+    older mats-bench (``control-silence/``, ``control-shuffled/``) keeps its folder, so it still resumes."""
+    old = output / f"control-{control}"
+    return old if old.is_dir() and not (output / DIRS[control]).exists() else output / DIRS[control]
 
 
 def parse_controls(value: str) -> list[str]:

@@ -225,7 +225,7 @@ class _Job:
 
     def rows(self, ckpts: dict[str, Path], bridges: list[str], output: Path, single: bool, reference: bool, controls: list[str]) -> list:
         from mats_core.compare import Row, load_row
-        from mats_core.controls import LABELS
+        from mats_core.controls import LABELS, control_dir
         from mats_core.harness import zero_shot
 
         rows = []
@@ -235,12 +235,12 @@ class _Job:
             res = self.run(ck, b, out, b, self.overrides.get("bridge", {}))
             audio_stats = (res.model_extra or {}).get("bridge_statistics") or {}
             name = f"{b} (unpaired-audio stats)" if audio_stats.get("kind") == "unpaired-audio" else b
-            rows.append(load_row(name, out, f"{ck} · bridge {b}"))
+            rows.append(load_row(name, out, f"{_short(ck)} · bridge {b}"))
             self.about[name] = {"checkpoint": _short(ck), "params": key_bridge_params(b, self.registry, self.overrides.get("bridge", {}))}
         for c in controls:  # same checkpoint (noise) and prompt, bridge noise, audio replaced
-            out = output / f"control-{c}"
+            out = control_dir(output, c)
             self.run(ckpts["noise"], "noise", out, LABELS[c], {}, self.cfg.model_copy(update={"control": c}))
-            rows.append(load_row(LABELS[c], out, f"{ckpts['noise']} · bridge noise · audio: {c}"))
+            rows.append(load_row(LABELS[c], out, f"{_short(ckpts['noise'])} · bridge noise · audio: {c}"))
             self.about[LABELS[c]] = {"checkpoint": _short(ckpts["noise"]), "what": f"no-audio control: {c}", "params": {}}
         if reference:
             tasks = [t for t in self.tasks if self.main and self.kinds[t] == "classification"]
@@ -253,7 +253,7 @@ class _Job:
                                     "run": self.cfg.recorded()}, self.cfg.seed, n)
             if "audio" in ckpts:
                 self.run(ckpts["audio"], "none", output / "mats-audio", "mats-audio", {})
-                rows.append(load_row("mats-audio", output / "mats-audio", f"{ckpts['audio']} · bridge none"))
+                rows.append(load_row("mats-audio", output / "mats-audio", f"{_short(ckpts['audio'])} · bridge none"))
                 self.about["mats-audio"] = {"checkpoint": _short(ckpts["audio"]), "what": "trained on audio embeddings", "params": {}}
         return rows
 

@@ -38,7 +38,10 @@ def _legend(comp: dict) -> str:
     ref = comp.get("reference", "noise")
     if comp.get("seeds"):
         return f"mean ± std over {comp['seeds'].get('k', '?')} training seeds, [95% t-interval of the mean across seeds]"
-    return (f"[95% bootstrap CI over samples, {comp['stats']['resamples']} resamples]; {MARK} = differs from '{ref}' "
+    ci = f"[95% bootstrap CI over samples, {comp['stats']['resamples']} resamples]"
+    if ref not in _order(comp) or not any((comp.get("differences") or {}).values()):
+        return ci  # no row was compared with the reference (absent, a one-row table, or no resamples): no mark to explain
+    return (f"{ci}; {MARK} = differs from '{ref}' "
             "beyond chance (paired bootstrap 95% CI of the difference excludes 0; p in comparison.json)")
 
 

@@ -58,10 +58,10 @@ def test_control_rows_intervals_score_and_report(tmp_path):
     out = cli("run", "--bridge", "noise,santa", "--tasks", "tiny-classify,tiny-qa", "--limit", "8", "--output", tmp_path / "run",
               "--device", "cpu", "--resamples", "200")
     assert "no-audio (silence)" in out.output and "shuffled" in out.output and "n" in out.output
-    silence = results(tmp_path / "run" / "control-silence")
+    silence = results(tmp_path / "run" / "no-audio-silence")
     assert silence["config"]["run"]["control"] == "silence" and silence["errors_count"] == 0
     assert "control" not in results(tmp_path / "run" / "santa")["config"]["run"]  # old fingerprints stay valid
-    rows = [json.loads(l) for l in (tmp_path / "run" / "control-silence" / "samples.jsonl").read_text().splitlines()]
+    rows = [json.loads(l) for l in (tmp_path / "run" / "no-audio-silence" / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == 16 and all(r["prediction"] is not None for r in rows)
     comp = json.loads((tmp_path / "run" / "comparison.json").read_text())
     assert comp["order"][:4] == ["noise", "santa", "no-audio (silence)", "shuffled"] and "clap-zero-shot" in comp["order"]

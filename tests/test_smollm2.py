@@ -60,12 +60,12 @@ def test_shipped_tiny_smollm2_set_writes_different_answers_for_different_sounds(
                                    "--controls", "silence", "--no-reference", "--device", "cpu", "--output", str(tmp_path)])
     assert res.exit_code == 0, res.output
     rows = {}
-    for row in ("noise", "control-silence"):
+    for row in ("noise", "no-audio-silence"):
         lines = (tmp_path / row / "samples.jsonl").read_text().splitlines()
         rows[row] = {r["id"]: r for r in map(json.loads, lines)}
     heard = rows["noise"]
     labels = {r["label"] for r in heard.values()}
     answers = {r["prediction"] for r in heard.values()}
     assert len(labels) >= 8 and len(answers) >= 4, answers  # not one answer for every clip
-    silent = {r["prediction"] for r in rows["control-silence"].values()}
+    silent = {r["prediction"] for r in rows["no-audio-silence"].values()}
     assert len(silent) < len(answers), (silent, answers)
