@@ -315,9 +315,21 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     """The CLAP zero-shot classifier (audio vs label-text cosine), the reference row: its predicted
     labels scored by the task itself (so the row has the task's own metrics), plus the
     classifier's ``accuracy`` unless the task reports one."""
+    task, rows = zero_shot_rows(pipe, task_name, cfg, task_params)
+    if task is None:
+        return {}
+    if not rows:
+        return {"accuracy": None}
+    correct = sum(r["prediction"] == r["label"] for r in rows)
+    return {"accuracy": correct / len(rows), **task.score(rows, encoder=pipe.encoder)}  # the task's own scores win
+
+
+def zero_shot_rows(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict | None = None) -> tuple[Any, list[dict]]:
+    """(the task, one samples.jsonl-like row per sample: the zero-shot label, or the audio's error);
+    (None, []) for a task that is not a classification."""
     task = build("task", task_name, pipe.registry, **(task_params or {}))
     if task.kind != "classification":
-        return {}
+        return None, []
     samples = limited(list(task.samples()), cfg.limit)
     labels = list(samples[0].labels) if samples else []
     prompt = capability(task, "label_prompt", "{label}")
@@ -330,10 +342,7 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
         pred = dict(zip(ok, (z @ lab.to(z.device).T).argmax(-1).tolist())) if z is not None else {}
         rows += [{"task": task_name, "id": str(s.id), "prediction": labels[pred[i]] if i in pred else None, "references": list(s.references),
                   "label": s.label, "error": None if i in pred else errs.get(i, "no embedding")} for i, s in enumerate(block)]
-    if not rows:
-        return {"accuracy": None}
-    correct = sum(r["prediction"] == r["label"] for r in rows)
-    return {"accuracy": correct / len(rows), **task.score(rows, encoder=pipe.encoder)}  # the task's own scores win
+    return task, rows
 
 
 def params_for_task(task_params: dict | None, name: str, tasks: Sequence[str], registry: str | None) -> dict:

@@ -45,14 +45,20 @@ def point_latest(output: Path, root: Path = RUNS) -> None:
     tmp.replace(latest)
 
 
-def write_reference_row(out: Path, name: str, results: dict, config: dict, seed: int, counts: dict[str, int]) -> None:
-    """A reference row's own run directory (``results.json``), like every other row's."""
+def write_reference_row(out: Path, name: str, results: dict, config: dict, seed: int, counts: dict[str, int], *,
+                        scored: dict | None = None, resamples: int = 0) -> None:
+    """A reference row's own run directory (``results.json``), like every other row's: ``scored``
+    (task -> :class:`mats_core.reference_row.ZeroShot`) gives its intervals and errors."""
     from mats_core.results import RunResults, collect_versions, fingerprint, write_results
+    from mats_core.stats import describe
 
     out.mkdir(parents=True, exist_ok=True)
     config = {"reference": name, **config}
+    scored = {t: z for t, z in (scored or {}).items() if z is not None}
+    stats = {**describe(resamples, seed), "no_ci": {t: z.no_ci for t, z in scored.items()}}
     write_results(out / "results.json", RunResults(
         config=config, versions=collect_versions(), seed=seed, results=results, samples_count=counts,
+        errors_count=sum(z.errors for z in scored.values()), intervals={t: z.intervals for t, z in scored.items()}, stats=stats,
         fingerprints={"config": fingerprint(config)}, task_kinds={t: "classification" for t in results}))
 
 

@@ -226,7 +226,7 @@ class _Job:
     def rows(self, ckpts: dict[str, Path], bridges: list[str], output: Path, single: bool, reference: bool, controls: list[str]) -> list:
         from mats_core.compare import Row, load_row
         from mats_core.controls import LABELS, control_dir
-        from mats_core.harness import zero_shot
+        from mats_core.reference_row import score_zero_shot
 
         rows = []
         for b in bridges:
@@ -244,13 +244,14 @@ class _Job:
             self.about[LABELS[c]] = {"checkpoint": _short(ckpts["noise"]), "what": f"no-audio control: {c}", "params": {}}
         if reference:
             tasks = [t for t in self.tasks if self.main and self.kinds[t] == "classification"]
-            zs = {t: zero_shot(self.pipe, t, self.cfg, self.task_params.get(t, {})) for t in tasks}
+            scored = {t: score_zero_shot(self.pipe, t, self.cfg, self.task_params.get(t, {})) for t in tasks}
+            zs = {t: z.metrics for t, z in scored.items() if z is not None}
             if zs:
                 n = {t: int(v.get("n") or 0) for t, v in zs.items()}  # the task's own count of what it scored
                 rows.append(Row("clap-zero-shot", zs, samples=n, limit=self.cfg.limit, source="encoder: audio vs label-text cosine"))
                 self.about["clap-zero-shot"] = {"what": "the encoder alone: audio vs label-text cosine, no LLM"}
                 write_reference_row(output / "clap-zero-shot", "clap-zero-shot", zs, {"encoder": self.pipe.spec["encoder"], "tasks": list(zs),
-                                    "run": self.cfg.recorded()}, self.cfg.seed, n)
+                                    "run": self.cfg.recorded()}, self.cfg.seed, n, scored=scored, resamples=self.cfg.resamples)
             if "audio" in ckpts:
                 self.run(ckpts["audio"], "none", output / "mats-audio", "mats-audio", {})
                 rows.append(load_row("mats-audio", output / "mats-audio", f"{_short(ckpts['audio'])} · bridge none"))

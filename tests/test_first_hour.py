@@ -116,3 +116,23 @@ def test_plugins_names_what_each_preset_needs_and_whether_it_is_installed(monkey
     text = invoke("plugins")
     assert "--corpus takes a corpus plugin: tiny" in " ".join(text.split())
     assert "extra laion: laion-clap not installed" in " ".join(text.split())
+
+
+# -- the zero-shot reference row is scored like every row ---------------------------------------
+@needs_checkpoints
+def test_the_zero_shot_row_counts_its_errors_and_has_intervals(tmp_path: Path) -> None:
+    from dataset_fixtures import make_esc50
+
+    root = tmp_path / "data"
+    make_esc50(root)
+    (root / "esc50" / "audio" / "2-109505-A-21.wav").write_bytes(b"not a wav file")  # one unreadable clip
+    out = tmp_path / "r"
+    invoke("run", "--bridge", "noise", "--tasks", "esc50", "--data-root", root, "--controls", "none", "--resamples", "200",
+           "--device", "cpu", "--set", "decoding.max_new_tokens=4", "--output", out)
+    zs = json.loads((out / "clap-zero-shot" / "results.json").read_text())
+    assert zs["results"]["esc50"]["errors"] == 1 and zs["errors_count"] == 1
+    assert zs["errors_count"] == json.loads((out / "noise" / "results.json").read_text())["errors_count"]
+    cis = zs["intervals"]["esc50"]
+    for metric in ("accuracy", "accuracy_exact"):
+        assert 0.0 <= cis[metric]["low"] <= zs["results"]["esc50"][metric] <= cis[metric]["high"] <= 1.0, (metric, cis)
+    assert zs["stats"]["resamples"] == 200
