@@ -27,7 +27,7 @@ from mats_core import hookimpl
 
 from mats_datasets._common import DEFAULT_LABEL_PROMPT
 
-MMAU_PROMPT = "{question} Choose the answer from the following options: {choices}."  # mats_datasets.mmau.DEFAULT_PROMPT
+MMAU_PROMPT = "{question} Choose the answer from the following options: {choices}."  # mats_datasets.multiple_choice.DEFAULT_PROMPT
 
 Limit = Annotated[int, Field(ge=1)] | None
 LabelPrompt = Annotated[str, Field(pattern=r"\{label\}")]
@@ -109,7 +109,7 @@ def mmau(data_root: str | None = None, path: str | None = None, split: Literal["
     """MMAU multiple-choice audio reasoning: accuracy overall and per task (sound, music, speech),
     difficulty and category, answers matched to a choice by the benchmark's own rule. ``prompt``
     formats each question (``{question}``, ``{choices}``); it is recorded in results.json notes."""
-    from mats_datasets.mmau import MMAU, MMAU_LAYOUT
+    from mats_datasets.multiple_choice import MMAU, MMAU_LAYOUT
 
     folder = _where("mmau", data_root, path, ("mmau", "MMAU"), MMAU_LAYOUT)
     return MMAU("mmau", folder, split, limit, prompt=prompt)
@@ -119,7 +119,7 @@ def fsd50k(data_root: str | None = None, path: str | None = None, split: Literal
            limit: Limit = None, label_prompt: LabelPrompt = DEFAULT_LABEL_PROMPT):
     """FSD50K multi-label tagging (200 classes): mAP, by the LTU protocol for generated text and by
     audio-label cosines for the CLAP zero-shot row."""
-    from mats_datasets.fsd50k import FSD50K, FSD50K_LAYOUT
+    from mats_datasets.tagging import FSD50K, FSD50K_LAYOUT
 
     folder = _where("fsd50k", data_root, path, ("fsd50k", "FSD50K"), FSD50K_LAYOUT)
     return FSD50K("fsd50k", folder, split, limit, label_prompt=label_prompt)

@@ -161,7 +161,8 @@ class MMAU(DatasetTask):
             with np.errstate(invalid="ignore", divide="ignore"):
                 return {k: (counts @ (c * g)) / (counts @ g) for k, g in groups.items()}
 
-        return SampleStats(n=len(c), means={"accuracy": c}, corpus=corpus)
+        why = "no interval: some resamples draw no question of this group (too few questions in it)"
+        return SampleStats(n=len(c), means={"accuracy": c}, corpus=corpus, notes={k: why for k in groups})
 
     @property
     def headline(self) -> list[str]:
