@@ -93,11 +93,13 @@ def _has_samples(row: Row) -> bool:
 
 
 def _build_task(run_dir: Path, task: str, registry: str | None) -> Any:
-    from mats_core.registry import accepted_params, build
+    from mats_core.harness import params_for_task
+    from mats_core.registry import build
 
     stamp = run_dir / "run_config.json"
     config = json.loads(stamp.read_text())["config"] if stamp.exists() else {}
-    return build("task", task, registry, **accepted_params("task", task, config.get("task_params", {}), registry))
+    tasks = config.get("tasks") or [task]  # task_params: task name -> its params (or, in older stamps, one flat set)
+    return build("task", task, registry, **params_for_task(config.get("task_params", {}), task, tasks, registry))
 
 
 def comparison(rows: list[Row], kinds: dict[str, str], reference: str = DEFAULT_REFERENCE, registry: str | None = None,
