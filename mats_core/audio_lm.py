@@ -10,7 +10,10 @@ clip that fails to load is that sample's error and the run goes on, and the same
 bootstrap intervals and results.json (``mats_core.harness``), so the comparison table pairs
 it with the reference row like any other. The run's alignment encoder is passed to the tasks'
 scoring only (the LTU protocol: answers mapped to labels by text-embedding cosine), never to
-the model. Task tokens (MATS training tokens) are not used; each task's own prompt is.
+the model. Task tokens (MATS training tokens) are not used; each task's own prompt is. The
+model decodes with its own settings (its ``generation`` capability: the model card's, changed
+with ``--set audio_lm.generation.<key>=...``); the run's ``decoding`` (the MATS rows', e.g. the
+published beam search) does not reach it, so each model runs as its authors evaluate it.
 """
 from __future__ import annotations
 
@@ -74,7 +77,7 @@ def evaluate_audio_lm(name: str, tasks: Sequence[str], output: str | Path, cfg: 
     """One audio LM's run directory (results.json + samples.jsonl), resumable; returns RunResults."""
     from mats_core.capabilities import capability
     from mats_core.distributed import Shards
-    from mats_core.generation import BatchSizer, resolve_decoding
+    from mats_core.generation import BatchSizer
     from mats_core.harness import _finish, _guard_config, limited, params_for_task
     from mats_core.registry import build, resolved_params
     from mats_core.results import SamplesWriter, data_fingerprint
@@ -98,7 +101,7 @@ def evaluate_audio_lm(name: str, tasks: Sequence[str], output: str | Path, cfg: 
     single = Shards()  # one process generates an audio LM's row
     _guard_config(out, config, overwrite, single, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()})
     holder = _Holder(llm=lm, encoder=encoder)
-    decoding = {**capability(lm, "generation", {}), **resolve_decoding(cfg.decoding)}
+    decoding = dict(capability(lm, "generation", {}))  # its own (model card) decoding, not the MATS rows' run.decoding
     run = _AudioRun(holder, cfg, out, SamplesWriter(out / "samples.jsonl"), BatchSizer(cfg.batch_size, holder), decoding,
                     on_progress=on_progress)
     generated = 0

@@ -223,7 +223,7 @@ def test_qwen2_audio_row_beside_mats_rows_resumes_after_sigkill(tiny_qwen, data,
     root, mmau, fsd = data
     args = ["run", "--bridge", "noise", "--controls", "none", "--tasks", "tiny-classify,mmau,fsd50k", "--data-root", root,
             "--limit", "5", "--batch-size", "1", "--device", "cpu", "--audio-lm", "qwen2-audio", "--set", f"audio_lm.model={tiny_qwen}",
-            "--set", "audio_lm.dtype=float32", "--set", "decoding.max_new_tokens=3", "--resamples", "50"]
+            "--set", "audio_lm.dtype=float32", "--set", "audio_lm.generation.max_new_tokens=3", "--set", "decoding.max_new_tokens=4", "--resamples", "50"]
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     proc = _cli([*args, "--output", killed])
     samples = killed / "audio-lm-qwen2-audio" / "samples.jsonl"
@@ -246,6 +246,7 @@ def test_qwen2_audio_row_beside_mats_rows_resumes_after_sigkill(tiny_qwen, data,
     res = json.loads((killed / "audio-lm-qwen2-audio" / "results.json").read_text())
     assert res["results"] == json.loads((clean / "audio-lm-qwen2-audio" / "results.json").read_text())["results"]
     assert res["execution"]["generated"] == [15 - len(before)]
+    assert res["execution"]["decoding"]["max_new_tokens"] == 3 and res["execution"]["decoding"]["do_sample"] is False  # its own, not run.decoding
     assert res["config"]["audio_lm"]["name"] == "qwen2-audio" and res["config"]["audio_lm"]["supervision"] == "audio"
     assert "{instruction}" in res["config"]["audio_lm"]["effective"]["prompt_format"]
     errors = {(r[0], r[1]): r[3] for r in row(killed) if r[3]}

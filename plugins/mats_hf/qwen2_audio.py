@@ -7,8 +7,8 @@ the audio and then the task's instruction, and the assistant's turn opened for t
 (``<|im_start|>system ... <|im_start|>user\\nAudio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\\n
 {instruction}<|im_end|>\\n<|im_start|>assistant\\n``). Batches are left-padded; only the new
 tokens are decoded. The Whisper front end hears at most 30 s: longer clips are cropped to it by
-the core (``clip_seconds``). Decoding defaults to greedy with 256 new tokens; the run's decoding
-settings win.
+the core (``clip_seconds``). Decoding is greedy with 256 new tokens unless ``generation`` says
+otherwise (``--set audio_lm.generation.max_new_tokens=N``); the MATS rows' run decoding does not reach it.
 """
 from __future__ import annotations
 
