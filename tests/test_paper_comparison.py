@@ -17,7 +17,7 @@ import pytest
 
 from dataset_fixtures import make_fsd50k, make_mmau
 from mats_core import MatsError, build
-from mats_core.testing import check_task
+from mats_core.testing import check_audio_lm, check_task
 from qwen2_audio_fixture import build_tiny_qwen2_audio, have_qwen2_audio
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
@@ -174,6 +174,28 @@ def test_fsd50k_bad_ground_truth_names_the_file(tmp_path):
 
 
 # -- the audio_lm kind and Qwen2-Audio ------------------------------------------------------
+class _Echo:
+    """An audio LM of exactly the v1.2 required members: the prompt's word count and the clip's length."""
+
+    sample_rate = 8000
+
+    def generate(self, waveforms, prompts, **decoding):
+        return [f"{len(p.split())} words, {len(w)} samples" for w, p in zip(waveforms, prompts)]
+
+
+class _BatchDependent(_Echo):
+    def generate(self, waveforms, prompts, **decoding):
+        return [f"{len(waveforms)} in batch" for _ in waveforms]
+
+
+def test_the_conformance_check_passes_a_plain_audio_lm_and_catches_a_batch_dependent_one():
+    check_audio_lm(_Echo())
+    with pytest.raises(AssertionError, match="depends on its batch"):
+        check_audio_lm(_BatchDependent())
+    with pytest.raises(AssertionError, match="sample_rate"):
+        check_audio_lm(type("NoRate", (), {"generate": _Echo.generate})())
+
+
 def test_plugins_lists_the_audio_lm_kind_and_qwen2_audio():
     out = subprocess.run([sys.executable, "-m", "mats_core.cli", "plugins", "--json"], capture_output=True, text=True, check=True)
     plugins = {p["name"]: p for p in json.loads(out.stdout)}
@@ -200,6 +222,7 @@ def test_qwen2_audio_plugin_prompts_with_the_model_cards_template(tiny_qwen):
     assert lm.sample_rate == 16000 and lm.clip_seconds == 30.0
     assert lm.prompt("What is it?") == ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
                                         "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\nWhat is it?<|im_end|>\n<|im_start|>assistant\n")
+    check_audio_lm(lm, max_new_tokens=4)
     waves = [np.sin(np.arange(16000) / 5).astype(np.float32), np.zeros(40000, dtype=np.float32)]
     both = lm.generate(waves, ["What is it?", "Say a word"], max_new_tokens=4)
     assert len(both) == 2 and all(isinstance(t, str) for t in both)
