@@ -1,4 +1,4 @@
-"""mats-bench core: plugin API v1.1, presets, model, trainer and harness.
+"""mats-bench core: plugin API v1.2, presets, model, trainer and harness.
 
 Public names for third-party plugins: ``hookimpl``, the six interfaces, ``Sample``,
 ``build(kind, name, **params)``, ``MatsError``, ``SampleStats``, and the ``__all__`` of each module in
@@ -6,7 +6,7 @@ Public names for third-party plugins: ``hookimpl``, the six interfaces, ``Sample
 implementation and may change. Heavy modules (torch, transformers) are never imported here.
 """
 from mats_core.hookspecs import hookimpl
-from mats_core.interfaces import AlignmentEncoder, Corpus, GapBridge, LanguageModel, Metric, Sample, Task
+from mats_core.interfaces import AlignmentEncoder, AudioLanguageModel, Corpus, GapBridge, LanguageModel, Metric, Sample, Task
 from mats_core.registry import MatsError, build
 
 __version__ = "0.1.0"
@@ -19,6 +19,7 @@ PUBLIC_MODULES = (
 
 __all__ = [
     "AlignmentEncoder",
+    "AudioLanguageModel",
     "Corpus",
     "GapBridge",
     "LanguageModel",

@@ -51,6 +51,7 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "higher_is_better": ({}, "score key -> True / False (default: unknown)"),
         "task_token": (None, "text put before the instruction (the published MATS per-dataset token)"),
         "sample_stats": (None, "sample_stats(rows, **context) -> SampleStats: per-sample statistics for bootstrap CIs"),
+        "zero_shot_scores": (None, "zero_shot_scores(rows, scores [N, labels]) -> metrics: a multi-label task scores the CLAP zero-shot row from every clip's label cosines (default: the top-1 label, scored by score())"),
     },
     "metric": {
         "notes": ({}, "metric -> why it is None"),
@@ -59,6 +60,13 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "sample_stats": (None, "sample_stats(predictions, references, **context) -> SampleStats, for bootstrap CIs"),
     },
     "corpus": {},
+    "audio_lm": {  # API v1.2 (mats_core.audio_lm)
+        "fingerprint": (None, "identity of the weights (e.g. the hub revision), stored in results.json"),
+        "clip_seconds": (None, "the longest input the model hears, in seconds; the core centre-crops (or run.crop) longer clips (default: whole clips, at most 30 s read)"),
+        "generation": ({}, "the model's own decoding (e.g. its model card's: greedy, max_new_tokens); the run's decoding (MATS rows) does not reach it"),
+        "config": (None, "config() -> dict of the effective settings (prompt format, dtype, device), stored in results.json"),
+        "supervision": ("audio", "what the model was trained on, shown next to its row: 'audio' (audio-supervised)"),
+    },
 }
 
 

@@ -19,7 +19,7 @@ def preset_rows(host) -> list[dict]:
     from mats_core.registry import presets
 
     out = []
-    for kind in ("encoder", "llm", "bridge", "corpus", "task"):
+    for kind in ("encoder", "llm", "bridge", "corpus", "task", "audio_lm"):
         for name, p in presets(kind).items():
             entry = host.get(kind, p.plugin)
             row = {"kind": kind, "name": name, "plugin": p.plugin, "params": p.params, "extra": p.extra,

@@ -291,6 +291,7 @@ def run(
     controls: Optional[str] = typer.Option(None, help="No-audio control rows (noise checkpoint and bridge, audio replaced): silence, shuffled, or none. Default: silence,shuffled, none with --no-reference."),
     reference_row: str = typer.Option("noise", help="Row that every other row is compared with (paired bootstrap difference and p-value)."),
     resamples: Optional[int] = typer.Option(None, min=0, help="Bootstrap resamples of the 95% intervals (default 1000; 0: none)."),
+    audio_lm: Optional[str] = typer.Option(None, "--audio-lm", help="Audio-supervised audio LM(s), comma-separated (e.g. qwen2-audio): one table row each, beside the MATS rows; --set audio_lm.model=DIR loads a local copy."),
     log_samples: bool = typer.Option(False, "--log-samples", help="Accepted for lm-evaluation-harness habits (--log_samples too); a no-op: every sample is always logged to <output>/<row>/samples.jsonl."),
 ) -> None:
     """Evaluate bridges on tasks and print the comparison table (the main job).
@@ -325,6 +326,7 @@ def _run(opts: dict) -> None:
     from mats_core.validation import check_kinds
 
     batch_size = None if batch_size is None else _batch_size(str(batch_size))
+    audio_lms = [a.strip() for a in (opts.get("audio_lm") or "").split(",") if a.strip()]
     ov = parse_sets(set_)
     check_kinds(ov, "run")
     reg = str(registry) if registry else None
@@ -336,6 +338,7 @@ def _run(opts: dict) -> None:
         ov["run"] = {**given, **ov.get("run", {})}  # the command line beats the suite; --set beats both
         s = suite_options(suite, str(registry) if registry else None, ov)
         encoder, llm, bridge, tasks, registry, ov, reference = s.encoder, s.llm, s.bridge, s.tasks, s.registry, s.overrides, reference and s.reference
+        audio_lms = audio_lms or s.audio_lms
     explicit = output is not None
     if not explicit:
         from mats_core.rundir import default_output
@@ -343,7 +346,7 @@ def _run(opts: dict) -> None:
         output = default_output({"encoder": encoder, "llm": llm, "bridge": bridge, "tasks": tasks, "limit": limit, "seed": seed,
                                  "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None, "predict_only": predict_only,
                                  "data_root": str(data_root) if data_root else None, "reference": reference, "sets": ov,
-                                 "registry": str(registry) if registry else None})
+                                 "registry": str(registry) if registry else None, **({"audio_lms": audio_lms} if audio_lms else {})})
     from mats_core.quiet import quiet
     from mats_core.resume_note import resume_note, snapshot
 
@@ -354,7 +357,7 @@ def _run(opts: dict) -> None:
             tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=_checkpoints(checkpoint), data_root=data_root,
             output=output, run_params={"limit": limit, "batch_size": batch_size, "seed": seed, "device": device, "predict_only": predict_only,
                                        "resamples": (stats or {}).get("resamples"), **ov.get("run", {}), "decoding": ov.get("decoding", {})},
-            overrides=ov, registry=str(registry) if registry else None, overwrite=overwrite, reference=reference,
+            overrides=ov, registry=str(registry) if registry else None, overwrite=overwrite, reference=reference, audio_lms=audio_lms,
             **{k: v for k, v in (stats or {}).items() if k != "resamples"},
         )
     if not Shards.from_env().is_main:

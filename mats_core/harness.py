@@ -315,34 +315,39 @@ def zero_shot(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict 
     """The CLAP zero-shot classifier (audio vs label-text cosine), the reference row: its predicted
     labels scored by the task itself (so the row has the task's own metrics), plus the
     classifier's ``accuracy`` unless the task reports one."""
-    task, rows = zero_shot_rows(pipe, task_name, cfg, task_params)
+    task, rows, sims = zero_shot_rows(pipe, task_name, cfg, task_params)
     if task is None:
         return {}
     if not rows:
         return {"accuracy": None}
+    if callable(capability(task, "zero_shot_scores")):  # a multi-label task ranks every label (FSD50K's mAP)
+        return task.zero_shot_scores(rows, sims)
     correct = sum(r["prediction"] == r["label"] for r in rows)
     return {"accuracy": correct / len(rows), **task.score(rows, encoder=pipe.encoder)}  # the task's own scores win
 
 
-def zero_shot_rows(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict | None = None) -> tuple[Any, list[dict]]:
-    """(the task, one samples.jsonl-like row per sample: the zero-shot label, or the audio's error);
-    (None, []) for a task that is not a classification."""
+def zero_shot_rows(pipe: Pipeline, task_name: str, cfg: RunConfig, task_params: dict | None = None) -> tuple[Any, list[dict], list]:
+    """(the task, one samples.jsonl-like row per sample: the zero-shot label, or the audio's error,
+    each sample's label cosines (NaN where the audio failed)); (None, [], []) for a task that is not
+    a classification."""
     task = build("task", task_name, pipe.registry, **(task_params or {}))
     if task.kind != "classification":
-        return None, []
+        return None, [], []
     samples = limited(list(task.samples()), cfg.limit)
     labels = list(samples[0].labels) if samples else []
     prompt = capability(task, "label_prompt", "{label}")
     with torch.no_grad():
         lab = F.normalize(pipe.encoder.embed_text([prompt.format(label=l) for l in labels]).float(), dim=-1)
-    rows = []
+    rows, sims = [], []
     for b0 in range(0, len(samples), cfg.bridge_block):  # audio read a block at a time, as in generation
         block = samples[b0 : b0 + cfg.bridge_block]
         z, ok, errs = pipe.embed_audio(block, cfg)
-        pred = dict(zip(ok, (z @ lab.to(z.device).T).argmax(-1).tolist())) if z is not None else {}
+        cos = (z @ lab.to(z.device).T).float().cpu() if z is not None else None
+        pred = dict(zip(ok, cos.argmax(-1).tolist())) if cos is not None else {}
+        sims += [cos[ok.index(i)].tolist() if i in pred else [float("nan")] * len(labels) for i in range(len(block))]
         rows += [{"task": task_name, "id": str(s.id), "prediction": labels[pred[i]] if i in pred else None, "references": list(s.references),
                   "label": s.label, "error": None if i in pred else errs.get(i, "no embedding")} for i, s in enumerate(block)]
-    return task, rows
+    return task, rows, sims
 
 
 def params_for_task(task_params: dict | None, name: str, tasks: Sequence[str], registry: str | None) -> dict:

@@ -1,4 +1,4 @@
-"""The six plugin interfaces of API v1 (runtime-checkable protocols) and the Sample record.
+"""The plugin interfaces of API v1 (six) and v1.2 (``AudioLanguageModel``) (runtime-checkable protocols) and the Sample record.
 
 Third-party packages code against these; keep them stable. Tensors are torch tensors, but
 torch is only imported for type checking so that importing this module stays instant.
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
-__all__ = ["AlignmentEncoder", "Corpus", "GapBridge", "LanguageModel", "Metric", "Sample", "Task"]
+__all__ = ["AlignmentEncoder", "AudioLanguageModel", "Corpus", "GapBridge", "LanguageModel", "Metric", "Sample", "Task"]
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -100,6 +100,23 @@ class LanguageModel(Protocol):
 
     def trainable_parameters(self) -> list["torch.nn.Parameter"]:
         """Parameters the trainer should optimise (e.g. LoRA), possibly empty."""
+
+
+@runtime_checkable
+class AudioLanguageModel(Protocol):
+    """API v1.2: an audio-supervised audio LM (Qwen2-Audio, SALMONN, LTU, ...), a whole model that
+    hears audio and answers a prompt in text. No encoder, bridge or mapper of ours takes part: the
+    core reads each clip at ``sample_rate`` (mono float32; a clip that fails to load is that
+    sample's error), batches, resumes and scores its rows like any other row of a run.
+
+    Optional capabilities (``mats_core.capabilities.OPTIONAL["audio_lm"]``): ``clip_seconds``,
+    ``generation``, ``fingerprint``, ``config``, ``supervision``.
+    """
+
+    sample_rate: int
+
+    def generate(self, waveforms: "list[np.ndarray]", prompts: list[str], **decoding: Any) -> list[str]:
+        """One answer per (waveform, prompt) pair; waveforms are 1-D float32 arrays of any lengths."""
 
 
 @dataclass

@@ -28,11 +28,16 @@ def score_zero_shot(pipe: Any, task_name: str, cfg: Any, task_params: dict | Non
     from mats_core.harness import zero_shot_rows
     from mats_core.stats import SampleStats, intervals, resample_counts, score_task, sort_rows
 
-    task, rows = zero_shot_rows(pipe, task_name, cfg, task_params)
+    from mats_core.capabilities import capability
+
+    task, rows, sims = zero_shot_rows(pipe, task_name, cfg, task_params)
     if task is None:
         return None
     if not rows:
         return ZeroShot({"accuracy": None})
+    errors = sum(1 for r in rows if r.get("error"))
+    if callable(capability(task, "zero_shot_scores")):  # a multi-label task ranks every label (FSD50K's mAP)
+        return ZeroShot(task.zero_shot_scores(rows, sims), errors=errors)
     scored = score_task(task, task_name, rows, {"encoder": pipe.encoder}, resamples=cfg.resamples, seed=cfg.seed)
     correct = [float(r["prediction"] == r["label"]) for r in sort_rows(rows)]
     metrics = {"accuracy": sum(correct) / len(rows), **scored.metrics}  # the task's own scores win
@@ -40,4 +45,4 @@ def score_zero_shot(pipe: Any, task_name: str, cfg: Any, task_params: dict | Non
     if "accuracy" not in scored.metrics and cfg.resamples >= 1:
         stats = SampleStats(n=len(rows), means={"accuracy": np.asarray(correct)})
         cis.update(intervals(stats, resample_counts(len(rows), cfg.resamples, cfg.seed, task_name)))
-    return ZeroShot(metrics, cis, scored.no_ci, sum(1 for r in rows if r.get("error")))
+    return ZeroShot(metrics, cis, scored.no_ci, errors)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mats_core.audio_lm import check_audio_lms
 from mats_core.registry import MatsError, checkpoint_sets, resolve_path
 from mats_core.rundir import key_bridge_params, write_reference_row
 
@@ -116,13 +117,15 @@ def run_comparison(
     reference: bool = True,
     controls: tuple[str, ...] | list[str] | None = None,
     reference_row: str = "noise",
+    audio_lms: list[str] | None = None,
 ) -> tuple[list[tuple[str, dict]], dict[str, str], dict[str, list[str] | None]]:
     """The main job. ``overrides``: ``--set`` values by kind (``task``: params for every task that
     takes them) and, from a suite, ``tasks``: task name -> params for that task alone. Every name,
     param and setting is checked before a model loads or the output is touched. Several checkpoint
     sets (training seeds) run one after another, each in ``output/ckpt<i>``, and comparison.json
-    aggregates them (mean ± std, per-seed values)."""
+    aggregates them (mean ± std, per-seed values). ``audio_lms``: a row each (``mats_core.audio_lm``)."""
     cfg, task_params = check_inputs(encoder, llm, bridges, tasks, run_params, overrides, registry=registry, data_root=data_root)
+    audio_lms = check_audio_lms(audio_lms or [], registry, overrides.get("audio_lm"))
     from mats_core.controls import CONTROLS
     from mats_core.distributed import Shards  # torch and the models only once everything checked out
     from mats_core.harness import Pipeline
@@ -132,7 +135,7 @@ def run_comparison(
     main = Shards.from_env().is_main
     sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
     controls = list(controls) if controls is not None else (list(CONTROLS) if reference else [])  # asked for: always
-    single = len(bridges) == 1 and not reference and not controls and len(sets) == 1
+    single = len(bridges) == 1 and not reference and not controls and len(sets) == 1 and not audio_lms
     all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single=single, run=(tasks, task_params, cfg, overrides, overwrite), registry=registry)
     built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
     kinds = {t: task.kind for t, task in built.items()}
@@ -140,14 +143,14 @@ def run_comparison(
     if not cfg.predict_only:
         check_java(kinds)  # before any model loads or generates, not after all generation
     pipe = Pipeline.from_checkpoint(all_ckpts[0]["noise"], registry, cfg.device, overrides)
-    per_set = len(bridges) + len(controls) + (reference and "audio" in all_ckpts[0])
+    per_set = len(bridges) + len(controls) + (reference and "audio" in all_ckpts[0]) + len(audio_lms)
     progress = _Progress(enabled=main, rows=per_set * len(sets), tasks=len(tasks))
     comps = []
     with progress:
         for i, ckpts in enumerate(all_ckpts):
             where = output if len(sets) == 1 else output / f"ckpt{i}"
             job = _Job(pipe, cfg, tasks, overrides, overwrite, task_params, registry, progress, main, kinds)
-            rows = job.rows(ckpts, bridges, where, single, reference, controls)
+            rows = job.rows(ckpts, bridges, where, single, reference, controls) + job.audio_lm_rows(audio_lms, where)
             if not single and main:
                 comps.append(_write_comparison(where, rows, kinds, reference_row, registry=registry, encoder=pipe.encoder, cfg=cfg, about=job.about))
     if len(comps) > 1:
@@ -222,6 +225,22 @@ class _Job:
 
         return evaluate(self.pipe, ck, bridge, self.tasks, out, cfg or self.cfg, bridge_params=params, overwrite=self.overwrite,
                         on_progress=self.progress.update(label), task_params=self.task_params)
+
+    def audio_lm_rows(self, names: list[str], output: Path) -> list:
+        """One row per audio-supervised model (``mats_core.audio_lm``), scored with the run's encoder."""
+        from mats_core.audio_lm import ROW_PREFIX, evaluate_audio_lm, row_label
+        from mats_core.compare import load_row
+
+        rows = []
+        for name in names if self.main else []:  # one process generates an audio LM's row
+            out = output / f"{ROW_PREFIX}{name}"
+            res = evaluate_audio_lm(name, self.tasks, out, self.cfg, registry=self.registry, params=self.overrides.get("audio_lm", {}),
+                                    overwrite=self.overwrite, task_params=self.task_params, encoder=self.pipe.encoder,
+                                    encoder_spec=self.pipe.spec["encoder"], on_progress=self.progress.update(name))
+            label = row_label(name, res.config["audio_lm"]["supervision"])
+            rows.append(load_row(label, out, f"audio_lm {name}"))
+            self.about[label] = {"what": f"audio_lm {name}: its own audio encoder and LLM, trained on audio (none of our encoder, bridge or mapper)"}
+        return rows
 
     def rows(self, ckpts: dict[str, Path], bridges: list[str], output: Path, single: bool, reference: bool, controls: list[str]) -> list:
         from mats_core.compare import Row, load_row

@@ -13,6 +13,7 @@ A suite file::
     run: {memory_size: 5172, crop: center} # RunConfig fields (mats-bench run --set run.*)
     decoding: {preset: paper}              # generation settings (--set decoding.*), a named preset or keys
     reference: true                        # CLAP zero-shot and MATS-Audio rows
+    audio_lms: [qwen2-audio]               # optional: audio-supervised models, one row each
 
 :func:`load_suite` reads and checks the shape; :func:`check_suite` resolves every preset and
 plugin name and validates every param (bounds included) without building anything, so a
@@ -42,6 +43,7 @@ class Suite(BaseModel):
     run: dict[str, Any] = Field(default_factory=dict)
     decoding: dict[str, Any] = Field(default_factory=dict)
     reference: bool = True
+    audio_lms: list[str] = Field(default_factory=list)  # audio-supervised rows (API v1.2), e.g. [qwen2-audio]
     _source: Path = PrivateAttr(Path("suite"))
 
     @property
@@ -118,6 +120,8 @@ def check_suite(suite: Suite, registry: str | None = None) -> None:
     check("llm", resolve, "llm", suite.llm, reg)
     for i, bridge in enumerate(suite.bridges):
         check(f"bridges[{i}]", resolved_params, "bridge", bridge, reg)
+    for i, lm in enumerate(suite.audio_lms):
+        check(f"audio_lms[{i}]", resolved_params, "audio_lm", lm, reg)
     for name, params in suite.tasks.items():
         if TOKEN in params and not (isinstance(params[TOKEN], str) and params[TOKEN].strip()):
             raise MatsError(f"{src}: tasks.{name}.{TOKEN}: must be a non-empty string, got {params[TOKEN]!r}")
@@ -141,6 +145,7 @@ class SuiteOptions:
     registry: str | None
     overrides: dict[str, dict[str, Any]]  # as parse_sets() returns, the command line's --set on top
     reference: bool
+    audio_lms: list[str]
 
 
 def suite_options(path: str | Path, registry: str | None = None, sets: dict[str, dict[str, Any]] | None = None) -> SuiteOptions:
@@ -149,7 +154,8 @@ def suite_options(path: str | Path, registry: str | None = None, sets: dict[str,
     reg = suite.registry_path(registry)
     check_suite(suite, reg)
     return SuiteOptions(encoder=suite.encoder, llm=suite.llm, bridge=",".join(suite.bridges), tasks=",".join(suite.tasks),
-                        registry=reg, overrides=suite.overrides(sets), reference=suite.reference)
+                        registry=reg, overrides=suite.overrides(sets), reference=suite.reference,
+                        audio_lms=list(suite.audio_lms))
 
 
 def shipped_suites() -> list[str]:

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from mats_core.interfaces import AlignmentEncoder, Corpus, GapBridge, LanguageModel, Metric, Sample, Task
+from mats_core.testing_audio_lm import check_audio_lm  # noqa: F401 - public here (API v1.2)
 from mats_core.testing_host import plugin_host  # noqa: F401 - public here (mats_core.testing.plugin_host)
 from mats_core.testing_optional import check_declared_keys, check_direction, check_optional
 
-__all__ = ["check_bridge", "check_corpus", "check_encoder", "check_llm", "check_metric", "check_task", "plugin_host", "tones"]
+__all__ = ["check_audio_lm", "check_bridge", "check_corpus", "check_encoder", "check_llm", "check_metric", "check_task", "plugin_host", "tones"]
 
 TASK_KINDS = ("caption", "classification", "qa")
 CORPUS_KEYS = ("text", "instruction", "answer", "task")

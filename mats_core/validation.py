@@ -17,7 +17,7 @@ from mats_core.audio import Crop
 from mats_core.registry import MatsError
 
 # What ``--set KIND.key=value`` may name, per command. Train-only kinds on ``run`` get their own message.
-RUN_KINDS = ("encoder", "llm", "bridge", "task", "run", "decoding")
+RUN_KINDS = ("encoder", "llm", "bridge", "task", "run", "decoding", "audio_lm")
 TRAIN_KINDS = ("encoder", "llm", "bridge", "corpus", "mapper", "train")
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 

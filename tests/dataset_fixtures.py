@@ -211,3 +211,63 @@ def make_all(root: Path) -> dict:
         "esc50": make_esc50(root), "urbansound8k": make_urbansound8k(root), "vggsound": make_vggsound(root),
         "clotho-aqa": make_clotho_aqa(root), "manifests": make_manifests(root),
     }
+
+
+# -- the datasets of the paper's supervised comparison (issue 37): not in make_all ------------
+MMAU_ITEMS = [  # (task, difficulty, category, question, choices, answer); audio: tone, corrupt or missing
+    ("sound", "easy", "Information Extraction", "Which animal is heard?", ["Dog", "Cat", "Cow", "Sheep"], "Dog"),
+    ("sound", "medium", "Reasoning", "Where is the sound most likely recorded?", ["A busy street", "A quiet library", "A forest"], "A busy street"),
+    ("music", "hard", "Reasoning", "Which instrument plays the melody?", ["Piano", "Electric guitar", "Violin", "Flute"], "Electric guitar"),
+    ("music", "easy", "Information Extraction", "What is the tempo?", ["Slow", "Fast"], "Fast"),
+    ("speech", "medium", "Reasoning", "Who is speaking?", ["Man", "Woman", "Child", "Robot"], "Woman"),
+    ("speech", "hard", "Information Extraction", "How many speakers are there?", ["One", "Two", "Three"], "Two"),
+]
+
+
+def make_mmau(root: Path) -> dict:
+    """``mmau/mmau-test-mini.json`` as released (list of questions; audio_id ``./test-mini-audios/<id>.wav``),
+    with one corrupt clip (item 2) and one missing clip (item 3)."""
+    folder = root / "mmau"
+    items = []
+    for i, (task, difficulty, category, question, choices, answer) in enumerate(MMAU_ITEMS):
+        qid = f"0000000{i}-mmau-{task}"
+        audio = folder / "test-mini-audios" / f"{qid}.wav"
+        if i == 2:
+            corrupt(audio)
+        elif i != 3:
+            tone(audio, 300 + 60 * i)
+        items.append({"id": qid, "audio_id": f"./test-mini-audios/{qid}.wav", "question": question, "choices": choices,
+                      "answer": answer, "dataset": "fixture", "task": task, "split": "test-mini", "category": category,
+                      "sub-category": "fixture", "difficulty": difficulty})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mmau-test-mini.json").write_text(json.dumps(items, indent=2))
+    ids = [it["id"] for it in items]
+    return {"folder": folder, "items": items, "ids": ids, "corrupt": ids[2], "missing": ids[3]}
+
+
+FSD50K_VOCAB = ["Bark", "Dog", "Domestic_animals_and_pets", "Electric_guitar", "Music"]
+FSD50K_EVAL = [("101", ["Bark", "Dog", "Domestic_animals_and_pets"]), ("102", ["Electric_guitar", "Music"]),
+               ("103", ["Music"]), ("104", ["Dog", "Domestic_animals_and_pets"]), ("105", ["Bark", "Dog"]),
+               ("106", ["Electric_guitar", "Music"])]
+
+
+def make_fsd50k(root: Path) -> dict:
+    """``fsd50k/FSD50K.ground_truth/{vocabulary,eval,dev}.csv`` and ``FSD50K.{eval,dev}_audio/<fname>.wav``
+    as released, with one corrupt eval clip (104) and one missing (105)."""
+    folder = root / "fsd50k"
+    gt = folder / "FSD50K.ground_truth"
+    write_csv(gt / "vocabulary.csv", [[i, label, f"/m/0fix{i}"] for i, label in enumerate(FSD50K_VOCAB)])
+    mids = lambda labels: ",".join(f"/m/0fix{FSD50K_VOCAB.index(x)}" for x in labels)  # noqa: E731
+    write_csv(gt / "eval.csv", [[f, ",".join(ls), mids(ls)] for f, ls in FSD50K_EVAL], ["fname", "labels", "mids"])
+    dev = [("201", ["Music"], "train"), ("202", ["Bark", "Dog"], "val")]
+    write_csv(gt / "dev.csv", [[f, ",".join(ls), mids(ls), s] for f, ls, s in dev], ["fname", "labels", "mids", "split"])
+    for i, (fname, _) in enumerate(FSD50K_EVAL):
+        path = folder / "FSD50K.eval_audio" / f"{fname}.wav"
+        if fname == "104":
+            corrupt(path)
+        elif fname != "105":
+            tone(path, 250 + 70 * i)
+    for fname, _, _ in dev:
+        tone(folder / "FSD50K.dev_audio" / f"{fname}.wav", 500)
+    return {"folder": folder, "ids": [f for f, _ in FSD50K_EVAL], "corrupt": "104", "missing": "105",
+            "labels": {f: [x.replace("_", " ") for x in ls] for f, ls in FSD50K_EVAL}}

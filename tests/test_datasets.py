@@ -48,7 +48,7 @@ def test_plugin_registers_every_task_and_imports_lazily():
 
     info = get_host().plugins["mats_datasets"]
     assert info.status == "ok", info.error
-    assert sorted(info.provides["task"]) == sorted(DATASETS + ["jsonl"])
+    assert sorted(info.provides["task"]) == sorted(DATASETS + ["jsonl", "mmau", "fsd50k"])
     heavy = ["numpy", "torch", "soundfile"] + [f"mats_datasets.{m}" for m in ("captioning", "classification", "qa",
                                                                               "manifest", "_audio", "_task")]
     code = f"import sys, mats_datasets; print([m for m in {heavy!r} if m in sys.modules])"

@@ -46,7 +46,7 @@ FENCE = re.compile(r"^(\s*)(`{3,})(\w*)(.*)$")
 SNIPPET = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$')
 TITLE = re.compile(r'title="([^"]+)"')
 BLOCK_TIMEOUT = 420
-SET_KINDS = {"encoder", "llm", "bridge", "corpus", "task", "mapper", "train", "run", "decoding"}
+SET_KINDS = {"encoder", "llm", "bridge", "corpus", "task", "mapper", "train", "run", "decoding", "audio_lm"}
 
 
 @dataclass

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITES = sorted((ROOT / "benchmarks" / "suites").glob("*.yaml"))
 
 
-def test_the_three_suites_are_shipped():
-    assert [p.name for p in SUITES] == ["paper-captioning.yaml", "paper-closed-ended.yaml", "tiny.yaml"]
+def test_the_four_suites_are_shipped():
+    assert [p.name for p in SUITES] == ["paper-captioning.yaml", "paper-closed-ended.yaml", "paper-comparison.yaml", "tiny.yaml"]
     assert shipped_suites() == [str(p) for p in SUITES]
 
 
@@ -32,7 +32,8 @@ def test_every_shipped_suite_validates_every_name_and_param(path):
 def test_the_suites_hold_the_papers_tasks_and_settings():
     from mats_core.generation import resolve_decoding
 
-    closed, captioning, tiny = (load_suite(p) for p in SUITES[1::-1] + SUITES[2:])
+    by_name = {p.stem: p for p in SUITES}
+    closed, captioning, tiny = (load_suite(by_name[n]) for n in ("paper-closed-ended", "paper-captioning", "tiny"))
     assert list(closed.tasks) == ["esc50", "urbansound8k", "vggsound", "clotho-aqa"]
     assert list(captioning.tasks) == ["clotho", "audiocaps", "musiccaps"]
     assert list(tiny.tasks) == ["tiny-caption", "tiny-classify", "tiny-qa"]
@@ -140,3 +141,17 @@ def test_run_suite_through_the_cli(tmp_path):
     assert results["seed"] == 5  # so does an explicit option
     assert results["execution"]["batch_size"] == 2  # the suite's, where the command line says nothing
     assert results["results"]["tiny-qa"]["n"] == 3.0
+
+
+def test_the_comparison_suite_puts_the_supervised_rows_beside_the_mats_rows():
+    suite = load_suite(ROOT / "benchmarks" / "suites" / "paper-comparison.yaml")
+    assert suite.audio_lms == ["qwen2-audio"] and "mats-santa" in suite.bridges and suite.reference
+    assert {"mmau", "fsd50k", "esc50", "clotho-aqa", "clotho"} <= set(suite.tasks)
+    assert suite_options(ROOT / "benchmarks" / "suites" / "paper-comparison.yaml").audio_lms == ["qwen2-audio"]
+
+
+def test_a_suites_unknown_audio_lm_names_the_key(tmp_path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text("tasks: {tiny-qa: {}}\naudio_lms: [qwen2-audoi]\n")
+    with pytest.raises(MatsError, match=r"audio_lms\[0\]: .*qwen2-audio"):
+        check_suite(load_suite(bad))

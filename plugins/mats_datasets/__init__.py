@@ -10,6 +10,8 @@ dataset under the default names below, or pass ``path`` for the dataset folder i
     urbansound8k  classification UrbanSound8K             DIR/urbansound8k  all folds (fold=)
     vggsound      classification VGGSound                 DIR/vggsound      split test
     clotho-aqa    qa            Clotho-AQA                DIR/clotho-aqa    split test
+    mmau          qa (choices)  MMAU                      DIR/mmau          split test-mini (accuracy per task/category)
+    fsd50k        classification FSD50K (multi-label, mAP) DIR/fsd50k       split eval
     jsonl         any kind      a JSONL manifest (path=FILE): a new dataset with no code
 
 Written as any third-party plugin is; the task modules are imported by the factories only.
@@ -24,6 +26,8 @@ from pydantic import Field
 from mats_core import hookimpl
 
 from mats_datasets._common import DEFAULT_LABEL_PROMPT
+
+MMAU_PROMPT = "{question} Choose the answer from the following options: {choices}."  # mats_datasets.multiple_choice.DEFAULT_PROMPT
 
 Limit = Annotated[int, Field(ge=1)] | None
 LabelPrompt = Annotated[str, Field(pattern=r"\{label\}")]
@@ -100,6 +104,27 @@ def clotho_aqa(data_root: str | None = None, path: str | None = None,
     return ClothoAQA("clotho-aqa", folder, split, limit)
 
 
+def mmau(data_root: str | None = None, path: str | None = None, split: Literal["test-mini", "test"] = "test-mini",
+         limit: Limit = None, prompt: Annotated[str, Field(pattern=r"\{question\}[\s\S]*\{choices\}")] = MMAU_PROMPT):
+    """MMAU multiple-choice audio reasoning: accuracy overall and per task (sound, music, speech),
+    difficulty and category, answers matched to a choice by the benchmark's own rule. ``prompt``
+    formats each question (``{question}``, ``{choices}``); it is recorded in results.json notes."""
+    from mats_datasets.multiple_choice import MMAU, MMAU_LAYOUT
+
+    folder = _where("mmau", data_root, path, ("mmau", "MMAU"), MMAU_LAYOUT)
+    return MMAU("mmau", folder, split, limit, prompt=prompt)
+
+
+def fsd50k(data_root: str | None = None, path: str | None = None, split: Literal["eval", "dev", "train", "val"] = "eval",
+           limit: Limit = None, label_prompt: LabelPrompt = DEFAULT_LABEL_PROMPT):
+    """FSD50K multi-label tagging (200 classes): mAP, by the LTU protocol for generated text and by
+    audio-label cosines for the CLAP zero-shot row."""
+    from mats_datasets.tagging import FSD50K, FSD50K_LAYOUT
+
+    folder = _where("fsd50k", data_root, path, ("fsd50k", "FSD50K"), FSD50K_LAYOUT)
+    return FSD50K("fsd50k", folder, split, limit, label_prompt=label_prompt)
+
+
 def jsonl(path: str | None = None, data_root: str | None = None, split: str | None = None, limit: Limit = None,
           task_kind: Literal["caption", "classification", "qa"] | None = None, labels: list[str] | None = None,
           label_prompt: LabelPrompt = DEFAULT_LABEL_PROMPT):
@@ -119,4 +144,6 @@ def register_tasks(register):
     register("urbansound8k", urbansound8k)
     register("vggsound", vggsound)
     register("clotho-aqa", clotho_aqa)
+    register("mmau", mmau)
+    register("fsd50k", fsd50k)
     register("jsonl", jsonl)
