@@ -143,6 +143,7 @@ def train(
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
     gap_task: Optional[str] = typer.Option(None, help="Paired task measured for --set bridge.noise_variance=auto (its gap variance E||a-t||^2/dim); task params via --set task.*, e.g. task.split=val."),
+    report_to: Optional[str] = typer.Option(None, "--report-to", "--report_to", help="Experiment trackers, comma-separated: tensorboard, wandb (offline), mlflow (file store), all under --output."),
 ) -> None:
     """Train the mapper (+ LoRA) on text only and save a checkpoint."""
     opts = dict(locals())  # every option, by name
@@ -164,6 +165,9 @@ def _train(opts: dict) -> None:
     from mats_core.validation import check_device, check_kinds
 
     check_fresh(output, resume, overwrite)  # before anything loads
+    from mats_core.tracking import Trackers, parse_report_to, training_logger
+
+    trackers = parse_report_to(opts.get("report_to"))
     ov = parse_sets(set_)
     check_kinds(ov, "train")
     reg = str(registry) if registry else None
@@ -196,7 +200,10 @@ def _train(opts: dict) -> None:
     from mats_core.quiet import quiet
 
     with quiet(output, enabled=Shards.from_env().is_main):  # third-party noise -> <output>/mats-bench.log
-        out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume, overwrite=overwrite)
+        with Trackers(trackers if Shards.from_env().is_main else [], output=output, name=output.name, kind="train",
+                      config={**spec, "train": cfg.model_dump(), "mapper": ov.get("mapper") or {}}) as tr:
+            out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume, overwrite=overwrite,
+                            on_log=training_logger(tr) if tr.writers else None)
 
     if Shards.from_env().is_main:
         console.print(f"checkpoint written to [bold]{out}[/]")

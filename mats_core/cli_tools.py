@@ -72,11 +72,25 @@ def report(
 @app.command()
 def sweep(
     grid: Path = typer.Argument(..., help="Grid YAML: encoder, llm, tasks, seeds, run settings and a `grid:` list of {bridge, params}; list-valued params are swept, every combination is one point (see the ablation tutorial)."),
+    *,
     output: Path = typer.Option(Path("runs/sweep"), "--output", "-o", "--output_path", "--out", help="Where point runs, sweep.csv/md and plots go."),
     registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
     overwrite: bool = typer.Option(False, help="Replace points that were run with another config."),
+    launcher: Optional[str] = typer.Option(None, help="local (default: one point after another here) | submitit (one job per point: Slurm, or parallel local processes)."),
+    cluster: Optional[str] = typer.Option(None, help="submitit: auto (Slurm when srun is on PATH) | slurm | local | debug."),
+    partition: Optional[str] = typer.Option(None, help="Slurm partition."),
+    gpus_per_node: Optional[int] = typer.Option(None, min=0, help="GPUs per job."),
+    cpus_per_task: Optional[int] = typer.Option(None, min=1, help="CPUs per job."),
+    mem_gb: Optional[float] = typer.Option(None, min=0, help="Memory per job (GB)."),
+    timeout_min: Optional[int] = typer.Option(None, min=1, help="Time limit per job (minutes)."),
+    array_parallelism: Optional[int] = typer.Option(None, min=1, help="Slurm: at most this many points at once."),
+    wait: Optional[bool] = typer.Option(None, help="submitit: wait for the jobs (default), or submit and return; a rerun collects."),
+    report_to: Optional[str] = typer.Option(None, "--report-to", "--report_to", help="Trackers for each point's headline metrics: tensorboard, wandb, mlflow (comma-separated), under --output."),
 ) -> None:
-    """Run an ablation grid (bridges x params x checkpoints x seeds); write a table and plots."""
+    """Run an ablation grid (bridges x params x checkpoints x seeds); write a table and plots.
+
+    Launcher options override the grid file's `launcher:` block (docs: Run a grid on a cluster)."""
+    from mats_core.launchers import launcher_config
     from mats_core.registry import MatsError
     from mats_core.sweep import load_spec, run_sweep
 
@@ -85,14 +99,24 @@ def sweep(
     main = Shards.from_env().is_main
     try:
         spec = load_spec(grid)
-        from mats_core.quiet import quiet
+        from mats_core.tracking import parse_report_to, report_sweep
+
+        trackers = parse_report_to(report_to)
+        jobs = launcher_config(spec.launcher, name=launcher, cluster=cluster, partition=partition, gpus_per_node=gpus_per_node,
+                               cpus_per_task=cpus_per_task, mem_gb=mem_gb, timeout_min=timeout_min,
+                               array_parallelism=array_parallelism, wait=wait)
+        from mats_core.quiet import quiet, terminal
 
         with quiet(output, enabled=main):  # third-party noise -> <output>/mats-bench.log; the bar goes to the terminal
-            run_sweep(spec, output, str(registry) if registry else None, overwrite, log=lambda _: None, progress=main)
+            log = (lambda m: print(m, file=terminal(), flush=True)) if jobs.name == "submitit" else (lambda _: None)
+            rows = run_sweep(spec, output, str(registry) if registry else None, overwrite, log=log,
+                             progress=main and jobs.name == "local", launcher=jobs)
+            if main and rows:
+                report_sweep(trackers, rows, output=output, grid=spec.model_dump())
     except MatsError as exc:
         _fail(exc)
-    if not main:
-        return  # rank 0 writes and prints the table
+    if not main or not rows:
+        return  # rank 0 writes and prints the table; `--no-wait` submitted jobs and has none yet
     typer.echo((output / "sweep.md").read_text())
     pngs = sorted(output.glob("summary-*.png"))
     _console().print(f"table: {output / 'sweep.csv'}; {len(pngs)} summary figure(s) in {output}, per-metric plots in {output / 'plots'}")

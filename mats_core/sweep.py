@@ -53,6 +53,7 @@ class SweepSpec(BaseModel):
     run: dict[str, Any] = Field(default_factory=dict)
     grid: list[GridEntry]
     reference: str | None = "noise"  # the point others are compared with (paired), when the grid has it
+    launcher: dict[str, Any] = Field(default_factory=dict)  # where points run (mats_core.launchers.LauncherConfig)
     _source: str = PrivateAttr("grid")  # the file it was read from, for error messages
 
     def points(self) -> list[tuple[str, dict[str, Any]]]:
@@ -146,13 +147,18 @@ def point_name(bridge: str, params: dict[str, Any]) -> str:
 
 
 def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwrite: bool = False,
-              log: Callable[[str], None] = print, progress: bool = False) -> list[dict[str, Any]]:
-    """Every point of the grid; ``progress`` shows a bar (point k/N, ETA) instead of ``log`` lines."""
+              log: Callable[[str], None] = print, progress: bool = False, *, launcher: Any = None) -> list[dict[str, Any]]:
+    """Every point of the grid; ``progress`` shows a bar (point k/N, ETA) instead of ``log`` lines.
+    ``launcher`` (a mats_core.launchers.LauncherConfig) named ``submitit``: one job per point."""
     from mats_core.harness import Pipeline, evaluate
+    from mats_core.launchers import Point, launcher_config, point_rows, run_submitit
     from mats_core.runner import find_checkpoints, paired_checkpoint
     from mats_core.validation import RunConfig
 
     check_spec(spec, registry)
+    launcher = launcher or launcher_config(spec.launcher)  # the grid file's launcher: block
+    if launcher.name == "submitit":
+        return run_submitit(spec, output, registry=registry, overwrite=overwrite, launcher=launcher, log=log)
     rows: list[dict[str, Any]] = []
     pipe = None
     total = len(spec.checkpoints) * len(spec.seeds) * len(spec.points())
@@ -172,16 +178,7 @@ def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwr
                         else log(f"sweep point {name} (checkpoint {ci}, seed {seed})")
                     res = evaluate(pipe, paired_checkpoint(ckpts, bridge, params, registry), bridge, spec.tasks, out, cfg, bridge_params=params, overwrite=overwrite)
                     dirs.setdefault((ci, seed), {})[name] = out
-                    kinds = (res.model_extra or {}).get("task_kinds") or {}
-                    heads = (res.model_extra or {}).get("headline") or {}  # the tasks' declared table metrics
-                    cis = (res.model_extra or {}).get("intervals") or {}
-                    for task, metrics in res.results.items():
-                        for metric, value in metrics.items():
-                            ci_ = cis.get(task, {}).get(metric) or {}
-                            rows.append({"bridge": bridge, **{f"param.{k}": v for k, v in params.items()}, "checkpoint": ci,
-                                         "seed": seed, "task": task, "kind": kinds.get(task, ""), "metric": metric, "value": value,
-                                         "headline": metric in (heads.get(task) or [metric]),
-                                         "ci_low": ci_.get("low"), "ci_high": ci_.get("high")})
+                    rows += point_rows(res, Point(ci, seed, bridge, params, out))  # the same rows as a submitit sweep's
                     if progress:
                         bar.advance(bar.task_ids[0])
     from mats_core.distributed import Shards

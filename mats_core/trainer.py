@@ -62,11 +62,12 @@ def train(
     progress: bool = True,
     overwrite: bool = False,
     on_checkpoint: Callable[[int, Path], None] | None = None,
+    on_log: Callable[[dict], None] | None = None,
 ) -> Path:
     """Train and save a checkpoint into ``output``; returns it. ``spec`` (names + params of the
     encoder/llm/bridge/corpus) is stored in it so ``run`` can rebuild everything. An existing
     checkpoint is continued only with ``resume`` and the same settings, replaced only with
-    ``overwrite``. ``on_checkpoint(step, output)`` runs after each checkpoint (learning curves)."""
+    ``overwrite``. ``on_checkpoint(step, output)`` runs after each checkpoint (learning curves), ``on_log(row)`` after each log row."""
     from accelerate import Accelerator
 
     from mats_core.hf import resolve_device
@@ -92,12 +93,11 @@ def train(
     bar = _progress(progress and accel.is_main_process, config.steps, start)
     model.mapper.train()
     set_train_mode(llm, True)
-    for step in range(start, config.steps):
-        done = step + 1
+    for done in range(start + 1, config.steps + 1):
         mean_loss = loop.step()
         if not math.isfinite(mean_loss):
             raise MatsError(f"training diverged at step {done} (loss {mean_loss}); lower --lr or check the corpus")
-        loop.log(log_path, done, mean_loss)
+        loop.log(log_path, done, mean_loss, on_log)
         if bar:
             bar.update(done, loss=mean_loss)
         if done % config.checkpoint_every == 0 or done == config.steps:
@@ -157,6 +157,7 @@ class _Loop:
     data_gen: torch.Generator
     noise_gen: torch.Generator
     wrapped: Any = None
+    grad_norm: float = float("nan")  # before clipping, of the last step
     timer: dict = field(default_factory=lambda: {"data": 0.0, "step": 0.0})
 
     @classmethod
@@ -193,19 +194,23 @@ class _Loop:
             t0 = time.perf_counter()
             timer["step"] += t0 - t1
         t2 = time.perf_counter()
-        accel.clip_grad_norm_(self.params, config.max_grad_norm)
+        norm = accel.clip_grad_norm_(self.params, config.max_grad_norm)  # None under some backends (DeepSpeed)
+        self.grad_norm = float("nan") if norm is None else float(norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         timer["step"] += time.perf_counter() - t2
         return sum(losses) / len(losses)
 
-    def log(self, log_path: Path, done: int, mean_loss: float) -> None:
+    def log(self, log_path: Path, done: int, mean_loss: float, then: Callable[[dict], None] | None = None) -> None:
         if self.accel.is_main_process and (done % self.config.log_every == 0 or done == self.config.steps):
-            row = {"step": done, "loss": round(mean_loss, 5), "lr": self.scheduler.get_last_lr()[0],
-                   **{f"{k}_seconds": round(v, 3) for k, v in self.timer.items()}}
+            lrs = self.scheduler.get_last_lr()  # [mapper, mapper(no decay), llm, llm] when the LLM has its own rate
+            row = {"step": done, "loss": round(mean_loss, 5), "lr": lrs[0], **({"lr_llm": lrs[2]} if len(lrs) > 2 else {}),
+                   "grad_norm": round(self.grad_norm, 5), **{f"{k}_seconds": round(v, 3) for k, v in self.timer.items()}}
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
+            if then is not None:  # experiment trackers (mats_core.tracking)
+                then(row)
 
     def checkpoint(self, out: Path, done: int, config: dict, then: Callable[[int, Path], None] | None = None) -> None:
         self.accel.wait_for_everyone()
