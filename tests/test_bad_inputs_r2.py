@@ -121,3 +121,112 @@ def test_train_resume_with_overwrite_is_refused_before_anything(tmp_path):
     res, said = _cli("train", "--output", str(tmp_path / "ck"), "--resume", "--overwrite", "--steps", "2", "--device", "cpu")
     _one_error_line(res, said, "--resume and --overwrite")
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["config.json"]
+
+
+# -- 2. one bad file never kills the evaluation --------------------------------------------------
+def _samples(tmp_path, names):
+    from mats_core.interfaces import Sample
+
+    out = []
+    for n in names:
+        sf.write(tmp_path / f"{n}.wav", _tone(), SR)
+        out.append(Sample(id=n, audio=str(tmp_path / f"{n}.wav"), instruction="", label="x"))
+    return out
+
+
+def _pipe():
+    from mats_core import build
+    from mats_core.harness import Pipeline
+
+    return Pipeline(build("encoder", "tiny-clap"), None, {})
+
+
+@pytest.mark.parametrize("exc", [PermissionError(13, "Permission denied"), RuntimeError("decoder bug"), MemoryError()])
+def test_any_exception_reading_one_file_fails_only_that_sample(tmp_path, monkeypatch, exc):
+    import mats_core.audio as audio
+    from mats_core.harness import RunConfig
+
+    samples = _samples(tmp_path, ["a", "bad", "c"])
+    real = audio._wav_problem
+
+    def flaky(path):
+        if path.endswith("bad.wav"):
+            raise exc
+        return real(path)
+
+    monkeypatch.setattr(audio, "_wav_problem", flaky)
+    z, ok, errors = _pipe().embed_audio(samples, RunConfig())
+    assert ok == [0, 2] and z.shape[0] == 2 and list(errors) == [1]
+    assert "bad.wav" in errors[1] and type(exc).__name__ in errors[1]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file without read permission")
+def test_an_unreadable_file_is_its_samples_error(tmp_path):
+    from mats_core.harness import RunConfig
+
+    samples = _samples(tmp_path, ["a", "locked"])
+    os.chmod(tmp_path / "locked.wav", 0)
+    z, ok, errors = _pipe().embed_audio(samples, RunConfig())
+    assert ok == [0] and "locked.wav" in errors[1]
+
+
+def test_a_float_wav_of_huge_values_is_an_error_not_a_nan_prediction(tmp_path):
+    from mats_core.harness import RunConfig
+
+    samples = _samples(tmp_path, ["a", "loud", "c"])
+    sf.write(tmp_path / "loud.wav", np.full(SR * 2, 1e30, dtype=np.float32), SR, subtype="FLOAT")
+    z, ok, errors = _pipe().embed_audio(samples, RunConfig())
+    assert ok == [0, 2] and bool(np.isfinite(z.numpy()).all())
+    assert "loud.wav" in errors[1] and "not finite" in errors[1]
+
+
+def test_an_encoder_failing_on_one_clip_fails_only_that_sample(tmp_path, monkeypatch):
+    import torch
+
+    from mats_core.harness import RunConfig
+
+    pipe = _pipe()
+    samples = _samples(tmp_path, ["a", "b", "c"])
+    sf.write(tmp_path / "b.wav", _tone(amplitude=0.9), SR)
+    real = pipe.encoder.embed_audio
+    before, _, _ = pipe.embed_audio(samples, RunConfig())
+
+    def picky(wav):
+        if bool((wav.abs().amax(dim=-1) > 0.5).any()):
+            raise RuntimeError("kernel failed")
+        return real(wav)
+
+    monkeypatch.setattr(pipe.encoder, "embed_audio", picky)
+    z, ok, errors = pipe.embed_audio(samples, RunConfig())
+    assert ok == [0, 2] and list(errors) == [1] and "kernel failed" in errors[1]
+    assert torch.allclose(z, before[[0, 2]], atol=1e-6)  # the others embed as they would have
+
+
+def test_a_file_name_that_is_not_utf8_is_written_and_read_back(tmp_path):
+    from mats_core.results import SamplesWriter, read_samples
+
+    name = os.fsdecode(b"caf\xe9-\xff.wav")  # a Latin-1 file name on a UTF-8 system: lone surrogates
+    w = SamplesWriter(tmp_path / "samples.jsonl")
+    w.write([{"task": "t", "id": name, "prediction": "p", "references": ["é"]}, {"task": "t", "id": "ok", "prediction": "q"}])
+    w.close()
+    rows = read_samples(tmp_path / "samples.jsonl")
+    assert [r["id"] for r in rows] == [name, "ok"] and rows[0]["references"] == ["é"]
+    again = SamplesWriter(tmp_path / "samples.jsonl")  # a rerun reopens it and skips both
+    assert again.done("t") == {name, "ok"}
+    again.close()
+
+
+@pytest.mark.slow
+def test_a_run_with_one_bad_file_records_its_error_and_scores_the_rest(tmp_path):
+    """Through ``mats-bench run`` on a manifest: the 1e30 file is an error row, never a prediction."""
+    for n in ("a", "b", "c"):
+        sf.write(tmp_path / f"{n}.wav", _tone(), SR)
+    sf.write(tmp_path / "b.wav", np.full(SR * 2, 1e30, dtype=np.float32), SR, subtype="FLOAT")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"id": n, "audio": f"{n}.wav", "label": "dog" if n != "c" else "cat"}) + "\n" for n in "abc"))
+    res, said = _cli("run", "--tasks", "jsonl", "--set", f"task.path={manifest}", "--set", "task.task_kind=classification",
+                     "--bridge", "noise", "--no-reference", "--device", "cpu", "-o", str(tmp_path / "out"))
+    assert res.exit_code == 0, said
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out" / "samples.jsonl").read_text().splitlines())}
+    assert rows["b"]["prediction"] is None and "not finite" in rows["b"]["error"]
+    assert rows["a"]["error"] is None and rows["a"]["prediction"] is not None
