@@ -230,3 +230,51 @@ def test_a_run_with_one_bad_file_records_its_error_and_scores_the_rest(tmp_path)
     rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out" / "samples.jsonl").read_text().splitlines())}
     assert rows["b"]["prediction"] is None and "not finite" in rows["b"]["error"]
     assert rows["a"]["error"] is None and rows["a"]["prediction"] is not None
+
+
+# -- 9. an untrusted checkpoint imports code -----------------------------------------------------
+@pytest.fixture
+def trap_package(tmp_path, monkeypatch):
+    """An installed package whose import leaves a mark: importing it is running its code."""
+    root = tmp_path / "site"
+    (root / "trap33" / "inner").mkdir(parents=True)
+    mark = tmp_path / "imported"
+    for init in (root / "trap33" / "__init__.py", root / "trap33" / "inner" / "__init__.py"):
+        init.write_text(f"open({str(mark)!r}, 'a').write({init.parent.name!r})\n")
+    (root / "trap33" / "inner" / "corpus.jsonl").write_text(json.dumps({"text": "t", "instruction": "i", "answer": "a"}) + "\n")
+    (root / "trapmod33.py").write_text(f"open({str(mark)!r}, 'a').write('mod')\n")
+    monkeypatch.syspath_prepend(str(root))
+    yield root, mark
+    for name in ("trap33", "trap33.inner", "trapmod33"):
+        __import__("sys").modules.pop(name, None)
+
+
+@pytest.mark.parametrize("value, rel", [("pkg:trap33.inner/corpus.jsonl", "trap33/inner/corpus.jsonl"),
+                                        ("pkg:trap33/inner/corpus.jsonl", "trap33/inner/corpus.jsonl")])
+def test_pkg_paths_resolve_without_importing(trap_package, value, rel):
+    from mats_core.registry import resolve_path
+
+    root, mark = trap_package
+    assert resolve_path(value).resolve() == (root / rel).resolve()
+    assert not mark.exists(), "resolving a pkg: path imported the package"
+
+
+@pytest.mark.parametrize("value, why", [("pkg:trapmod33/x.jsonl", "not a package"), ("pkg:nosuch33.sub/x", "not installed"),
+                                        ("pkg:trap33.nosuch/x", "not installed"), ("pkg:../etc/x", "not a package name"),
+                                        ("pkg:trap33/../../x", "outside")])
+def test_bad_pkg_paths_are_refused_without_importing(trap_package, value, why):
+    from mats_core.registry import resolve_path
+
+    _, mark = trap_package
+    with pytest.raises(MatsError, match=why):
+        resolve_path(value)
+    assert not mark.exists()
+
+
+def test_a_checkpoint_naming_a_pkg_corpus_imports_nothing(trap_package):
+    """The memory/Santa bridges load the corpus a checkpoint's config.json names."""
+    from mats_core.corpus import load_corpus
+
+    _, mark = trap_package
+    _, records = load_corpus("pkg:trap33.inner/corpus.jsonl")
+    assert records[0]["text"] == "t" and not mark.exists()
