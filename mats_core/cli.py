@@ -146,7 +146,7 @@ def train(
 
     try:
         _train(opts)
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:  # an I/O failure (full disk, read-only) too: one error line
         _fail(exc)
 
 
@@ -189,9 +189,10 @@ def _train(opts: dict) -> None:
     br = build("bridge", bridge, reg, **ov.get("bridge", {}))
     _, records = load_corpus(corpus, reg, **ov.get("corpus", {}))
     from mats_core.distributed import Shards
+    from mats_core.output_dir import check_output, output_lock
     from mats_core.quiet import quiet
 
-    with quiet(output, enabled=Shards.from_env().is_main):  # third-party noise -> <output>/mats-bench.log
+    with quiet(check_output(output), enabled=Shards.from_env().is_main), output_lock(output, enabled=Shards.from_env().is_main):  # noise -> log
         out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume, overwrite=overwrite)
 
     if Shards.from_env().is_main:
@@ -308,7 +309,7 @@ def run(
 
         stats = {"controls": None if controls is None else parse_controls(controls), "reference_row": reference_row, "resamples": resamples}
         _run({**opts, "limit": _limit(limit), "reference": reference and not predict_only, "stats": stats})
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:  # an I/O failure (full disk, read-only) too: one error line
         _fail(exc)
 
 
@@ -340,9 +341,10 @@ def _run(opts: dict) -> None:
                                  "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None, "predict_only": predict_only,
                                  "data_root": str(data_root) if data_root else None, "reference": reference, "sets": ov,
                                  "registry": str(registry) if registry else None})
+    from mats_core.output_dir import check_output, output_lock
     from mats_core.quiet import quiet
 
-    with quiet(output, enabled=Shards.from_env().is_main):  # third-party warnings and Java's chatter -> <output>/mats-bench.log
+    with quiet(check_output(output), enabled=Shards.from_env().is_main), output_lock(output, enabled=Shards.from_env().is_main):  # Java's chatter -> log
         rows, kinds, headline = run_comparison(
             encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
             tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=_checkpoints(checkpoint), data_root=data_root,

@@ -32,6 +32,8 @@ def _limit(value: float | None) -> int | float | None:
 
     if value is None:
         return None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise MatsError(f"--limit must be a finite count or a fraction in (0, 1), got {value}; leave it out for every sample")
     if value <= 0:
         raise MatsError(f"--limit must be a positive count or a fraction in (0, 1), got {value}")
     if value < 1:

@@ -25,7 +25,7 @@ def score(
 
     try:
         res = rescore(run_dir, str(registry) if registry else None, resamples=resamples)
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:
         _fail(exc)
     from mats_core.runner import comparison_table
 
@@ -53,16 +53,18 @@ def report(
 
     try:
         doc = report_doc(run_dirs, reference_row, allow_mixed, resamples, str(registry) if registry else None)
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:
         _fail(exc)
     from mats_core.tables import as_csv, as_markdown
 
     if out is None:
         typer.echo(as_markdown(doc, with_source=True))
         return
-    out.with_suffix(".md").write_text(as_markdown(doc, with_source=True))
-    out.with_suffix(".csv").write_text(as_csv(doc))
-    out.with_suffix(".json").write_text(json.dumps(doc, indent=2))
+    try:
+        for suffix, text in ((".md", as_markdown(doc, with_source=True)), (".csv", as_csv(doc)), (".json", json.dumps(doc, indent=2))):
+            out.with_suffix(suffix).write_text(text)
+    except OSError as exc:  # a read-only or missing folder, a full disk: one error line
+        _fail(exc)
     _console().print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
 
 
@@ -82,11 +84,12 @@ def sweep(
     main = Shards.from_env().is_main
     try:
         spec = load_spec(grid)
+        from mats_core.output_dir import check_output, output_lock
         from mats_core.quiet import quiet
 
-        with quiet(output, enabled=main):  # third-party noise -> <output>/mats-bench.log; the bar goes to the terminal
+        with quiet(check_output(output), enabled=main), output_lock(output, enabled=main):  # third-party noise -> <output>/mats-bench.log; the bar goes to the terminal
             run_sweep(spec, output, str(registry) if registry else None, overwrite, log=lambda _: None, progress=main)
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:
         _fail(exc)
     if not main:
         return  # rank 0 writes and prints the table
@@ -126,7 +129,7 @@ def gap(
                          {**ov, "limit": limit, "memory_size": memory_size, "seed": seed, "device": device,
                           "figure": figure or output / "gap.png"})
         atomic_write_text(output / "gap.json", json.dumps(report, indent=2))
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:
         _fail(exc)
     from mats_core.gap import as_rich_table
 

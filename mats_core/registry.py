@@ -85,7 +85,7 @@ def checkpoint_sets(registry: str | os.PathLike | None = None) -> dict[str, str]
     out: dict[str, str] = {}
     for p in registry_paths(registry):
         _read_registry(Path(p))  # the file's shape, with an error naming it
-        sets = yaml.safe_load(Path(p).read_text()).get("checkpoints") or {}
+        sets = (yaml.safe_load(Path(p).read_text()) or {}).get("checkpoints") or {}
         if not isinstance(sets, dict) or not all(isinstance(v, str) for v in sets.values()):
             raise MatsError(f"{p}: checkpoints must be a mapping of '<encoder>+<llm>' -> directory, "
                             f"e.g. checkpoints: {{tiny+tiny: runs/set}}; got {sets!r}")

@@ -36,7 +36,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.05, ge=0)
     grad_accum: int = Field(1, ge=1)
     max_grad_norm: float = Field(1.0, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # = mats_core.validation.SEED_MAX
     checkpoint_every: int = Field(500, ge=1)
     log_every: int = Field(25, ge=1)
     supervision: Literal["text", "audio"] = "text"

@@ -43,9 +43,10 @@ def _cli(*args: str):
 
 def _one_error_line(res, said: str, *fragments: str) -> None:
     assert res.exit_code == 2, (res.exit_code, said, res.exception)
-    assert said.startswith("error:") and "Traceback" not in said, said
+    assert said.count("error:") == 1 and "Traceback" not in said, said  # train prints its spec line first
+    line = said.split("error:", 1)[1]
     for f in fragments:
-        assert f in said, (f, said)
+        assert f in line, (f, said)
 
 
 # -- 1. a failed command deletes work ------------------------------------------------------------
@@ -278,3 +279,105 @@ def test_a_checkpoint_naming_a_pkg_corpus_imports_nothing(trap_package):
     _, mark = trap_package
     _, records = load_corpus("pkg:trap33.inner/corpus.jsonl")
     assert records[0]["text"] == "t" and not mark.exists()
+
+
+# -- 4. input/output failures: one error line, exit 2 ----------------------------------------------
+RUN = ("run", "--tasks", "tiny-classify", "--bridge", "noise", "--no-reference", "--limit", "2", "--device", "cpu")
+
+
+@pytest.mark.parametrize("target", ["file", "devnull", "under_file"])
+@pytest.mark.parametrize("command", ["run", "train", "sweep"])
+def test_output_that_is_not_a_directory_is_one_error_line(tmp_path, target, command):
+    (tmp_path / "afile").write_text("keep me")
+    out = {"file": tmp_path / "afile", "devnull": "/dev/null", "under_file": tmp_path / "afile" / "sub"}[target]
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("tasks: [tiny-classify]\ngrid:\n  - bridge: noise\n")
+    args = {"run": [*RUN, "-o", str(out)], "train": ["train", "--steps", "1", "--device", "cpu", "--output", str(out)],
+            "sweep": ["sweep", str(grid), "-o", str(out)]}[command]
+    res, said = _cli(*args)
+    _one_error_line(res, said, str(out), "--output")
+    assert (tmp_path / "afile").read_text() == "keep me"
+
+
+def test_read_only_output_is_one_error_line(tmp_path, monkeypatch):
+    """A read-only directory (as a non-root user would meet it; root is let through by the kernel)."""
+    (tmp_path / "ro").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p).startswith(str(tmp_path / "ro")) else real(p, mode, **kw))
+    res, said = _cli(*RUN, "-o", str(tmp_path / "ro" / "out"))
+    _one_error_line(res, said, "not writable")
+    assert list((tmp_path / "ro").iterdir()) == []
+
+
+def test_empty_registry_file_is_not_a_traceback(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    from mats_core.registry import checkpoint_sets, cli_defaults
+
+    assert "tiny+tiny" in checkpoint_sets(tmp_path / "empty.yaml") and cli_defaults(tmp_path / "empty.yaml")["encoder"]
+
+
+@pytest.mark.parametrize("args, fragment", [(("--limit", "inf"), "--limit must be a finite"),
+                                            (("--seed", str(2**64 + 1)), "run.seed"), (("--seed", "-1"), "run.seed"),
+                                            (("--set", "run.seed=99999999999999999999"), "run.seed")])
+def test_out_of_range_numbers_are_one_error_line(tmp_path, args, fragment):
+    res, said = _cli(*RUN, "-o", str(tmp_path / "out"), *args)
+    _one_error_line(res, said, fragment)
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_seed_beyond_32_bits_is_refused(tmp_path):
+    res, said = _cli("train", "--steps", "1", "--device", "cpu", "--output", str(tmp_path / "ck"), "--seed", str(2**64))
+    _one_error_line(res, said, "train.seed")
+
+
+@pytest.mark.slow
+def test_full_disk_mid_run_is_one_error_line_and_the_rerun_recovers(tmp_path, monkeypatch):
+    import errno
+
+    from mats_core.results import SamplesWriter
+
+    real = SamplesWriter.write
+
+    def full(self, records):
+        self._fh.write('{"task": "tiny-classify", "id": "torn')  # the disk filled mid-line
+        self._fh.flush()
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+
+    monkeypatch.setattr(SamplesWriter, "write", full)
+    res, said = _cli(*RUN, "-o", str(tmp_path / "out"))
+    _one_error_line(res, said, "No space left on device", "samples.jsonl")
+    monkeypatch.setattr(SamplesWriter, "write", real)
+    res, said = _cli(*RUN, "-o", str(tmp_path / "out"))
+    assert res.exit_code == 0, said
+    rows = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["prediction"] for r in rows)
+
+
+# -- 8. unbounded resources ----------------------------------------------------------------------
+def test_resamples_are_bounded_before_anything_runs(tmp_path):
+    res, said = _cli(*RUN, "-o", str(tmp_path / "out"), "--resamples", "10000000")
+    _one_error_line(res, said, "run.resamples")
+    from mats_core.validation import check_resamples
+
+    with pytest.raises(MatsError, match="--resamples 10000000: must be 0"):
+        check_resamples(10_000_000)
+
+
+def test_score_and_report_bound_resamples(tmp_path):
+    (tmp_path / "r").mkdir()
+    res, said = _cli("report", str(tmp_path / "r"), "--resamples", "10000000")
+    _one_error_line(res, said, "--resamples 10000000")
+
+
+def test_a_second_run_into_the_same_output_is_refused(tmp_path):
+    from mats_core.output_dir import output_lock
+
+    (tmp_path / "out").mkdir()
+    with output_lock(tmp_path / "out"):  # a first run holds it
+        res, said = _cli(*RUN, "-o", str(tmp_path / "out"))
+        _one_error_line(res, said, "another mats-bench process is writing")
+        res, said = _cli("train", "--steps", "1", "--device", "cpu", "--output", str(tmp_path / "out"))
+        _one_error_line(res, said, "another mats-bench process is writing")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) in ([], ["mats-bench.log"])
+    with output_lock(tmp_path / "out"):  # released: the next holder gets it
+        pass
