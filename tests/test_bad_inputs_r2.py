@@ -381,3 +381,56 @@ def test_a_second_run_into_the_same_output_is_refused(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) in ([], ["mats-bench.log"])
     with output_lock(tmp_path / "out"):  # released: the next holder gets it
         pass
+
+
+# -- 6. metadata that is silently wrong ------------------------------------------------------------
+def _dataset(tmp_path, make):
+    import dataset_fixtures
+
+    getattr(dataset_fixtures, make)(tmp_path)
+    return tmp_path
+
+
+def test_clotho_caption_with_an_unquoted_comma_is_refused(tmp_path):
+    from mats_core import build
+
+    root = _dataset(tmp_path, "make_clotho")
+    csv_path = root / "clotho" / "clotho_captions_evaluation.csv"
+    lines = csv_path.read_text().splitlines()
+    lines[3] = "birds.wav,Birds chirp, loudly.,Birds are singing.,Birds sing at dawn.,Many birds chirp.,Chirping."
+    csv_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MatsError, match=r"clotho_captions_evaluation.csv:4: 7 fields, expected 6"):
+        build("task", "clotho", data_root=str(root)).samples()
+
+
+def test_extra_csv_fields_are_an_error_not_discarded(tmp_path):
+    import dataset_fixtures
+    from mats_datasets._common import read_csv
+
+    path = dataset_fixtures.write_csv(tmp_path / "m.csv", [["a", "b", "c", "surplus"]], ["x", "y", "z"])
+    with pytest.raises(MatsError, match="m.csv:2: 4 fields, expected 3"):
+        list(read_csv(path, ["x", "y"]))
+
+
+@pytest.mark.parametrize("name", ["/etc/hostname", "../../outside.wav", "sub/../../x.wav"])
+@pytest.mark.parametrize("dataset", ["esc50", "clotho"])
+def test_official_layout_file_names_stay_inside_the_data_root(tmp_path, name, dataset):
+    from mats_core import build
+
+    root = _dataset(tmp_path, f"make_{dataset}")
+    csv_path = root / "esc50" / "meta" / "esc50.csv" if dataset == "esc50" else root / "clotho" / "clotho_captions_evaluation.csv"
+    lines = csv_path.read_text().splitlines()
+    first = lines[1].split(",", 1)
+    lines[1] = f"{name},{first[1]}"
+    csv_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MatsError, match=r"outside the dataset folder"):
+        build("task", dataset, data_root=str(root)).samples()
+
+
+def test_duplicate_keys_in_a_json_line_are_refused(tmp_path):
+    from mats_core.corpus import load_corpus
+
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"text": "a dog", "instruction": "i", "answer": "x", "answer": "y"}\n')
+    with pytest.raises(MatsError, match=r"c.jsonl:1: key 'answer' is given twice"):
+        load_corpus(str(path))
