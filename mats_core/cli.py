@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from mats_core.cli_options import _batch_size, _checkpoints, _limit
+from mats_core.cli_options import _batch_size, _checkpoints, _limit, place_set
 
 app = typer.Typer(
     name="mats-bench",
@@ -57,10 +57,7 @@ def parse_sets(items: list[str] | None) -> dict[str, dict[str, Any]]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        node = out.setdefault(parts[0], {})
-        for p in parts[1:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
+        place_set(out, parts, value, item)  # a key given both as a value and as a group of keys is refused
     return out
 
 

@@ -9,6 +9,10 @@ def _checkpoints(value: str | None) -> Path | list[Path] | None:
     if value is None:
         return None
     items = [Path(v.strip()) for v in str(value).split(",") if v.strip()]
+    if not items:  # --checkpoint "": never the shipped set in silence
+        from mats_core.registry import MatsError
+
+        raise MatsError(f"--checkpoint {value!r} names no checkpoint; leave it out for the shipped set, or give a directory")
     return items if len(items) > 1 else (items[0] if items else None)
 
 
@@ -41,3 +45,20 @@ def _limit(value: float | None) -> int | float | None:
     if value != int(value):
         raise MatsError(f"--limit {value}: a count must be a whole number (a fraction must be below 1)")
     return int(value)
+
+
+def place_set(out: dict, parts: list[str], value: object, item: str) -> None:
+    """Put one ``--set a.b.c=value`` into ``out`` (nested by the dots). A later --set of the same key
+    wins; a key that is a value in one --set and holds keys in another is refused, never half-dropped."""
+    from mats_core.registry import MatsError
+
+    node = out
+    for depth, p in enumerate(parts[:-1], start=1):
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise MatsError(f"--set {item!r}: {'.'.join(parts[:depth])} is already set to {node!r} by another --set, so it "
+                            "cannot also hold keys; give one of the two")
+    if isinstance(node.get(parts[-1]), dict) and node[parts[-1]]:
+        raise MatsError(f"--set {item!r}: {'.'.join(parts)} already holds keys from another --set "
+                        f"({', '.join(node[parts[-1]])}); this would drop them: give one of the two")
+    node[parts[-1]] = value

@@ -6,10 +6,13 @@ and the run goes on with the others.
 an ``AudioError``; here are the rest: an ``OSError`` such as ``PermissionError``, a bug in a
 decoder, an encoder that fails on one clip, and an embedding that is not finite (a float WAV
 holding 1e30 passes the audio's finiteness check and overflows inside the encoder). A
-non-finite embedding is an error, never a prediction.
+non-finite embedding is an error, never a prediction. With ``run.crop=chunks`` a clip is all its
+encoder windows ([n, T] from ``load_audio``), each embedded alone and averaged (mean of the raw
+embeddings), for every encoder: each encoder call still sees one window per clip.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any, Sequence
 
@@ -37,14 +40,16 @@ def embed_each(encoder: Any, waves: Sequence[Any], ok: list[int], errors: dict[i
 
     from mats_core.clips import embed_clips
 
+    groups = [list(w) if w.ndim == 2 else [w] for w in waves]  # run.crop=chunks: a clip's windows [n, T], averaged
     try:
-        z = embed_clips(encoder, waves, chunk)
-        rows = list(z)
+        z = embed_clips(encoder, [c for g in groups for c in g], chunk)
+        ends = [0, *itertools.accumulate(len(g) for g in groups)]
+        rows = [z[a:b].mean(dim=0) for a, b in zip(ends, ends[1:])]
     except Exception:  # noqa: BLE001 - find the clip(s) that fail: each alone (embeddings are batch-independent)
         rows = []
-        for i, w in zip(ok, waves):
+        for i, g in zip(ok, groups):
             try:
-                rows.append(embed_clips(encoder, [w], 1)[0])
+                rows.append(embed_clips(encoder, g, chunk).mean(dim=0))
             except Exception as exc:  # noqa: BLE001 - this sample's error
                 errors[i] = sample_error(samples[i], exc)
                 rows.append(None)

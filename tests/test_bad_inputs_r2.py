@@ -434,3 +434,76 @@ def test_duplicate_keys_in_a_json_line_are_refused(tmp_path):
     path.write_text('{"text": "a dog", "instruction": "i", "answer": "x", "answer": "y"}\n')
     with pytest.raises(MatsError, match=r"c.jsonl:1: key 'answer' is given twice"):
         load_corpus(str(path))
+
+
+# -- 7. options accepted and ignored, runs that succeed empty ---------------------------------------
+@pytest.mark.parametrize("args, fragment", [
+    (("--tasks", ""), "--tasks is empty"), (("--tasks", " , "), "--tasks is empty"),
+    (("--bridge", "noise,noise"), "--bridge names noise twice"), (("--tasks", "tiny-qa,tiny-qa"), "--tasks names tiny-qa twice"),
+    (("--checkpoint", ""), "--checkpoint '' names no checkpoint"),
+    (("--bridge", "noise,santa", "--reference-row", "nosuch"), "--reference-row 'nosuch' names no row"),
+    (("--set", "bridge.lam=1", "--set", "bridge.lam.x=2"), "cannot also hold keys"),
+    (("--set", "llm.lora.r=4", "--set", "llm.lora=8"), "would drop them"),
+])
+def test_empty_or_ignored_run_options_are_refused(tmp_path, args, fragment):
+    base = ["run", "--no-reference", "--limit", "2", "--device", "cpu", "-o", str(tmp_path / "out")]
+    if "--tasks" not in args:
+        base += ["--tasks", "tiny-classify"]
+    if "--bridge" not in args:
+        base += ["--bridge", "noise"]
+    res, said = _cli(*base, *args)
+    _one_error_line(res, said, fragment)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("grid, fragment", [
+    ("grid: []\n", "grid"), ("grid:\n  - bridge: santa\n    params: {lam: []}\n", "an empty list sweeps nothing"),
+    ("grid:\n  - bridge: santa\n    params: {lam: [0.5, 0.5]}\n", "listed twice"),
+    ("seeds: [0, 0]\ngrid:\n  - bridge: noise\n", "listed twice"),
+    ("grid:\n  - bridge: noise\n  - bridge: noise\n", "repeats a point"),
+    ("tasks: []\ngrid:\n  - bridge: noise\n", "tasks"),
+])
+def test_empty_or_duplicate_sweep_grids_are_refused(tmp_path, grid, fragment):
+    from mats_core.sweep import load_spec
+
+    path = tmp_path / "grid.yaml"
+    path.write_text(("" if grid.startswith("tasks") else "tasks: [tiny-classify]\n") + grid)
+    with pytest.raises(MatsError, match=fragment):
+        load_spec(path)
+
+
+# -- 3. a documented option crashes: run.crop=chunks ------------------------------------------------
+@pytest.mark.parametrize("encoder", ["tiny-clap", "hash"])
+def test_crop_chunks_embeds_every_window_and_averages(tmp_path, encoder):
+    import torch
+    from fakes import HashEncoder
+
+    from mats_core import build
+    from mats_core.audio import load_audio
+    from mats_core.capabilities import capability
+    from mats_core.harness import Pipeline, RunConfig
+    from mats_core.interfaces import Sample
+
+    enc = build("encoder", "tiny-clap") if encoder == "tiny-clap" else HashEncoder()
+    clip = capability(enc, "clip_seconds") or 1.0
+    if capability(enc, "clip_seconds") is None:
+        enc.clip_seconds = clip  # a fixed-window encoder for the test
+    pipe = Pipeline(enc, None, {})
+    sf.write(tmp_path / "long.wav", _tone(3.5 * clip), SR)
+    sf.write(tmp_path / "short.wav", _tone(0.5 * clip), SR)
+    samples = [Sample(id=n, audio=str(tmp_path / f"{n}.wav"), instruction="") for n in ("long", "short")]
+    z, ok, errors = pipe.embed_audio(samples, RunConfig(crop="chunks"), raw=True)
+    assert ok == [0, 1] and not errors and bool(torch.isfinite(z).all())
+    windows = load_audio(str(tmp_path / "long.wav"), enc.sample_rate, None, clip, "chunks")
+    assert windows.shape[0] == 3
+    with torch.no_grad():
+        alone = torch.stack([enc.embed_audio(torch.from_numpy(w[None])).float()[0] for w in windows]).mean(0)
+    assert torch.allclose(z[0], alone, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_crop_chunks_runs_through_the_cli(tmp_path):
+    res, said = _cli(*RUN, "-o", str(tmp_path / "out"), "--set", "run.crop=chunks")
+    assert res.exit_code == 0, said
+    rows = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["error"] is None and r["prediction"] for r in rows)
