@@ -116,7 +116,11 @@ def guard_output(directory: str | os.PathLike, config: dict, resume: bool, overw
 
 def check_fresh(directory: str | os.PathLike, resume: bool, overwrite: bool) -> None:
     """The cheap part of ``guard_output``, for the CLI to run before any model loads."""
-    out = Path(directory)
+    from mats_core.output_dir import check_output
+
+    out = check_output(directory)  # a directory that can be written (not a file, /dev/null, read-only)
+    if resume and overwrite:
+        raise MatsError("--resume and --overwrite contradict each other (continue the checkpoint, or replace it): pass one")
     if not resume and not overwrite and ((out / "config.json").exists() or (out / STAGING / MARKER).exists()):
         raise MatsError(f"{out} already holds a checkpoint{_step(out)}; pass --resume to continue it, --overwrite to "
                         "replace it, or choose another --output")

@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from mats_core.cli_options import _batch_size, _checkpoints, _limit, _spelling
+from mats_core.cli_options import _batch_size, _checkpoints, _limit, _spelling, place_set
 
 app = typer.Typer(
     name="mats-bench",
@@ -57,10 +57,7 @@ def parse_sets(items: list[str] | None) -> dict[str, dict[str, Any]]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        node = out.setdefault(parts[0], {})
-        for p in parts[1:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
+        place_set(out, parts, value, item)  # a key given both as a value and as a group of keys is refused
     return out
 
 
@@ -151,7 +148,7 @@ def train(
 
     try:
         _train(opts)
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:  # an I/O failure (full disk, read-only) too: one error line
         _fail(exc)
 
 
@@ -197,9 +194,10 @@ def _train(opts: dict) -> None:
     br = build("bridge", bridge, reg, **ov.get("bridge", {}))
     _, records = load_corpus(corpus, reg, **ov.get("corpus", {}))
     from mats_core.distributed import Shards
+    from mats_core.output_dir import check_output, output_lock
     from mats_core.quiet import quiet
 
-    with quiet(output, enabled=Shards.from_env().is_main):  # third-party noise -> <output>/mats-bench.log
+    with quiet(check_output(output), enabled=Shards.from_env().is_main), output_lock(output, enabled=Shards.from_env().is_main):  # noise -> log
         with Trackers(trackers if Shards.from_env().is_main else [], output=output, name=output.name, kind="train",
                       config={**spec, "train": cfg.model_dump(), "mapper": ov.get("mapper") or {}}) as tr:
             out = run_train(enc, lm, br, records, output, cfg, mapper=ov.get("mapper"), spec=spec, resume=resume, overwrite=overwrite,
@@ -320,7 +318,7 @@ def run(
 
         stats = {"controls": None if controls is None else parse_controls(controls), "reference_row": reference_row, "resamples": resamples}
         _run({**opts, "limit": _limit(limit), "reference": reference and not predict_only, "stats": stats})
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:  # an I/O failure (full disk, read-only) too: one error line
         _fail(exc)
 
 
@@ -354,11 +352,12 @@ def _run(opts: dict) -> None:
                                  "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None, "predict_only": predict_only,
                                  "data_root": str(data_root) if data_root else None, "reference": reference, "sets": ov,
                                  "registry": str(registry) if registry else None, **({"audio_lms": audio_lms} if audio_lms else {})})
+    from mats_core.output_dir import check_output, output_lock
     from mats_core.quiet import quiet
     from mats_core.resume_note import resume_note, snapshot
 
     before = snapshot(output)  # what a rerun reuses: said under the table
-    with quiet(output, enabled=Shards.from_env().is_main):  # third-party warnings and Java's chatter -> <output>/mats-bench.log
+    with quiet(check_output(output), enabled=Shards.from_env().is_main), output_lock(output, enabled=Shards.from_env().is_main):  # Java's chatter -> log
         rows, kinds, headline = run_comparison(
             encoder=encoder, llm=llm, bridges=[b.strip() for b in bridge.split(",") if b.strip()],
             tasks=[t.strip() for t in tasks.split(",") if t.strip()], checkpoint=_checkpoints(checkpoint), data_root=data_root,

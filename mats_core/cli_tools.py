@@ -28,7 +28,7 @@ def score(
     try:
         with quiet(run_dir):  # Java's `PTBTokenizer tokenized ...` and other third-party noise -> <run_dir>/mats-bench.log
             res = rescore(run_dir, str(registry) if registry else None, resamples=resamples)
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:
         _fail(exc)
     from mats_core.runner import comparison_table
 
@@ -56,16 +56,18 @@ def report(
 
     try:
         doc = report_doc(run_dirs, reference_row, allow_mixed, resamples, str(registry) if registry else None)
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:
         _fail(exc)
     from mats_core.tables import as_csv, as_markdown
 
     if out is None:
         typer.echo(as_markdown(doc, with_source=True))
         return
-    out.with_suffix(".md").write_text(as_markdown(doc, with_source=True))
-    out.with_suffix(".csv").write_text(as_csv(doc))
-    out.with_suffix(".json").write_text(json.dumps(doc, indent=2))
+    try:
+        for suffix, text in ((".md", as_markdown(doc, with_source=True)), (".csv", as_csv(doc)), (".json", json.dumps(doc, indent=2))):
+            out.with_suffix(suffix).write_text(text)
+    except OSError as exc:  # a read-only or missing folder, a full disk: one error line
+        _fail(exc)
     _console().print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
 
 
@@ -105,15 +107,16 @@ def sweep(
         jobs = launcher_config(spec.launcher, name=launcher, cluster=cluster, partition=partition, gpus_per_node=gpus_per_node,
                                cpus_per_task=cpus_per_task, mem_gb=mem_gb, timeout_min=timeout_min,
                                array_parallelism=array_parallelism, wait=wait)
+        from mats_core.output_dir import check_output, output_lock
         from mats_core.quiet import quiet, terminal
 
-        with quiet(output, enabled=main):  # third-party noise -> <output>/mats-bench.log; the bar goes to the terminal
+        with quiet(check_output(output), enabled=main), output_lock(output, enabled=main):  # third-party noise -> <output>/mats-bench.log; the bar goes to the terminal
             log = (lambda m: print(m, file=terminal(), flush=True)) if jobs.name == "submitit" else (lambda _: None)
             rows = run_sweep(spec, output, str(registry) if registry else None, overwrite, log=log,
                              progress=main and jobs.name == "local", launcher=jobs)
             if main and rows:
                 report_sweep(trackers, rows, output=output, grid=spec.model_dump())
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:
         _fail(exc)
     if not main or not rows:
         return  # rank 0 writes and prints the table; `--no-wait` submitted jobs and has none yet
@@ -153,7 +156,7 @@ def gap(
                          {**ov, "limit": limit, "memory_size": memory_size, "seed": seed, "device": device,
                           "figure": figure or output / "gap.png"})
         atomic_write_text(output / "gap.json", json.dumps(report, indent=2))
-    except MatsError as exc:
+    except (MatsError, OSError) as exc:
         _fail(exc)
     from mats_core.gap import as_rich_table
 

@@ -18,10 +18,10 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from mats_core.audio import AudioError, load_audio
+from mats_core.audio import load_audio
 from mats_core.bridge_stats import AudioStatistics
 from mats_core.capabilities import capability, llm_device
-from mats_core.clips import embed_clips
+from mats_core.sample_errors import embed_each, sample_error
 from mats_core.controls import apply_control
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
 from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
@@ -111,12 +111,12 @@ class Pipeline:
                 rng = np.random.default_rng(cfg.seed + zlib.crc32(str(s.id).encode()))
                 waves.append(load_audio(s.audio, self.encoder.sample_rate, s.sample_rate, clip, cfg.crop, rng))
                 ok.append(i)
-            except AudioError as exc:
-                errors[i] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - any failure of one file is that sample's error (mats_core.sample_errors)
+                errors[i] = sample_error(s, exc)
         if not waves:
             return None, ok, errors
-        z = embed_clips(self.encoder, waves, EMBED_CHUNK)  # fixed chunks, one clip length per call: batch-independent
-        return (z if raw else F.normalize(z, dim=-1)), ok, errors
+        z, ok, errors = embed_each(self.encoder, waves, ok, errors, samples, chunk=EMBED_CHUNK)  # non-finite rows: errors
+        return (z if raw or z is None else F.normalize(z, dim=-1)), ok, errors
 
 
 @dataclass

@@ -67,10 +67,26 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError as exc:
                 raise MatsError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            except _DuplicateKey as exc:
+                raise MatsError(f"{where}: key {exc.args[0]!r} is given twice in one object (JSON would keep the last "
+                                "silently); keep one") from None
             yield number, value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def json_object(value: Any, where: str, hint: str = "") -> dict[str, Any]:

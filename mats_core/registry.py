@@ -86,7 +86,7 @@ def checkpoint_sets(registry: str | os.PathLike | None = None) -> dict[str, str]
     out: dict[str, str] = {}
     for p in registry_paths(registry):
         _read_registry(Path(p))  # the file's shape, with an error naming it
-        sets = yaml.safe_load(Path(p).read_text()).get("checkpoints") or {}
+        sets = (yaml.safe_load(Path(p).read_text()) or {}).get("checkpoints") or {}
         if not isinstance(sets, dict) or not all(isinstance(v, str) for v in sets.values()):
             raise MatsError(f"{p}: checkpoints must be a mapping of '<encoder>+<llm>' -> directory, "
                             f"e.g. checkpoints: {{tiny+tiny: runs/set}}; got {sets!r}")
@@ -108,16 +108,42 @@ def cli_defaults(registry: str | os.PathLike | None = None) -> dict[str, str]:
 
 
 def resolve_path(value: str) -> Path:
-    """A filesystem path, or ``pkg:module/rel/path`` inside an installed package."""
+    """A filesystem path, or ``pkg:package/rel/path`` inside an installed package. The package is
+    found without importing it or its parents (a checkpoint's config.json may name one: naming
+    must never run its code), and the path must stay inside it."""
     if not value.startswith("pkg:"):
         return Path(value).expanduser()
-    import importlib.util
+    import re
 
     module, _, rel = value[4:].partition("/")
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", module):
+        raise MatsError(f"'{value}': '{module}' is not a package name; write pkg:package/relative/path")
+    folder = _package_folder(module, value)
+    path = folder / rel
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise MatsError(f"'{value}': the path climbs outside package '{module}' ({folder})")
+    return path
+
+
+def _package_folder(module: str, value: str) -> Path:
+    """An installed package's folder, from the import system's finders only (no module runs)."""
+    import importlib.machinery
+    import importlib.util
+
+    top, *rest = module.split(".")
+    try:
+        spec = importlib.util.find_spec(top)  # a top-level name: the finders locate it, nothing is imported
+    except (ImportError, ValueError):  # a loaded module without a spec
+        spec = None
+    for k, part in enumerate(rest, start=1):
+        if spec is None or not spec.submodule_search_locations:
+            break
+        spec = importlib.machinery.PathFinder.find_spec(".".join([top, *rest[:k]]), list(spec.submodule_search_locations))
+    if spec is None:
         raise MatsError(f"'{value}': package '{module}' is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / rel
+    if not spec.submodule_search_locations:
+        raise MatsError(f"'{value}': '{module}' is a module, not a package; pkg: names a file inside a package folder")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def presets(kind: str, registry: str | os.PathLike | None = None) -> dict[str, Preset]:

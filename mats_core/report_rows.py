@@ -38,7 +38,9 @@ def _rows_of(folder: Path) -> list[Row]:
 
 def report_doc(run_dirs: list[Path], reference: str, allow_mixed: bool, resamples: int, registry: str | None) -> dict:
     from mats_core.results import read_results
+    from mats_core.validation import check_resamples
 
+    check_resamples(resamples)
     groups = [(d, _rows_of(d)) for d in run_dirs]
     rows: list[Row] = []
     names = [r.name for _, rs in groups for r in rs]

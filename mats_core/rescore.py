@@ -8,6 +8,7 @@ from mats_core.registry import MatsError, build
 from mats_core.results import RunResults, collect_versions, fingerprint, read_results, read_samples, write_results
 from mats_core.scoring import task_declarations
 from mats_core.stats import DEFAULT_RESAMPLES, describe, score_task
+from mats_core.validation import check_resamples
 
 
 def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True, resamples: int | None = None) -> RunResults:
@@ -32,6 +33,7 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
         old = None
     if resamples is None:  # the run's own number, so its intervals come out exactly the same
         resamples = int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES)) if old else DEFAULT_RESAMPLES
+    check_resamples(resamples)
     seed = config["run"]["seed"]
     results, notes, kinds, errors, found, expected, built = {}, {}, {}, 0, {}, {}, {}
     cis, stats = {}, describe(resamples, seed)

@@ -84,7 +84,7 @@ class SamplesWriter:
         if self.path.exists():
             self.records, lines = scan_samples(self.path)  # torn or invalid rows are redone
             atomic_write_text(self.path, "".join(g + "\n" for g in lines.values()))
-        self._fh = open(self.path, "a")
+        self._fh = open(self.path, "a", encoding="utf-8")
 
     def done(self, task: str) -> set[str]:
         return {i for (t, i) in self.records if t == task}
@@ -93,7 +93,7 @@ class SamplesWriter:
         for rec in records:
             row = rec.model_dump() if isinstance(rec, SampleRecord) else SampleRecord.model_validate(rec).model_dump()
             self.records[(row["task"], str(row["id"]))] = row
-            self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._fh.write(_json_line(row) + "\n")
         self._fh.flush()
         if time.monotonic() - self._synced >= self.sync_seconds:
             os.fsync(self._fh.fileno())
@@ -104,6 +104,17 @@ class SamplesWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
+
+
+def _json_line(row: dict) -> str:
+    """A row as one JSON line, UTF-8 as it is; a lone surrogate (an id from a file name that is not
+    valid UTF-8) is written escaped (``\\udcff``), so the line is valid and reads back the same id."""
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row)
+    return line
 
 
 def read_samples(path: str | os.PathLike) -> list[dict]:
@@ -118,7 +129,7 @@ def scan_samples(path: str | os.PathLike) -> tuple[dict[tuple[str, str], dict], 
     (resume) and ``score`` both read samples.jsonl through this, so they count the same rows."""
     rows: dict[tuple[str, str], dict] = {}
     lines: dict[tuple[str, str], str] = {}
-    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         try:
             rec = SampleRecord.model_validate(json.loads(line))
         except json.JSONDecodeError:

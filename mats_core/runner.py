@@ -71,6 +71,7 @@ def check_inputs(encoder: str, llm: str, bridges: list[str], tasks: list[str], r
 
     if not bridges:
         raise MatsError("--bridge is empty")
+    check_lists(bridges, tasks)
     resolve("encoder", encoder, registry)  # typos fail fast, with the closest name
     resolve("llm", llm, registry)
     for b in bridges:
@@ -87,6 +88,25 @@ def check_inputs(encoder: str, llm: str, bridges: list[str], tasks: list[str], r
         raise MatsError("run settings: " + format_errors(exc, "run.", RunConfig.model_fields, noun="setting")) from None
     check_device(cfg.device)
     return cfg, task_params
+
+
+def check_lists(bridges: list[str], tasks: list[str]) -> None:
+    """No empty --tasks (an empty run is no result) and no name twice (two rows, one directory)."""
+    if not tasks:
+        raise MatsError("--tasks is empty: name at least one task (`mats-bench run --tasks list` prints them)")
+    for flag, names in (("--bridge", bridges), ("--tasks", tasks)):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise MatsError(f"{flag} names {', '.join(twice)} twice: each is one row and one directory; give it once")
+
+
+def check_reference_row(reference_row: str, bridges: list[str], controls: list[str], reference: bool) -> None:
+    """``--reference-row`` must name a row of this run, else every difference would be skipped in silence."""
+    from mats_core.controls import LABELS
+
+    rows = [*bridges, *(LABELS[c] for c in controls), *(["clap-zero-shot", "mats-audio"] if reference else [])]
+    if reference_row not in rows:
+        raise MatsError(f"--reference-row {reference_row!r} names no row of this run; its rows are {', '.join(rows)}")
 
 
 def paired_checkpoint(ckpts: dict[str, Path], bridge: str, params: dict, registry: str | None) -> Path:
@@ -136,6 +156,8 @@ def run_comparison(
     sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
     controls = list(controls) if controls is not None else (list(CONTROLS) if reference else [])  # asked for: always
     single = len(bridges) == 1 and not reference and not controls and len(sets) == 1 and not audio_lms
+    if not single and reference_row != "noise":  # asked for (the default noise, when absent, is noted in comparison.json)
+        check_reference_row(reference_row, bridges, controls, reference)
     all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single=single, run=(tasks, task_params, cfg, overrides, overwrite), registry=registry)
     built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
     kinds = {t: task.kind for t, task in built.items()}

@@ -13,28 +13,28 @@ A grid file::
         params: {lam: [0, 0.1, 0.3, 0.5, 1.0]}
       - bridge: none
 
-Every name and param of the grid (encoder, llm, tasks, checkpoints, run options, each
-bridge and every value of every swept param, bounds included) is checked before the first
-point runs, so a typo fails in a second, not after an hour. Every point is an ordinary run
-directory, so an interrupted sweep resumes point by point.
+Every name and param of the grid (encoder, llm, tasks, checkpoints, run options, each bridge and every
+value of every swept param, bounds included; no empty list, no value twice: :mod:`mats_core.grid_values`)
+is checked before the first point runs, so a typo fails in a second. A sweep resumes point by point.
 """
 from __future__ import annotations
 
 import itertools
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from mats_core.grid_values import Distinct, DistinctPoints, Swept
 from mats_core.registry import MatsError
 
 
 class GridEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bridge: str
-    params: dict[str, list[Any] | Any] = Field(default_factory=dict)
+    params: dict[str, Swept] = Field(default_factory=dict)
 
     def combinations(self) -> list[dict[str, Any]]:
         """Every point of this entry: a param given as a list is swept, a scalar is fixed."""
@@ -47,11 +47,11 @@ class SweepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     encoder: str = "tiny"
     llm: str = "tiny"
-    tasks: list[str]
-    checkpoints: list[str | None] = Field(default_factory=lambda: [None])
-    seeds: list[int] = Field(default_factory=lambda: [0])
+    tasks: Annotated[list[str], Distinct]
+    checkpoints: Annotated[list[str | None], Distinct] = Field(default_factory=lambda: [None])
+    seeds: Annotated[list[int], Distinct] = Field(default_factory=lambda: [0])
     run: dict[str, Any] = Field(default_factory=dict)
-    grid: list[GridEntry]
+    grid: Annotated[list[GridEntry], DistinctPoints] = Field(min_length=1)
     reference: str | None = "noise"  # the point others are compared with (paired), when the grid has it
     launcher: dict[str, Any] = Field(default_factory=dict)  # where points run (mats_core.launchers.LauncherConfig)
     _source: str = PrivateAttr("grid")  # the file it was read from, for error messages

@@ -36,7 +36,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.05, ge=0)
     grad_accum: int = Field(1, ge=1)
     max_grad_norm: float = Field(1.0, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # = mats_core.validation.SEED_MAX
     checkpoint_every: int = Field(500, ge=1)
     log_every: int = Field(25, ge=1)
     supervision: Literal["text", "audio"] = "text"
@@ -77,16 +77,16 @@ def train(
     accel = Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if device.type == "cuda" else "no")
     spec = spec or {}
     spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
-    _guard(out, {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}, resume, overwrite, accel)
+    body = {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}
+    _guard(out, body, resume, overwrite, accel, checked=False)  # refusals now; --overwrite removes only once all is checked
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     if capability(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
         bridge.fit(z_all)
     torch.manual_seed(config.seed)  # mapper init
     model = _warm_start(MATSModel(llm, encoder.dim, mapper), config.init_from)
-    context = check_context(model, records)  # refuses prompts past the LLM's context, counts answers cut
-    if context and context["truncated_answers"]:
-        accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
+    context = _context(model, records, accel)
     loop = _Loop.start(model, bridge, records, z_all, config, accel)
+    _guard(out, body, resume, overwrite, accel, checked=True)
     start = _resume(out, loop) if resume else 0
     loop.wrapped, loop.optimizer, loop.scheduler = accel.prepare(_LossModule(model), loop.optimizer, loop.scheduler)
     log_path = _trim_log(out, start, accel)
@@ -267,8 +267,18 @@ def _cosine(warmup: int, total: int, start: int = 0) -> Callable[[int], float]:
     return factor
 
 
-def _guard(out: Path, body: dict, resume: bool, overwrite: bool, accel) -> None:
-    """No silent overwrite, no resume with other settings (rank 0 checks and clears; all wait)."""
+def _context(model: MATSModel, records: list[dict], accel) -> dict | None:
+    """Refuses prompts past the LLM's context; counts (and says) the answers cut."""
+    context = check_context(model, records)
+    if context and context["truncated_answers"]:
+        accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
+    return context
+
+
+def _guard(out: Path, body: dict, resume: bool, overwrite: bool, accel, *, checked: bool) -> None:
+    """No silent overwrite, no resume with other settings (rank 0 checks and clears; all wait); --overwrite clears only once ``checked``."""
+    if overwrite != checked:
+        return
     if accel.is_main_process:
         note = guard_output(out, body, resume, overwrite)
         if note:

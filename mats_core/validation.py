@@ -19,7 +19,17 @@ from mats_core.registry import MatsError
 # What ``--set KIND.key=value`` may name, per command. Train-only kinds on ``run`` get their own message.
 RUN_KINDS = ("encoder", "llm", "bridge", "task", "run", "decoding", "audio_lm")
 TRAIN_KINDS = ("encoder", "llm", "bridge", "corpus", "mapper", "train")
+SEED_MAX = 2**32 - 1  # seeds feed numpy and torch generators (with offsets): 32 bits, checked before any model loads
+MAX_RESAMPLES = 100_000  # bootstrap resamples: the counts matrix holds resamples x samples floats (8 bytes each)
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_resamples(resamples: int, flag: str = "--resamples") -> int:
+    """A bootstrap resample count within 0..MAX_RESAMPLES (memory: 8 bytes x resamples x samples)."""
+    if not 0 <= int(resamples) <= MAX_RESAMPLES:
+        raise MatsError(f"{flag} {resamples}: must be 0 (no intervals) to {MAX_RESAMPLES:,}; the bootstrap holds resamples x samples "
+                        "counts in memory (8 bytes each), and intervals settle long before (1000 is the default)")
+    return int(resamples)
 
 
 def closest(name: str, known: Iterable[str]) -> str:
@@ -102,7 +112,7 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int | float | None = None  # N samples per task, or a fraction (0, 1) of each task's samples
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     memory_size: int = Field(5172, ge=1)  # the paper's bank: 0.1% of its training texts
     bridge_block: int = Field(256, ge=1)
     crop: Crop = "center"
@@ -111,7 +121,7 @@ class RunConfig(BaseModel):
     predict_only: bool = False  # write predictions; score later with `mats-bench score`
     task_tokens: dict[str, str] = Field(default_factory=dict)  # task -> token before the instruction (published MATS)
     control: Literal["silence", "shuffled"] | None = None  # no-audio control: replace each sample's audio (mats_core.controls)
-    resamples: int = Field(1000, ge=0)  # bootstrap resamples of the 95% intervals (0: none); not in the config
+    resamples: int = Field(1000, ge=0, le=MAX_RESAMPLES)  # bootstrap resamples of the 95% intervals (0: none); not in the config
 
     def recorded(self) -> dict[str, Any]:
         """The settings a run's config records: not device nor batch size (neither changes results;

@@ -16,6 +16,7 @@ from mats_datasets._common import (
     MUSIC_PROMPT,
     as_bool,
     as_float,
+    inside,
     metadata_file,
     read_csv,
 )
@@ -65,7 +66,7 @@ class Clotho(DatasetTask):
             refs = [row[c] for c in columns[1:] if row[c]]
             if not refs:
                 raise MatsError(f"{csv_path}:{line}: {name!r} has no caption (caption_1..caption_5 are empty)")
-            audio = (self.folder / split / name).absolute()
+            audio = inside(self.folder / split, name, f"{csv_path}:{line}", "file_name").absolute()
             out.append(Sample(id=name, audio=str(audio), instruction=CAPTION_PROMPT, references=refs,
                               meta={"file_name": name, "split": split}))
         return out

@@ -14,7 +14,7 @@ from pathlib import Path
 from mats_core import MatsError, Sample
 
 from mats_datasets._audio import AudioIndex
-from mats_datasets._common import CLASSIFY_PROMPT, as_bool, as_int, label_text, metadata_file, read_csv
+from mats_datasets._common import CLASSIFY_PROMPT, as_bool, as_int, inside, label_text, metadata_file, read_csv
 from mats_datasets._task import DatasetTask
 
 ESC50_LAYOUT = """\
@@ -113,7 +113,8 @@ class ESC50(ClassificationTask):
                 continue
             meta = {"filename": row["filename"], "fold": row_fold, "target": target, "esc10": in_esc10,
                     "src_file": row["src_file"], "take": row["take"]}
-            out.append(Sample(id=Path(row["filename"]).stem, audio=str(self.folder / "audio" / row["filename"]),
+            audio = inside(self.folder / "audio", row["filename"], where, "filename")
+            out.append(Sample(id=Path(row["filename"]).stem, audio=str(audio),
                               instruction=CLASSIFY_PROMPT, label=label_text(row["category"]), meta=meta))
         labels = self.ordered_labels(_class_names(classes, csv_path, "target", "category"), csv_path)
         return out, labels
@@ -143,7 +144,7 @@ class UrbanSound8K(ClassificationTask):
                 continue
             meta = {k: row[k] for k in ("slice_file_name", "fsID", "start", "end", "salience")}
             meta.update(fold=row_fold, classID=class_id)
-            audio = self.folder / "audio" / f"fold{row_fold}" / row["slice_file_name"]
+            audio = inside(self.folder / "audio" / f"fold{row_fold}", row["slice_file_name"], where, "slice_file_name")
             out.append(Sample(id=Path(row["slice_file_name"]).stem, audio=str(audio), instruction=CLASSIFY_PROMPT,
                               label=label_text(row["class"]), meta=meta))
         labels = self.ordered_labels(_class_names(classes, csv_path, "classID", "class"), csv_path)
