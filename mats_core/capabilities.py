@@ -51,6 +51,8 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "higher_is_better": ({}, "score key -> True / False (default: unknown)"),
         "task_token": (None, "text put before the instruction (the published MATS per-dataset token)"),
         "sample_stats": (None, "sample_stats(rows, **context) -> SampleStats: per-sample statistics for bootstrap CIs"),
+        "paraphrases": (None, "paraphrases(sample, seed=) -> str: a new caption of the sample's clip, not one of its references "
+                              "(the diagnosis-only coverage dial run.oracle_paraphrase; default: that dial is refused)"),
     },
     "metric": {
         "notes": ({}, "metric -> why it is None"),
