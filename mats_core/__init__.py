@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # Modules whose ``__all__`` is the stable toolkit for plugins (tests/test_public_api.py holds plugins/ to it).
 PUBLIC_MODULES = (
     "mats_core", "mats_core.capabilities", "mats_core.corpus", "mats_core.errors", "mats_core.hf", "mats_core.hookspecs",
-    "mats_core.interfaces", "mats_core.io", "mats_core.scoring", "mats_core.testing",
+    "mats_core.interfaces", "mats_core.io", "mats_core.regime", "mats_core.scoring", "mats_core.testing",
 )
 
 __all__ = [

@@ -52,6 +52,8 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "task_token": (None, "text put before the instruction (the published MATS per-dataset token)"),
         "sample_stats": (None, "sample_stats(rows, **context) -> SampleStats: per-sample statistics for bootstrap CIs"),
         "zero_shot_scores": (None, "zero_shot_scores(rows, scores [N, labels]) -> metrics: a multi-label task scores the CLAP zero-shot row from every clip's label cosines (default: the top-1 label, scored by score())"),
+        "paraphrases": (None, "paraphrases(sample, seed=) -> str: a new caption of the sample's clip, not one of its references "
+                              "(the diagnosis-only coverage dial run.oracle_paraphrase; default: that dial is refused)"),
     },
     "metric": {
         "notes": ({}, "metric -> why it is None"),

@@ -141,6 +141,7 @@ def train(
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
     gap_task: Optional[str] = typer.Option(None, help="Paired task measured for --set bridge.noise_variance=auto (its gap variance E||a-t||^2/dim); task params via --set task.*, e.g. task.split=val."),
     report_to: Optional[str] = typer.Option(None, "--report-to", "--report_to", help="Experiment trackers, comma-separated: tensorboard, wandb (offline), mlflow (file store), all under --output."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the datasets, for a corpus read from official files (e.g. --corpus audiocaps: DIR/audiocaps/train.csv)."),
 ) -> None:
     """Train the mapper (+ LoRA) on text only and save a checkpoint."""
     opts = dict(locals())  # every option, by name
@@ -156,7 +157,7 @@ def _train(opts: dict) -> None:
     encoder, llm, bridge, corpus, output, steps, batch_size, lr, seed, device, supervision, resume, registry, set_, gap_task, overwrite = (
         opts[k] for k in "encoder llm bridge corpus output steps batch_size lr seed device supervision resume registry set_ gap_task overwrite".split())
     from mats_core.checkpoints import check_fresh
-    from mats_core.corpus import load_corpus
+    from mats_core.corpus import corpus_data_root, load_corpus
     from mats_core.registry import build, resolved_params
     from mats_core.trainer import train as run_train
     from mats_core.validation import check_device, check_kinds
@@ -169,6 +170,8 @@ def _train(opts: dict) -> None:
     check_kinds(ov, "train")
     reg = str(registry) if registry else None
     encoder, llm, bridge, corpus = (_default(v, k, reg) for v, k in ((encoder, "encoder"), (llm, "llm"), (bridge, "train_bridge"), (corpus, "corpus")))
+    if opts.get("data_root") is not None:  # a corpus read from its official files (mats_datasets: audiocaps, clotho, ...)
+        ov["corpus"] = {**corpus_data_root(corpus, reg, opts["data_root"]), **ov.get("corpus", {})}
     cfg = _train_config(dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, supervision=supervision), ov)
     check_device(cfg.device)
     enc_params = _with_device("encoder", encoder, reg, ov.get("encoder", {}), device)
@@ -373,9 +376,11 @@ def _run(opts: dict) -> None:
 
         point_latest(output)
     from mats_core.rundir import run_footer
+    from mats_core.oracle import oracle_label, oracle_settings
     from mats_core.runner import comparison_table
 
-    _console().print(comparison_table(f"mats-bench run · encoder {encoder} · llm {llm}", output, rows, kinds))
+    oracle = oracle_label(oracle_settings(ov.get("run", {})))  # the diagnosis-only coverage dial says so in the title
+    _console().print(comparison_table(f"mats-bench run · encoder {encoder} · llm {llm}" + (f" · {oracle}" if oracle else ""), output, rows, kinds))
     _console().print(run_footer(output, rows, kinds), highlight=False, markup=False)
     note = resume_note(before, output)
     if note:
@@ -397,6 +402,7 @@ def _load_command_plugins() -> None:
 
 
 from mats_core import cli_tools  # noqa: E402,F401  (score, report, sweep, gap register on `app`)
+from mats_core import cli_regime  # noqa: E402,F401  (regime registers on `app`)
 
 _load_command_plugins()
 

@@ -40,8 +40,10 @@ def load_row(name: str, run_dir: Path, source: str = "") -> Row:
     res = read_results(run_dir / "results.json")
     extra = res.model_extra or {}
     prints = {k.removeprefix("task:"): v for k, v in res.fingerprints.items() if k.startswith("task:")}
+    oracle = res.config.get("oracle_bank") or {}  # the diagnosis-only coverage dial (mats_core.oracle) labels the row
+    source = (source or str(run_dir)) + (f" · ORACLE BANK (+{oracle['added']} test captions)" if oracle.get("added") else "")
     return Row(name, res.results, run_dir, extra.get("intervals") or {}, dict(res.samples_count),
-               (res.config.get("run") or {}).get("limit"), source or str(run_dir), prints, extra.get("headline") or {})
+               (res.config.get("run") or {}).get("limit"), source, prints, extra.get("headline") or {})
 
 
 def _task_rows(run_dir: Path, task: str) -> list[dict]:

@@ -7,6 +7,7 @@ the instruction, as the published MATS training does. The same shape is what cor
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Iterator
 
 from mats_core.io import json_object, read_jsonl, text_field  # noqa: F401 - re-exported (moved to mats_core.io)
@@ -55,6 +56,18 @@ def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -
     if not records:
         raise MatsError(f"corpus '{where}' has no records")
     return corpus, records
+
+
+def corpus_data_root(corpus: str, registry: str | None, data_root: str | os.PathLike) -> dict[str, Any]:
+    """``{"data_root": DIR}`` (absolute) for a registered corpus that reads a dataset folder (``--data-root``);
+    an error for one that takes none (a JSONL file, the tiny world)."""
+    from mats_core.registry import accepted_params
+
+    looks_like_path = corpus.endswith((".jsonl", ".json")) or os.sep in corpus
+    given = {} if looks_like_path else accepted_params("corpus", corpus, {"data_root": str(Path(data_root).resolve())}, registry)
+    if not given:
+        raise MatsError(f"--data-root: corpus '{corpus}' reads no dataset folder (it takes no data_root); leave --data-root out")
+    return given
 
 
 def memory_bank_draw(records: list[dict[str, Any]], size: int, seed: int) -> tuple[list[str], list[int]]:

@@ -159,6 +159,11 @@ def evaluate(
     task_objs = {n: build("task", n, pipe.registry, **params_for_task(task_params, n, tasks, pipe.registry)) for n in tasks}
     task_samples = {n: limited(list(t.samples()), cfg.limit) for n, t in task_objs.items()}
     task_samples = {n: apply_control(ss, cfg.control, pipe.encoder, cfg.seed, n) for n, ss in task_samples.items()}  # no-audio rows
+    oracle = None
+    if cfg.oracle_bank or cfg.oracle_paraphrase:  # DIAGNOSIS ONLY: test captions into the bank (mats_core.oracle)
+        from mats_core.oracle import extend_bank
+
+        bank, oracle = extend_bank(pipe, bridge, bank, task_objs, task_samples, cfg)
     audio_stats = AudioStatistics(pipe, bridge, cfg, pipe.registry)  # optional fit_audio capability (shift)
     audio_stats.before_run()
     tokens = {n: cfg.task_tokens.get(n) or capability(t, "task_token") for n, t in task_objs.items()}  # optional task capability
@@ -173,6 +178,7 @@ def evaluate(
         "run": cfg.recorded(),
         "checkpoint_config": {k: ckpt_cfg.get(k) for k in ("bridge", "corpus", "supervision", "step", "train")},
         **({"task_tokens": {n: t for n, t in tokens.items() if t}} if any(tokens.values()) else {}),
+        **({"oracle_bank": oracle} if oracle else {}),
     }
     _guard_config(out, config, overwrite, shards, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()})
     run = _Run(pipe, model, bridge, cfg, shards, out, SamplesWriter(out / shards.samples_file()), timings,

@@ -122,12 +122,16 @@ class RunConfig(BaseModel):
     task_tokens: dict[str, str] = Field(default_factory=dict)  # task -> token before the instruction (published MATS)
     control: Literal["silence", "shuffled"] | None = None  # no-audio control: replace each sample's audio (mats_core.controls)
     resamples: int = Field(1000, ge=0, le=MAX_RESAMPLES)  # bootstrap resamples of the 95% intervals (0: none); not in the config
+    # DIAGNOSIS ONLY (mats_core.oracle): a share of the test clips' references / new captions of their scenes in the bank
+    oracle_bank: float = Field(0.0, ge=0, le=1)
+    oracle_paraphrase: float = Field(0.0, ge=0, le=1)
 
     def recorded(self) -> dict[str, Any]:
         """The settings a run's config records: not device nor batch size (neither changes results;
         the batch used is in ``execution``), nor the intervals' resamples, and task_tokens / control
         only when set (older runs resume)."""
         skip = {"device", "batch_size", "resamples"} | (set() if self.task_tokens else {"task_tokens"})
+        skip |= {k for k in ("oracle_bank", "oracle_paraphrase") if not getattr(self, k)}  # recorded only when set
         return self.model_dump(exclude=skip | ({"control"} if self.control is None else set()))
 
     @field_validator("limit")

@@ -14,6 +14,9 @@ dataset under the default names below, or pass ``path`` for the dataset folder i
     fsd50k        classification FSD50K (multi-label, mAP) DIR/fsd50k       split eval
     jsonl         any kind      a JSONL manifest (path=FILE): a new dataset with no code
 
+Corpora (text-only training captions, `mats-bench train --corpus audiocaps --data-root DIR`): audiocaps,
+clotho, wavcaps, macs (mats_datasets.corpus_registry).
+
 Written as any third-party plugin is; the task modules are imported by the factories only.
 """
 
@@ -147,3 +150,11 @@ def register_tasks(register):
     register("mmau", mmau)
     register("fsd50k", fsd50k)
     register("jsonl", jsonl)
+
+
+@hookimpl
+def register_corpora(register):
+    from mats_datasets.corpus_registry import CORPORA  # the field's caption corpora, text only
+
+    for name, factory in CORPORA.items():
+        register(name, factory)

@@ -11,9 +11,8 @@ from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
-import torch
-from torch.nn import functional as F
 
+from mats_core.regime import memory_only_bound
 from mats_tiny import data, text
 from mats_tiny.world import CLASSES
 
@@ -56,11 +55,7 @@ def world_regime(encoder, records: Sequence[dict], test_scenes: Sequence, qualit
     probe = quality.get("gap_probe") or {}
     if probe:
         out["probe_transfer_gap"] = probe["clean_text_accuracy"] - probe["clean_audio_accuracy"]
-    with torch.no_grad():
-        b = F.normalize(encoder.embed_text(bank), dim=-1)
-        r = F.normalize(encoder.embed_text([c for rs in refs for c in rs]), dim=-1).view(len(refs), 5, -1)
-        nearest = (F.normalize(r.mean(1), dim=-1) @ b.T).argmax(1).tolist()
-    if metric is not None:
-        out["oracle_bank_cider"] = float(metric.compute([bank[i] for i in nearest], refs)["cider"])
+    if metric is not None:  # the same bound `mats-bench regime` reports (memory_only_bound_cider)
+        out["oracle_bank_cider"] = memory_only_bound(encoder=encoder, bank=bank, references=refs, metric=metric)
     out.update({f"train_{k}": v for k, v in class_frequencies(data.make_scenes("text-train", len(records))).items()})
     return out

@@ -80,6 +80,16 @@ def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int
     return out
 
 
+def paraphrase(scene: Scene, avoid: Sequence[str], seed: int = 0) -> str:
+    """A grammar caption of ``scene`` that is none of ``avoid`` (deterministic in scene and ``seed``)."""
+    rng = np.random.default_rng([scene.seed, 7, seed])
+    for _ in range(500):
+        c = T.caption(scene, rng)
+        if c not in avoid:
+            return c
+    raise MatsError(f"scene {scene.seed}: the caption grammar wrote no caption outside its {len(avoid)} references")
+
+
 def rendered_samples(kind: str, split: str = "test", n: int | None = None, seed: int = 0) -> list[LazySample]:
     """:func:`lazy_samples` with every clip rendered now: for callers that want arrays, not audio
     rendered on first access."""
@@ -110,6 +120,11 @@ class TinyTask(MetricTask):
         return METRIC[self.kind]
 
     score_labels = CLASSES  # classification's label set (mats_core.scoring.MetricTask)
+
+    def paraphrases(self, sample: LazySample, seed: int = 0) -> str:
+        """Optional task capability (the coverage dial, ``run.oracle_paraphrase``): a new caption of the
+        sample's scene from the caption grammar, not one of its references (another annotator's words)."""
+        return paraphrase(sample._scene, sample.references, seed)
 
     def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
         """The metric's scores; for qa also ``accuracy_<kind>`` and ``n_<kind>`` per question
