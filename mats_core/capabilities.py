@@ -42,6 +42,7 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "train": (None, "train(mode: bool): training/eval mode (default: .train(mode) on the LLM's nn.Module attributes)"),
         "adapter_state_dict": (None, "() -> {name: tensor} saved in checkpoints (default: trainable_parameters by position)"),
         "load_adapter_state_dict": (None, "(state) -> None, the inverse of adapter_state_dict"),
+        "merged": (None, "merged() -> context manager: evaluation decodes inside it, with adapters merged into the weights and restored on exit"),
     },
     "task": {
         "fingerprint": (None, "identity of the task's data and params, stored in results.json"),

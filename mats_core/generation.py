@@ -2,7 +2,8 @@
 back-off) and the KV cache (static on CUDA where the model supports it)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager
 
 import torch
 
@@ -100,3 +101,10 @@ def supports_static_cache(model: Any) -> bool:
         return False  # the model's own generation config picks its cache (e.g. sliding-window models)
     default_cache = getattr(base, "_supports_default_dynamic_cache", None)  # False: a model with its own cache type
     return bool(default_cache()) if callable(default_cache) else True
+
+
+def merged_weights(llm: Any) -> ContextManager:
+    """The LLM's optional ``merged()`` capability (decode with its adapters merged into the weights,
+    restored on exit), else a no-op context."""
+    merged = capability(llm, "merged")
+    return merged() if callable(merged) else nullcontext()

@@ -24,7 +24,7 @@ from mats_core.capabilities import capability, llm_device
 from mats_core.sample_errors import embed_each, sample_error
 from mats_core.controls import apply_control
 from mats_core.distributed import Shards, earlier_rows, merge_shards, shard_files
-from mats_core.generation import BatchSizer, generation_settings, resolve_decoding
+from mats_core.generation import BatchSizer, generation_settings, merged_weights, resolve_decoding
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError, accepted_params, build, resolved_params
 from mats_core.validation import RunConfig  # the run's settings (defined without torch: checked before it loads)
@@ -183,7 +183,8 @@ def evaluate(
     _guard_config(out, config, overwrite, shards, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()})
     run = _Run(pipe, model, bridge, cfg, shards, out, SamplesWriter(out / shards.samples_file()), timings,
                BatchSizer(cfg.batch_size, pipe), generation_settings(pipe.llm, resolve_decoding(cfg.decoding)), on_progress)
-    generated = _generate_tasks(run, task_samples, audio_stats, tokens)
+    with merged_weights(pipe.llm):  # optional llm capability: decode with LoRA merged, weights restored after
+        generated = _generate_tasks(run, task_samples, audio_stats, tokens)
     work = shards.gather((run.sizer.used, generated))  # a barrier too: every shard is written
     if shards.is_main:
         execution = {"processes": shards.world, "generated": [g for _, g in work],  # rows each process wrote now

@@ -5,7 +5,8 @@ change its params. Works with transformers 4.57 and 5.x.
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 
@@ -94,6 +95,7 @@ class HFCausalLM:
                generation: dict | None, keep_placement: bool = False) -> None:
         self.device = device
         self.answer_logits_only = True
+        self.merge_lora = True  # decode with the LoRA merged (:meth:`merged`); False: the adapter layers as trained
         tok = self.tokenizer
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token  # no new rows: keeps the frozen embedding matrix untouched
@@ -105,6 +107,7 @@ class HFCausalLM:
         self.lora_config = dict(lora) if lora else None
         if lora:
             self._add_lora(lora)
+            self.model.eval()  # peft makes its LoRA layers in training mode: their dropout would be on in evaluation
         if keep_placement:  # dispatched by device_map: inputs go where the embeddings live
             self.device = self.model.get_input_embeddings().weight.device
         else:
@@ -206,3 +209,33 @@ class HFCausalLM:
 
     def train(self, mode: bool = True) -> None:
         self.model.train(mode)
+
+    @contextmanager
+    def merged(self) -> Iterator[None]:
+        """Decoding with the LoRA merged into the base weights (the optional ``merged`` capability):
+        each adapted linear is one matmul instead of three. The merge writes into copies of the base
+        weights, and leaving restores the originals (the same tensors, bit for bit): adapters,
+        checkpoints and training are untouched. A no-op without LoRA, with LoRA dropout active
+        (training mode), with ``merge_lora`` False, or when a base weight is not a plain float tensor
+        (quantised layers)."""
+        from peft.tuners.lora import LoraLayer
+
+        layers = [m for m in self.model.modules() if isinstance(m, LoraLayer)] if self.lora_config and self.merge_lora else []
+        dropping = any(isinstance(d, torch.nn.Dropout) and d.training and d.p > 0 for m in layers for d in m.lora_dropout.values())
+        if (not layers or dropping or any(m.merged for m in layers)
+                or not all(m.get_base_layer().weight.dtype.is_floating_point for m in layers)):
+            yield
+            return
+        saved = [(m, m.get_base_layer().weight.data, getattr(m.get_base_layer().bias, "data", None)) for m in layers]
+        try:
+            for m in layers:
+                m.merge(safe_merge=True)  # into a copy: the original tensor is never written
+            yield
+        finally:
+            for m, weight, bias in saved:
+                if m.merged:
+                    m.unmerge()  # peft's bookkeeping; the arithmetic lands on the copy, dropped next
+                base = m.get_base_layer()
+                base.weight.data = weight
+                if bias is not None:
+                    base.bias.data = bias

@@ -212,6 +212,23 @@ class TinyCLAP:
         self.config = model.cfg
         # its trained window (3 s): mats-bench crops / repeats each clip to it, on its own
         self.clip_seconds = model.cfg.clip_samples / model.cfg.sample_rate
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the config, the weights and the tokenizer (the core keys its embeddings caches
+        on it: rebuilt weights never read a stale cache); computed on first use."""
+        if self._fingerprint is None:
+            import hashlib
+
+            h = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True).encode() + b"\0")
+            for name, tensor in sorted(self.model.state_dict().items()):
+                t = tensor.detach().cpu().contiguous()
+                h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\0".encode())
+                h.update(t.reshape(-1).view(torch.uint8).numpy())
+            h.update(self.tokenizer.to_str().encode())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     @torch.no_grad()
     def embed_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
