@@ -176,13 +176,18 @@ def run_comparison(
             if not single and main:
                 comps.append(_write_comparison(where, rows, kinds, reference_row, registry=registry, encoder=pipe.encoder, cfg=cfg, about=job.about))
     if len(comps) > 1:
-        from mats_core.compare import aggregate_seeds
-
-        seeds = {**aggregate_seeds(comps), "k": len(comps), "checkpoints": [str(c) for c in sets]}
-        doc = {**comps[0], "rows": {n: {t: {m: a["mean"] for m, a in ms.items()} for t, ms in ts.items()} for n, ts in seeds["aggregate"].items()},
-               "seeds": seeds, "per_checkpoint": [str(output / f"ckpt{i}" / "comparison.json") for i in range(len(comps))]}
-        _write_docs(output, doc)
+        _write_seeds(output, comps, sets)
     return [(r.name, r.results) for r in rows], kinds, headline
+
+
+def _write_seeds(output: Path, comps: list[dict], sets: list) -> None:
+    """comparison.json/.md over several checkpoint sets (training seeds): mean ± std, per-seed values."""
+    from mats_core.compare import aggregate_seeds
+
+    seeds = {**aggregate_seeds(comps), "k": len(comps), "checkpoints": [str(c) for c in sets]}
+    doc = {**comps[0], "rows": {n: {t: {m: a["mean"] for m, a in ms.items()} for t, ms in ts.items()} for n, ts in seeds["aggregate"].items()},
+           "seeds": seeds, "per_checkpoint": [str(output / f"ckpt{i}" / "comparison.json") for i in range(len(comps))]}
+    _write_docs(output, doc)
 
 
 def _checked_sets(sets: list, encoder: str, llm: str, bridges: list[str], output: Path, *, single: bool, run: tuple, registry: str | None) -> list[dict]:

@@ -25,6 +25,7 @@ from mats_core.mapper import MapperConfig
 from mats_core.capabilities import capability, llm_modules, set_train_mode
 from mats_core.model import MATSModel, read_checkpoint_config
 from mats_core.registry import MatsError
+from mats_core.train_progress import train_progress
 
 
 class TrainConfig(BaseModel):
@@ -90,7 +91,7 @@ def train(
     start = _resume(out, loop) if resume else 0
     loop.wrapped, loop.optimizer, loop.scheduler = accel.prepare(_LossModule(model), loop.optimizer, loop.scheduler)
     log_path = _trim_log(out, start, accel)
-    bar = _progress(progress and accel.is_main_process, config.steps, start)
+    bar = train_progress(progress and accel.is_main_process, config.steps, start)
     model.mapper.train()
     set_train_mode(llm, True)
     for done in range(start + 1, config.steps + 1):
@@ -377,29 +378,3 @@ def _load_state(out: Path, model: MATSModel, optimizer, scheduler, data_gen, noi
     noise_gen.set_state(tensors["rng.noise"])
     torch.set_rng_state(tensors["rng.torch"])
     return int(meta["step"])
-
-
-class _Bar:
-    def __init__(self, total: int, start: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        from mats_core.quiet import terminal
-
-        self.progress = Progress(
-            TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=Console(file=terminal()), redirect_stdout=False, redirect_stderr=False,  # noise: mats_core.quiet
-        )
-        self.task = self.progress.add_task("train", total=total, completed=start, loss=float("nan"))
-        self.progress.start()
-
-    def update(self, done: int, loss: float) -> None:
-        self.progress.update(self.task, completed=done, loss=loss)
-
-    def close(self) -> None:
-        self.progress.stop()
-
-
-def _progress(enabled: bool, total: int, start: int) -> _Bar | None:
-    return _Bar(total, start) if enabled else None

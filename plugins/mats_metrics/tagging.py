@@ -15,9 +15,10 @@ has all 200). The scores come from one of two places:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from mats_metrics._inputs import MetricInputError, check_pairing, reference_lists, str_list
 
@@ -28,6 +29,7 @@ NEEDS_ENCODER = "needs an alignment encoder (the LTU protocol: answer vs label-n
 def weighted_ap(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """AP of one label on each of ``B`` weightings: scores, positive ``[n]``, weights ``[B, n]`` -> ``[B]``
     (NaN where a weighting holds no positive). Weights of 1 give scikit-learn's average_precision_score."""
+    import numpy as np
     order = np.argsort(-scores, kind="stable")
     s, y, w = scores[order], positive[order].astype(np.float64), weights[:, order]
     ends = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # the last sample of each tied group
@@ -42,6 +44,7 @@ def weighted_ap(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -
 
 def mean_average_precision(scores: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """mAP over labels with a positive: scores and 0/1 targets ``[n, C]``, weights ``[B, n]`` -> ``[B]``."""
+    import numpy as np
     scores, targets = np.asarray(scores, dtype=np.float64), np.asarray(targets, dtype=bool)
     w = np.ones((1, len(scores))) if weights is None else np.asarray(weights, dtype=np.float64)
     aps = np.stack([weighted_ap(scores[:, c], targets[:, c], w) for c in range(targets.shape[1])], axis=1)
@@ -52,6 +55,7 @@ def mean_average_precision(scores: np.ndarray, targets: np.ndarray, weights: np.
 
 def text_scores(texts: Sequence[str], labels: Sequence[str], encoder: Any, batch_size: int = 64) -> np.ndarray:
     """``[N, C]`` cosines between each text's and each label's ``embed_text`` (LTU); NO_SCORE for empty text."""
+    import numpy as np
     import torch
     import torch.nn.functional as F
 
@@ -77,6 +81,7 @@ class TaggingMetric:
     notes: dict[str, str] = {}
 
     def _inputs(self, predictions, references, labels, encoder, scores) -> tuple[np.ndarray | None, np.ndarray]:
+        import numpy as np
         preds = str_list(predictions, "predictions", self.name)
         gold = reference_lists(references, self.name)
         check_pairing(preds, gold, self.name)
@@ -99,6 +104,7 @@ class TaggingMetric:
 
     def compute(self, predictions: Sequence[str], references: Sequence[Any], labels: Sequence[str] | None = None,
                 encoder: Any = None, scores: Any = None, **context: Any) -> dict[str, float | None]:
+        import numpy as np
         matrix, targets = self._inputs(predictions, references, labels, encoder, scores)
         self.notes = {} if matrix is not None else {"mAP": NEEDS_ENCODER}
         value = None if matrix is None else float(mean_average_precision(matrix, targets)[0])
