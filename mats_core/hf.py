@@ -54,6 +54,7 @@ class HFCausalLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        from mats_core.model_checks import check_lora, check_tokenizer_folder
         from mats_core.registry import MatsError
 
         hf_logging.disable_progress_bar()  # per-shard bars are noise next to our own progress
@@ -62,6 +63,8 @@ class HFCausalLM:
             raise MatsError("llm param 'model' is empty: give a hub id or a local directory (--set llm.model=PATH)")
         if "{audio}" not in template or "{instruction}" not in template:
             raise MatsError(f"llm param 'template' must contain '{{audio}}' and '{{instruction}}', got {template!r}")
+        check_lora(lora)  # before the model loads (mats_core.model_checks)
+        check_tokenizer_folder(tokenizer or model, gguf_file)
         if dtype not in DTYPES:
             raise MatsError(f"llm param 'dtype' must be one of {sorted(DTYPES)}, got {dtype!r}")
         target = resolve_device(device)
@@ -140,7 +143,14 @@ class HFCausalLM:
             # GPT-2 stores its projections as Conv1D (transposed weights)
             fan_in_fan_out=getattr(self.model.config, "model_type", "") == "gpt2",
         )
-        self.model = get_peft_model(self.model, cfg)
+        try:
+            self.model = get_peft_model(self.model, cfg)
+        except ValueError as exc:  # peft's NoMatchingPeftModuleError is one
+            if "not found in the base model" not in str(exc):
+                raise
+            from mats_core.model_checks import no_target_error
+
+            raise no_target_error(self.model, targets) from None
 
     # -- LanguageModel API -------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 
@@ -30,6 +30,14 @@ class MapperConfig(BaseModel):
     mlp_ratio: float = Field(2.0, gt=0)
     mlp_hidden: int | None = Field(None, ge=8)  # mlp only: its hidden width (None: ClipCap's hidden * prefix_length / 2)
     dropout: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> "MapperConfig":
+        if self.type != "mlp" and self.width % self.heads:
+            fits = [h for h in range(1, min(self.width, 64) + 1) if self.width % h == 0]
+            raise ValueError(f"mapper.heads {self.heads} does not divide mapper.width {self.width}: each head gets width/heads "
+                             f"dimensions; heads that fit width {self.width}: {', '.join(map(str, fits[-6:]))}")
+        return self
 
 
 class TransformerMapper(nn.Module):

@@ -155,7 +155,14 @@ class MATSModel(nn.Module):
         from mats_core.checkpoints import read_tensors
 
         d = Path(directory)
-        self.mapper.load_state_dict(read_tensors(d / "mapper.safetensors", device=str(self.device)))
+        try:
+            self.mapper.load_state_dict(read_tensors(d / "mapper.safetensors", device=str(self.device)))
+        except RuntimeError as exc:  # shapes of another mapper: config.json edited, or another checkpoint's tensors
+            from mats_core.model_checks import WeightsMismatch
+
+            raise WeightsMismatch(f"{d}: mapper.safetensors does not match the mapper its config.json describes (mapper.*, dim): "
+                                  f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}; restore "
+                                  "config.json or retrain") from None
         if (d / "adapter.safetensors").exists():
             load = capability(self.llm, "load_adapter_state_dict")
             if load is None:

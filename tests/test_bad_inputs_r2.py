@@ -507,3 +507,59 @@ def test_crop_chunks_runs_through_the_cli(tmp_path):
     assert res.exit_code == 0, said
     rows = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["error"] is None and r["prediction"] for r in rows)
+
+
+# -- 5. model settings validated before torch/peft see them ------------------------------------------
+TEMPLATE = "{audio} {instruction}\nAnswer:"
+
+
+@pytest.mark.parametrize("lora, fragment", [({"r": -1, "target_modules": ["c_attn"]}, "llm.lora.r"),
+                                            ({"r": 4.5, "target_modules": ["c_attn"]}, "llm.lora.r"),
+                                            ({"r": "four", "target_modules": ["c_attn"]}, "llm.lora.r"),
+                                            ({"rank": 4, "target_modules": ["c_attn"]}, "unknown setting 'llm.lora.rank'"),
+                                            ({"r": 4, "alpha": -2, "target_modules": ["c_attn"]}, "llm.lora.alpha"),
+                                            ({"r": 4, "dropout": 1.5, "target_modules": ["c_attn"]}, "llm.lora.dropout")])
+def test_bad_lora_settings_are_refused_before_the_model_loads(gpt2_dir, lora, fragment, monkeypatch):
+    import transformers
+
+    from mats_core.hf import HFCausalLM
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: pytest.fail("the model loaded"))
+    with pytest.raises(MatsError, match=fragment.replace(".", r"\.")):
+        HFCausalLM(gpt2_dir, template=TEMPLATE, lora=lora)
+
+
+def test_lora_targets_that_match_nothing_name_the_modules(gpt2_dir):
+    from mats_core.hf import HFCausalLM
+
+    with pytest.raises(MatsError, match=r"llm\.lora\.target_modules .*nosuch.* match no module.*c_attn"):
+        HFCausalLM(gpt2_dir, template=TEMPLATE, lora={"r": 4, "target_modules": ["nosuch"]})
+
+
+def test_mapper_heads_must_divide_the_width(tmp_path):
+    res, said = _cli("train", "--steps", "1", "--device", "cpu", "--output", str(tmp_path / "ck"),
+                     "--set", "mapper.width=30", "--set", "mapper.heads=4")
+    _one_error_line(res, said, "mapper", "heads", "30")
+    assert not (tmp_path / "ck").exists()
+
+
+def test_an_edited_checkpoint_config_is_a_clear_error(gpt2_dir, trained, tmp_path):
+    from mats_core.hf import HFCausalLM
+    from mats_core.model import MATSModel
+
+    lm = HFCausalLM(gpt2_dir, template=TEMPLATE, lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]})
+    model = MATSModel(lm, 16, {**MAPPER, "width": 64})  # config.json says 64, the tensors are 32 wide
+    with pytest.raises(MatsError, match=r"does not match .*config\.json"):
+        model.load_weights(trained)
+
+
+def test_a_model_folder_without_tokenizer_files_is_a_clear_error(gpt2_dir, tmp_path):
+    from mats_core.hf import HFCausalLM
+
+    folder = tmp_path / "no-tokenizer"
+    shutil.copytree(gpt2_dir, folder)
+    for p in folder.iterdir():
+        if "token" in p.name or p.name in ("vocab.json", "merges.txt"):
+            p.unlink()
+    with pytest.raises(MatsError, match=str(folder)):
+        HFCausalLM(str(folder), template=TEMPLATE)
