@@ -239,7 +239,8 @@ class HFCausalLM:
         saved = [(m, m.get_base_layer().weight.data, getattr(m.get_base_layer().bias, "data", None)) for m in layers]
         try:
             for m in layers:
-                m.merge(safe_merge=True)  # into a copy: the original tensor is never written
+                m.get_base_layer().weight.data = m.get_base_layer().weight.data.clone()  # the merge writes here, never the original
+                m.merge(safe_merge=True)
             yield
         finally:
             for m, weight, bias in saved:
