@@ -103,8 +103,20 @@ def _group():
     import torch.distributed as dist
 
     if not dist.is_initialized():
+        import atexit
+
         dist.init_process_group(backend="gloo", timeout=BARRIER_TIMEOUT)
+        atexit.register(_close_group)
     return dist
+
+
+def _close_group() -> None:
+    """Tear down the group we set up: a gloo group left to the interpreter's exit can abort the
+    process after its work is done ("terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def shard_files(out: Path) -> list[Path]:
