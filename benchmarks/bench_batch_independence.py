@@ -5,7 +5,7 @@ middle; longer: the clip repeated) and written as WAV files, plus one 10-minute 
 repeated test clip) at the end: a mixed-length set like every real dataset. The tiny CLAP
 (shipped weights) embeds them
   before:          as until issue 12: no window declared, each 32-clip chunk zero-padded to its longest clip,
-  after_variable:  through ``Pipeline.embed_audio`` with no window (clips grouped by length, mats_core/clips.py),
+  after_variable:  through ``Pipeline.embed_audio`` with no window (clips grouped by length, mats_core/model/clips.py),
   after_window:    through ``Pipeline.embed_audio`` with the 3-s window the tiny CLAP now declares,
   alone_*:         each clip in a call of its own (the references).
 Reports CLAP zero-shot accuracy of each, the alone-vs-batch cosine (min/mean), and clips/s,
@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from mats_core import build
-from mats_core.audio import load_audio
-from mats_core.harness import EMBED_CHUNK, Pipeline, RunConfig
 from mats_core.interfaces import Sample
+from mats_core.model.audio import load_audio
+from mats_core.run.harness import EMBED_CHUNK, Pipeline, RunConfig
 
 
 def embed_padded(pipe: Pipeline, samples, cfg: RunConfig) -> torch.Tensor:

@@ -2,8 +2,8 @@
 
 Reads a `mats-bench run` output (default: runs the shipped main job there first, through the
 CLI), then, in one process, times for every row and task: scoring alone (`task.score`), the
-intervals (`mats_core.stats.task_intervals`, 1000 resamples) and the paired differences of
-`comparison.json` (`mats_core.compare.differences`). The added cost is compared with the
+intervals (`mats_core.stats.intervals.task_intervals`, 1000 resamples) and the paired differences of
+`comparison.json` (`mats_core.report.compare.differences`). The added cost is compared with the
 rows' own run time (results.json `total_seconds`, generation included).
 
     python benchmarks/bench_ci.py --output runs/main          # the full 300-sample main job
@@ -34,10 +34,10 @@ def main() -> None:
         cmd = [sys.executable, "-m", "mats_core.cli", "run", "--output", str(args.output)] + (["--limit", str(args.limit)] if args.limit else [])
         subprocess.run(cmd, check=True)
 
-    from mats_core.compare import differences, load_row
-    from mats_core.registry import accepted_params, build
-    from mats_core.results import read_results, read_samples
-    from mats_core.stats import task_intervals
+    from mats_core.registry.presets import accepted_params, build
+    from mats_core.report.compare import differences, load_row
+    from mats_core.run.results import read_results, read_samples
+    from mats_core.stats.intervals import task_intervals
 
     comp = json.loads((args.output / "comparison.json").read_text())
     rows = [load_row(n, args.output / d) for n, d in comp["dirs"].items() if d]

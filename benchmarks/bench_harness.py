@@ -1,4 +1,4 @@
-"""Harness vs raw ``generate``: what ``mats_core.harness.evaluate`` costs over the loop a user would write.
+"""Harness vs raw ``generate``: what ``mats_core.run.harness.evaluate`` costs over the loop a user would write.
 
 Target (issue #5): the harness adds <= 5% over raw generate on the same model, samples, batch
 size and decoding. Both sides get the shipped tiny-world checkpoint (``noise``), the first N
@@ -134,7 +134,7 @@ def raw_loop(encoder: Any, model: Any, samples: Sequence[Any], batch: int, decod
 
 def harness_run(pipe: Any, checkpoint: Path, batch: int, decoding: dict[str, Any], root: Path) -> Path:
     """One ``evaluate`` into a fresh directory under ``root``; returns it."""
-    from mats_core.harness import RunConfig, evaluate
+    from mats_core.run.harness import RunConfig, evaluate
 
     out = Path(tempfile.mkdtemp(dir=root))
     evaluate(pipe, checkpoint, "none", [BENCH_TASK], out, RunConfig(predict_only=True, batch_size=batch, decoding=decoding, device="cpu"))
@@ -142,7 +142,7 @@ def harness_run(pipe: Any, checkpoint: Path, batch: int, decoding: dict[str, Any
 
 
 def harness_predictions(run_dir: Path) -> list[str]:
-    from mats_core.results import read_samples
+    from mats_core.run.results import read_samples
 
     return [r["prediction"] for r in read_samples(run_dir / "samples.jsonl")]
 
@@ -151,9 +151,9 @@ def harness_predictions(run_dir: Path) -> list[str]:
 def measure(batches: Sequence[int], n: int, new_tokens: int, reps: int, profile: bool) -> dict[str, Any]:
     import torch
 
-    from mats_core.harness import Pipeline
-    from mats_core.plugins import get_host
-    from mats_core.runner import find_checkpoints
+    from mats_core.bench.runner import find_checkpoints
+    from mats_core.registry.plugins import get_host
+    from mats_core.run.harness import Pipeline
 
     checkpoint = find_checkpoints(None, "tiny", "tiny", None)["noise"]
     task, samples = rendered_samples(n)
@@ -200,14 +200,14 @@ def measure(batches: Sequence[int], n: int, new_tokens: int, reps: int, profile:
 STAGES = [
     ("transformers generate", "transformers/generation/utils.py", "generate"),
     ("encoder embed_audio", None, "embed_audio"),  # the encoder's own file, found at run time
-    ("MATSModel.generate (mapper, assemble, generate, decode)", "mats_core/model.py", "generate"),
-    ("Pipeline.embed_audio (load_audio per clip, pad, embed, normalise)", "mats_core/harness.py", "embed_audio"),
-    ("of which load_audio", "mats_core/audio.py", "load_audio"),
-    ("Pipeline.load (mapper + LoRA from the checkpoint)", "mats_core/harness.py", "load"),
-    ("_guard_config (run_config.json)", "mats_core/harness.py", "_guard_config"),
-    ("SamplesWriter.write (flush + fsync per batch)", "mats_core/results.py", "write"),
-    ("_finish (results.json)", "mats_core/harness.py", "_finish"),
-    ("of which collect_versions", "mats_core/results.py", "collect_versions"),
+    ("MATSModel.generate (mapper, assemble, generate, decode)", "mats_core/model/pipeline.py", "generate"),
+    ("Pipeline.embed_audio (load_audio per clip, pad, embed, normalise)", "mats_core/run/harness.py", "embed_audio"),
+    ("of which load_audio", "mats_core/model/audio.py", "load_audio"),
+    ("Pipeline.load (mapper + LoRA from the checkpoint)", "mats_core/run/harness.py", "load"),
+    ("_guard_config (run_config.json)", "mats_core/run/harness.py", "_guard_config"),
+    ("SamplesWriter.write (flush + fsync per batch)", "mats_core/run/results.py", "write"),
+    ("_finish (results.json)", "mats_core/run/harness.py", "_finish"),
+    ("of which collect_versions", "mats_core/run/results.py", "collect_versions"),
 ]
 
 

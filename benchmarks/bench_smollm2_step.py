@@ -30,7 +30,7 @@ def main() -> None:
 
     from mats_core import build
     from mats_core.corpus import load_corpus
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

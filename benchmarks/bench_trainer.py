@@ -31,8 +31,8 @@ def main() -> None:
 
     from mats_core import build
     from mats_core.corpus import load_corpus
-    from mats_core.embeddings import embed_texts, encoder_identity
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.model.embeddings import embed_texts, encoder_identity
+    from mats_core.train.trainer import TrainConfig, train
 
     torch.manual_seed(0)
     encoder = build("encoder", "tiny", device=args.device)

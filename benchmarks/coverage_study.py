@@ -11,7 +11,7 @@ seed-0 preview in benchmarks/RESULTS.md; shipped checkpoints, no retraining: onl
     python benchmarks/coverage_study.py runs/cov --audiocaps 0.0115,0.0155 --plot docs/img/coverage-study.png
 
 prints a Markdown table of each bridge's paired difference from noise (95% CI) per setting, beside the
-measured verbatim / near clip coverage of that run's bank (``mats_core.regime_run.measure_regime`` with
+measured verbatim / near clip coverage of that run's bank (``mats_core.bench.regime_run.measure_regime`` with
 the same dial, text only), and draws (bridge - noise) against coverage with the real AudioCaps
 verbatim coverage (``--audiocaps LOW,HIGH``, from benchmarks/regime_audiocaps.py) marked on the axis.
 """
@@ -35,7 +35,7 @@ def settings(root: Path) -> list[tuple[str, float, Path]]:
 
 
 def coverage(kind: str, share: float, limit: int) -> dict:
-    from mats_core.regime_run import measure_regime
+    from mats_core.bench.regime_run import measure_regime
 
     run = {f"oracle_{kind}": share} if share else {}
     return measure_regime(encoder="tiny", corpus="tiny", task="tiny-caption", options={"limit": limit, "text_only": True, "run": run})["text"]

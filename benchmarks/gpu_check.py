@@ -33,7 +33,7 @@ def sync(device):
 
 
 def tiny_pipeline(device: str, limit: int) -> list[str]:
-    from mats_core.runner import run_comparison
+    from mats_core.bench.runner import run_comparison
 
     lines = []
     for dev in (device, "cpu") if device != "cpu" else ("cpu",):
@@ -81,7 +81,7 @@ def train_steps(device: str, small: bool, steps: int) -> list[str]:
     import torch
 
     from mats_core.hf import HFCausalLM
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.train.trainer import TrainConfig, train
 
     sys.path.insert(0, str(ROOT / "tests"))
     from fakes import CORPUS, HashEncoder
@@ -117,7 +117,7 @@ def generation(device: str, llm, batch: int, new_tokens: int) -> list[str]:
 
     import torch
 
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_harness import greedy, interleaved, raw_generate

@@ -81,7 +81,7 @@ def measure(name: str, records: list[dict], args) -> list[dict]:
 
 
 def tiny_test_row() -> dict:
-    from mats_core.regime_run import measure_regime
+    from mats_core.bench.regime_run import measure_regime
 
     r = measure_regime(encoder="tiny", corpus="tiny", task="tiny-caption", options={"text_only": True})
     return {"corpus": "tiny", "bank": "run bank (seed 0) vs tiny-caption test", **r["text"]}

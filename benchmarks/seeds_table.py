@@ -23,7 +23,7 @@ def main() -> None:
         doc = json.loads((args.runs[0] / "comparison.json").read_text())
         per = [json.loads(Path(p).read_text()) for p in doc["per_checkpoint"]]
     else:
-        from mats_core.compare import aggregate_seeds
+        from mats_core.report.compare import aggregate_seeds
 
         per = [json.loads((r / "comparison.json").read_text()) for r in args.runs]
         doc = {**per[0], "seeds": {**aggregate_seeds(per), "k": len(per)}}

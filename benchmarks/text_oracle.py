@@ -34,9 +34,8 @@ def oracle_text(sample, kind: str) -> str:
 
 
 def score_checkpoint(checkpoint: str, split: str, batch: int = 64) -> dict[str, dict]:
+    from mats_core.run.harness import Pipeline
     from mats_tiny.tasks import TinyTask
-
-    from mats_core.harness import Pipeline
 
     pipe = Pipeline.from_checkpoint(checkpoint, device="cpu")
     model, _ = pipe.load(checkpoint)
@@ -57,9 +56,8 @@ def score_checkpoint(checkpoint: str, split: str, batch: int = 64) -> dict[str, 
 
 def human_cider(split: str) -> dict[str, float]:
     """One grammar caption against the five references, and reference 0 against references 1-4."""
-    from mats_tiny.tasks import TinyTask
-
     from mats_core.scoring import shared_metric
+    from mats_tiny.tasks import TinyTask
 
     metric = shared_metric("caption")
     samples = TinyTask("tiny-caption", "caption", split=split).samples()

@@ -47,7 +47,8 @@ def train_set(ck: Path, seed: int, steps: int, noise_variance: float) -> None:
 
 
 def evaluate_set(ck: Path, seed: int, limit: int | None, points: list[tuple[str, str, dict]]) -> dict:
-    from mats_core.harness import Pipeline, RunConfig, evaluate, zero_shot
+    from mats_core.run.harness import Pipeline, RunConfig, evaluate
+    from mats_core.run.reference_row import score_zero_shot
 
     saved = ck / f"rows-limit{limit}.json"
     rows = json.loads(saved.read_text()) if saved.exists() else {}
@@ -63,7 +64,7 @@ def evaluate_set(ck: Path, seed: int, limit: int | None, points: list[tuple[str,
         saved.write_text(json.dumps(rows, indent=1))
         print(f"seed {seed} {name} ({time.perf_counter() - t:.0f}s)", json.dumps({f"{t}/{m}": rows[name].get(t, {}).get(m) for t, m in HEAD}), flush=True)
     if "clap-zero-shot" not in rows:
-        rows["clap-zero-shot"] = {"tiny-classify": {"accuracy_exact": zero_shot(pipe, "tiny-classify", cfg)["accuracy"]}}
+        rows["clap-zero-shot"] = {"tiny-classify": {"accuracy_exact": score_zero_shot(pipe, "tiny-classify", cfg).metrics["accuracy"]}}
         saved.write_text(json.dumps(rows, indent=1))
     return rows
 

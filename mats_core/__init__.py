@@ -5,9 +5,19 @@ Public names for third-party plugins: ``hookimpl``, the six interfaces, ``Sample
 ``PUBLIC_MODULES`` (documented in docs/reference/api.md as stable). Every other module is the
 implementation and may change. Heavy modules (torch, transformers) are never imported here.
 """
+from mats_core.errors import MatsError
 from mats_core.hookspecs import hookimpl
-from mats_core.interfaces import AlignmentEncoder, AudioLanguageModel, Corpus, GapBridge, LanguageModel, Metric, Sample, Task
-from mats_core.registry import MatsError, build
+from mats_core.interfaces import (
+    AlignmentEncoder,
+    AudioLanguageModel,
+    Corpus,
+    GapBridge,
+    LanguageModel,
+    Metric,
+    Sample,
+    Task,
+)
+from mats_core.registry.presets import build
 
 __version__ = "0.1.0"
 
@@ -38,7 +48,7 @@ __all__ = [
 def __getattr__(name: str):
     """``SampleStats`` (the optional ``sample_stats`` capability's return type) loads numpy: lazily."""
     if name == "SampleStats":
-        from mats_core.stats import SampleStats
+        from mats_core.stats.intervals import SampleStats
 
         return SampleStats
     raise AttributeError(f"module 'mats_core' has no attribute {name!r}")

@@ -63,7 +63,7 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "sample_stats": (None, "sample_stats(predictions, references, **context) -> SampleStats, for bootstrap CIs"),
     },
     "corpus": {},
-    "audio_lm": {  # API v1.2 (mats_core.audio_lm)
+    "audio_lm": {  # API v1.2 (mats_core.run.audio_lm)
         "fingerprint": (None, "identity of the weights (e.g. the hub revision), stored in results.json"),
         "clip_seconds": (None, "the longest input the model hears, in seconds; the core centre-crops (or run.crop) longer clips (default: whole clips, at most 30 s read)"),
         "generation": ({}, "the model's own decoding (e.g. its model card's: greedy, max_new_tokens); the run's decoding (MATS rows) does not reach it"),

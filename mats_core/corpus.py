@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from mats_core.errors import MatsError
 from mats_core.io import json_object, read_jsonl, text_field  # noqa: F401 - re-exported (moved to mats_core.io)
-from mats_core.registry import MatsError, build, resolve_path
+from mats_core.registry.presets import build, resolve_path
 
 __all__ = ["memory_bank_draw"]  # public (mats_core.PUBLIC_MODULES); the loaders are the core's own
 
@@ -61,7 +62,7 @@ def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -
 def corpus_data_root(corpus: str, registry: str | None, data_root: str | os.PathLike) -> dict[str, Any]:
     """``{"data_root": DIR}`` (absolute) for a registered corpus that reads a dataset folder (``--data-root``);
     an error for one that takes none (a JSONL file, the tiny world)."""
-    from mats_core.registry import accepted_params
+    from mats_core.registry.presets import accepted_params
 
     looks_like_path = corpus.endswith((".jsonl", ".json")) or os.sep in corpus
     given = {} if looks_like_path else accepted_params("corpus", corpus, {"data_root": str(Path(data_root).resolve())}, registry)

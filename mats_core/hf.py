@@ -18,7 +18,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    from mats_core.validation import check_device
+    from mats_core.config.validation import check_device
 
     check_device(device, "device")  # a bad name, or CUDA asked for without it, is one clear error
     return torch.device(device)
@@ -54,8 +54,8 @@ class HFCausalLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        from mats_core.model_checks import check_lora, check_tokenizer_folder
-        from mats_core.registry import MatsError
+        from mats_core.errors import MatsError
+        from mats_core.model.checks import check_lora, check_tokenizer_folder
 
         hf_logging.disable_progress_bar()  # per-shard bars are noise next to our own progress
 
@@ -63,7 +63,7 @@ class HFCausalLM:
             raise MatsError("llm param 'model' is empty: give a hub id or a local directory (--set llm.model=PATH)")
         if "{audio}" not in template or "{instruction}" not in template:
             raise MatsError(f"llm param 'template' must contain '{{audio}}' and '{{instruction}}', got {template!r}")
-        check_lora(lora)  # before the model loads (mats_core.model_checks)
+        check_lora(lora)  # before the model loads (mats_core.model.checks)
         check_tokenizer_folder(tokenizer or model, gguf_file)
         if dtype not in DTYPES:
             raise MatsError(f"llm param 'dtype' must be one of {sorted(DTYPES)}, got {dtype!r}")
@@ -148,7 +148,7 @@ class HFCausalLM:
         except ValueError as exc:  # peft's NoMatchingPeftModuleError is one
             if "not found in the base model" not in str(exc):
                 raise
-            from mats_core.model_checks import no_target_error
+            from mats_core.model.checks import no_target_error
 
             raise no_target_error(self.model, targets) from None
 
@@ -163,7 +163,7 @@ class HFCausalLM:
         """Mean next-token loss on the labelled positions. The LM head runs only at positions
         whose next token is labelled (``logits_to_keep``): prompt and prefix positions need no
         logits, and over a 49k-152k vocabulary they are a large share of a small model's step."""
-        from mats_core.model import IGNORE
+        from mats_core.model.pipeline import IGNORE
 
         target = labels[:, 1:]
         keep = (target != IGNORE).any(0).nonzero().squeeze(-1)
@@ -205,7 +205,7 @@ class HFCausalLM:
         if not state:
             return
         if not self.lora_config:
-            from mats_core.registry import MatsError
+            from mats_core.errors import MatsError
 
             raise MatsError("checkpoint holds a LoRA adapter but the llm preset has no 'lora' params")
         from peft import set_peft_model_state_dict
@@ -213,7 +213,7 @@ class HFCausalLM:
         result = set_peft_model_state_dict(self.model, state)
         unexpected = getattr(result, "unexpected_keys", [])
         if unexpected:
-            from mats_core.registry import MatsError
+            from mats_core.errors import MatsError
 
             raise MatsError(f"LoRA adapter does not fit this llm ({len(unexpected)} unexpected keys, e.g. {unexpected[0]})")
 

@@ -65,7 +65,7 @@ class AudioStatisticsBridge(Protocol):
     ``fit_audio`` with L2-normalised audio embeddings of ``audio_source``: ``"eval"`` (each
     task's own evaluation audio, before that task) or a task name (once per run; optional
     ``audio_split`` and ``audio_limit`` attributes). results.json then says
-    ``bridge_statistics.kind = "unpaired-audio"`` (see ``mats_core.bridge_stats``).
+    ``bridge_statistics.kind = "unpaired-audio"`` (see ``mats_core.run.bridge_stats``).
     """
 
     audio_source: str
@@ -141,7 +141,7 @@ class Task(Protocol):
     ``references``, ``label``, ``error``) so that a finished run can be re-scored from disk.
 
     Optional: ``sample_stats(rows, **context) -> mats_core.SampleStats`` (per-sample statistics
-    from which the core bootstraps 95% intervals and paired differences, see mats_core.stats);
+    from which the core bootstraps 95% intervals and paired differences, see mats_core.stats.intervals);
     without it the core rescores the task on each resample when that is cheap, else the
     metrics get no interval and results.json says why. Metrics may offer the same method with
     ``compute``'s arguments (the built-in tasks delegate to it).

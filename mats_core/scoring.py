@@ -21,7 +21,7 @@ def shared_metric(name: str, registry: str | None = None) -> Any:
     """``build("metric", name)``, once per process and registry."""
     key = (name, registry)
     if key not in _METRICS:
-        from mats_core.registry import build
+        from mats_core.registry.presets import build
 
         _METRICS[key] = build("metric", name, registry)
     return _METRICS[key]

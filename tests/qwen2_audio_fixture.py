@@ -27,8 +27,13 @@ def build_tiny_qwen2_audio(folder: Path) -> Path:
     """Save a random tiny Qwen2-Audio (model + processor) into ``folder``; returns it."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (PreTrainedTokenizerFast, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
-                              WhisperFeatureExtractor)
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        WhisperFeatureExtractor,
+    )
 
     folder = Path(folder)
     bpe = Tokenizer(models.BPE(unk_token=None))

@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from mats_core import MatsError
-from mats_core.audio import AudioError, load_audio
+from mats_core.model.audio import AudioError, load_audio
 
 SR = 16_000
 
@@ -155,8 +155,8 @@ def test_odd_rates_many_channels_and_compressed_formats_decode(tmp_path, sr, cha
 def test_each_bad_file_fails_only_its_sample(tmp_path, no_blocking):
     """Through the core's audio path of a run: one error per broken file, the rest embedded."""
     from mats_core import build
-    from mats_core.harness import Pipeline, RunConfig
     from mats_core.interfaces import Sample
+    from mats_core.run.harness import Pipeline, RunConfig
 
     samples = []
     for name, (make, _) in BROKEN.items():
@@ -209,7 +209,7 @@ def _train(gpt2_dir, out, steps=12, records=None, corpus="fake", llm=None, **kw)
 
     from mats_core import build
     from mats_core.hf import HFCausalLM
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.train.trainer import TrainConfig, train
 
     cfg = {"steps": steps, "batch_size": 8, "lr": 1e-2, "warmup": 2, "checkpoint_every": 5, "log_every": 1, "seed": 3,
            "device": "cpu", **kw.pop("cfg", {})}
@@ -264,8 +264,8 @@ def test_kill_between_files_of_a_checkpoint_resumes_bit_identical(gpt2_dir, full
 
 
 def test_kill_while_moving_files_into_place_rolls_forward(gpt2_dir, full_run, tmp_path, monkeypatch):
-    import mats_core.checkpoints as ck
-    from mats_core.model import read_checkpoint_config
+    import mats_core.model.checkpoints as ck
+    from mats_core.model.pipeline import read_checkpoint_config
 
     real, moved = os.replace, []
 
@@ -290,7 +290,7 @@ def test_corrupt_or_truncated_safetensors_is_a_clear_error(gpt2_dir, full_run, t
     import shutil
 
     from mats_core.hf import HFCausalLM
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     ck = tmp_path / "ck"
     shutil.copytree(full_run, ck)
@@ -356,7 +356,7 @@ def test_overwrite_replaces_the_checkpoint(gpt2_dir, full_run, tmp_path):
 def test_cli_train_has_overwrite_and_refuses_in_one_line(tmp_path):
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     (tmp_path / "ck").mkdir()
     (tmp_path / "ck" / "config.json").write_text(json.dumps({"format": "mats-bench/checkpoint", "step": 7}))

@@ -35,7 +35,7 @@ def _tone(seconds: float = 2.0, amplitude: float = 0.3) -> np.ndarray:
 def _cli(*args: str):
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     res = CliRunner().invoke(app, list(args))
     return res, " ".join(res.output.split())  # rich wraps the line to the terminal width
@@ -63,7 +63,7 @@ def _train(gpt2_dir, out, steps=6, **kw):
 
     from mats_core import build
     from mats_core.hf import HFCausalLM
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.train.trainer import TrainConfig, train
 
     cfg = {"steps": steps, "batch_size": 8, "lr": 1e-2, "warmup": 2, "checkpoint_every": 5, "log_every": 1, "seed": 3,
            "device": "cpu", **kw.pop("cfg", {})}
@@ -86,8 +86,8 @@ def _files(d):
 
 def _misfit(trained, where):
     """A checkpoint whose mapper has other shapes than MAPPER's."""
-    from safetensors.torch import load_file, save_file
     import torch
+    from safetensors.torch import load_file, save_file
 
     shutil.copytree(trained, where)
     state = load_file(where / "mapper.safetensors")
@@ -137,15 +137,15 @@ def _samples(tmp_path, names):
 
 def _pipe():
     from mats_core import build
-    from mats_core.harness import Pipeline
+    from mats_core.run.harness import Pipeline
 
     return Pipeline(build("encoder", "tiny-clap"), None, {})
 
 
 @pytest.mark.parametrize("exc", [PermissionError(13, "Permission denied"), RuntimeError("decoder bug"), MemoryError()])
 def test_any_exception_reading_one_file_fails_only_that_sample(tmp_path, monkeypatch, exc):
-    import mats_core.audio as audio
-    from mats_core.harness import RunConfig
+    import mats_core.model.audio as audio
+    from mats_core.run.harness import RunConfig
 
     samples = _samples(tmp_path, ["a", "bad", "c"])
     real = audio._wav_problem
@@ -163,7 +163,7 @@ def test_any_exception_reading_one_file_fails_only_that_sample(tmp_path, monkeyp
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file without read permission")
 def test_an_unreadable_file_is_its_samples_error(tmp_path):
-    from mats_core.harness import RunConfig
+    from mats_core.run.harness import RunConfig
 
     samples = _samples(tmp_path, ["a", "locked"])
     os.chmod(tmp_path / "locked.wav", 0)
@@ -172,7 +172,7 @@ def test_an_unreadable_file_is_its_samples_error(tmp_path):
 
 
 def test_a_float_wav_of_huge_values_is_an_error_not_a_nan_prediction(tmp_path):
-    from mats_core.harness import RunConfig
+    from mats_core.run.harness import RunConfig
 
     samples = _samples(tmp_path, ["a", "loud", "c"])
     sf.write(tmp_path / "loud.wav", np.full(SR * 2, 1e30, dtype=np.float32), SR, subtype="FLOAT")
@@ -184,7 +184,7 @@ def test_a_float_wav_of_huge_values_is_an_error_not_a_nan_prediction(tmp_path):
 def test_an_encoder_failing_on_one_clip_fails_only_that_sample(tmp_path, monkeypatch):
     import torch
 
-    from mats_core.harness import RunConfig
+    from mats_core.run.harness import RunConfig
 
     pipe = _pipe()
     samples = _samples(tmp_path, ["a", "b", "c"])
@@ -204,7 +204,7 @@ def test_an_encoder_failing_on_one_clip_fails_only_that_sample(tmp_path, monkeyp
 
 
 def test_a_file_name_that_is_not_utf8_is_written_and_read_back(tmp_path):
-    from mats_core.results import SamplesWriter, read_samples
+    from mats_core.run.results import SamplesWriter, read_samples
 
     name = os.fsdecode(b"caf\xe9-\xff.wav")  # a Latin-1 file name on a UTF-8 system: lone surrogates
     w = SamplesWriter(tmp_path / "samples.jsonl")
@@ -253,7 +253,7 @@ def trap_package(tmp_path, monkeypatch):
 @pytest.mark.parametrize("value, rel", [("pkg:trap33.inner/corpus.jsonl", "trap33/inner/corpus.jsonl"),
                                         ("pkg:trap33/inner/corpus.jsonl", "trap33/inner/corpus.jsonl")])
 def test_pkg_paths_resolve_without_importing(trap_package, value, rel):
-    from mats_core.registry import resolve_path
+    from mats_core.registry.presets import resolve_path
 
     root, mark = trap_package
     assert resolve_path(value).resolve() == (root / rel).resolve()
@@ -264,7 +264,7 @@ def test_pkg_paths_resolve_without_importing(trap_package, value, rel):
                                         ("pkg:trap33.nosuch/x", "not installed"), ("pkg:../etc/x", "not a package name"),
                                         ("pkg:trap33/../../x", "outside")])
 def test_bad_pkg_paths_are_refused_without_importing(trap_package, value, why):
-    from mats_core.registry import resolve_path
+    from mats_core.registry.presets import resolve_path
 
     _, mark = trap_package
     with pytest.raises(MatsError, match=why):
@@ -311,7 +311,7 @@ def test_read_only_output_is_one_error_line(tmp_path, monkeypatch):
 
 def test_empty_registry_file_is_not_a_traceback(tmp_path):
     (tmp_path / "empty.yaml").write_text("")
-    from mats_core.registry import checkpoint_sets, cli_defaults
+    from mats_core.registry.presets import checkpoint_sets, cli_defaults
 
     assert "tiny+tiny" in checkpoint_sets(tmp_path / "empty.yaml") and cli_defaults(tmp_path / "empty.yaml")["encoder"]
 
@@ -334,7 +334,7 @@ def test_train_seed_beyond_32_bits_is_refused(tmp_path):
 def test_full_disk_mid_run_is_one_error_line_and_the_rerun_recovers(tmp_path, monkeypatch):
     import errno
 
-    from mats_core.results import SamplesWriter
+    from mats_core.run.results import SamplesWriter
 
     real = SamplesWriter.write
 
@@ -357,7 +357,7 @@ def test_full_disk_mid_run_is_one_error_line_and_the_rerun_recovers(tmp_path, mo
 def test_resamples_are_bounded_before_anything_runs(tmp_path):
     res, said = _cli(*RUN, "-o", str(tmp_path / "out"), "--resamples", "10000000")
     _one_error_line(res, said, "run.resamples")
-    from mats_core.validation import check_resamples
+    from mats_core.config.validation import check_resamples
 
     with pytest.raises(MatsError, match="--resamples 10000000: must be 0"):
         check_resamples(10_000_000)
@@ -370,7 +370,7 @@ def test_score_and_report_bound_resamples(tmp_path):
 
 
 def test_a_second_run_into_the_same_output_is_refused(tmp_path):
-    from mats_core.output_dir import output_lock
+    from mats_core.process.output_dir import output_lock
 
     (tmp_path / "out").mkdir()
     with output_lock(tmp_path / "out"):  # a first run holds it
@@ -405,6 +405,7 @@ def test_clotho_caption_with_an_unquoted_comma_is_refused(tmp_path):
 
 def test_extra_csv_fields_are_an_error_not_discarded(tmp_path):
     import dataset_fixtures
+
     from mats_datasets._common import read_csv
 
     path = dataset_fixtures.write_csv(tmp_path / "m.csv", [["a", "b", "c", "surplus"]], ["x", "y", "z"])
@@ -464,7 +465,7 @@ def test_empty_or_ignored_run_options_are_refused(tmp_path, args, fragment):
     ("tasks: []\ngrid:\n  - bridge: noise\n", "tasks"),
 ])
 def test_empty_or_duplicate_sweep_grids_are_refused(tmp_path, grid, fragment):
-    from mats_core.sweep import load_spec
+    from mats_core.bench.sweep_spec import load_spec
 
     path = tmp_path / "grid.yaml"
     path.write_text(("" if grid.startswith("tasks") else "tasks: [tiny-classify]\n") + grid)
@@ -479,10 +480,10 @@ def test_crop_chunks_embeds_every_window_and_averages(tmp_path, encoder):
     from fakes import HashEncoder
 
     from mats_core import build
-    from mats_core.audio import load_audio
     from mats_core.capabilities import capability
-    from mats_core.harness import Pipeline, RunConfig
     from mats_core.interfaces import Sample
+    from mats_core.model.audio import load_audio
+    from mats_core.run.harness import Pipeline, RunConfig
 
     enc = build("encoder", "tiny-clap") if encoder == "tiny-clap" else HashEncoder()
     clip = capability(enc, "clip_seconds") or 1.0
@@ -545,7 +546,7 @@ def test_mapper_heads_must_divide_the_width(tmp_path):
 
 def test_an_edited_checkpoint_config_is_a_clear_error(gpt2_dir, trained, tmp_path):
     from mats_core.hf import HFCausalLM
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     lm = HFCausalLM(gpt2_dir, template=TEMPLATE, lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]})
     model = MATSModel(lm, 16, {**MAPPER, "width": 64})  # config.json says 64, the tensors are 32 wide

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from test_clap_backends import hub, laion, ms, needs_laion, needs_msclap  # noqa: F401  (its fixtures)
 
 from mats_core import build
-from mats_core.harness import Pipeline, RunConfig
 from mats_core.interfaces import Sample
-from test_clap_backends import hub, laion, ms, needs_laion, needs_msclap  # noqa: F401  (its fixtures)
+from mats_core.run.harness import Pipeline, RunConfig
 
 SECONDS = (1.0, 2.5, 3.0, 4.2, 8.0, 3.0)  # two clips of one length: they may share a call
 
@@ -69,7 +69,7 @@ def test_tiny_clap_as_a_variable_length_encoder(tiny_clap, tmp_path, monkeypatch
 
 
 def test_order_and_chunks_do_not_matter(tiny_clap, tmp_path, monkeypatch):
-    import mats_core.harness as harness
+    import mats_core.run.harness as harness
 
     monkeypatch.setattr(tiny_clap, "clip_seconds", None)
     samples = _clips(tmp_path, 16_000, long_seconds=40.0)

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mats_core import GapBridge, MatsError, build
-import mats_bridges.search as search_mod
 import mats_bridges.santa as santa_mod
+import mats_bridges.search as search_mod
 from mats_bridges._reference import ReferenceSanta, reference_kmeans
+from mats_core import GapBridge, MatsError, build
 
 
 def unit(*shape, seed=0):
@@ -44,7 +44,7 @@ def santa_by_hand(z, bank, k, lam, temperature, normalize_audio=True):
 
 # -- registration -------------------------------------------------------------------------
 def test_all_bridges_registered_and_conform():
-    from mats_core.plugins import get_host
+    from mats_core.registry.plugins import get_host
 
     entries = get_host().entries["bridge"]
     assert {n: entries[n].plugin for n in ("none", "noise", "santa", "memory")} == dict.fromkeys(
@@ -143,8 +143,8 @@ def test_lam_one_is_the_memory_bridge_and_lam_zero_the_input():
 def test_memory_params_are_santas_without_lam():
     import inspect
 
-    from mats_core.plugins import get_host
-    from mats_core.registry import resolved_params
+    from mats_core.registry.plugins import get_host
+    from mats_core.registry.presets import resolved_params
 
     santa, memory = (inspect.signature(get_host().get("bridge", n).factory).parameters for n in ("santa", "memory"))
     assert list(memory) == [n for n in santa if n != "lam"]

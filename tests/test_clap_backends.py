@@ -50,7 +50,7 @@ TEXTS = ["a dog barks in the distance", "rain falls on a tin roof"]
 
 # -- registration and missing extras (any venv) ------------------------------------------------
 def test_plugins_lists_both_encoders_without_importing_them():
-    code = ("import json, sys; from mats_core.plugins import get_host; p = get_host().plugins['mats_clap']; "
+    code = ("import json, sys; from mats_core.registry.plugins import get_host; p = get_host().plugins['mats_clap']; "
             "print(json.dumps({'status': p.status, 'provides': p.provides, "
             "'imported': [m for m in ('laion_clap', 'msclap', 'mats_clap.laion', 'mats_clap.ms') if m in sys.modules]}))")
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)

@@ -5,12 +5,12 @@ import time
 
 import pytest
 
-from mats_core.cli import parse_sets
-from mats_core.registry import MatsError
+from mats_core.cli.main import parse_sets
+from mats_core.errors import MatsError
 
 
 def test_cli_imports_no_torch():
-    code = "import sys, mats_core.cli; bad = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]; print(bad)"
+    code = "import sys, mats_core.cli.main; bad = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mats_core.cli import app
-from mats_core.controls import apply_control, derangement, parse_controls
+from mats_core.cli.main import app
+from mats_core.errors import MatsError
 from mats_core.interfaces import Sample
-from mats_core.registry import MatsError
+from mats_core.run.controls import apply_control, derangement, parse_controls
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 shipped = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")

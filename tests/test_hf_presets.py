@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
-
 from fakes import CORPUS, HashEncoder
+
 from mats_core import build
-from mats_core.registry import MatsError
+from mats_core.errors import MatsError
 from mats_core.testing import check_llm
-from mats_core.trainer import TrainConfig, train
+from mats_core.train.trainer import TrainConfig, train
 
 
 def _tokenizer(directory, bos: str, eos: str, add_bos: bool):
@@ -69,7 +69,7 @@ def test_preset_loads_trains_and_generates(preset, fixture, targets, request, tm
                 mapper={"type": "transformer", "prefix_length": 4, "clip_length": 4, "num_layers": 1, "width": 32, "heads": 2},
                 spec=spec, progress=False)
     assert json.loads((out / "config.json").read_text())["step"] == 3
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     model = MATSModel(llm, 16, json.loads((out / "config.json").read_text())["mapper"])
     model.load_weights(out)
@@ -94,7 +94,7 @@ def test_missing_model_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("preset, fixture", [("gpt2", "gpt2_dir"), ("vicuna", "llama_dir")])
 def test_loss_on_labelled_positions_only_equals_the_full_logits_loss(preset, fixture, request):
     """The LM head runs only where a label follows; loss and gradients equal transformers' own."""
-    from mats_core.model import IGNORE
+    from mats_core.model.pipeline import IGNORE
 
     llm = build("llm", preset, model=str(request.getfixturevalue(fixture)), dtype="float32", device="cpu")
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""mats_core.launchers: a sweep's grid points as submitit jobs. The local and submitit
+"""mats_core.bench.launchers: a sweep's grid points as submitit jobs. The local and submitit
 launchers give the same table; a killed job's point is resubmitted by a rerun while the
 finished ones are skipped; the Slurm path is checked up to the sbatch file it submits
 (a fake `sbatch`/`srun` on PATH: no cluster here)."""
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mats_core import MatsError
-from mats_core.launchers import LauncherConfig, executor_parameters, launcher_config, run_point
+from mats_core.bench.launchers import LauncherConfig, executor_parameters, launcher_config, run_point
 
 pytest.importorskip("submitit")
 CLI = [sys.executable, "-m", "mats_core.cli"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from test_hf_presets import gpt2_dir, llama_dir  # noqa: F401  (its fixtures)
 
 from mats_core import build
-from mats_core.generation import merged_weights
-from mats_core.model import MATSModel
-from mats_core.registry import checkpoint_sets, resolve_path
-from test_hf_presets import gpt2_dir, llama_dir  # noqa: F401  (its fixtures)
+from mats_core.model.generation import merged_weights
+from mats_core.model.pipeline import MATSModel
+from mats_core.registry.presets import checkpoint_sets, resolve_path
 
 INSTRUCTIONS = ["Describe the following audio in a caption.", "Which sound class is this?", "How many sounds are there?"]
 
@@ -56,7 +56,7 @@ def assert_merged_decodes_alike(model: MATSModel, dim: int, new_tokens: int = 12
 
 
 def _shipped(name: str, llm_name: str, **llm_params) -> MATSModel:
-    from mats_core.model import read_checkpoint_config
+    from mats_core.model.pipeline import read_checkpoint_config
 
     ckpt = resolve_path(checkpoint_sets(None)[name]) / "noise"
     cfg = read_checkpoint_config(ckpt)
@@ -106,8 +106,8 @@ def test_smollm2_shipped_adapter():
 def test_evaluation_decodes_merged_and_the_switch_turns_it_off(tmp_path):
     """The harness generates inside the merge; ``merge_lora = False`` decodes with the adapter
     layers; both write the same predictions."""
-    from mats_core.harness import Pipeline, evaluate
-    from mats_core.validation import RunConfig
+    from mats_core.config.validation import RunConfig
+    from mats_core.run.harness import Pipeline, evaluate
 
     ckpt = resolve_path(checkpoint_sets(None)["tiny+tiny"]) / "noise"
     pipe = Pipeline.from_checkpoint(ckpt, device="cpu")

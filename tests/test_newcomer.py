@@ -15,8 +15,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from mats_core.cli import app
-from mats_core.registry import MatsError
+from mats_core.cli.main import app
+from mats_core.errors import MatsError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "plugins" / "mats_tiny" / "weights" / "mats"
@@ -50,8 +50,8 @@ def test_lm_eval_spellings_and_short_flags() -> None:
 
 
 def test_fractional_limit() -> None:
-    from mats_core.cli import _limit
-    from mats_core.harness import RunConfig, limited
+    from mats_core.cli.main import _limit
+    from mats_core.run.harness import RunConfig, limited
 
     assert _limit(0.1) == 0.1 and _limit(100.0) == 100 and isinstance(_limit(100.0), int) and _limit(None) is None
     for bad in (0.0, 1.5, -2.0):
@@ -85,7 +85,7 @@ def test_plugins_list_presets_with_what_they_resolve_to() -> None:
 
 
 def test_report_writes_with_either_spelling(tmp_path: Path) -> None:
-    from mats_core.results import RunResults, write_results
+    from mats_core.run.results import RunResults, write_results
 
     write_results(tmp_path / "runs" / "santa" / "results.json", RunResults(
         config={}, versions={}, seed=0, results={"tiny-qa": {"accuracy": 0.5}}, task_kinds={"tiny-qa": "qa"}))
@@ -98,7 +98,7 @@ def test_report_writes_with_either_spelling(tmp_path: Path) -> None:
 
 # -- a directory per run configuration --------------------------------------------------------
 def test_default_output_is_per_config_and_latest_follows(tmp_path: Path) -> None:
-    from mats_core.rundir import default_output, point_latest, run_key
+    from mats_core.bench.rundir import default_output, point_latest, run_key
 
     base = {"bridge": "santa", "sets": {}, "limit": 100}
     changed = {**base, "sets": {"bridge": {"lam": 0.5, "k": 16}}}
@@ -118,7 +118,7 @@ def test_default_output_is_per_config_and_latest_follows(tmp_path: Path) -> None
 # -- Java before generating --------------------------------------------------------------------
 @needs_checkpoints
 def test_run_without_java_fails_up_front(tmp_path: Path) -> None:
-    from mats_core.runner import check_java
+    from mats_core.bench.runner import check_java
 
     nojava = tmp_path / "bin"
     nojava.mkdir()
@@ -138,7 +138,7 @@ def test_run_without_java_fails_up_front(tmp_path: Path) -> None:
 
 # -- a clean terminal ---------------------------------------------------------------------------
 def test_quiet_sends_third_party_noise_to_the_log(tmp_path: Path, capfd) -> None:
-    from mats_core.quiet import quiet, terminal
+    from mats_core.process.quiet import quiet, terminal
 
     probe_logger = logging.getLogger("transformers.probe")
     probe_logger.setLevel(logging.WARNING)  # another test in this worker may have set transformers' verbosity to error
@@ -167,7 +167,7 @@ def test_quiet_catches_transformers_after_its_logging_is_configured(tmp_path: Pa
 
     from transformers.utils import logging as hf_logging
 
-    from mats_core.quiet import quiet
+    from mats_core.process.quiet import quiet
 
     hf_logging.get_logger("transformers")  # configures the library root logger (once per process)
     hf_logging.enable_default_handler()
@@ -191,7 +191,7 @@ def test_quiet_catches_transformers_after_its_logging_is_configured(tmp_path: Pa
 def test_quiet_repoints_a_handler_made_inside_it(tmp_path: Path) -> None:
     """A library that configures its logging inside quiet() gets a handler on the log file; on exit
     it must not be left writing into the closed file."""
-    from mats_core.quiet import quiet
+    from mats_core.process.quiet import quiet
 
     lib = logging.getLogger("thirdparty36")
     try:

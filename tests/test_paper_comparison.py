@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dataset_fixtures import make_fsd50k, make_mmau
+from qwen2_audio_fixture import build_tiny_qwen2_audio, have_qwen2_audio
+
 from mats_core import MatsError, build
 from mats_core.testing import check_audio_lm, check_task
-from qwen2_audio_fixture import build_tiny_qwen2_audio, have_qwen2_audio
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 
@@ -101,7 +101,7 @@ def test_mmau_reads_the_release_and_scores_per_group(data):
 
 
 def test_mmau_intervals_from_sample_stats(data):
-    from mats_core.stats import score_task
+    from mats_core.stats.intervals import score_task
 
     root, info, _ = data
     task = build("task", "mmau", data_root=str(root))

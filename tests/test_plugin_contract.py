@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fakes import CORPUS, make_tiny_gpt2
+
 from mats_core import hookimpl
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -75,7 +75,7 @@ def test_trainables_saved_by_position_load_back(v1_env, tmp_path):
     root, lm, _, env = v1_env
     code = (
         "import torch, mats_core\n"
-        "from mats_core.model import MATSModel\n"
+        "from mats_core.model.pipeline import MATSModel\n"
         f"llm = mats_core.build('llm', 'v1-lm', path={lm!r})\n"
         "m = MATSModel(llm, 8, {'type': 'mlp', 'prefix_length': 2})\n"
         "for p in llm.trainable_parameters():\n"
@@ -122,7 +122,7 @@ class _BridgePlugin:
 
 def test_bridges_pick_their_checkpoint_by_pairs_with():
     from mats_core import MatsError
-    from mats_core.runner import paired_checkpoint
+    from mats_core.bench.runner import paired_checkpoint
     from mats_core.testing import plugin_host
 
     ck = {"clean": Path("clean"), "noise": Path("noise")}
@@ -135,7 +135,7 @@ def test_bridges_pick_their_checkpoint_by_pairs_with():
 
 
 def test_tables_show_the_declared_headline_metrics():
-    from mats_core.report import as_markdown, columns
+    from mats_core.report.markdown import as_markdown, columns
 
     rows = [("a", {"t": {"bleu_4": 0.1, "cider": 0.2, "n": 4.0}, "u": {"x": 1.0, "n": 4.0}})]
     kinds = {"t": "caption", "u": "qa"}

@@ -9,7 +9,7 @@ import pytest
 
 import mats_core
 from mats_core import MatsError, build, hookimpl
-from mats_core.plugins import PluginHost, get_host, reset_host
+from mats_core.registry.plugins import PluginHost, get_host, reset_host
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -53,7 +53,7 @@ def test_name_conflict_names_both_packages(monkeypatch):
     host = PluginHost(autoload=False)
     host.register_plugin(GoodPlugin(), "good", package="pkg-a")
     host.register_plugin(ConflictPlugin(), "clash", package="pkg-b")
-    monkeypatch.setattr("mats_core.plugins._HOST", host)
+    monkeypatch.setattr("mats_core.registry.plugins._HOST", host)
     with pytest.raises(MatsError) as exc:
         build("bridge", "test-identity", scale=1)
     assert "pkg-a" in str(exc.value) and "pkg-b" in str(exc.value) and "MATS_DISABLE_PLUGINS" in str(exc.value)
@@ -71,7 +71,7 @@ def test_build_validates_params_against_the_factory_signature(monkeypatch):
             register("typed", factory)
 
     host.register_plugin(P(), "p")
-    monkeypatch.setattr("mats_core.plugins._HOST", host)
+    monkeypatch.setattr("mats_core.registry.plugins._HOST", host)
     assert build("bridge", "typed", scale="0.5") == (0.5, "x")
     with pytest.raises(MatsError, match="param 'scale'"):
         build("bridge", "typed", scale="not a number")

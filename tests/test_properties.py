@@ -52,7 +52,7 @@ def _refused_or(fn, *args, **kw):
 @FAST
 @given(st.lists(st.tuples(st.lists(ident, min_size=2, max_size=4), scalars), max_size=6))
 def test_set_values_are_kept_or_refused(pairs):
-    from mats_core.cli import parse_sets
+    from mats_core.cli.main import parse_sets
 
     items = [f"{'.'.join(path)}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
              for path, value in pairs]
@@ -74,7 +74,7 @@ def test_set_values_are_kept_or_refused(pairs):
 @FAST
 @given(st.lists(junk_text, max_size=4))
 def test_any_set_text_is_parsed_or_refused(items):
-    from mats_core.cli import parse_sets
+    from mats_core.cli.main import parse_sets
 
     out = _refused_or(parse_sets, items)
     assert out is None or isinstance(out, dict)
@@ -84,7 +84,7 @@ def test_any_set_text_is_parsed_or_refused(items):
 @FAST
 @given(st.one_of(junk_text, yaml_values.map(lambda v: yaml.safe_dump(v))))
 def test_registry_files_are_read_or_refused(text):
-    from mats_core.registry import _read_registry, checkpoint_sets, cli_defaults
+    from mats_core.registry.presets import _read_registry, checkpoint_sets, cli_defaults
 
     path = _write(text, "reg.yaml")
     presets = _refused_or(_read_registry, path)
@@ -101,7 +101,7 @@ def test_registry_files_are_read_or_refused(text):
     {"plugin": st.sampled_from(["tiny-clap", "noise"])}, optional={"params": st.dictionaries(ident, scalars, max_size=3)}),
     max_size=3))
 def test_registry_presets_keep_every_param(table):
-    from mats_core.registry import _read_registry
+    from mats_core.registry.presets import _read_registry
 
     presets = _read_registry(_write(yaml.safe_dump({"bridge": table}), "reg.yaml"))
     for name, body in table.items():
@@ -115,7 +115,7 @@ def test_registry_presets_keep_every_param(table):
                                             "params": st.dictionaries(ident, st.one_of(scalars, st.lists(scalars, max_size=3)), max_size=2)}),
                                             max_size=3)}).map(yaml.safe_dump)))
 def test_grid_files_are_read_or_refused(text):
-    from mats_core.sweep import load_spec
+    from mats_core.bench.sweep_spec import load_spec
 
     spec = _refused_or(load_spec, _write(text, "grid.yaml"))
     if spec is None:
@@ -136,7 +136,7 @@ def test_grid_files_are_read_or_refused(text):
                                        optional={"bridges": st.lists(ident, max_size=3), "run": st.dictionaries(ident, scalars, max_size=2)}
                                        ).map(yaml.safe_dump)))
 def test_suite_files_are_read_or_refused(text):
-    from mats_core.suites import load_suite
+    from mats_core.config.suites import load_suite
 
     suite = _refused_or(load_suite, _write(text, "suite.yaml"))
     if suite is not None:
@@ -240,7 +240,7 @@ def test_esc50_metadata_is_read_or_refused(rows):
 
 @pytest.mark.parametrize("text", ["", "---\n", "[]\n", "checkpoints: 3\n", "defaults: [a]\n"])
 def test_degenerate_registry_files(text):
-    from mats_core.registry import checkpoint_sets, cli_defaults
+    from mats_core.registry.presets import checkpoint_sets, cli_defaults
 
     path = _write(text, "reg.yaml")
     for fn in (checkpoint_sets, cli_defaults):

@@ -50,9 +50,10 @@ def test_default_bridges_get_unit_audio_and_santa_raw_asks_for_raw():
 
 def test_harness_hands_raw_embeddings_only_to_bridges_that_ask(monkeypatch):
     """Pipeline.embed_audio gives unit rows by default and the encoder's own rows with raw=True."""
-    from mats_core.harness import Pipeline, RunConfig
-    from mats_core.interfaces import Sample
     from fakes import HashEncoder
+
+    from mats_core.interfaces import Sample
+    from mats_core.run.harness import Pipeline, RunConfig
 
     enc = HashEncoder(dim=16)
     enc.embed_audio = lambda w, f=enc.embed_audio: 27.0 * f(w)  # raw norms like the tiny CLAP's
@@ -68,7 +69,7 @@ def test_harness_hands_raw_embeddings_only_to_bridges_that_ask(monkeypatch):
 
 
 def test_model_normalises_the_bridge_output_before_the_mapper():
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     class LLM:  # the least a LanguageModel needs for MATSModel.mapper
         hidden_size, template, device = 8, "{audio} {instruction}", "cpu"
@@ -148,7 +149,7 @@ def test_santa_on_raw_audio_equals_the_published_formula(var):
 
 # -- 7. the published mapper --------------------------------------------------------------
 def test_published_mapper_parameter_count_at_the_paper_config():
-    from mats_core.mapper import build_mapper
+    from mats_core.model.mapper import build_mapper
 
     paper = {"prefix_length": 40, "clip_length": 40, "num_layers": 8, "width": 1024, "heads": 8}
     with torch.device("meta"):
@@ -160,7 +161,7 @@ def test_published_mapper_parameter_count_at_the_paper_config():
 
 
 def test_mlp_mapper_hidden_width_defaults_to_clipcaps_and_can_be_set():
-    from mats_core.mapper import build_mapper
+    from mats_core.model.mapper import build_mapper
 
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     clipcap = build_mapper(256, 192, {"type": "mlp", "prefix_length": 8})  # hidden 192 * 8 / 2 = 768
@@ -171,7 +172,7 @@ def test_mlp_mapper_hidden_width_defaults_to_clipcaps_and_can_be_set():
 
 
 def test_published_mapper_init_and_equivalence_with_the_default_blocks():
-    from mats_core.mapper import build_mapper
+    from mats_core.model.mapper import build_mapper
 
     cfg = {"prefix_length": 300, "clip_length": 3, "num_layers": 2, "width": 32, "heads": 4}
     torch.manual_seed(0)
@@ -201,7 +202,7 @@ def test_published_mapper_init_and_equivalence_with_the_default_blocks():
 # -- 3. the answer-token cap (published max_txt_len) ---------------------------------------
 def _tiny_model(**llm_params):
     from mats_core import build
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     lm = build("llm", "tiny", device="cpu", **llm_params)
     return lm, MATSModel(lm, 256, None)
@@ -241,9 +242,9 @@ def test_corpus_record_task_token_and_trainer_mapping(tmp_path, monkeypatch):
 
     from mats_core import build
     from mats_core.corpus import validate_record
-    from mats_core.model import MATSModel
-    from mats_core.registry import MatsError
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.errors import MatsError
+    from mats_core.model.pipeline import MATSModel
+    from mats_core.train.trainer import TrainConfig, train
 
     with pytest.raises(MatsError, match="task_token"):
         validate_record({"text": "a", "instruction": "b", "answer": "c", "task_token": 3}, "corpus.jsonl:1")
@@ -263,8 +264,8 @@ def test_corpus_record_task_token_and_trainer_mapping(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
 def test_evaluation_uses_the_task_token(tmp_path, monkeypatch):
-    from mats_core.harness import Pipeline, RunConfig, evaluate
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
+    from mats_core.run.harness import Pipeline, RunConfig, evaluate
 
     seen = []
     real = MATSModel.generate
@@ -280,9 +281,9 @@ def test_evaluation_uses_the_task_token(tmp_path, monkeypatch):
 
 # -- 4. paper decoding ----------------------------------------------------------------------
 def test_paper_decoding_preset_and_suites():
-    from mats_core.generation import resolve_decoding
-    from mats_core.registry import MatsError
-    from mats_core.suites import load_suite, suite_options
+    from mats_core.config.suites import load_suite, suite_options
+    from mats_core.errors import MatsError
+    from mats_core.model.generation import resolve_decoding
 
     paper = resolve_decoding({"preset": "paper"})
     assert paper == {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
@@ -330,7 +331,7 @@ def test_answer_ids_continue_the_prompt_as_the_published_code(sp_model, legacy):
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer
 
     from mats_core.hf import HFCausalLM
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     tok = LlamaTokenizer(vocab_file=sp_model, legacy=legacy)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,

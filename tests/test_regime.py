@@ -7,10 +7,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mats_core.cli import app
+from mats_core.cli.main import app
+from mats_core.config.validation import RunConfig
 from mats_core.errors import MatsError
 from mats_core.regime import normalize_caption, sentence_bleu4, text_regime
-from mats_core.validation import RunConfig
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 shipped = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")
@@ -67,7 +67,7 @@ def test_text_only_regime_of_a_corpus_against_a_heldout_corpus(tmp_path):
 
 def test_the_tiny_regime_reuses_the_build_numbers():
     """The text-only regime of the shipped world gives `tiny info`'s verbatim share (same bank draw)."""
-    from mats_core.regime_run import measure_regime
+    from mats_core.bench.regime_run import measure_regime
 
     meta = json.loads((SHIPPED.parent / "metadata.json").read_text())["regime"]
     report = measure_regime(encoder="tiny", corpus="tiny", task="tiny-caption", options={"text_only": True})
@@ -76,7 +76,7 @@ def test_the_tiny_regime_reuses_the_build_numbers():
 
 
 def test_audio_regime_santa_weights_and_recall():
-    from mats_core.regime_run import measure_regime
+    from mats_core.bench.regime_run import measure_regime
 
     report = measure_regime(encoder="tiny", corpus="tiny", task="tiny-caption", options={"limit": 12, "bound": False})
     audio, santa = report["audio"], report["santa"]
@@ -93,8 +93,8 @@ def test_audio_regime_santa_weights_and_recall():
 
 
 def test_oracle_dial_changes_the_bank_and_is_labelled():
-    from mats_core.oracle import oracle_label, oracle_settings
-    from mats_core.regime_run import measure_regime
+    from mats_core.bench.regime_run import measure_regime
+    from mats_core.run.oracle import oracle_label, oracle_settings
 
     assert RunConfig().oracle_bank == 0 and RunConfig().oracle_paraphrase == 0  # off by default
     assert "oracle_bank" not in RunConfig().recorded() and oracle_settings({}) == {}
@@ -118,7 +118,7 @@ def test_oracle_dial_changes_the_bank_and_is_labelled():
 def test_oracle_paraphrase_needs_a_task_that_writes_captions():
     from types import SimpleNamespace
 
-    from mats_core.oracle import oracle_texts
+    from mats_core.run.oracle import oracle_texts
 
     clips = [SimpleNamespace(id="a", references=["x y"]), SimpleNamespace(id="b", references=["z"])]
     assert oracle_texts(clips, object(), {"oracle_bank": 1.0}, 0) in (["x y", "z"],)
@@ -128,8 +128,8 @@ def test_oracle_paraphrase_needs_a_task_that_writes_captions():
 
 def test_extend_bank_refits_the_bridge():
     from mats_core import build
-    from mats_core.harness import Pipeline
-    from mats_core.oracle import extend_bank
+    from mats_core.run.harness import Pipeline
+    from mats_core.run.oracle import extend_bank
 
     encoder = build("encoder", "tiny")
     pipe = Pipeline(encoder, None, {"encoder": {"name": "tiny", "params": {}}})
@@ -154,7 +154,7 @@ def test_a_run_with_the_dial_says_oracle_bank(tmp_path):
     config = json.loads(found[0].read_text())["config"]
     assert config["oracle_bank"] == {"oracle_bank": 1.0, "added": 2} and config["bridge"]["memory_size"] == 5174
     assert config["run"]["oracle_bank"] == 1.0
-    from mats_core.compare import load_row  # the rows of `report`, `sweep` and the run's comparison
+    from mats_core.report.compare import load_row  # the rows of `report`, `sweep` and the run's comparison
 
     assert "ORACLE BANK (+2 test captions)" in load_row("memory", found[0].parent).source
     bad = cli("run", "--bridge", "memory", "--tasks", "tiny-caption", "--limit", "2", "--output", tmp_path / "bad",

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mats_core.audio import AudioError, load_audio
-from mats_core.results import RunResults, SamplesWriter, read_results, write_results
+from mats_core.model.audio import AudioError, load_audio
+from mats_core.run.results import RunResults, SamplesWriter, read_results, write_results
 
 
 def test_results_roundtrip(tmp_path):

@@ -9,12 +9,12 @@ import warnings
 from pathlib import Path
 
 import pytest
+from dataset_fixtures import make_esc50
 from typer.testing import CliRunner
 
-from dataset_fixtures import make_esc50
 from mats_core import MatsError
-from mats_core.cli import app
-from mats_core.results import read_results, read_samples, scan_samples
+from mats_core.cli.main import app
+from mats_core.run.results import read_results, read_samples, scan_samples
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 pytestmark = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
@@ -147,12 +147,12 @@ def test_a_relabelled_dataset_row_refuses_the_resume(tmp_path):
 
 
 def test_a_changed_run_setting_is_refused_before_the_models_load(run_dir, monkeypatch):
-    import mats_core.harness
+    import mats_core.run.harness
 
     def no_load(*a, **k):
         raise AssertionError("models loaded before the refusal")
 
-    monkeypatch.setattr(mats_core.harness.Pipeline, "from_checkpoint", classmethod(no_load))
+    monkeypatch.setattr(mats_core.run.harness.Pipeline, "from_checkpoint", classmethod(no_load))
     args = [a if a != "3" else "2" for a in RUN]  # --limit 2 instead of 3
     res, _ = invoke(*args, "--output", run_dir)
     assert res.exit_code == 2, res.output

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mats_core.distributed import Shards
-from mats_core.generation import generation_settings, supports_static_cache
-from mats_core.harness import Pipeline, RunConfig, evaluate
-from mats_core.model import MATSModel, read_checkpoint_config
-from mats_core.registry import MatsError
+from mats_core.errors import MatsError
+from mats_core.model.generation import generation_settings, supports_static_cache
+from mats_core.model.pipeline import MATSModel, read_checkpoint_config
+from mats_core.run.distributed import Shards
+from mats_core.run.harness import Pipeline, RunConfig, evaluate
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 needs_shipped = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")
@@ -165,7 +165,7 @@ def test_shards_from_the_launcher_environment(monkeypatch):
 
 @needs_shipped
 def test_each_process_builds_on_its_own_gpu_with_the_config_of_a_single_process(monkeypatch):
-    from mats_core import harness
+    from mats_core.run import harness
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
@@ -184,7 +184,7 @@ def test_each_process_builds_on_its_own_gpu_with_the_config_of_a_single_process(
 def test_the_run_device_beats_the_checkpoints_training_device(monkeypatch):
     """The shipped checkpoints were trained with device cpu: on a GPU the encoder must follow the
     run's device, and an explicit --set encoder.device still wins."""
-    from mats_core import harness
+    from mats_core.run import harness
 
     built = {}
     monkeypatch.setattr(harness, "build", lambda kind, name, registry=None, **p: built.setdefault(kind, p))
@@ -233,7 +233,7 @@ def test_static_kv_cache_only_on_cuda_for_models_that_support_it(pipe):
 def test_batch_size_option_accepts_auto_and_rejects_junk():
     from typer.testing import CliRunner
 
-    from mats_core.cli import _batch_size, app
+    from mats_core.cli.main import _batch_size, app
 
     assert _batch_size("auto") == "auto" and _batch_size("8") == 8
     assert RunConfig(batch_size="auto").batch_size == "auto" and RunConfig(batch_size=3).batch_size == 3

@@ -18,8 +18,8 @@ pytestmark = [
 def test_smollm2_learns_the_tiny_world_text_only(tmp_path):
     from mats_core import build
     from mats_core.corpus import load_corpus
-    from mats_core.model import MATSModel
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.model.pipeline import MATSModel
+    from mats_core.train.trainer import TrainConfig, train
 
     torch.manual_seed(0)
     encoder = build("encoder", "tiny")
@@ -50,8 +50,8 @@ def test_shipped_tiny_smollm2_set_writes_different_answers_for_different_sounds(
     no-audio control's answers are fewer and differ from them."""
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
-    from mats_core.registry import checkpoint_sets, resolve_path
+    from mats_core.cli.main import app
+    from mats_core.registry.presets import checkpoint_sets, resolve_path
 
     folder = resolve_path(checkpoint_sets().get("tiny+smollm2", "pkg:mats_tiny/weights/smollm2"))
     if not (folder / "noise" / "config.json").exists():

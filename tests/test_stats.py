@@ -1,4 +1,4 @@
-"""Bootstrap intervals and paired differences (mats_core.stats) against analytic and direct values."""
+"""Bootstrap intervals and paired differences (mats_core.stats.intervals) against analytic and direct values."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from mats_core.stats import SampleStats, across_seeds, intervals, paired, resample_counts, resampled
+from mats_core.stats.intervals import SampleStats, across_seeds, intervals, paired, resample_counts, resampled
 
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="caption metrics need Java")
 

@@ -9,11 +9,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import mats_core.harness
-import mats_core.registry
+import mats_core.registry.presets
+import mats_core.run.harness
 from mats_core import MatsError, build
-from mats_core.cli import app
-from mats_core.validation import DecodingConfig, check_decoding, config_diff, format_errors, split_task_params
+from mats_core.cli.main import app
+from mats_core.config.validation import DecodingConfig, check_decoding, config_diff, split_task_params
+from mats_core.registry.hints import format_errors
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 
@@ -22,14 +23,14 @@ SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weigh
 def built(monkeypatch):
     """Kinds of everything built during a command: a refusal must come before any encoder/llm."""
     kinds: list[str] = []
-    real = mats_core.registry.build
+    real = mats_core.registry.presets.build
 
     def spy(kind, name, /, registry=None, **params):
         kinds.append(kind)
         return real(kind, name, registry, **params)
 
-    monkeypatch.setattr(mats_core.registry, "build", spy)
-    monkeypatch.setattr(mats_core.harness, "build", spy)
+    monkeypatch.setattr(mats_core.registry.presets, "build", spy)
+    monkeypatch.setattr(mats_core.run.harness, "build", spy)
     return kinds
 
 
@@ -175,7 +176,7 @@ def test_decoding_is_typed_and_kept_as_given():
         with pytest.raises(MatsError, match=message):
             check_decoding(bad)
     assert "num_return_sequences" not in DecodingConfig.model_fields  # would break the one-row-per-sample contract
-    run = mats_core.harness.RunConfig(decoding={"max_new_tokens": 9})
+    run = mats_core.run.harness.RunConfig(decoding={"max_new_tokens": 9})
     assert run.model_dump()["decoding"] == {"max_new_tokens": 9}  # the config (and its fingerprint) holds only what was set
 
 
@@ -183,9 +184,9 @@ def test_one_formatter_names_the_key_and_the_closest_match():
     from pydantic import ValidationError
 
     try:
-        mats_core.harness.RunConfig(limt=3, seed="x")
+        mats_core.run.harness.RunConfig(limt=3, seed="x")
     except ValidationError as exc:
-        text = format_errors(exc, "run.", mats_core.harness.RunConfig.model_fields, noun="setting")
+        text = format_errors(exc, "run.", mats_core.run.harness.RunConfig.model_fields, noun="setting")
     assert "unknown setting 'run.limt'; did you mean 'limit'?" in text and "setting 'run.seed'" in text
 
 
@@ -196,15 +197,15 @@ def test_task_params_reach_only_their_task():
     assert both == {"tiny-qa": {"limit": 3}, "tiny-classify": {"limit": 3}}  # --set wins over a suite; data_root: taken by none
     with pytest.raises(MatsError, match="param 'split': Input should be 'test' or 'val'"):
         split_task_params({}, tasks, None, {"tiny-qa": {"split": "train"}})
-    from mats_core.harness import params_for_task
+    from mats_core.run.harness import params_for_task
 
     assert params_for_task({"tiny-qa": {"split": "val"}}, "tiny-classify", tasks, None) == {}
     assert params_for_task({"split": "val", "data_root": "/x"}, "tiny-qa", tasks, None) == {"split": "val"}  # old flat configs
 
 
 def test_config_refusal_names_the_keys_that_differ(tmp_path):
-    from mats_core.distributed import Shards
-    from mats_core.harness import _guard_config
+    from mats_core.run.distributed import Shards
+    from mats_core.run.harness import _guard_config
 
     old = {"bridge": {"name": "santa", "params": {"lam": 0.3, "k": 32}}, "run": {"seed": 0}, "tasks": ["tiny-qa"]}
     new = json.loads(json.dumps(old))

@@ -1,4 +1,4 @@
-"""Benchmark suites (benchmarks/suites/*.yaml, mats_core.suites): every shipped suite names
+"""Benchmark suites (benchmarks/suites/*.yaml, mats_core.config.suites): every shipped suite names
 only known presets, tasks and params; bad suites fail with the file and the key; a suite
 turns into the options `mats-bench run` takes."""
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mats_core import MatsError
-from mats_core.suites import check_suite, load_suite, shipped_suites, suite_options
+from mats_core.config.suites import check_suite, load_suite, shipped_suites, suite_options
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = sorted((ROOT / "benchmarks" / "suites").glob("*.yaml"))
@@ -19,7 +19,7 @@ def test_the_four_suites_are_shipped():
 
 @pytest.mark.parametrize("path", SUITES, ids=lambda p: p.stem)
 def test_every_shipped_suite_validates_every_name_and_param(path):
-    from mats_core.registry import resolved_params
+    from mats_core.registry.presets import resolved_params
 
     suite = load_suite(path)
     check_suite(suite)
@@ -30,7 +30,7 @@ def test_every_shipped_suite_validates_every_name_and_param(path):
 
 
 def test_the_suites_hold_the_papers_tasks_and_settings():
-    from mats_core.generation import resolve_decoding
+    from mats_core.model.generation import resolve_decoding
 
     by_name = {p.stem: p for p in SUITES}
     closed, captioning, tiny = (load_suite(by_name[n]) for n in ("paper-closed-ended", "paper-captioning", "tiny"))
@@ -42,7 +42,7 @@ def test_the_suites_hold_the_papers_tasks_and_settings():
         assert suite.run["memory_size"] == 5172 and suite.run["crop"] == "random"
         assert resolve_decoding(suite.decoding) == {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
                                                     "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0}
-    from mats_core.registry import resolved_params
+    from mats_core.registry.presets import resolved_params
 
     santa = resolved_params("bridge", "mats-santa", closed.registry_path())["params"]
     assert {k: santa[k] for k in ("k", "lam", "temperature", "search", "clusters")} == {
@@ -125,7 +125,7 @@ def test_run_suite_through_the_cli(tmp_path):
 
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     path = write(tmp_path, "bridges: [noise]\ntasks: {tiny-qa: {}, tiny-classify: {}}\nrun: {limit: 2, batch_size: 2}\n"
                            "decoding: {max_new_tokens: 4}\nreference: false\n")

@@ -1,4 +1,4 @@
-"""mats_core.sweep: the whole grid is validated before any point runs (errors name the grid
+"""mats_core.bench.sweep: the whole grid is validated before any point runs (errors name the grid
 file and key), and the plots draw the metric against one swept param, one line per value of
 the other swept params."""
 from pathlib import Path
@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from mats_core import MatsError
-from mats_core.sweep import check_spec, load_spec, plot, plot_param, run_sweep, swept_params
+from mats_core.bench.sweep import run_sweep
+from mats_core.bench.sweep_plots import plot, plot_param, swept_params
+from mats_core.bench.sweep_spec import check_spec, load_spec
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 GOOD = """\
@@ -29,7 +31,7 @@ def grid(tmp_path, text):
 @pytest.fixture
 def no_runs(monkeypatch):
     """Fail the test if anything starts loading models or running a point."""
-    import mats_core.harness as harness
+    import mats_core.run.harness as harness
 
     def boom(*a, **k):
         raise AssertionError("a point ran before the grid was validated")

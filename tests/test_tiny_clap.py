@@ -85,7 +85,7 @@ def test_gap_breaks_a_text_trained_decoder(encoder, test_split):
 def test_info_command_prints_quality():
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     result = CliRunner().invoke(app, ["tiny", "info"])
     assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from mats_core import build  # noqa: E402
-from mats_core.registry import MatsError  # noqa: E402
+from mats_core.errors import MatsError  # noqa: E402
 from mats_tiny import lm as tiny_lm  # noqa: E402
 from mats_tiny.data import CLASSES, text_records  # noqa: E402
 from mats_tiny.text import TEST_PROMPT  # noqa: E402

@@ -151,7 +151,7 @@ def test_bad_scene_fails_with_field_named():
 
 def test_plugins_registered_and_validated():
     import mats_core
-    from mats_core.registry import MatsError
+    from mats_core.errors import MatsError
 
     task = mats_core.build("task", "tiny-classify", limit=2)
     assert task.kind == "classification" and len(task.samples()) == 2
@@ -206,7 +206,7 @@ def test_a_limited_run_renders_only_the_clips_it_embeds(monkeypatch):
     """The harness does list(task.samples())[:limit] and reads .audio when it embeds."""
     import mats_core
     import mats_tiny.tasks as tasks
-    from mats_core.harness import Pipeline, RunConfig
+    from mats_core.run.harness import Pipeline, RunConfig
 
     rendered = []
     monkeypatch.setattr(tasks, "render", lambda scene: rendered.append(scene.seed) or render(scene))
@@ -220,14 +220,14 @@ def test_a_limited_run_renders_only_the_clips_it_embeds(monkeypatch):
 
 
 def test_tasks_share_one_metric_object_per_process(monkeypatch):
-    import mats_core.registry
+    import mats_core.registry.presets
     import mats_core.scoring
     import mats_tiny.tasks as tasks
 
     built = []
-    real = mats_core.registry.build
+    real = mats_core.registry.presets.build
     monkeypatch.setattr(mats_core.scoring, "_METRICS", {})  # the public scoring helper keeps them
-    monkeypatch.setattr(mats_core.registry, "build", lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw))
+    monkeypatch.setattr(mats_core.registry.presets, "build", lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw))
     for _ in range(2):
         task = tasks.TinyTask("tiny-qa", "qa", limit=2)
         rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "error": None}
@@ -258,7 +258,8 @@ def test_corpus_is_cached_per_split_size_seed_and_source(tmp_path, monkeypatch):
 
 def test_classify_label_prompt_speaks_like_the_clap_captions(monkeypatch):
     import mats_core
-    from mats_core.harness import Pipeline, RunConfig, zero_shot
+    from mats_core.run.harness import Pipeline, RunConfig
+    from mats_core.run.reference_row import score_zero_shot
 
     task = mats_core.build("task", "tiny-classify")
     assert task.label_prompt.format(label="bark") == "the sound of a dog barking."
@@ -266,9 +267,9 @@ def test_classify_label_prompt_speaks_like_the_clap_captions(monkeypatch):
     assert not hasattr(mats_core.build("task", "tiny-caption"), "label_prompt")
     pipe = Pipeline(encoder=mats_core.build("encoder", "tiny-clap"), llm=None, spec={})
     cfg = RunConfig(limit=60, device="cpu")
-    prompted = zero_shot(pipe, "tiny-classify", cfg)["accuracy"]
+    prompted = score_zero_shot(pipe, "tiny-classify", cfg).metrics["accuracy"]
     monkeypatch.setattr(text, "LABEL_PROMPT", "{label}")
-    bare = zero_shot(pipe, "tiny-classify", cfg)["accuracy"]
+    bare = score_zero_shot(pipe, "tiny-classify", cfg).metrics["accuracy"]
     # first 100 test clips: bare labels 0.49, this prompt 0.76, the build's prompt ensemble 0.79
     assert prompted >= bare + 0.15, (prompted, bare)
 

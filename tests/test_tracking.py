@@ -1,4 +1,4 @@
-"""mats_core.tracking: `train --report-to tensorboard,wandb,mlflow` on the tiny world writes the
+"""mats_core.bench.tracking: `train --report-to tensorboard,wandb,mlflow` on the tiny world writes the
 loss of every train_log.jsonl row into each tracker, read back with each library's own reader
 (tensorboard's EventAccumulator, W&B's offline run file through its protobuf records, MLflow's
 client on the file store); a sweep logs one tracker run per point with its headline metrics."""
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mats_core import MatsError
-from mats_core.tracking import Trackers, flatten, headline_metrics, parse_report_to, training_logger
+from mats_core.bench.tracking import Trackers, flatten, headline_metrics, parse_report_to, training_logger
 
 CLI = [sys.executable, "-m", "mats_core.cli"]
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
@@ -139,7 +139,7 @@ def test_train_report_to_all_three_holds_the_losses_of_train_log(tmp_path):
 
 def test_a_sweep_logs_one_tracker_run_per_point_with_its_headline_metrics(tmp_path):
     pytest.importorskip("mlflow")
-    from mats_core.tracking import report_sweep
+    from mats_core.bench.tracking import report_sweep
 
     def rows(bridge, params, seed, acc):
         base = {"bridge": bridge, **{f"param.{k}": v for k, v in params.items()}, "checkpoint": 0, "seed": seed, "task": "tiny-classify", "kind": "classification"}

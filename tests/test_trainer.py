@@ -3,14 +3,14 @@ import json
 
 import pytest
 import torch
+from fakes import CORPUS, HashEncoder, make_tiny_gpt2
 from safetensors.torch import load_file
 
-from fakes import CORPUS, HashEncoder, make_tiny_gpt2
 from mats_core import build
 from mats_core.hf import HFCausalLM
-from mats_core.model import IGNORE, MATSModel
-from mats_core import trainer as trainer_mod
-from mats_core.trainer import TrainConfig, train
+from mats_core.model.pipeline import IGNORE, MATSModel
+from mats_core.train import trainer as trainer_mod
+from mats_core.train.trainer import TrainConfig, train
 
 TEMPLATE = "{audio} {instruction}\nAnswer:"
 

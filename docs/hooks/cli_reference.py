@@ -17,7 +17,7 @@ def render_cli(prog: str = "mats-bench") -> str:
     """Markdown reference of every ``mats-bench`` command (one section each)."""
     import typer
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     root = typer.main.get_command(app)
     ctx = root.make_context(prog, [], resilient_parsing=True)

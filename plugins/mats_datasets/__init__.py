@@ -27,7 +27,6 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from mats_core import hookimpl
-
 from mats_datasets._common import DEFAULT_LABEL_PROMPT
 
 MMAU_PROMPT = "{question} Choose the answer from the following options: {choices}."  # mats_datasets.multiple_choice.DEFAULT_PROMPT

@@ -15,7 +15,6 @@ from typing import Any
 
 from mats_core import MatsError, Sample
 from mats_core.scoring import MetricTask, prediction_texts, shared_metric
-
 from mats_datasets._common import params_fingerprint
 
 METRIC = {"caption": "caption", "classification": "classification", "qa": "qa"}

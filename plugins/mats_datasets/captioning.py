@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from mats_core import MatsError, Sample
-
 from mats_datasets._audio import AudioIndex
 from mats_datasets._common import (
     CAPTION_PROMPT,

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from mats_core import MatsError, Sample
-
 from mats_datasets._audio import AudioIndex
 from mats_datasets._common import CLASSIFY_PROMPT, as_bool, as_int, inside, label_text, metadata_file, read_csv
 from mats_datasets._task import DatasetTask

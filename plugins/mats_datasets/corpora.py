@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError
-
 from mats_datasets._common import CAPTION_PROMPT, dataset_folder, metadata_file, read_csv
 
 AUDIOCAPS_CORPUS_LAYOUT = """\

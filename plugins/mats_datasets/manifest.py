@@ -22,7 +22,6 @@ from typing import Any
 
 from mats_core import MatsError, Sample
 from mats_core.io import json_object, read_jsonl, text_field
-
 from mats_datasets._common import CAPTION_PROMPT, CLASSIFY_PROMPT, DEFAULT_LABEL_PROMPT
 from mats_datasets._task import DatasetTask
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError, Sample
-
 from mats_datasets._common import metadata_file
 from mats_datasets._task import DatasetTask
 

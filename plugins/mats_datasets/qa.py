@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError, Sample
-
 from mats_datasets._audio import AudioIndex
 from mats_datasets._common import metadata_file, read_csv
 from mats_datasets._task import DatasetTask

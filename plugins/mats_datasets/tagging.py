@@ -21,7 +21,6 @@ from typing import Any
 
 from mats_core import MatsError, Sample
 from mats_core.scoring import prediction_texts, shared_metric
-
 from mats_datasets._common import CLASSIFY_PROMPT, as_int, label_text, metadata_file, read_csv
 from mats_datasets._task import NEEDS_ENCODER, DatasetTask
 

@@ -14,7 +14,6 @@ The metric classes import pycocoevalcap / jiwer / torch only when they compute.
 from __future__ import annotations
 
 from mats_core import hookimpl
-
 from mats_metrics.caption import CaptionMetric
 from mats_metrics.classification import ClassificationMetric
 from mats_metrics.hf_evaluate import HFEvaluateMetric

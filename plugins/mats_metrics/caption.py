@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError
-
 from mats_metrics._inputs import check_pairing, reference_lists, str_list
 
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
@@ -106,7 +105,7 @@ class CaptionMetric:
         return scores
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> Any:
-        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats).
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats.intervals).
 
         ROUGE-L is a mean of per-sample scores; BLEU and CIDEr-D are recomputed per resample from
         n-gram counts (CIDEr-D's idf on the resample). METEOR's corpus score comes from the

@@ -138,7 +138,7 @@ class ClassificationMetric:
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[str], labels: Sequence[str] | None = None,
                      encoder: Any = None, **context: Any) -> Any:
-        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats):
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats.intervals):
         accuracies and the unmapped share are means of 0/1 values; macro-F1 is recounted per resample."""
         import numpy as np
 

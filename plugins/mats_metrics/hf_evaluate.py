@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mats_core import MatsError
-
 from mats_metrics._inputs import MetricInputError, check_pairing, reference_lists, str_list
 
 INSTALL = "pip install 'mats-bench[evaluate]'"

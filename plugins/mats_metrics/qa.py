@@ -60,7 +60,7 @@ class QAMetric:
         }
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> Any:
-        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats):
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats.intervals):
         accuracy is a mean of 0/1 values; WER / CER are re-totalled (edits / reference length) per resample."""
         import jiwer
         import numpy as np

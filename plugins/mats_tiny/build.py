@@ -22,10 +22,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
+from mats_core import MatsError
 from mats_tiny import data, text  # noqa: E402
 from mats_tiny.regime import world_regime  # noqa: E402
 from mats_tiny.world import CLASSES, FAMILIES, content_hash, render  # noqa: E402
-from mats_core import MatsError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FULL = {"sizes": dict(data.SIZES), "epochs": 12, "batch": 64, "lr": 1e-3}

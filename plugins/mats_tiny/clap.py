@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
 from mats_core import MatsError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights" / "clap"

@@ -18,9 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from mats_core import MatsError
 from mats_tiny import text as T
 from mats_tiny.world import BACKGROUNDS, CLASSES, COUNTABLE, PITCHED, REPEATEDLY, SNR_DB, Scene, Source, render
-from mats_core import MatsError
 
 SPLITS = ("clap-pairs", "text-train", "val", "test")
 SIZES = {"clap-pairs": 5000, "text-train": 20000, "val": 200, "test": 300}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
+
 from mats_core import MatsError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights" / "lm"

@@ -642,7 +642,6 @@ RECIPES: dict[str, Recipe] = {name: (globals()[f"_p_{name}"], globals()[f"_s_{na
 
 # Imported last (recipes look the helpers up only when called): mats_tiny.world imports this
 # module at its own bottom and reads RECIPES, so either module can be imported first.
-from mats_tiny.world import (SAMPLE_RATE, _band_mask, _fade, _form_amps, _noise, _norm, _osc,  # noqa: E402
-                             _peak_mask, _pitch, _t)
+from mats_tiny.world import SAMPLE_RATE, _band_mask, _fade, _form_amps, _noise, _norm, _osc, _peak_mask, _pitch, _t  # noqa: E402
 
 SR = SAMPLE_RATE
