@@ -7,6 +7,7 @@ main job's comparison.json has the paired CI of overall accuracy; this gives it 
     python benchmarks/qa_kinds.py runs/latest --control no-audio-silence [--rows a,b] [--resamples 2000]
     python benchmarks/qa_kinds.py SEED0_RUN SEED1_RUN ...      # several runs: the samples of all of them pooled
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,10 @@ def main() -> None:
             boot = d[rng.integers(0, len(d), (args.resamples, len(d)))].mean(1)
             lo, hi = np.percentile(boot, [2.5, 97.5])
             mark = "*" if lo > 0 or hi < 0 else ""
-            print(f"| {name} | {kind} | {len(d)} | {a[:, 0].mean():.3f} | {a[:, 1].mean():.3f} | "
-                  f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]{mark} |")
+            print(
+                f"| {name} | {kind} | {len(d)} | {a[:, 0].mean():.3f} | {a[:, 1].mean():.3f} | "
+                f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]{mark} |"
+            )
 
 
 if __name__ == "__main__":

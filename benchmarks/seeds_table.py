@@ -5,6 +5,7 @@ paired difference from the reference row (bootstrap 95% CI over samples) in ever
     python benchmarks/seeds_table.py runs/seeds3 [--metrics tiny-caption=cider,tiny-classify=accuracy_exact,tiny-qa=accuracy]
     python benchmarks/seeds_table.py RUN_SEED0 RUN_SEED1 RUN_SEED2   # one single-set main job per seed
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@ Public names for third-party plugins: ``hookimpl``, the six interfaces, ``Sample
 ``PUBLIC_MODULES`` (documented in docs/reference/api.md as stable). Every other module is the
 implementation and may change. Heavy modules (torch, transformers) are never imported here.
 """
+
 from mats_core.errors import MatsError
 from mats_core.hookspecs import hookimpl
 from mats_core.interfaces import (
@@ -23,8 +24,17 @@ __version__ = "0.1.0"
 
 # Modules whose ``__all__`` is the stable toolkit for plugins (tests/test_public_api.py holds plugins/ to it).
 PUBLIC_MODULES = (
-    "mats_core", "mats_core.capabilities", "mats_core.corpus", "mats_core.errors", "mats_core.hf", "mats_core.hookspecs",
-    "mats_core.interfaces", "mats_core.io", "mats_core.regime", "mats_core.scoring", "mats_core.testing",
+    "mats_core",
+    "mats_core.capabilities",
+    "mats_core.corpus",
+    "mats_core.errors",
+    "mats_core.hf",
+    "mats_core.hookspecs",
+    "mats_core.interfaces",
+    "mats_core.io",
+    "mats_core.regime",
+    "mats_core.scoring",
+    "mats_core.testing",
 )
 
 __all__ = [

@@ -6,6 +6,7 @@ None), in the manner of simonw/llm: a plugin implementing exactly the v1 members
 everywhere, and one that declares more gets the better behaviour. The core reads them all through
 :func:`capability`, so the table below is the whole contract (a test checks that).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,10 @@ __all__ = ["OPTIONAL", "capability", "llm_device", "llm_modules", "set_train_mod
 OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
     "encoder": {
         "fingerprint": (None, "identity of the weights; keys the embeddings cache (default: the resolved params only)"),
-        "clip_seconds": (None, "fixed input window in seconds; the core crops/pads every clip to it (default: whole clips)"),
+        "clip_seconds": (
+            None,
+            "fixed input window in seconds; the core crops/pads every clip to it (default: whole clips)",
+        ),
     },
     "bridge": {
         "uses_memory": (True, "False: the core skips embedding the memory bank and never calls fit with one"),
@@ -36,13 +40,25 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "pad_token_id": (None, "id in the padding slots (default: 0; they are masked out)"),
         "add_bos": (False, "whether the prompt starts with bos_token_id"),
         "max_length": (None, "longest training row in tokens; answers are cut to fit (default: no limit)"),
-        "max_answer_tokens": (None, "cap on the supervised answer tokens (+ EOS), the published max_txt_len (default: none)"),
+        "max_answer_tokens": (
+            None,
+            "cap on the supervised answer tokens (+ EOS), the published max_txt_len (default: none)",
+        ),
         "generation": ({}, "the preset's decoding defaults; the run's decoding settings win"),
         "model": (None, "the underlying torch module: lets the trainer wrap it and generation use a static KV cache"),
-        "train": (None, "train(mode: bool): training/eval mode (default: .train(mode) on the LLM's nn.Module attributes)"),
-        "adapter_state_dict": (None, "() -> {name: tensor} saved in checkpoints (default: trainable_parameters by position)"),
+        "train": (
+            None,
+            "train(mode: bool): training/eval mode (default: .train(mode) on the LLM's nn.Module attributes)",
+        ),
+        "adapter_state_dict": (
+            None,
+            "() -> {name: tensor} saved in checkpoints (default: trainable_parameters by position)",
+        ),
         "load_adapter_state_dict": (None, "(state) -> None, the inverse of adapter_state_dict"),
-        "merged": (None, "merged() -> context manager: evaluation decodes inside it, with adapters merged into the weights and restored on exit"),
+        "merged": (
+            None,
+            "merged() -> context manager: evaluation decodes inside it, with adapters merged into the weights and restored on exit",
+        ),
     },
     "task": {
         "fingerprint": (None, "identity of the task's data and params, stored in results.json"),
@@ -52,9 +68,15 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "higher_is_better": ({}, "score key -> True / False (default: unknown)"),
         "task_token": (None, "text put before the instruction (the published MATS per-dataset token)"),
         "sample_stats": (None, "sample_stats(rows, **context) -> SampleStats: per-sample statistics for bootstrap CIs"),
-        "zero_shot_scores": (None, "zero_shot_scores(rows, scores [N, labels]) -> metrics: a multi-label task scores the CLAP zero-shot row from every clip's label cosines (default: the top-1 label, scored by score())"),
-        "paraphrases": (None, "paraphrases(sample, seed=) -> str: a new caption of the sample's clip, not one of its references "
-                              "(the diagnosis-only coverage dial run.oracle_paraphrase; default: that dial is refused)"),
+        "zero_shot_scores": (
+            None,
+            "zero_shot_scores(rows, scores [N, labels]) -> metrics: a multi-label task scores the CLAP zero-shot row from every clip's label cosines (default: the top-1 label, scored by score())",
+        ),
+        "paraphrases": (
+            None,
+            "paraphrases(sample, seed=) -> str: a new caption of the sample's clip, not one of its references "
+            "(the diagnosis-only coverage dial run.oracle_paraphrase; default: that dial is refused)",
+        ),
     },
     "metric": {
         "notes": ({}, "metric -> why it is None"),
@@ -65,9 +87,18 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
     "corpus": {},
     "audio_lm": {  # API v1.2 (mats_core.run.audio_lm)
         "fingerprint": (None, "identity of the weights (e.g. the hub revision), stored in results.json"),
-        "clip_seconds": (None, "the longest input the model hears, in seconds; the core centre-crops (or run.crop) longer clips (default: whole clips, at most 30 s read)"),
-        "generation": ({}, "the model's own decoding (e.g. its model card's: greedy, max_new_tokens); the run's decoding (MATS rows) does not reach it"),
-        "config": (None, "config() -> dict of the effective settings (prompt format, dtype, device), stored in results.json"),
+        "clip_seconds": (
+            None,
+            "the longest input the model hears, in seconds; the core centre-crops (or run.crop) longer clips (default: whole clips, at most 30 s read)",
+        ),
+        "generation": (
+            {},
+            "the model's own decoding (e.g. its model card's: greedy, max_new_tokens); the run's decoding (MATS rows) does not reach it",
+        ),
+        "config": (
+            None,
+            "config() -> dict of the effective settings (prompt format, dtype, device), stored in results.json",
+        ),
         "supervision": ("audio", "what the model was trained on, shown next to its row: 'audio' (audio-supervised)"),
     },
 }

@@ -4,6 +4,7 @@
 ``answer`` the target; an optional ``task_token`` (e.g. ``[audio caption clotho]``) goes before
 the instruction, as the published MATS training does. The same shape is what corpus plugins yield.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,7 +51,9 @@ def validate_record(rec: Any, where: str) -> dict[str, Any]:
 
 def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -> tuple[Any, list[dict[str, Any]]]:
     """(corpus object, validated records) from a registered corpus name or a JSONL path."""
-    looks_like_path = name_or_path.endswith((".jsonl", ".json")) or os.sep in name_or_path or name_or_path.startswith("pkg:")
+    looks_like_path = (
+        name_or_path.endswith((".jsonl", ".json")) or os.sep in name_or_path or name_or_path.startswith("pkg:")
+    )
     corpus = JsonlCorpus(name_or_path) if looks_like_path else build("corpus", name_or_path, registry, **params)
     where = getattr(corpus, "name", name_or_path)
     records = [validate_record(r, f"corpus '{where}' record {i}") for i, r in enumerate(corpus.records())]
@@ -65,9 +68,15 @@ def corpus_data_root(corpus: str, registry: str | None, data_root: str | os.Path
     from mats_core.registry.presets import accepted_params
 
     looks_like_path = corpus.endswith((".jsonl", ".json")) or os.sep in corpus
-    given = {} if looks_like_path else accepted_params("corpus", corpus, {"data_root": str(Path(data_root).resolve())}, registry)
+    given = (
+        {}
+        if looks_like_path
+        else accepted_params("corpus", corpus, {"data_root": str(Path(data_root).resolve())}, registry)
+    )
     if not given:
-        raise MatsError(f"--data-root: corpus '{corpus}' reads no dataset folder (it takes no data_root); leave --data-root out")
+        raise MatsError(
+            f"--data-root: corpus '{corpus}' reads no dataset folder (it takes no data_root); leave --data-root out"
+        )
     return given
 
 

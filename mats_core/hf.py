@@ -3,6 +3,7 @@
 GPT-2, LLaMA/Vicuna, SmolLM2 and the tiny world's LM all go through this class; presets only
 change its params. Works with transformers 4.57 and 5.x.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -74,7 +75,9 @@ class HFCausalLM:
         extra = {"gguf_file": gguf_file} if gguf_file else {}
         placement = {"device_map": device_map} if device_map else {}  # e.g. "auto": shard across GPUs (accelerate)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer or model, trust_remote_code=trust_remote_code, **extra)
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                tokenizer or model, trust_remote_code=trust_remote_code, **extra
+            )
             self.model = AutoModelForCausalLM.from_pretrained(
                 model, dtype=torch_dtype, trust_remote_code=trust_remote_code, **extra, **placement
             )
@@ -86,7 +89,9 @@ class HFCausalLM:
         self.max_answer_tokens = max_answer_tokens  # training: cap on the answer (+ EOS), the published max_txt_len
 
     @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, template: str, lora: dict | None = None, device: str = "cpu", **kw: Any) -> "HFCausalLM":
+    def from_model(
+        cls, model: Any, tokenizer: Any, template: str, lora: dict | None = None, device: str = "cpu", **kw: Any
+    ) -> "HFCausalLM":
         """Wrap an already-built model + tokenizer (benchmarks with random 7B-shaped weights, notebooks)."""
         self = cls.__new__(cls)
         self.tokenizer, self.model = tokenizer, model
@@ -94,8 +99,15 @@ class HFCausalLM:
         self.max_answer_tokens = kw.get("max_answer_tokens")
         return self
 
-    def _setup(self, template: str, lora: dict | None, device: torch.device, max_length: int | None,
-               generation: dict | None, keep_placement: bool = False) -> None:
+    def _setup(
+        self,
+        template: str,
+        lora: dict | None,
+        device: torch.device,
+        max_length: int | None,
+        generation: dict | None,
+        keep_placement: bool = False,
+    ) -> None:
         self.device = device
         self.answer_logits_only = True
         self.merge_lora = True  # decode with the LoRA merged (:meth:`merged`); False: the adapter layers as trained
@@ -117,9 +129,17 @@ class HFCausalLM:
             self.model.to(self.device)
         self.template = template
         self.hidden_size = int(self.model.get_input_embeddings().weight.shape[1])
-        context = next((getattr(self.model.config, k) for k in ("n_positions", "max_position_embeddings")
-                        if isinstance(getattr(self.model.config, k, None), int)), None)
-        self.max_length = min(x for x in (max_length, context) if x) if (max_length or context) else None  # <= the context
+        context = next(
+            (
+                getattr(self.model.config, k)
+                for k in ("n_positions", "max_position_embeddings")
+                if isinstance(getattr(self.model.config, k, None), int)
+            ),
+            None,
+        )
+        self.max_length = (
+            min(x for x in (max_length, context) if x) if (max_length or context) else None
+        )  # <= the context
         self.generation = dict(generation or {})
         self.bos_token_id = tok.bos_token_id
         self.eos_token_id = tok.eos_token_id
@@ -215,7 +235,9 @@ class HFCausalLM:
         if unexpected:
             from mats_core.errors import MatsError
 
-            raise MatsError(f"LoRA adapter does not fit this llm ({len(unexpected)} unexpected keys, e.g. {unexpected[0]})")
+            raise MatsError(
+                f"LoRA adapter does not fit this llm ({len(unexpected)} unexpected keys, e.g. {unexpected[0]})"
+            )
 
     def train(self, mode: bool = True) -> None:
         self.model.train(mode)
@@ -230,16 +252,28 @@ class HFCausalLM:
         (quantised layers)."""
         from peft.tuners.lora import LoraLayer
 
-        layers = [m for m in self.model.modules() if isinstance(m, LoraLayer)] if self.lora_config and self.merge_lora else []
-        dropping = any(isinstance(d, torch.nn.Dropout) and d.training and d.p > 0 for m in layers for d in m.lora_dropout.values())
-        if (not layers or dropping or any(m.merged for m in layers)
-                or not all(m.get_base_layer().weight.dtype.is_floating_point for m in layers)):
+        layers = (
+            [m for m in self.model.modules() if isinstance(m, LoraLayer)]
+            if self.lora_config and self.merge_lora
+            else []
+        )
+        dropping = any(
+            isinstance(d, torch.nn.Dropout) and d.training and d.p > 0 for m in layers for d in m.lora_dropout.values()
+        )
+        if (
+            not layers
+            or dropping
+            or any(m.merged for m in layers)
+            or not all(m.get_base_layer().weight.dtype.is_floating_point for m in layers)
+        ):
             yield
             return
         saved = [(m, m.get_base_layer().weight.data, getattr(m.get_base_layer().bias, "data", None)) for m in layers]
         try:
             for m in layers:
-                m.get_base_layer().weight.data = m.get_base_layer().weight.data.clone()  # the merge writes here, never the original
+                m.get_base_layer().weight.data = (
+                    m.get_base_layer().weight.data.clone()
+                )  # the merge writes here, never the original
                 m.merge(safe_merge=True)
             yield
         finally:

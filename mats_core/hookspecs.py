@@ -8,6 +8,7 @@ builds the object from preset / CLI params; type-annotate its parameters (pydant
 Keep factories cheap to *register*: import torch and friends inside them, never at module
 top level, so ``mats-bench --help`` stays instant.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable

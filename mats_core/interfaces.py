@@ -3,6 +3,7 @@
 Third-party packages code against these; keep them stable. Tensors are torch tensors, but
 torch is only imported for type checking so that importing this module stays instant.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -150,19 +151,18 @@ class Task(Protocol):
     name: str
     kind: str
 
-    def samples(self, split: str | None = None) -> Iterable[Sample]:
-        ...
+    def samples(self, split: str | None = None) -> Iterable[Sample]: ...
 
-    def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
-        ...
+    def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]: ...
 
 
 @runtime_checkable
 class Metric(Protocol):
     name: str
 
-    def compute(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> dict[str, float | None]:
-        ...
+    def compute(
+        self, predictions: Sequence[str], references: Sequence[Any], **context: Any
+    ) -> dict[str, float | None]: ...
 
 
 @runtime_checkable
@@ -171,5 +171,4 @@ class Corpus(Protocol):
 
     name: str
 
-    def records(self) -> Iterable[dict[str, str]]:
-        ...
+    def records(self) -> Iterable[dict[str, str]]: ...

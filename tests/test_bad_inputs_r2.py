@@ -11,6 +11,7 @@ line, exit 2) or the recorded per-sample error, and that nothing else was lost. 
 property-based suite over the parsers is tests/test_properties.py; docs/reference/robustness.md
 lists what is covered, by class.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,9 @@ def _one_error_line(res, said: str, *fragments: str) -> None:
 def gpt2_dir(tmp_path_factory):
     from fakes import CORPUS, make_tiny_gpt2
 
-    return make_tiny_gpt2(tmp_path_factory.mktemp("gpt2"), [r["text"] + " " + r["instruction"] + " " + r["answer"] for r in CORPUS])
+    return make_tiny_gpt2(
+        tmp_path_factory.mktemp("gpt2"), [r["text"] + " " + r["instruction"] + " " + r["answer"] for r in CORPUS]
+    )
 
 
 def _train(gpt2_dir, out, steps=6, **kw):
@@ -65,14 +68,39 @@ def _train(gpt2_dir, out, steps=6, **kw):
     from mats_core.hf import HFCausalLM
     from mats_core.train.trainer import TrainConfig, train
 
-    cfg = {"steps": steps, "batch_size": 8, "lr": 1e-2, "warmup": 2, "checkpoint_every": 5, "log_every": 1, "seed": 3,
-           "device": "cpu", **kw.pop("cfg", {})}
-    spec = {"encoder": {"name": "hash", "params": {}}, "llm": {"name": "x", "params": {}},
-            "bridge": {"name": "noise", "params": {"noise_variance": 0.01}}, "corpus": {"name": "fake", "params": {}}}
+    cfg = {
+        "steps": steps,
+        "batch_size": 8,
+        "lr": 1e-2,
+        "warmup": 2,
+        "checkpoint_every": 5,
+        "log_every": 1,
+        "seed": 3,
+        "device": "cpu",
+        **kw.pop("cfg", {}),
+    }
+    spec = {
+        "encoder": {"name": "hash", "params": {}},
+        "llm": {"name": "x", "params": {}},
+        "bridge": {"name": "noise", "params": {"noise_variance": 0.01}},
+        "corpus": {"name": "fake", "params": {}},
+    }
     torch.manual_seed(0)
-    lm = HFCausalLM(gpt2_dir, template="{audio} {instruction}\nAnswer:", lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]})
-    return train(HashEncoder(), lm, build("bridge", "noise", noise_variance=0.01), kw.pop("records", CORPUS), out, TrainConfig(**cfg),
-                 mapper=kw.pop("mapper", MAPPER), spec=spec, progress=False, **kw)
+    lm = HFCausalLM(
+        gpt2_dir, template="{audio} {instruction}\nAnswer:", lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]}
+    )
+    return train(
+        HashEncoder(),
+        lm,
+        build("bridge", "noise", noise_variance=0.01),
+        kw.pop("records", CORPUS),
+        out,
+        TrainConfig(**cfg),
+        mapper=kw.pop("mapper", MAPPER),
+        spec=spec,
+        progress=False,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +147,9 @@ def test_overwrite_with_a_context_too_short_keeps_the_checkpoint(gpt2_dir, train
 def test_train_resume_with_overwrite_is_refused_before_anything(tmp_path):
     (tmp_path / "ck").mkdir()
     (tmp_path / "ck" / "config.json").write_text(json.dumps({"format": "mats-bench/checkpoint", "step": 7}))
-    res, said = _cli("train", "--output", str(tmp_path / "ck"), "--resume", "--overwrite", "--steps", "2", "--device", "cpu")
+    res, said = _cli(
+        "train", "--output", str(tmp_path / "ck"), "--resume", "--overwrite", "--steps", "2", "--device", "cpu"
+    )
     _one_error_line(res, said, "--resume and --overwrite")
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["config.json"]
 
@@ -208,7 +238,12 @@ def test_a_file_name_that_is_not_utf8_is_written_and_read_back(tmp_path):
 
     name = os.fsdecode(b"caf\xe9-\xff.wav")  # a Latin-1 file name on a UTF-8 system: lone surrogates
     w = SamplesWriter(tmp_path / "samples.jsonl")
-    w.write([{"task": "t", "id": name, "prediction": "p", "references": ["é"]}, {"task": "t", "id": "ok", "prediction": "q"}])
+    w.write(
+        [
+            {"task": "t", "id": name, "prediction": "p", "references": ["é"]},
+            {"task": "t", "id": "ok", "prediction": "q"},
+        ]
+    )
     w.close()
     rows = read_samples(tmp_path / "samples.jsonl")
     assert [r["id"] for r in rows] == [name, "ok"] and rows[0]["references"] == ["é"]
@@ -224,9 +259,25 @@ def test_a_run_with_one_bad_file_records_its_error_and_scores_the_rest(tmp_path)
         sf.write(tmp_path / f"{n}.wav", _tone(), SR)
     sf.write(tmp_path / "b.wav", np.full(SR * 2, 1e30, dtype=np.float32), SR, subtype="FLOAT")
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps({"id": n, "audio": f"{n}.wav", "label": "dog" if n != "c" else "cat"}) + "\n" for n in "abc"))
-    res, said = _cli("run", "--tasks", "jsonl", "--set", f"task.path={manifest}", "--set", "task.task_kind=classification",
-                     "--bridge", "noise", "--no-reference", "--device", "cpu", "-o", str(tmp_path / "out"))
+    manifest.write_text(
+        "".join(json.dumps({"id": n, "audio": f"{n}.wav", "label": "dog" if n != "c" else "cat"}) + "\n" for n in "abc")
+    )
+    res, said = _cli(
+        "run",
+        "--tasks",
+        "jsonl",
+        "--set",
+        f"task.path={manifest}",
+        "--set",
+        "task.task_kind=classification",
+        "--bridge",
+        "noise",
+        "--no-reference",
+        "--device",
+        "cpu",
+        "-o",
+        str(tmp_path / "out"),
+    )
     assert res.exit_code == 0, said
     rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out" / "samples.jsonl").read_text().splitlines())}
     assert rows["b"]["prediction"] is None and "not finite" in rows["b"]["error"]
@@ -242,7 +293,9 @@ def trap_package(tmp_path, monkeypatch):
     mark = tmp_path / "imported"
     for init in (root / "trap33" / "__init__.py", root / "trap33" / "inner" / "__init__.py"):
         init.write_text(f"open({str(mark)!r}, 'a').write({init.parent.name!r})\n")
-    (root / "trap33" / "inner" / "corpus.jsonl").write_text(json.dumps({"text": "t", "instruction": "i", "answer": "a"}) + "\n")
+    (root / "trap33" / "inner" / "corpus.jsonl").write_text(
+        json.dumps({"text": "t", "instruction": "i", "answer": "a"}) + "\n"
+    )
     (root / "trapmod33.py").write_text(f"open({str(mark)!r}, 'a').write('mod')\n")
     monkeypatch.syspath_prepend(str(root))
     yield root, mark
@@ -250,8 +303,13 @@ def trap_package(tmp_path, monkeypatch):
         __import__("sys").modules.pop(name, None)
 
 
-@pytest.mark.parametrize("value, rel", [("pkg:trap33.inner/corpus.jsonl", "trap33/inner/corpus.jsonl"),
-                                        ("pkg:trap33/inner/corpus.jsonl", "trap33/inner/corpus.jsonl")])
+@pytest.mark.parametrize(
+    "value, rel",
+    [
+        ("pkg:trap33.inner/corpus.jsonl", "trap33/inner/corpus.jsonl"),
+        ("pkg:trap33/inner/corpus.jsonl", "trap33/inner/corpus.jsonl"),
+    ],
+)
 def test_pkg_paths_resolve_without_importing(trap_package, value, rel):
     from mats_core.registry.presets import resolve_path
 
@@ -260,9 +318,16 @@ def test_pkg_paths_resolve_without_importing(trap_package, value, rel):
     assert not mark.exists(), "resolving a pkg: path imported the package"
 
 
-@pytest.mark.parametrize("value, why", [("pkg:trapmod33/x.jsonl", "not a package"), ("pkg:nosuch33.sub/x", "not installed"),
-                                        ("pkg:trap33.nosuch/x", "not installed"), ("pkg:../etc/x", "not a package name"),
-                                        ("pkg:trap33/../../x", "outside")])
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ("pkg:trapmod33/x.jsonl", "not a package"),
+        ("pkg:nosuch33.sub/x", "not installed"),
+        ("pkg:trap33.nosuch/x", "not installed"),
+        ("pkg:../etc/x", "not a package name"),
+        ("pkg:trap33/../../x", "outside"),
+    ],
+)
 def test_bad_pkg_paths_are_refused_without_importing(trap_package, value, why):
     from mats_core.registry.presets import resolve_path
 
@@ -292,8 +357,11 @@ def test_output_that_is_not_a_directory_is_one_error_line(tmp_path, target, comm
     out = {"file": tmp_path / "afile", "devnull": "/dev/null", "under_file": tmp_path / "afile" / "sub"}[target]
     grid = tmp_path / "grid.yaml"
     grid.write_text("tasks: [tiny-classify]\ngrid:\n  - bridge: noise\n")
-    args = {"run": [*RUN, "-o", str(out)], "train": ["train", "--steps", "1", "--device", "cpu", "--output", str(out)],
-            "sweep": ["sweep", str(grid), "-o", str(out)]}[command]
+    args = {
+        "run": [*RUN, "-o", str(out)],
+        "train": ["train", "--steps", "1", "--device", "cpu", "--output", str(out)],
+        "sweep": ["sweep", str(grid), "-o", str(out)],
+    }[command]
     res, said = _cli(*args)
     _one_error_line(res, said, str(out), "--output")
     assert (tmp_path / "afile").read_text() == "keep me"
@@ -303,7 +371,9 @@ def test_read_only_output_is_one_error_line(tmp_path, monkeypatch):
     """A read-only directory (as a non-root user would meet it; root is let through by the kernel)."""
     (tmp_path / "ro").mkdir()
     real = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p).startswith(str(tmp_path / "ro")) else real(p, mode, **kw))
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: False if str(p).startswith(str(tmp_path / "ro")) else real(p, mode, **kw)
+    )
     res, said = _cli(*RUN, "-o", str(tmp_path / "ro" / "out"))
     _one_error_line(res, said, "not writable")
     assert list((tmp_path / "ro").iterdir()) == []
@@ -316,9 +386,15 @@ def test_empty_registry_file_is_not_a_traceback(tmp_path):
     assert "tiny+tiny" in checkpoint_sets(tmp_path / "empty.yaml") and cli_defaults(tmp_path / "empty.yaml")["encoder"]
 
 
-@pytest.mark.parametrize("args, fragment", [(("--limit", "inf"), "--limit must be a finite"),
-                                            (("--seed", str(2**64 + 1)), "run.seed"), (("--seed", "-1"), "run.seed"),
-                                            (("--set", "run.seed=99999999999999999999"), "run.seed")])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("--limit", "inf"), "--limit must be a finite"),
+        (("--seed", str(2**64 + 1)), "run.seed"),
+        (("--seed", "-1"), "run.seed"),
+        (("--set", "run.seed=99999999999999999999"), "run.seed"),
+    ],
+)
 def test_out_of_range_numbers_are_one_error_line(tmp_path, args, fragment):
     res, said = _cli(*RUN, "-o", str(tmp_path / "out"), *args)
     _one_error_line(res, said, fragment)
@@ -419,7 +495,11 @@ def test_official_layout_file_names_stay_inside_the_data_root(tmp_path, name, da
     from mats_core import build
 
     root = _dataset(tmp_path, f"make_{dataset}")
-    csv_path = root / "esc50" / "meta" / "esc50.csv" if dataset == "esc50" else root / "clotho" / "clotho_captions_evaluation.csv"
+    csv_path = (
+        root / "esc50" / "meta" / "esc50.csv"
+        if dataset == "esc50"
+        else root / "clotho" / "clotho_captions_evaluation.csv"
+    )
     lines = csv_path.read_text().splitlines()
     first = lines[1].split(",", 1)
     lines[1] = f"{name},{first[1]}"
@@ -438,14 +518,19 @@ def test_duplicate_keys_in_a_json_line_are_refused(tmp_path):
 
 
 # -- 7. options accepted and ignored, runs that succeed empty ---------------------------------------
-@pytest.mark.parametrize("args, fragment", [
-    (("--tasks", ""), "--tasks is empty"), (("--tasks", " , "), "--tasks is empty"),
-    (("--bridge", "noise,noise"), "--bridge names noise twice"), (("--tasks", "tiny-qa,tiny-qa"), "--tasks names tiny-qa twice"),
-    (("--checkpoint", ""), "--checkpoint '' names no checkpoint"),
-    (("--bridge", "noise,santa", "--reference-row", "nosuch"), "--reference-row 'nosuch' names no row"),
-    (("--set", "bridge.lam=1", "--set", "bridge.lam.x=2"), "cannot also hold keys"),
-    (("--set", "llm.lora.r=4", "--set", "llm.lora=8"), "would drop them"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("--tasks", ""), "--tasks is empty"),
+        (("--tasks", " , "), "--tasks is empty"),
+        (("--bridge", "noise,noise"), "--bridge names noise twice"),
+        (("--tasks", "tiny-qa,tiny-qa"), "--tasks names tiny-qa twice"),
+        (("--checkpoint", ""), "--checkpoint '' names no checkpoint"),
+        (("--bridge", "noise,santa", "--reference-row", "nosuch"), "--reference-row 'nosuch' names no row"),
+        (("--set", "bridge.lam=1", "--set", "bridge.lam.x=2"), "cannot also hold keys"),
+        (("--set", "llm.lora.r=4", "--set", "llm.lora=8"), "would drop them"),
+    ],
+)
 def test_empty_or_ignored_run_options_are_refused(tmp_path, args, fragment):
     base = ["run", "--no-reference", "--limit", "2", "--device", "cpu", "-o", str(tmp_path / "out")]
     if "--tasks" not in args:
@@ -457,13 +542,17 @@ def test_empty_or_ignored_run_options_are_refused(tmp_path, args, fragment):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("grid, fragment", [
-    ("grid: []\n", "grid"), ("grid:\n  - bridge: santa\n    params: {lam: []}\n", "an empty list sweeps nothing"),
-    ("grid:\n  - bridge: santa\n    params: {lam: [0.5, 0.5]}\n", "listed twice"),
-    ("seeds: [0, 0]\ngrid:\n  - bridge: noise\n", "listed twice"),
-    ("grid:\n  - bridge: noise\n  - bridge: noise\n", "repeats a point"),
-    ("tasks: []\ngrid:\n  - bridge: noise\n", "tasks"),
-])
+@pytest.mark.parametrize(
+    "grid, fragment",
+    [
+        ("grid: []\n", "grid"),
+        ("grid:\n  - bridge: santa\n    params: {lam: []}\n", "an empty list sweeps nothing"),
+        ("grid:\n  - bridge: santa\n    params: {lam: [0.5, 0.5]}\n", "listed twice"),
+        ("seeds: [0, 0]\ngrid:\n  - bridge: noise\n", "listed twice"),
+        ("grid:\n  - bridge: noise\n  - bridge: noise\n", "repeats a point"),
+        ("tasks: []\ngrid:\n  - bridge: noise\n", "tasks"),
+    ],
+)
 def test_empty_or_duplicate_sweep_grids_are_refused(tmp_path, grid, fragment):
     from mats_core.bench.sweep_spec import load_spec
 
@@ -514,18 +603,25 @@ def test_crop_chunks_runs_through_the_cli(tmp_path):
 TEMPLATE = "{audio} {instruction}\nAnswer:"
 
 
-@pytest.mark.parametrize("lora, fragment", [({"r": -1, "target_modules": ["c_attn"]}, "llm.lora.r"),
-                                            ({"r": 4.5, "target_modules": ["c_attn"]}, "llm.lora.r"),
-                                            ({"r": "four", "target_modules": ["c_attn"]}, "llm.lora.r"),
-                                            ({"rank": 4, "target_modules": ["c_attn"]}, "unknown setting 'llm.lora.rank'"),
-                                            ({"r": 4, "alpha": -2, "target_modules": ["c_attn"]}, "llm.lora.alpha"),
-                                            ({"r": 4, "dropout": 1.5, "target_modules": ["c_attn"]}, "llm.lora.dropout")])
+@pytest.mark.parametrize(
+    "lora, fragment",
+    [
+        ({"r": -1, "target_modules": ["c_attn"]}, "llm.lora.r"),
+        ({"r": 4.5, "target_modules": ["c_attn"]}, "llm.lora.r"),
+        ({"r": "four", "target_modules": ["c_attn"]}, "llm.lora.r"),
+        ({"rank": 4, "target_modules": ["c_attn"]}, "unknown setting 'llm.lora.rank'"),
+        ({"r": 4, "alpha": -2, "target_modules": ["c_attn"]}, "llm.lora.alpha"),
+        ({"r": 4, "dropout": 1.5, "target_modules": ["c_attn"]}, "llm.lora.dropout"),
+    ],
+)
 def test_bad_lora_settings_are_refused_before_the_model_loads(gpt2_dir, lora, fragment, monkeypatch):
     import transformers
 
     from mats_core.hf import HFCausalLM
 
-    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: pytest.fail("the model loaded"))
+    monkeypatch.setattr(
+        transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: pytest.fail("the model loaded")
+    )
     with pytest.raises(MatsError, match=fragment.replace(".", r"\.")):
         HFCausalLM(gpt2_dir, template=TEMPLATE, lora=lora)
 
@@ -538,8 +634,19 @@ def test_lora_targets_that_match_nothing_name_the_modules(gpt2_dir):
 
 
 def test_mapper_heads_must_divide_the_width(tmp_path):
-    res, said = _cli("train", "--steps", "1", "--device", "cpu", "--output", str(tmp_path / "ck"),
-                     "--set", "mapper.width=30", "--set", "mapper.heads=4")
+    res, said = _cli(
+        "train",
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+        "--output",
+        str(tmp_path / "ck"),
+        "--set",
+        "mapper.width=30",
+        "--set",
+        "mapper.heads=4",
+    )
     _one_error_line(res, said, "mapper", "heads", "30")
     assert not (tmp_path / "ck").exists()
 

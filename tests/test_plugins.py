@@ -1,4 +1,5 @@
 """Plugin loading: entry points, isolation of broken plugins, filters, conflicts, presets."""
+
 import json
 import os
 import subprocess
@@ -122,9 +123,21 @@ def test_missing_plugin_gives_install_hint(tmp_path):
 def _pip_target(tmp_path, name):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-         "--target", str(target), str(FIXTURES / name)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "--target",
+            str(target),
+            str(FIXTURES / name),
+        ],
+        check=True,
+        capture_output=True,
     )
     return target
 
@@ -135,7 +148,13 @@ def test_third_party_package_installed_with_pip(tmp_path):
     good = _pip_target(tmp_path / "a", "mats-example-plugin")
     bad = _pip_target(tmp_path / "b", "mats-broken-plugin")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(good), str(bad)])}
-    out = subprocess.run([sys.executable, "-m", "mats_core.cli", "plugins", "--json"], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mats_core.cli", "plugins", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert rows["example"]["source"] == "third-party" and rows["example"]["status"] == "ok"
     assert rows["example"]["package"] == "mats-example-plugin"

@@ -7,6 +7,7 @@ exception, and never a silently dropped field (what was given is in the result, 
 Example counts are kept small (the whole file runs in well under a minute); a failure prints
 the smallest input Hypothesis found, which belongs in tests/test_bad_inputs_r2.py as a case.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,10 +26,18 @@ from mats_core import MatsError
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ident = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32),
-                    st.text(max_size=12))
-yaml_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(ident, inner, max_size=3)),
-                           max_leaves=8)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(max_size=12),
+)
+yaml_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(ident, inner, max_size=3)),
+    max_leaves=8,
+)
 junk_text = st.text(max_size=200)
 
 
@@ -54,8 +63,10 @@ def _refused_or(fn, *args, **kw):
 def test_set_values_are_kept_or_refused(pairs):
     from mats_core.cli.main import parse_sets
 
-    items = [f"{'.'.join(path)}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
-             for path, value in pairs]
+    items = [
+        f"{'.'.join(path)}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+        for path, value in pairs
+    ]
     out = _refused_or(parse_sets, items)
     keys = [tuple(path) for path, _ in pairs]
     clash = any(a != b and a[: len(b)] == b for a in keys for b in keys)  # a.b=1 and a.b.c=2
@@ -97,23 +108,49 @@ def test_registry_files_are_read_or_refused(text):
 
 
 @FAST
-@given(st.dictionaries(st.sampled_from(["tiny", "x", "y"]), st.fixed_dictionaries(
-    {"plugin": st.sampled_from(["tiny-clap", "noise"])}, optional={"params": st.dictionaries(ident, scalars, max_size=3)}),
-    max_size=3))
+@given(
+    st.dictionaries(
+        st.sampled_from(["tiny", "x", "y"]),
+        st.fixed_dictionaries(
+            {"plugin": st.sampled_from(["tiny-clap", "noise"])},
+            optional={"params": st.dictionaries(ident, scalars, max_size=3)},
+        ),
+        max_size=3,
+    )
+)
 def test_registry_presets_keep_every_param(table):
     from mats_core.registry.presets import _read_registry
 
     presets = _read_registry(_write(yaml.safe_dump({"bridge": table}), "reg.yaml"))
     for name, body in table.items():
-        assert presets["bridge"][name].plugin == body["plugin"] and presets["bridge"][name].params == body.get("params", {})
+        assert presets["bridge"][name].plugin == body["plugin"] and presets["bridge"][name].params == body.get(
+            "params", {}
+        )
 
 
 @FAST
-@given(st.one_of(junk_text, yaml_values.map(yaml.safe_dump),
-                 st.fixed_dictionaries({"tasks": st.lists(ident, max_size=2),
-                                        "grid": st.lists(st.fixed_dictionaries({"bridge": ident}, optional={
-                                            "params": st.dictionaries(ident, st.one_of(scalars, st.lists(scalars, max_size=3)), max_size=2)}),
-                                            max_size=3)}).map(yaml.safe_dump)))
+@given(
+    st.one_of(
+        junk_text,
+        yaml_values.map(yaml.safe_dump),
+        st.fixed_dictionaries(
+            {
+                "tasks": st.lists(ident, max_size=2),
+                "grid": st.lists(
+                    st.fixed_dictionaries(
+                        {"bridge": ident},
+                        optional={
+                            "params": st.dictionaries(
+                                ident, st.one_of(scalars, st.lists(scalars, max_size=3)), max_size=2
+                            )
+                        },
+                    ),
+                    max_size=3,
+                ),
+            }
+        ).map(yaml.safe_dump),
+    )
+)
 def test_grid_files_are_read_or_refused(text):
     from mats_core.bench.sweep_spec import load_spec
 
@@ -131,10 +168,16 @@ def test_grid_files_are_read_or_refused(text):
 
 
 @FAST
-@given(st.one_of(junk_text, yaml_values.map(yaml.safe_dump),
-                 st.fixed_dictionaries({"tasks": st.dictionaries(ident, st.dictionaries(ident, scalars, max_size=2), max_size=3)},
-                                       optional={"bridges": st.lists(ident, max_size=3), "run": st.dictionaries(ident, scalars, max_size=2)}
-                                       ).map(yaml.safe_dump)))
+@given(
+    st.one_of(
+        junk_text,
+        yaml_values.map(yaml.safe_dump),
+        st.fixed_dictionaries(
+            {"tasks": st.dictionaries(ident, st.dictionaries(ident, scalars, max_size=2), max_size=3)},
+            optional={"bridges": st.lists(ident, max_size=3), "run": st.dictionaries(ident, scalars, max_size=2)},
+        ).map(yaml.safe_dump),
+    )
+)
 def test_suite_files_are_read_or_refused(text):
     from mats_core.config.suites import load_suite
 
@@ -145,12 +188,17 @@ def test_suite_files_are_read_or_refused(text):
 
 
 # -- corpus JSONL, manifests -------------------------------------------------------------------------
-record = st.dictionaries(st.sampled_from(["text", "instruction", "answer", "task", "task_token"]), st.one_of(st.text(max_size=10), scalars),
-                         max_size=5)
+record = st.dictionaries(
+    st.sampled_from(["text", "instruction", "answer", "task", "task_token"]),
+    st.one_of(st.text(max_size=10), scalars),
+    max_size=5,
+)
 
 
 @FAST
-@given(st.lists(st.one_of(record.map(json.dumps), junk_text.map(lambda t: t.replace("\n", " "))), min_size=0, max_size=5))
+@given(
+    st.lists(st.one_of(record.map(json.dumps), junk_text.map(lambda t: t.replace("\n", " "))), min_size=0, max_size=5)
+)
 def test_corpus_files_are_read_or_refused(lines):
     from mats_core.corpus import load_corpus
 
@@ -173,8 +221,11 @@ def test_corpus_bytes_are_read_or_refused(data):
     _refused_or(load_corpus, str(_write(data, "c.jsonl")))
 
 
-manifest_line = st.dictionaries(st.sampled_from(["id", "audio", "instruction", "references", "label", "answer", "split", "meta", "refrences"]),
-                                st.one_of(st.text(max_size=8), scalars, st.lists(st.text(max_size=6), max_size=3)), max_size=5)
+manifest_line = st.dictionaries(
+    st.sampled_from(["id", "audio", "instruction", "references", "label", "answer", "split", "meta", "refrences"]),
+    st.one_of(st.text(max_size=8), scalars, st.lists(st.text(max_size=6), max_size=3)),
+    max_size=5,
+)
 
 
 @FAST
@@ -227,8 +278,12 @@ def test_esc50_metadata_is_read_or_refused(rows):
     (root / "esc50" / "meta").mkdir(parents=True)
     (root / "esc50" / "audio").mkdir()
     buf = io.StringIO()
-    csv.writer(buf).writerows([["filename", "fold", "target", "category", "esc10", "src_file", "take"],
-                               *[[n, f, {"dog": 0, "rain": 10, "": 3}[c], c, "True", 1, "A"] for n, f, c in rows]])
+    csv.writer(buf).writerows(
+        [
+            ["filename", "fold", "target", "category", "esc10", "src_file", "take"],
+            *[[n, f, {"dog": 0, "rain": 10, "": 3}[c], c, "True", 1, "A"] for n, f, c in rows],
+        ]
+    )
     (root / "esc50" / "meta" / "esc50.csv").write_text(buf.getvalue())
     task = _refused_or(build, "task", "esc50", data_root=str(root))
     samples = task and _refused_or(task.samples)

@@ -1,5 +1,6 @@
 """The plugin contract: built-in plugins use only the documented public core names, every
 optional member the core reads is declared, and the API reference lists the public modules."""
+
 import ast
 import importlib
 import re
@@ -49,7 +50,9 @@ def test_public_modules_declare_all_and_are_documented():
     for module in mats_core.PUBLIC_MODULES:
         names = importlib.import_module(module).__all__
         assert names and all(hasattr(importlib.import_module(module), n) for n in names), module
-        assert f"`{module}`" in api or f"::: {module}" in api, f"{module} is public but docs/reference/api.md does not list it"
+        assert f"`{module}`" in api or f"::: {module}" in api, (
+            f"{module} is public but docs/reference/api.md does not list it"
+        )
 
 
 def test_every_optional_member_the_core_reads_is_declared():
@@ -58,10 +61,16 @@ def test_every_optional_member_the_core_reads_is_declared():
     for path in (ROOT / "mats_core").rglob("*.py"):
         read |= set(re.findall(r'capability\([\w.]+, "(\w+)"', path.read_text()))
     assert read and read <= declared, f"read but not declared in mats_core.capabilities.OPTIONAL: {read - declared}"
-    bypass = [f"{path.name}: getattr(..., {name!r})" for path in (ROOT / "mats_core").rglob("*.py")
-              if path.name != "capabilities.py" and path.parent.name != "testing"  # the conformance checks inspect members on purpose
-              for name in re.findall(r'getattr\((?:[\w.]*\.)?(?:bridge|encoder|llm|task|metric|corpus), "(\w+)"', path.read_text())
-              if name in declared]
+    bypass = [
+        f"{path.name}: getattr(..., {name!r})"
+        for path in (ROOT / "mats_core").rglob("*.py")
+        if path.name != "capabilities.py"
+        and path.parent.name != "testing"  # the conformance checks inspect members on purpose
+        for name in re.findall(
+            r'getattr\((?:[\w.]*\.)?(?:bridge|encoder|llm|task|metric|corpus), "(\w+)"', path.read_text()
+        )
+        if name in declared
+    ]
     assert not bypass, f"optional members read around capability() (its None-means-absent rule skipped): {bypass}"
     api = (ROOT / "docs" / "reference" / "api.md").read_text()
     missing = [f"{kind}.{name}" for kind, members in OPTIONAL.items() for name in members if f"`{name}`" not in api]

@@ -1,4 +1,5 @@
 """The paper recipes are valid user registries: every preset resolves and its params validate."""
+
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,12 @@ def test_recipe_presets_validate(recipe):
     for kind in ("bridge", "llm"):
         for name in raw.get(kind, {}):
             assert resolved_params(kind, name, registry=recipe)["params"]
-    sets = [tok for line in recipe.read_text().splitlines() for tok in line.split() if "=" in tok and tok.count(".") >= 1 and not tok.startswith("-")]
+    sets = [
+        tok
+        for line in recipe.read_text().splitlines()
+        for tok in line.split()
+        if "=" in tok and tok.count(".") >= 1 and not tok.startswith("-")
+    ]
     parsed = parse_sets([s for s in sets if s.split("=")[0].split(".")[0] in {"train", "mapper", "run", "encoder"}])
     from mats_core.model.mapper import MapperConfig
     from mats_core.train.trainer import TrainConfig

@@ -1,4 +1,5 @@
 """Results files (atomic, torn-line tolerant) and the audio front end (errors per file)."""
+
 import json
 
 import numpy as np

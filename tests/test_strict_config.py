@@ -1,5 +1,6 @@
 """One error contract, no silent config (issues 11.3/11.4, 12.9): every user mistake is one
 ``error:`` line, exit 2, no traceback, before a model loads or anything is written."""
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,10 @@ RUN_CASES = [
     (["--device", "bogus"], "--device 'bogus': not a device."),
     (["--encoder", "lain"], "unknown encoder 'lain'; did you mean 'laion'?"),
     (["--llm", "tinny"], "unknown llm 'tinny'; did you mean 'tiny'?"),
-    (["--set", "task.splt=val"], "no task of this run (tiny-caption, tiny-classify, tiny-qa) takes 'splt'; did you mean 'split'?"),
+    (
+        ["--set", "task.splt=val"],
+        "no task of this run (tiny-caption, tiny-classify, tiny-qa) takes 'splt'; did you mean 'split'?",
+    ),
     (["--set", "task.bogus=1"], "no task of this run (tiny-caption, tiny-classify, tiny-qa) takes 'bogus'"),
     (["--set", "task.split=sideways"], "task 'tiny-caption': param 'split': Input should be 'test' or 'val'"),
     (["--set", "foo.bar=1"], "--set foo.*: unknown kind 'foo'"),
@@ -63,8 +67,14 @@ RUN_CASES = [
     (["--set", "encoder.bogus=1"], "encoder 'tiny': unknown param 'bogus'"),
     (["--set", "decoding.bogus=1"], "unknown setting 'decoding.bogus'"),
     (["--set", "decoding.num_beam=2"], "unknown setting 'decoding.num_beam'; did you mean 'num_beams'?"),
-    (["--set", "decoding.max_new_tokens=-5"], "setting 'decoding.max_new_tokens': Input should be greater than or equal to 1 (got -5)"),
-    (["--set", "run.crop=sideways"], "setting 'run.crop': Input should be 'center', 'random' or 'chunks' (got 'sideways')"),
+    (
+        ["--set", "decoding.max_new_tokens=-5"],
+        "setting 'decoding.max_new_tokens': Input should be greater than or equal to 1 (got -5)",
+    ),
+    (
+        ["--set", "run.crop=sideways"],
+        "setting 'run.crop': Input should be 'center', 'random' or 'chunks' (got 'sideways')",
+    ),
     (["--set", "run.memory_sise=9"], "unknown setting 'run.memory_sise'; did you mean 'memory_size'?"),
     (["--set", "bridge.lam=0.5"], "bridge 'none': unknown param 'lam' (--set bridge.* goes to every bridge of the run"),
     (["--set", "bridge.lam=5", "--bridge", "santa"], "bridge 'santa': param 'lam'"),
@@ -120,13 +130,16 @@ def test_train_missing_encoder_weights_is_one_error_line(tmp_path, built):
     assert "llm" not in built and not out.exists()
 
 
-@pytest.mark.parametrize("text,message", [
-    ("- a\n- b\n", "the top level must be a mapping of sections"),
-    ("encoder: [a, b]\n", "section 'encoder' must be a mapping of preset name"),
-    ("bridge:\n  x: [santa]\n", "bridge preset 'x'"),
-    ("checkpoints: [a, b]\n", "checkpoints must be a mapping of '<encoder>+<llm>' -> directory"),
-    ("checkpoints: {tiny+tiny: [a]}\n", "checkpoints must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("- a\n- b\n", "the top level must be a mapping of sections"),
+        ("encoder: [a, b]\n", "section 'encoder' must be a mapping of preset name"),
+        ("bridge:\n  x: [santa]\n", "bridge preset 'x'"),
+        ("checkpoints: [a, b]\n", "checkpoints must be a mapping of '<encoder>+<llm>' -> directory"),
+        ("checkpoints: {tiny+tiny: [a]}\n", "checkpoints must be a mapping"),
+    ],
+)
 def test_malformed_registry_files(tmp_path, built, text, message):
     reg = tmp_path / "reg.yaml"
     reg.write_text(text)
@@ -136,14 +149,23 @@ def test_malformed_registry_files(tmp_path, built, text, message):
     assert not built
 
 
-@pytest.mark.parametrize("text,message", [
-    ("tasks: [tiny-qa\ngrid: {", "is not valid YAML"),
-    ("- 1\n", "expected a mapping"),
-    ("tasks: [tiny-qa]\nrun: {crop: sideways}\ngrid: [{bridge: none}]\n", "run: setting 'run.crop': Input should be 'center', 'random' or 'chunks'"),
-    ("tasks: [tiny-qa]\nrun: {decoding: {max_new_tokens: 0}}\ngrid: [{bridge: none}]\n", "setting 'decoding.max_new_tokens'"),
-    ("tasks: [tiny-qa]\nrun: {device: gpu}\ngrid: [{bridge: none}]\n", "run.device 'gpu': not a device"),
-    ("tasks: [tiny-qa]\ngrid: [{bridge: none}]\nseed: [1]\n", "unknown key 'seed'; did you mean 'seeds'?"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("tasks: [tiny-qa\ngrid: {", "is not valid YAML"),
+        ("- 1\n", "expected a mapping"),
+        (
+            "tasks: [tiny-qa]\nrun: {crop: sideways}\ngrid: [{bridge: none}]\n",
+            "run: setting 'run.crop': Input should be 'center', 'random' or 'chunks'",
+        ),
+        (
+            "tasks: [tiny-qa]\nrun: {decoding: {max_new_tokens: 0}}\ngrid: [{bridge: none}]\n",
+            "setting 'decoding.max_new_tokens'",
+        ),
+        ("tasks: [tiny-qa]\nrun: {device: gpu}\ngrid: [{bridge: none}]\n", "run.device 'gpu': not a device"),
+        ("tasks: [tiny-qa]\ngrid: [{bridge: none}]\nseed: [1]\n", "unknown key 'seed'; did you mean 'seeds'?"),
+    ],
+)
 def test_malformed_sweep_grids(tmp_path, built, text, message):
     grid = tmp_path / "grid.yaml"
     grid.write_text(text)
@@ -171,13 +193,18 @@ def test_plugins_raise_the_public_error_type():
 
 def test_decoding_is_typed_and_kept_as_given():
     assert check_decoding({"num_beams": 4, "do_sample": False}) == {"num_beams": 4, "do_sample": False}
-    for bad, message in [({"top_p": 1.5}, "decoding.top_p"), ({"max_new_token": 3}, "did you mean 'max_new_tokens'?"),
-                         ({"num_beams": "many"}, "decoding.num_beams")]:
+    for bad, message in [
+        ({"top_p": 1.5}, "decoding.top_p"),
+        ({"max_new_token": 3}, "did you mean 'max_new_tokens'?"),
+        ({"num_beams": "many"}, "decoding.num_beams"),
+    ]:
         with pytest.raises(MatsError, match=message):
             check_decoding(bad)
     assert "num_return_sequences" not in DecodingConfig.model_fields  # would break the one-row-per-sample contract
     run = mats_core.run.harness.RunConfig(decoding={"max_new_tokens": 9})
-    assert run.model_dump()["decoding"] == {"max_new_tokens": 9}  # the config (and its fingerprint) holds only what was set
+    assert run.model_dump()["decoding"] == {
+        "max_new_tokens": 9
+    }  # the config (and its fingerprint) holds only what was set
 
 
 def test_one_formatter_names_the_key_and_the_closest_match():
@@ -192,15 +219,23 @@ def test_one_formatter_names_the_key_and_the_closest_match():
 
 def test_task_params_reach_only_their_task():
     tasks = ["tiny-qa", "tiny-classify"]
-    assert split_task_params({}, tasks, None, {"tiny-qa": {"split": "val"}}) == {"tiny-qa": {"split": "val"}, "tiny-classify": {}}
+    assert split_task_params({}, tasks, None, {"tiny-qa": {"split": "val"}}) == {
+        "tiny-qa": {"split": "val"},
+        "tiny-classify": {},
+    }
     both = split_task_params({"limit": 3, "data_root": "/x"}, tasks, None, {"tiny-qa": {"limit": 1}})
-    assert both == {"tiny-qa": {"limit": 3}, "tiny-classify": {"limit": 3}}  # --set wins over a suite; data_root: taken by none
+    assert both == {
+        "tiny-qa": {"limit": 3},
+        "tiny-classify": {"limit": 3},
+    }  # --set wins over a suite; data_root: taken by none
     with pytest.raises(MatsError, match="param 'split': Input should be 'test' or 'val'"):
         split_task_params({}, tasks, None, {"tiny-qa": {"split": "train"}})
     from mats_core.run.harness import params_for_task
 
     assert params_for_task({"tiny-qa": {"split": "val"}}, "tiny-classify", tasks, None) == {}
-    assert params_for_task({"split": "val", "data_root": "/x"}, "tiny-qa", tasks, None) == {"split": "val"}  # old flat configs
+    assert params_for_task({"split": "val", "data_root": "/x"}, "tiny-qa", tasks, None) == {
+        "split": "val"
+    }  # old flat configs
 
 
 def test_config_refusal_names_the_keys_that_differ(tmp_path):
@@ -223,8 +258,10 @@ def test_config_refusal_names_the_keys_that_differ(tmp_path):
 @pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
 def test_a_suites_task_params_reach_their_task_in_a_real_run(tmp_path):
     suite = tmp_path / "suite.yaml"
-    suite.write_text("bridges: [noise]\ntasks: {tiny-qa: {split: val}, tiny-classify: {}}\nrun: {limit: 2, batch_size: 2}\n"
-                     "decoding: {max_new_tokens: 4}\nreference: false\n")
+    suite.write_text(
+        "bridges: [noise]\ntasks: {tiny-qa: {split: val}, tiny-classify: {}}\nrun: {limit: 2, batch_size: 2}\n"
+        "decoding: {max_new_tokens: 4}\nreference: false\n"
+    )
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["run", "--suite", str(suite), "--device", "cpu", "--output", str(out)])
     assert res.exit_code == 0, res.output

@@ -1,5 +1,6 @@
 """The shipped tiny CLAP: loads offline and fast, embeds, keeps a real modality gap; and the
 quick `tiny build` pipeline runs end to end."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,9 @@ def test_embeds_any_length_deterministically(encoder):
     assert torch.allclose(encoder.embed_audio(longer), a, atol=1e-4)
     assert encoder.embed_audio(wav[:, :20000]).shape == (2, encoder.dim)
     t = encoder.embed_text(["a dog barks twice.", "rain falls softly with wind in the background."])
-    assert t.shape == (2, encoder.dim) and torch.equal(t, encoder.embed_text(["a dog barks twice.",
-                                                                             "rain falls softly with wind in the background."]))
+    assert t.shape == (2, encoder.dim) and torch.equal(
+        t, encoder.embed_text(["a dog barks twice.", "rain falls softly with wind in the background."])
+    )
     with pytest.raises(ValueError, match="waveforms"):
         encoder.embed_audio(wav[0])
 

@@ -1,5 +1,6 @@
 """The tiny world's LM: the shipped weights load through the one HF wrapper, speak the world's
 language in the MATS prompt format, keep their recorded perplexity, and retrain deterministically."""
+
 from __future__ import annotations
 
 import hashlib

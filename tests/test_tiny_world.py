@@ -1,4 +1,5 @@
 """The tiny world's generator, texts and splits: determinism, distinctness, held-out pairs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,7 +32,7 @@ def test_render_shape_level_and_no_clipping():
 def test_splits_use_disjoint_seeds():
     seeds = {split: {s.seed for s in data.make_scenes(split, 50)} for split in data.SPLITS}
     for i, a in enumerate(data.SPLITS):
-        for b in data.SPLITS[i + 1:]:
+        for b in data.SPLITS[i + 1 :]:
             assert not seeds[a] & seeds[b], (a, b)
 
 
@@ -48,12 +49,24 @@ def test_class_signatures_are_distinct():
     """A nearest-centroid classifier on crude spectral features, fitted on 3 clips per class,
     tells the 48 classes apart far above chance (0.02) across clips that vary in pitch,
     timbre, count and level (0.67 measured; a learnt classifier on log-mel gets about 0.9)."""
-    feats = {c: [_features(render(Scene((Source(c, 2 if c in COUNTABLE else None,
-                                                loudness=("quiet", "normal", "loud")[i % 3]),), seed=1000 * k + i)))
-                  for i in range(6)] for k, c in enumerate(CLASSES)}
+    feats = {
+        c: [
+            _features(
+                render(
+                    Scene(
+                        (Source(c, 2 if c in COUNTABLE else None, loudness=("quiet", "normal", "loud")[i % 3]),),
+                        seed=1000 * k + i,
+                    )
+                )
+            )
+            for i in range(6)
+        ]
+        for k, c in enumerate(CLASSES)
+    }
     centroids = np.stack([np.mean(f[:3], 0) for f in feats.values()])
-    correct = sum(int(np.argmin(((centroids - x) ** 2).sum(1)) == k)
-                  for k, f in enumerate(feats.values()) for x in f[3:])
+    correct = sum(
+        int(np.argmin(((centroids - x) ** 2).sum(1)) == k) for k, f in enumerate(feats.values()) for x in f[3:]
+    )
     assert correct / (3 * len(CLASSES)) >= 0.6
     assert len(CLASSES) >= 48
 
@@ -70,8 +83,12 @@ def test_five_distinct_references_per_test_clip():
         refs = text.captions(s, k=5, omit=0.0)  # question-training text: nothing left out
         for src in s.sources:  # every full caption states the counts it must
             if src.cls in COUNTABLE:
-                words = {1: ("once", "one", "single"), 2: ("twice", "two"), 3: ("three", "thrice"),
-                         0: ("repeated", "over and over", "again", "several", "many")}[src.count]
+                words = {
+                    1: ("once", "one", "single"),
+                    2: ("twice", "two"),
+                    3: ("three", "thrice"),
+                    0: ("repeated", "over and over", "again", "several", "many"),
+                }[src.count]
                 assert all(any(w in r.lower() for w in words) for r in refs), refs
 
 
@@ -165,15 +182,18 @@ def test_task_scores_count_errors_as_failures():
     import mats_core
 
     task = mats_core.build("task", "tiny-classify", limit=4)
-    rows = [{"id": s.id, "prediction": s.label, "references": [], "label": s.label, "error": None}
-            for s in task.samples()]
+    rows = [
+        {"id": s.id, "prediction": s.label, "references": [], "label": s.label, "error": None} for s in task.samples()
+    ]
     assert task.score(rows)["accuracy_exact"] == 1.0
     rows[0] = {**rows[0], "error": "RuntimeError: boom"}  # a crashed sample is a wrong answer
     scores = task.score(rows)
     assert scores["accuracy_exact"] == 0.75 and scores["errors"] == 1 and scores["n"] == 4
     qa = mats_core.build("task", "tiny-qa", limit=3)
-    rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "label": None, "error": None}
-            for s in qa.samples()]
+    rows = [
+        {"id": s.id, "prediction": s.references[0], "references": s.references, "label": None, "error": None}
+        for s in qa.samples()
+    ]
     scores = qa.score(rows)
     assert scores["n"] == 3 and scores["accuracy"] == 1.0
     kinds = [s.meta["question_kind"] for s in qa.samples()]
@@ -196,7 +216,14 @@ def test_samples_render_their_own_scene_lazily_or_at_once(kind):
     scenes = data.make_scenes("test")
     for a, b in zip(lazy, eager, strict=True):
         assert (a.id, a.instruction, a.sample_rate, a.references, a.label, a.labels, a.meta) == (
-            b.id, b.instruction, b.sample_rate, b.references, b.label, b.labels, b.meta)
+            b.id,
+            b.instruction,
+            b.sample_rate,
+            b.references,
+            b.label,
+            b.labels,
+            b.meta,
+        )
         scene = scenes[int(a.id.rsplit("-", 1)[1])]
         assert a.meta["scene"] == scene.to_dict()
         assert np.array_equal(a.audio, render(scene)) and np.array_equal(b.audio, render(scene)) and a.rendered
@@ -227,11 +254,17 @@ def test_tasks_share_one_metric_object_per_process(monkeypatch):
     built = []
     real = mats_core.registry.presets.build
     monkeypatch.setattr(mats_core.scoring, "_METRICS", {})  # the public scoring helper keeps them
-    monkeypatch.setattr(mats_core.registry.presets, "build", lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw))
+    monkeypatch.setattr(
+        mats_core.registry.presets,
+        "build",
+        lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw),
+    )
     for _ in range(2):
         task = tasks.TinyTask("tiny-qa", "qa", limit=2)
-        rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "error": None}
-                for s in task.samples()]
+        rows = [
+            {"id": s.id, "prediction": s.references[0], "references": s.references, "error": None}
+            for s in task.samples()
+        ]
         assert task.score(rows)["accuracy"] == 1.0
     assert built == ["qa"]
 

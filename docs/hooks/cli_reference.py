@@ -6,6 +6,7 @@ reference cannot drift from the code. Uses only click's public introspection API
 (``get_params``, ``get_help_record``, ``list_commands``). Any failure stops the build: a
 silently empty reference would be worse than none.
 """
+
 from __future__ import annotations
 
 import os

@@ -15,6 +15,7 @@ The statistics say how far audio embeddings sit from their captions' and in what
 
 Everything is computed on L2-normalised embeddings made exactly as ``run`` makes them.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -35,7 +36,9 @@ def paired_embeddings(pipe: Any, samples: Sequence[Any], cfg: Any) -> tuple[Any,
 
     samples = [s for s in samples if s.references]
     if not samples:
-        raise MatsError("gap: the task has no samples with reference captions; use a captioning task (e.g. tiny-caption)")
+        raise MatsError(
+            "gap: the task has no samples with reference captions; use a captioning task (e.g. tiny-caption)"
+        )
     chunks, kept = [], []
     for b0 in range(0, len(samples), cfg.bridge_block):
         block = samples[b0 : b0 + cfg.bridge_block]
@@ -51,7 +54,9 @@ def paired_embeddings(pipe: Any, samples: Sequence[Any], cfg: Any) -> tuple[Any,
     return torch.cat(chunks), text, captions, [s.label for s in kept]
 
 
-def gap_statistics(audio: Any, text: Any, captions: Sequence[str], labels: Sequence[Any] | None = None, seed: int = 0) -> dict[str, Any]:
+def gap_statistics(
+    audio: Any, text: Any, captions: Sequence[str], labels: Sequence[Any] | None = None, seed: int = 0
+) -> dict[str, Any]:
     """The statistics of the module docstring (all floats); ``audio``/``text`` are unit rows."""
     import torch
 
@@ -104,15 +109,21 @@ def probe(a: Any, t: Any, labels: Sequence[Any] | None, seed: int = 0) -> dict[s
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(t[train] @ w + b, y[train]) + 1e-3 * (w ** 2).sum()
+        loss = torch.nn.functional.cross_entropy(t[train] @ w + b, y[train]) + 1e-3 * (w**2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
     with torch.no_grad():
-        acc = {m: float(((x[test] @ w + b).argmax(1) == y[test]).double().mean()) for m, x in (("text", t), ("audio", a))}
-    return {"probe_text_accuracy": acc["text"], "probe_audio_accuracy": acc["audio"],
-            "probe_transfer_gap": acc["text"] - acc["audio"], "probe_labels": source}
+        acc = {
+            m: float(((x[test] @ w + b).argmax(1) == y[test]).double().mean()) for m, x in (("text", t), ("audio", a))
+        }
+    return {
+        "probe_text_accuracy": acc["text"],
+        "probe_audio_accuracy": acc["audio"],
+        "probe_transfer_gap": acc["text"] - acc["audio"],
+        "probe_labels": source,
+    }
 
 
 def _clusters(x: Any, k: int, seed: int) -> Any:
@@ -129,8 +140,16 @@ def _clusters(x: Any, k: int, seed: int) -> Any:
     return torch.cdist(x, centres).argmin(1)
 
 
-def bridge_outputs(names: Sequence[str], audio: Any, text: Any, bank: Any, registry: str | None, *, seed: int,
-                   params: dict | None = None) -> dict[str, tuple[str, Any]]:
+def bridge_outputs(
+    names: Sequence[str],
+    audio: Any,
+    text: Any,
+    bank: Any,
+    registry: str | None,
+    *,
+    seed: int,
+    params: dict | None = None,
+) -> dict[str, tuple[str, Any]]:
     """Per bridge: (what its points are, [N, d]). ``noise`` shows its TRAINING input (noisy text):
     its inference is the identity. A bridge with the audio-statistics capability gets this audio."""
     import torch
@@ -155,8 +174,10 @@ def bridge_outputs(names: Sequence[str], audio: Any, text: Any, bank: Any, regis
 
 def bridge_cosines(text: Any, audio: Any, outputs: dict[str, tuple[str, Any]]) -> dict[str, dict[str, float]]:
     before = float((audio.double() * text.double()).sum(-1).mean())
-    return {n: {"before": before, "after": float((pts.double() * text.double()).sum(-1).mean()), "points": what}
-            for n, (what, pts) in outputs.items()}
+    return {
+        n: {"before": before, "after": float((pts.double() * text.double()).sum(-1).mean()), "points": what}
+        for n, (what, pts) in outputs.items()
+    }
 
 
 def draw(audio: Any, text: Any, panels: dict[str, tuple[str, Any]], path: Any, title: str) -> None:
@@ -189,8 +210,14 @@ def draw(audio: Any, text: Any, panels: dict[str, tuple[str, Any]], path: Any, t
     plt.close(fig)
 
 
-def measure(encoder_name: str, tasks: Sequence[str], corpus: str = "tiny", bridges: Sequence[str] = DEFAULT_BRIDGES,
-            registry: str | None = None, options: dict | None = None) -> dict[str, Any]:
+def measure(
+    encoder_name: str,
+    tasks: Sequence[str],
+    corpus: str = "tiny",
+    bridges: Sequence[str] = DEFAULT_BRIDGES,
+    registry: str | None = None,
+    options: dict | None = None,
+) -> dict[str, Any]:
     """The whole command: per task, statistics + bridge cosines (+ a figure if ``figure`` is set).
 
     ``options``: limit, memory_size, seed, device, figure (a path, or a dict task -> path),
@@ -199,19 +226,35 @@ def measure(encoder_name: str, tasks: Sequence[str], corpus: str = "tiny", bridg
 
     o = options or {}
     pipe, cfg = _pipeline(encoder_name, registry, o)
-    bank = pipe.memory_bank({"name": corpus, "params": o.get("corpus", {})}, o.get("memory_size", 5172), o.get("seed", 0)) if bridges else None
-    report: dict[str, Any] = {"encoder": pipe.spec["encoder"], "corpus": corpus, "memory_size": None if bank is None else int(bank.shape[0]),
-                              "tasks": {}}
+    bank = (
+        pipe.memory_bank({"name": corpus, "params": o.get("corpus", {})}, o.get("memory_size", 5172), o.get("seed", 0))
+        if bridges
+        else None
+    )
+    report: dict[str, Any] = {
+        "encoder": pipe.spec["encoder"],
+        "corpus": corpus,
+        "memory_size": None if bank is None else int(bank.shape[0]),
+        "tasks": {},
+    }
     for name in tasks:
         audio, text, captions, labels = task_embeddings(pipe, name, registry, cfg, o)
         entry = gap_statistics(audio, text, captions, labels, o.get("seed", 0))
         if bridges:
-            outputs = bridge_outputs(bridges, audio, text, bank.to(audio.device), registry, seed=o.get("seed", 0), params=o.get("bridge"))
+            outputs = bridge_outputs(
+                bridges, audio, text, bank.to(audio.device), registry, seed=o.get("seed", 0), params=o.get("bridge")
+            )
             entry["bridges"] = bridge_cosines(text, audio, outputs)
             figure = o.get("figure")
             path = figure.get(name) if isinstance(figure, dict) else (figure if name == tasks[0] else None)
             if path:
-                draw(audio, text, outputs, Path(path), f"{encoder_name} encoder, {name}, 2-D PCA: text vs what each bridge feeds the mapper")
+                draw(
+                    audio,
+                    text,
+                    outputs,
+                    Path(path),
+                    f"{encoder_name} encoder, {name}, 2-D PCA: text vs what each bridge feeds the mapper",
+                )
                 entry["figure"] = str(path)
         report["tasks"][name] = entry
     return report
@@ -229,21 +272,37 @@ def _pipeline(encoder_name: str, registry: str | None, o: dict) -> tuple[Any, An
     from mats_core.registry.presets import accepted_params, build
     from mats_core.run.harness import Pipeline, RunConfig
 
-    params = {**accepted_params("encoder", encoder_name, {"device": o.get("device", "cpu")}, registry), **o.get("encoder", {})}
+    params = {
+        **accepted_params("encoder", encoder_name, {"device": o.get("device", "cpu")}, registry),
+        **o.get("encoder", {}),
+    }
     encoder = build("encoder", encoder_name, registry, **params)
     pipe = Pipeline(encoder, None, {"encoder": {"name": encoder_name, "params": params}}, registry)
     return pipe, RunConfig(seed=o.get("seed", 0))
 
 
-def noise_variance_from(encoder: Any, encoder_spec: dict, task: str, registry: str | None, task_params: dict | None = None,
-                        limit: int | None = None) -> tuple[float, dict[str, Any]]:
+def noise_variance_from(
+    encoder: Any,
+    encoder_spec: dict,
+    task: str,
+    registry: str | None,
+    task_params: dict | None = None,
+    limit: int | None = None,
+) -> tuple[float, dict[str, Any]]:
     """``--set bridge.noise_variance=auto``: E||a - t||^2 / dim on a paired task the user names."""
     from mats_core.run.harness import Pipeline, RunConfig
 
     pipe = Pipeline(encoder, None, {"encoder": encoder_spec}, registry)
-    audio, text, captions, _ = task_embeddings(pipe, task, registry, RunConfig(), {"task": task_params or {}, "limit": limit})
+    audio, text, captions, _ = task_embeddings(
+        pipe, task, registry, RunConfig(), {"task": task_params or {}, "limit": limit}
+    )
     value = float(((audio.double() - text.double()) ** 2).sum(-1).mean() / audio.shape[1])
-    return value, {"task": task, "task_params": dict(task_params or {}), "clips": int(audio.shape[0]), "gap_variance": value}
+    return value, {
+        "task": task,
+        "task_params": dict(task_params or {}),
+        "clips": int(audio.shape[0]),
+        "gap_variance": value,
+    }
 
 
 def as_rich_table(report: dict) -> Any:
@@ -260,8 +319,13 @@ def as_rich_table(report: dict) -> Any:
         table.add_row(key, *[_num(report["tasks"][n].get(key)) for n in names])
     table.add_row("probe labels", *[str(report["tasks"][n].get("probe_labels")) for n in names])
     for b in first.get("bridges", {}):
-        table.add_row(f"cos to caption: {b}", *[f"{_num(e['bridges'][b]['before'])} -> {_num(e['bridges'][b]['after'])}"
-                                              for e in report["tasks"].values()])
+        table.add_row(
+            f"cos to caption: {b}",
+            *[
+                f"{_num(e['bridges'][b]['before'])} -> {_num(e['bridges'][b]['after'])}"
+                for e in report["tasks"].values()
+            ],
+        )
     return table
 
 

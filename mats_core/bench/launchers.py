@@ -11,6 +11,7 @@ Each job gets a log folder of its own, ``<output>/jobs/<job id>/`` (submitit's s
 stderr, pickles and, on Slurm, the sbatch file), and ``<output>/jobs.json`` says which job
 ran which point and how it ended.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,14 +30,18 @@ class LauncherConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: Literal["local", "submitit"] = "local"
-    cluster: Literal["auto", "slurm", "local", "debug"] = "auto"  # auto: Slurm when `srun` is on PATH, else local processes
+    cluster: Literal["auto", "slurm", "local", "debug"] = (
+        "auto"  # auto: Slurm when `srun` is on PATH, else local processes
+    )
     partition: str | None = None
     gpus_per_node: int | None = Field(None, ge=0)
     cpus_per_task: int | None = Field(None, ge=1)
     mem_gb: float | None = Field(None, gt=0)
     timeout_min: int = Field(24 * 60, ge=1)  # submitit's own defaults (2 min local, 5 min Slurm) kill real points
     array_parallelism: int | None = Field(None, ge=1)  # Slurm: at most this many points run at once (--array=0-N%P)
-    setup: list[str] = Field(default_factory=list)  # shell lines the sbatch script runs first (module load, activate a venv)
+    setup: list[str] = Field(
+        default_factory=list
+    )  # shell lines the sbatch script runs first (module load, activate a venv)
     slurm: dict[str, Any] = Field(default_factory=dict)  # any other sbatch option, e.g. {account: lab, qos: high}
     wait: bool = True  # False: submit, write jobs.json and return; a rerun collects the finished points
 
@@ -51,16 +56,27 @@ def launcher_config(grid_block: dict | None, **options: Any) -> LauncherConfig:
     try:
         return LauncherConfig(**{**(grid_block or {}), **given})
     except ValidationError as exc:
-        raise MatsError(f"launcher: {format_errors(exc, 'launcher.', LauncherConfig.model_fields, noun='setting')}") from None
+        raise MatsError(
+            f"launcher: {format_errors(exc, 'launcher.', LauncherConfig.model_fields, noun='setting')}"
+        ) from None
 
 
 def executor_parameters(cfg: LauncherConfig, name: str = "mats-sweep") -> dict[str, Any]:
     """``AutoExecutor.update_parameters`` keywords: the generic ones (every cluster) and the
     ``slurm_``-prefixed ones (ignored by the local executors)."""
-    generic = {"name": name, "timeout_min": cfg.timeout_min, "gpus_per_node": cfg.gpus_per_node,
-               "cpus_per_task": cfg.cpus_per_task, "mem_gb": cfg.mem_gb}
-    slurm = {"slurm_partition": cfg.partition, "slurm_array_parallelism": cfg.array_parallelism,
-             "slurm_setup": cfg.setup or None, "slurm_additional_parameters": cfg.slurm or None}
+    generic = {
+        "name": name,
+        "timeout_min": cfg.timeout_min,
+        "gpus_per_node": cfg.gpus_per_node,
+        "cpus_per_task": cfg.cpus_per_task,
+        "mem_gb": cfg.mem_gb,
+    }
+    slurm = {
+        "slurm_partition": cfg.partition,
+        "slurm_array_parallelism": cfg.array_parallelism,
+        "slurm_setup": cfg.setup or None,
+        "slurm_additional_parameters": cfg.slurm or None,
+    }
     return {k: v for k, v in {**generic, **slurm}.items() if v is not None}
 
 
@@ -105,8 +121,12 @@ def plan(spec: Any, output: Path) -> list[Point]:
     """Every (checkpoint set, seed, point) of the grid, in the order the local launcher runs them."""
     from mats_core.bench.sweep_spec import point_name
 
-    return [Point(ci, seed, bridge, params, output / f"ckpt{ci}" / f"seed{seed}" / point_name(bridge, params))
-            for ci in range(len(spec.checkpoints)) for seed in spec.seeds for bridge, params in spec.points()]
+    return [
+        Point(ci, seed, bridge, params, output / f"ckpt{ci}" / f"seed{seed}" / point_name(bridge, params))
+        for ci in range(len(spec.checkpoints))
+        for seed in spec.seeds
+        for bridge, params in spec.points()
+    ]
 
 
 def point_rows(res: Any, point: Point) -> list[dict[str, Any]]:
@@ -117,14 +137,35 @@ def point_rows(res: Any, point: Point) -> list[dict[str, Any]]:
     for task, metrics in res.results.items():
         for metric, value in metrics.items():
             ci = cis.get(task, {}).get(metric) or {}
-            rows.append({"bridge": point.bridge, **{f"param.{k}": v for k, v in point.params.items()}, "checkpoint": point.checkpoint,
-                         "seed": point.seed, "task": task, "kind": kinds.get(task, ""), "metric": metric, "value": value,
-                         "headline": metric in (heads.get(task) or [metric]), "ci_low": ci.get("low"), "ci_high": ci.get("high")})
+            rows.append(
+                {
+                    "bridge": point.bridge,
+                    **{f"param.{k}": v for k, v in point.params.items()},
+                    "checkpoint": point.checkpoint,
+                    "seed": point.seed,
+                    "task": task,
+                    "kind": kinds.get(task, ""),
+                    "metric": metric,
+                    "value": value,
+                    "headline": metric in (heads.get(task) or [metric]),
+                    "ci_low": ci.get("low"),
+                    "ci_high": ci.get("high"),
+                }
+            )
     return rows
 
 
-def run_point(*, grid: dict, registry: str | None, checkpoint: int, seed: int, bridge: str, params: dict,
-              output: str, overwrite: bool = False) -> str:
+def run_point(
+    *,
+    grid: dict,
+    registry: str | None,
+    checkpoint: int,
+    seed: int,
+    bridge: str,
+    params: dict,
+    output: str,
+    overwrite: bool = False,
+) -> str:
     """One grid point in its own process: what a submitit job runs. Plain arguments only (the
     grid as a dict), so the job pickles by reference to this function. Returns results.json."""
     from mats_core.bench.runner import find_checkpoints, paired_checkpoint
@@ -139,8 +180,16 @@ def run_point(*, grid: dict, registry: str | None, checkpoint: int, seed: int, b
     ckpts = find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)
     pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, spec.run.get("device", "auto"))
     cfg = RunConfig(**{**spec.run, "seed": seed})
-    evaluate(pipe, paired_checkpoint(ckpts, bridge, params, registry), bridge, spec.tasks, out, cfg,
-             bridge_params=params, overwrite=overwrite)
+    evaluate(
+        pipe,
+        paired_checkpoint(ckpts, bridge, params, registry),
+        bridge,
+        spec.tasks,
+        out,
+        cfg,
+        bridge_params=params,
+        overwrite=overwrite,
+    )
     return str(out / "results.json")
 
 
@@ -188,8 +237,15 @@ def finished(point: Point, spec: Any) -> bool:
     return not res.partial and res.config.get("tasks") == list(spec.tasks) and res.config.get("run") == recorded
 
 
-def run_submitit(spec: Any, output: Path, *, registry: str | None, overwrite: bool, launcher: LauncherConfig,
-                 log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+def run_submitit(
+    spec: Any,
+    output: Path,
+    *,
+    registry: str | None,
+    overwrite: bool,
+    launcher: LauncherConfig,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
     """Submit every unfinished point as one job, wait (unless ``launcher.wait`` is off), then
     write the sweep's outputs from the finished points. Raises MatsError naming the points that
     are missing (their log folders included) after the outputs of the others are written."""
@@ -205,20 +261,40 @@ def run_submitit(spec: Any, output: Path, *, registry: str | None, overwrite: bo
         log(f"submitting 0 of {len(points)} points ({len(points)} finished)")
     if todo:
         executor = make_executor(launcher, output / "jobs")
-        queued = {p.label: (p, job) for p in todo if (job := book.queued(p.label, executor.cluster, output / "jobs")) is not None}
+        queued = {
+            p.label: (p, job)
+            for p in todo
+            if (job := book.queued(p.label, executor.cluster, output / "jobs")) is not None
+        }
         fresh = [p for p in todo if p.label not in queued]
-        log(f"submitting {len(fresh)} of {len(points)} points ({len(points) - len(todo)} finished, {len(queued)} still queued or running)")
+        log(
+            f"submitting {len(fresh)} of {len(points)} points ({len(points) - len(todo)} finished, {len(queued)} still queued or running)"
+        )
         if fresh:
             grid = spec.model_dump()
             with executor.batch():  # one Slurm array job (array_parallelism caps how many run at once)
-                jobs = [executor.submit(run_point, grid=grid, registry=registry, checkpoint=p.checkpoint, seed=p.seed,
-                                        bridge=p.bridge, params=dict(p.params), output=str(p.out), overwrite=overwrite) for p in fresh]
+                jobs = [
+                    executor.submit(
+                        run_point,
+                        grid=grid,
+                        registry=registry,
+                        checkpoint=p.checkpoint,
+                        seed=p.seed,
+                        bridge=p.bridge,
+                        params=dict(p.params),
+                        output=str(p.out),
+                        overwrite=overwrite,
+                    )
+                    for p in fresh
+                ]
             for p, job in zip(fresh, jobs):
                 book.submitted(p.label, job, executor.cluster)
             queued.update((p.label, (p, job)) for p, job in zip(fresh, jobs))
         book.save()
         if not launcher.wait:
-            log(f"{len(queued)} job(s) listed in {output / 'jobs.json'}; rerun the same command to collect the finished points")
+            log(
+                f"{len(queued)} job(s) listed in {output / 'jobs.json'}; rerun the same command to collect the finished points"
+            )
             return []
         for label, (_, job) in queued.items():
             book.wait(label, job, log)
@@ -260,5 +336,8 @@ def _encoder(spec: Any, registry: str | None) -> Any:
     ck = spec.checkpoints[0]
     cfg = read_config(find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)["noise"])
     enc = cfg["encoder"]
-    params = {**enc.get("params", {}), **accepted_params("encoder", enc["name"], {"device": spec.run.get("device", "auto")}, registry)}
+    params = {
+        **enc.get("params", {}),
+        **accepted_params("encoder", enc["name"], {"device": spec.run.get("device", "auto")}, registry),
+    }
     return build("encoder", enc["name"], registry, **params)

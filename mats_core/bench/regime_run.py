@@ -19,6 +19,7 @@ task whose samples have audio, unless ``text_only``) and the encoder:
 The bank is the run's (:func:`mats_core.corpus.memory_bank_draw` with the run's seed and size,
 embedded by ``Pipeline.memory_bank``), plus the oracle additions when ``run.oracle_*`` is set.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -30,8 +31,15 @@ KS = (1, 5, 10)
 MAX_CLIPS = 2000
 
 
-def measure_regime(*, encoder: str, corpus: str, task: str | None, heldout: str | None = None,
-                   registry: str | None = None, options: dict | None = None) -> dict[str, Any]:
+def measure_regime(
+    *,
+    encoder: str,
+    corpus: str,
+    task: str | None,
+    heldout: str | None = None,
+    registry: str | None = None,
+    options: dict | None = None,
+) -> dict[str, Any]:
     """The report of the module docstring; ``options``: the ``--set`` kinds (corpus, task, heldout,
     encoder, bridge, run) and memory_size, seed, limit, near_bleu, text_only, bound, device."""
     from mats_core.corpus import load_corpus, memory_bank_draw
@@ -40,7 +48,9 @@ def measure_regime(*, encoder: str, corpus: str, task: str | None, heldout: str 
 
     o = options or {}
     if (task is None) == (heldout is None):
-        raise MatsError("regime: name exactly one of --task (a caption task) or --heldout (a corpus of held-out captions)")
+        raise MatsError(
+            "regime: name exactly one of --task (a caption task) or --heldout (a corpus of held-out captions)"
+        )
     corpus_spec = {"name": corpus, "params": o.get("corpus", {})}
     _, records = load_corpus(corpus, registry, **corpus_spec["params"])
     size, seed = o.get("memory_size", 5172), o.get("seed", 0)
@@ -51,12 +61,22 @@ def measure_regime(*, encoder: str, corpus: str, task: str | None, heldout: str 
     settings = oracle_settings(o.get("run", {}))
     extra = oracle_texts(samples, task_obj, settings, seed) if settings else []
     report: dict[str, Any] = {
-        "corpus": corpus_spec, "task": task, "heldout": heldout, "memory_size": len(bank), "seed": seed,
+        "corpus": corpus_spec,
+        "task": task,
+        "heldout": heldout,
+        "memory_size": len(bank),
+        "seed": seed,
         **({"oracle_bank": {**settings, "added": len(extra)}} if settings else {}),
-        "text": text_regime(bank=bank + extra, references=refs, corpus=[r["text"] for r in records],
-                            near_bleu=o.get("near_bleu", NEAR_BLEU)),
+        "text": text_regime(
+            bank=bank + extra,
+            references=refs,
+            corpus=[r["text"] for r in records],
+            near_bleu=o.get("near_bleu", NEAR_BLEU),
+        ),
     }
-    has_audio = any(getattr(s, "audio", None) is not None and not (isinstance(s.audio, str) and not s.audio) for s in samples)
+    has_audio = any(
+        getattr(s, "audio", None) is not None and not (isinstance(s.audio, str) and not s.audio) for s in samples
+    )
     if o.get("text_only") or heldout or not has_audio:
         report["audio"] = None
         return report
@@ -84,12 +104,15 @@ def _references(task: str | None, heldout: str | None, registry: str | None, o: 
     task_obj = build("task", task, registry, **accepted_params("task", task, o.get("task", {}), registry))
     samples = [s for s in limited(list(task_obj.samples()), o.get("limit") or MAX_CLIPS) if s.references]
     if not samples:
-        raise MatsError(f"regime: task '{task}' has no samples with reference captions; use a caption task (e.g. tiny-caption)")
+        raise MatsError(
+            f"regime: task '{task}' has no samples with reference captions; use a caption task (e.g. tiny-caption)"
+        )
     return samples, task_obj
 
 
-def _with_audio(encoder_name: str, corpus_spec: dict, samples: list, bank: list[str], *, drawn: int,
-                registry: str | None, o: dict) -> dict[str, Any]:
+def _with_audio(
+    encoder_name: str, corpus_spec: dict, samples: list, bank: list[str], *, drawn: int, registry: str | None, o: dict
+) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
@@ -109,9 +132,12 @@ def _with_audio(encoder_name: str, corpus_spec: dict, samples: list, bank: list[
         ref_means = F.normalize(torch.stack([p.mean(0) for p in ref_rows.split([len(rs) for rs in refs])]), dim=-1)
     near = o.get("near_bleu", NEAR_BLEU)
     out: dict[str, Any] = {
-        "audio": {"clips": len(kept), "raw_norm_mean": float(raw.norm(dim=-1).mean()),
-                  **retrieval_recall(unit, table, bank, refs, near_bleu=near, prefix="audio"),
-                  **retrieval_recall(ref_means.to(table), table, bank, refs, near_bleu=near, prefix="text")},
+        "audio": {
+            "clips": len(kept),
+            "raw_norm_mean": float(raw.norm(dim=-1).mean()),
+            **retrieval_recall(unit, table, bank, refs, near_bleu=near, prefix="audio"),
+            **retrieval_recall(ref_means.to(table), table, bank, refs, near_bleu=near, prefix="text"),
+        },
         "santa": santa_weights(raw, table, registry, o.get("presets", SANTA_PRESETS)),
     }
     out["memory_only_bound_cider"] = _bound(pipe.encoder, bank, refs, o) if o.get("bound", True) else None
@@ -134,8 +160,16 @@ def _raw_audio(pipe: Any, samples: Sequence[Any], cfg: Any) -> tuple[Any, list[i
     return torch.cat(chunks), kept
 
 
-def retrieval_recall(queries: Any, bank: Any, texts: Sequence[str], refs: Sequence[Sequence[str]], *,
-                     near_bleu: float = NEAR_BLEU, ks: Sequence[int] = KS, prefix: str = "audio") -> dict[str, float]:
+def retrieval_recall(
+    queries: Any,
+    bank: Any,
+    texts: Sequence[str],
+    refs: Sequence[Sequence[str]],
+    *,
+    near_bleu: float = NEAR_BLEU,
+    ks: Sequence[int] = KS,
+    prefix: str = "audio",
+) -> dict[str, float]:
     """R@k of unit ``queries`` [N, d] against the unit ``bank`` rows: the share of clips whose k nearest
     bank captions hold a verbatim (``_verbatim_r@k``) or near (``_near_r@k``) match of their references."""
     top = (queries @ bank.T).topk(min(max(ks), bank.shape[0]), dim=1).indices.tolist()
@@ -167,10 +201,14 @@ def santa_weights(raw: Any, bank: Any, registry: str | None, presets: Sequence[s
         s = F.normalize(raw.float(), dim=-1) if p.get("normalize_audio", True) else raw.float()
         norms = s.norm(dim=-1)
         w = torch.softmax(temp * (s.to(bank) @ bank.T).topk(min(k, bank.shape[0]), dim=1).values, dim=1)
-        out[name] = {"lam": lam, "normalize_audio": bool(p.get("normalize_audio", True)), "search": p.get("search"),
-                     "effective_lam": float((lam / (lam + (1 - lam) * norms)).mean()),
-                     "top_weight_mean": float(w.max(1).values.mean()),
-                     "weight_entropy_mean": float(-(w * w.clamp_min(1e-30).log()).sum(1).mean())}
+        out[name] = {
+            "lam": lam,
+            "normalize_audio": bool(p.get("normalize_audio", True)),
+            "search": p.get("search"),
+            "effective_lam": float((lam / (lam + (1 - lam) * norms)).mean()),
+            "top_weight_mean": float(w.max(1).values.mean()),
+            "weight_entropy_mean": float(-(w * w.clamp_min(1e-30).log()).sum(1).mean()),
+        }
     return out
 
 
@@ -178,7 +216,9 @@ def _bound(encoder: Any, bank: list[str], refs: list[list[str]], o: dict) -> flo
     from mats_core.regime import memory_only_bound
     from mats_core.scoring import shared_metric
 
-    return memory_only_bound(encoder=encoder, bank=bank, references=refs, metric=shared_metric(o.get("metric", "caption")))
+    return memory_only_bound(
+        encoder=encoder, bank=bank, references=refs, metric=shared_metric(o.get("metric", "caption"))
+    )
 
 
 def as_rich_table(report: dict) -> Any:
@@ -187,8 +227,14 @@ def as_rich_table(report: dict) -> Any:
 
     what = report["task"] or f"held-out {report['heldout']}"
     oracle = report.get("oracle_bank")
-    label = f" · ORACLE BANK ({', '.join(f'{k} {v}' for k, v in oracle.items() if k != 'added')}, +{oracle['added']})" if oracle else ""
-    table = Table(title=f"retrieval regime · corpus {report['corpus']['name']} · {what} · bank {report['memory_size']} (seed {report['seed']}){label}")
+    label = (
+        f" · ORACLE BANK ({', '.join(f'{k} {v}' for k, v in oracle.items() if k != 'added')}, +{oracle['added']})"
+        if oracle
+        else ""
+    )
+    table = Table(
+        title=f"retrieval regime · corpus {report['corpus']['name']} · {what} · bank {report['memory_size']} (seed {report['seed']}){label}"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in report["text"].items():
@@ -202,7 +248,10 @@ def as_rich_table(report: dict) -> Any:
         table.add_section()
     for name, entry in (report.get("santa") or {}).items():
         table.add_row(f"{name}: effective lam (of {entry['lam']:g})", _num(entry["effective_lam"]))
-        table.add_row(f"{name}: softmax top weight / entropy", f"{entry['top_weight_mean']:.3f} / {entry['weight_entropy_mean']:.2f}")
+        table.add_row(
+            f"{name}: softmax top weight / entropy",
+            f"{entry['top_weight_mean']:.3f} / {entry['weight_entropy_mean']:.2f}",
+        )
     return table
 
 

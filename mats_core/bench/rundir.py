@@ -5,6 +5,7 @@ determine its numbers (not --batch-size or --device): a changed command gets a n
 instead of colliding with the last one, an identical command resumes its own, and
 ``runs/latest`` is a symlink to the newest. An explicit ``--output DIR`` is used as given.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,17 @@ def point_latest(output: Path, root: Path = RUNS) -> None:
     tmp.replace(latest)
 
 
-def write_reference_row(out: Path, name: str, results: dict, config: dict, seed: int, counts: dict[str, int], *,
-                        scored: dict | None = None, resamples: int = 0) -> None:
+def write_reference_row(
+    out: Path,
+    name: str,
+    results: dict,
+    config: dict,
+    seed: int,
+    counts: dict[str, int],
+    *,
+    scored: dict | None = None,
+    resamples: int = 0,
+) -> None:
     """A reference row's own run directory (``results.json``), like every other row's: ``scored``
     (task -> :class:`mats_core.run.reference_row.ZeroShot`) gives its intervals and errors."""
     from mats_core.run.results import RunResults, collect_versions, fingerprint, write_results
@@ -56,10 +66,21 @@ def write_reference_row(out: Path, name: str, results: dict, config: dict, seed:
     config = {"reference": name, **config}
     scored = {t: z for t, z in (scored or {}).items() if z is not None}
     stats = {**describe(resamples, seed), "no_ci": {t: z.no_ci for t, z in scored.items()}}
-    write_results(out / "results.json", RunResults(
-        config=config, versions=collect_versions(), seed=seed, results=results, samples_count=counts,
-        errors_count=sum(z.errors for z in scored.values()), intervals={t: z.intervals for t, z in scored.items()}, stats=stats,
-        fingerprints={"config": fingerprint(config)}, task_kinds={t: "classification" for t in results}))
+    write_results(
+        out / "results.json",
+        RunResults(
+            config=config,
+            versions=collect_versions(),
+            seed=seed,
+            results=results,
+            samples_count=counts,
+            errors_count=sum(z.errors for z in scored.values()),
+            intervals={t: z.intervals for t, z in scored.items()},
+            stats=stats,
+            fingerprints={"config": fingerprint(config)},
+            task_kinds={t: "classification" for t in results},
+        ),
+    )
 
 
 def row_labels(rows: list[tuple[str, dict]], info: dict[str, dict]) -> list[str]:
@@ -83,8 +104,12 @@ def table_footer(rows, kinds, info: dict[str, dict], output: Path, limit: Any, c
     lines += [f"  {m}: {why}" for m, why in METRIC_NOTES.items() if m in shown]
     if limit:
         per = ", ".join(f"{t} {n}" for t, n in counts.items())
-        lines.append(f"--limit {limit}: samples truncated to {per} (not the full test sets; not comparable with full runs)")
-    lines.append(f"table: {output / 'comparison.md'} and {output / 'comparison.json'}; rows: {output}/<row>/results.json")
+        lines.append(
+            f"--limit {limit}: samples truncated to {per} (not the full test sets; not comparable with full runs)"
+        )
+    lines.append(
+        f"table: {output / 'comparison.md'} and {output / 'comparison.json'}; rows: {output}/<row>/results.json"
+    )
     return "\n".join(lines)
 
 
@@ -93,7 +118,12 @@ def key_bridge_params(bridge: str, registry: str | None, overrides: dict) -> dic
     from mats_core.registry.presets import resolved_params
 
     params = resolved_params("bridge", bridge, registry, **overrides)["params"]
-    keep = ("k", "lam", "temperature", "search")  # retrieval noise comes from the checkpoint (results.json: bridge.effective)
+    keep = (
+        "k",
+        "lam",
+        "temperature",
+        "search",
+    )  # retrieval noise comes from the checkpoint (results.json: bridge.effective)
     return {k: v for k, v in params.items() if k in keep}
 
 

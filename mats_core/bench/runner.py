@@ -9,6 +9,7 @@ Under a multi-process launch (``accelerate launch --multi_gpu --num_processes N`
 runs this: each evaluation is sharded, and rank 0 alone shows progress, computes the zero-shot
 reference row and writes the comparison.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,14 +56,25 @@ def find_checkpoints(checkpoint: Path | None, encoder: str, llm: str, registry: 
         return {"clean": checkpoint, "noise": checkpoint}
     found = {k: checkpoint / k for k in ("clean", "noise", "audio") if (checkpoint / k / "config.json").exists()}
     if "noise" not in found and "clean" not in found:
-        raise MatsError(f"{checkpoint}: neither a checkpoint (config.json) nor a set with clean/ and noise/ checkpoints")
+        raise MatsError(
+            f"{checkpoint}: neither a checkpoint (config.json) nor a set with clean/ and noise/ checkpoints"
+        )
     found.setdefault("clean", found.get("noise"))
     found.setdefault("noise", found.get("clean"))
     return found
 
 
-def check_inputs(encoder: str, llm: str, bridges: list[str], tasks: list[str], run_params: dict[str, Any],
-                 overrides: dict[str, dict], *, registry: str | None = None, data_root: Path | None = None) -> tuple[Any, dict]:
+def check_inputs(
+    encoder: str,
+    llm: str,
+    bridges: list[str],
+    tasks: list[str],
+    run_params: dict[str, Any],
+    overrides: dict[str, dict],
+    *,
+    registry: str | None = None,
+    data_root: Path | None = None,
+) -> tuple[Any, dict]:
     """Every name, param and setting of a run, checked before a model loads or the output is
     touched: (RunConfig, task name -> its params)."""
     from pydantic import ValidationError
@@ -80,7 +92,11 @@ def check_inputs(encoder: str, llm: str, bridges: list[str], tasks: list[str], r
         try:
             resolved_params("bridge", b, registry, **overrides.get("bridge", {}))
         except MatsError as exc:
-            many = f" (--set bridge.* goes to every bridge of the run: {', '.join(bridges)}; pass --bridge to pick)" if len(bridges) > 1 else ""
+            many = (
+                f" (--set bridge.* goes to every bridge of the run: {', '.join(bridges)}; pass --bridge to pick)"
+                if len(bridges) > 1
+                else ""
+            )
             raise MatsError(f"{exc}{many}") from None
     shared = dict(overrides.get("task", {}), **({"data_root": str(data_root)} if data_root is not None else {}))
     task_params = {t: p for t, p in split_task_params(shared, tasks, registry, overrides.get("tasks")).items() if p}
@@ -117,7 +133,9 @@ def paired_checkpoint(ckpts: dict[str, Path], bridge: str, params: dict, registr
     from mats_core.capabilities import capability
     from mats_core.registry.presets import accepted_params, build
 
-    pairs = capability(build("bridge", bridge, registry, **accepted_params("bridge", bridge, params, registry)), "pairs_with", "noise")
+    pairs = capability(
+        build("bridge", bridge, registry, **accepted_params("bridge", bridge, params, registry)), "pairs_with", "noise"
+    )
     if pairs not in ("clean", "noise"):
         raise MatsError(f"bridge '{bridge}': pairs_with must be 'clean' or 'noise', got {pairs!r}")
     return ckpts[pairs]
@@ -146,7 +164,9 @@ def run_comparison(
     param and setting is checked before a model loads or the output is touched. Several checkpoint
     sets (training seeds) run one after another, each in ``output/ckpt<i>``, and comparison.json
     aggregates them (mean ± std, per-seed values). ``audio_lms``: a row each (``mats_core.run.audio_lm``)."""
-    cfg, task_params = check_inputs(encoder, llm, bridges, tasks, run_params, overrides, registry=registry, data_root=data_root)
+    cfg, task_params = check_inputs(
+        encoder, llm, bridges, tasks, run_params, overrides, registry=registry, data_root=data_root
+    )
     audio_lms = check_audio_lms(audio_lms or [], registry, overrides.get("audio_lm"))
     from mats_core.registry.presets import build
     from mats_core.run.controls import CONTROLS
@@ -158,12 +178,25 @@ def run_comparison(
     sets = checkpoint if isinstance(checkpoint, list) else [checkpoint]
     controls = list(controls) if controls is not None else (list(CONTROLS) if reference else [])  # asked for: always
     single = len(bridges) == 1 and not reference and not controls and len(sets) == 1 and not audio_lms
-    if not single and reference_row != "noise":  # asked for (the default noise, when absent, is noted in comparison.json)
+    if (
+        not single and reference_row != "noise"
+    ):  # asked for (the default noise, when absent, is noted in comparison.json)
         check_reference_row(reference_row, bridges, controls, reference)
-    all_ckpts = _checked_sets(sets, encoder, llm, bridges, output, single=single, run=(tasks, task_params, cfg, overrides, overwrite), registry=registry)
+    all_ckpts = _checked_sets(
+        sets,
+        encoder,
+        llm,
+        bridges,
+        output,
+        single=single,
+        run=(tasks, task_params, cfg, overrides, overwrite),
+        registry=registry,
+    )
     built = {t: build("task", t, registry, **task_params.get(t, {})) for t in tasks}
     kinds = {t: task.kind for t, task in built.items()}
-    headline = {t: declarations(task)["headline"] for t, task in built.items()}  # what tables show (the tasks' declarations)
+    headline = {
+        t: declarations(task)["headline"] for t, task in built.items()
+    }  # what tables show (the tasks' declarations)
     if not cfg.predict_only:
         check_java(kinds)  # before any model loads or generates, not after all generation
     pipe = Pipeline.from_checkpoint(all_ckpts[0]["noise"], registry, cfg.device, overrides)
@@ -176,7 +209,18 @@ def run_comparison(
             job = _Job(pipe, cfg, tasks, overrides, overwrite, task_params, registry, progress, main, kinds)
             rows = job.rows(ckpts, bridges, where, single, reference, controls) + job.audio_lm_rows(audio_lms, where)
             if not single and main:
-                comps.append(_write_comparison(where, rows, kinds, reference_row, registry=registry, encoder=pipe.encoder, cfg=cfg, about=job.about))
+                comps.append(
+                    _write_comparison(
+                        where,
+                        rows,
+                        kinds,
+                        reference_row,
+                        registry=registry,
+                        encoder=pipe.encoder,
+                        cfg=cfg,
+                        about=job.about,
+                    )
+                )
     if len(comps) > 1:
         _write_seeds(output, comps, sets)
     return [(r.name, r.results) for r in rows], kinds, headline
@@ -187,12 +231,29 @@ def _write_seeds(output: Path, comps: list[dict], sets: list) -> None:
     from mats_core.report.compare import aggregate_seeds
 
     seeds = {**aggregate_seeds(comps), "k": len(comps), "checkpoints": [str(c) for c in sets]}
-    doc = {**comps[0], "rows": {n: {t: {m: a["mean"] for m, a in ms.items()} for t, ms in ts.items()} for n, ts in seeds["aggregate"].items()},
-           "seeds": seeds, "per_checkpoint": [str(output / f"ckpt{i}" / "comparison.json") for i in range(len(comps))]}
+    doc = {
+        **comps[0],
+        "rows": {
+            n: {t: {m: a["mean"] for m, a in ms.items()} for t, ms in ts.items()}
+            for n, ts in seeds["aggregate"].items()
+        },
+        "seeds": seeds,
+        "per_checkpoint": [str(output / f"ckpt{i}" / "comparison.json") for i in range(len(comps))],
+    }
     _write_docs(output, doc)
 
 
-def _checked_sets(sets: list, encoder: str, llm: str, bridges: list[str], output: Path, *, single: bool, run: tuple, registry: str | None) -> list[dict]:
+def _checked_sets(
+    sets: list,
+    encoder: str,
+    llm: str,
+    bridges: list[str],
+    output: Path,
+    *,
+    single: bool,
+    run: tuple,
+    registry: str | None,
+) -> list[dict]:
     """Every checkpoint set found, trained with ``encoder`` + ``llm``, and each row directory
     comparable with what it already holds: all from config.json files, before any model loads."""
     from mats_core.model.pipeline import read_checkpoint_config
@@ -204,7 +265,9 @@ def _checked_sets(sets: list, encoder: str, llm: str, bridges: list[str], output
         for kind, name in (("encoder", encoder), ("llm", llm)):
             trained = trained_with[kind]["name"]
             if trained != name:
-                raise MatsError(f"the checkpoint was trained with {kind} '{trained}', not '{name}': pass --{kind} {trained} or another --checkpoint")
+                raise MatsError(
+                    f"the checkpoint was trained with {kind} '{trained}', not '{name}': pass --{kind} {trained} or another --checkpoint"
+                )
         where = output if len(sets) == 1 else output / f"ckpt{i}"
         for b in bridges:
             ck = paired_checkpoint(ckpts, b, overrides.get("bridge", {}), registry)
@@ -212,7 +275,9 @@ def _checked_sets(sets: list, encoder: str, llm: str, bridges: list[str], output
     return all_ckpts
 
 
-def precheck_output(out: Path, checkpoint: Path, tasks: list[str], task_params: dict, cfg: Any, overwrite: bool) -> None:
+def precheck_output(
+    out: Path, checkpoint: Path, tasks: list[str], task_params: dict, cfg: Any, overwrite: bool
+) -> None:
     """The parts of a run's config known before any model loads, against a run already in ``out``:
     a changed --limit, task or run setting is refused at once (the full check, with the bridge
     and the data, is the harness's once the models are loaded)."""
@@ -225,12 +290,18 @@ def precheck_output(out: Path, checkpoint: Path, tasks: list[str], task_params: 
         held = json.loads(stamp.read_text()).get("config") or {}
     except (OSError, ValueError, AttributeError):
         return  # an unreadable stamp: the harness decides
-    expected = {"checkpoint": str(checkpoint), "tasks": list(tasks), "task_params": dict(task_params),
-                "run": cfg.recorded()}
+    expected = {
+        "checkpoint": str(checkpoint),
+        "tasks": list(tasks),
+        "task_params": dict(task_params),
+        "run": cfg.recorded(),
+    }
     changed = config_diff({k: held.get(k) for k in expected}, expected)
     if changed:
-        raise MatsError(f"{out} holds a run with a different config: config differs: {'; '.join(changed[:8])}; "
-                        "use another --output or pass --overwrite to re-run it")
+        raise MatsError(
+            f"{out} holds a run with a different config: config differs: {'; '.join(changed[:8])}; "
+            "use another --output or pass --overwrite to re-run it"
+        )
 
 
 @dataclass
@@ -252,8 +323,18 @@ class _Job:
     def run(self, ck: Path, bridge: str, out: Path, label: str, params: dict, cfg: Any = None):
         from mats_core.run.harness import evaluate
 
-        return evaluate(self.pipe, ck, bridge, self.tasks, out, cfg or self.cfg, bridge_params=params, overwrite=self.overwrite,
-                        on_progress=self.progress.update(label), task_params=self.task_params)
+        return evaluate(
+            self.pipe,
+            ck,
+            bridge,
+            self.tasks,
+            out,
+            cfg or self.cfg,
+            bridge_params=params,
+            overwrite=self.overwrite,
+            on_progress=self.progress.update(label),
+            task_params=self.task_params,
+        )
 
     def audio_lm_rows(self, names: list[str], output: Path) -> list:
         """One row per audio-supervised model (``mats_core.run.audio_lm``), scored with the run's encoder."""
@@ -263,15 +344,35 @@ class _Job:
         rows = []
         for name in names if self.main else []:  # one process generates an audio LM's row
             out = output / f"{ROW_PREFIX}{name}"
-            res = evaluate_audio_lm(name, self.tasks, out, self.cfg, registry=self.registry, params=self.overrides.get("audio_lm", {}),
-                                    overwrite=self.overwrite, task_params=self.task_params, encoder=self.pipe.encoder,
-                                    encoder_spec=self.pipe.spec["encoder"], on_progress=self.progress.update(name))
+            res = evaluate_audio_lm(
+                name,
+                self.tasks,
+                out,
+                self.cfg,
+                registry=self.registry,
+                params=self.overrides.get("audio_lm", {}),
+                overwrite=self.overwrite,
+                task_params=self.task_params,
+                encoder=self.pipe.encoder,
+                encoder_spec=self.pipe.spec["encoder"],
+                on_progress=self.progress.update(name),
+            )
             label = row_label(name, res.config["audio_lm"]["supervision"])
             rows.append(load_row(label, out, f"audio_lm {name}"))
-            self.about[label] = {"what": f"audio_lm {name}: its own audio encoder and LLM, trained on audio (none of our encoder, bridge or mapper)"}
+            self.about[label] = {
+                "what": f"audio_lm {name}: its own audio encoder and LLM, trained on audio (none of our encoder, bridge or mapper)"
+            }
         return rows
 
-    def rows(self, ckpts: dict[str, Path], bridges: list[str], output: Path, single: bool, reference: bool, controls: list[str]) -> list:
+    def rows(
+        self,
+        ckpts: dict[str, Path],
+        bridges: list[str],
+        output: Path,
+        single: bool,
+        reference: bool,
+        controls: list[str],
+    ) -> list:
         from mats_core.report.compare import Row, load_row
         from mats_core.run.controls import LABELS, control_dir
         from mats_core.run.reference_row import score_zero_shot
@@ -284,26 +385,53 @@ class _Job:
             audio_stats = (res.model_extra or {}).get("bridge_statistics") or {}
             name = f"{b} (unpaired-audio stats)" if audio_stats.get("kind") == "unpaired-audio" else b
             rows.append(load_row(name, out, f"{_short(ck)} · bridge {b}"))
-            self.about[name] = {"checkpoint": _short(ck), "params": key_bridge_params(b, self.registry, self.overrides.get("bridge", {}))}
+            self.about[name] = {
+                "checkpoint": _short(ck),
+                "params": key_bridge_params(b, self.registry, self.overrides.get("bridge", {})),
+            }
         for c in controls:  # same checkpoint (noise) and prompt, bridge noise, audio replaced
             out = control_dir(output, c)
             self.run(ckpts["noise"], "noise", out, LABELS[c], {}, self.cfg.model_copy(update={"control": c}))
             rows.append(load_row(LABELS[c], out, f"{_short(ckpts['noise'])} · bridge noise · audio: {c}"))
-            self.about[LABELS[c]] = {"checkpoint": _short(ckpts["noise"]), "what": f"no-audio control: {c}", "params": {}}
+            self.about[LABELS[c]] = {
+                "checkpoint": _short(ckpts["noise"]),
+                "what": f"no-audio control: {c}",
+                "params": {},
+            }
         if reference:
             tasks = [t for t in self.tasks if self.main and self.kinds[t] == "classification"]
             scored = {t: score_zero_shot(self.pipe, t, self.cfg, self.task_params.get(t, {})) for t in tasks}
             zs = {t: z.metrics for t, z in scored.items() if z is not None}
             if zs:
                 n = {t: int(v.get("n") or 0) for t, v in zs.items()}  # the task's own count of what it scored
-                rows.append(Row("clap-zero-shot", zs, samples=n, limit=self.cfg.limit, source="encoder: audio vs label-text cosine"))
+                rows.append(
+                    Row(
+                        "clap-zero-shot",
+                        zs,
+                        samples=n,
+                        limit=self.cfg.limit,
+                        source="encoder: audio vs label-text cosine",
+                    )
+                )
                 self.about["clap-zero-shot"] = {"what": "the encoder alone: audio vs label-text cosine, no LLM"}
-                write_reference_row(output / "clap-zero-shot", "clap-zero-shot", zs, {"encoder": self.pipe.spec["encoder"], "tasks": list(zs),
-                                    "run": self.cfg.recorded()}, self.cfg.seed, n, scored=scored, resamples=self.cfg.resamples)
+                write_reference_row(
+                    output / "clap-zero-shot",
+                    "clap-zero-shot",
+                    zs,
+                    {"encoder": self.pipe.spec["encoder"], "tasks": list(zs), "run": self.cfg.recorded()},
+                    self.cfg.seed,
+                    n,
+                    scored=scored,
+                    resamples=self.cfg.resamples,
+                )
             if "audio" in ckpts:
                 self.run(ckpts["audio"], "none", output / "mats-audio", "mats-audio", {})
                 rows.append(load_row("mats-audio", output / "mats-audio", f"{_short(ckpts['audio'])} · bridge none"))
-                self.about["mats-audio"] = {"checkpoint": _short(ckpts["audio"]), "what": "trained on audio embeddings", "params": {}}
+                self.about["mats-audio"] = {
+                    "checkpoint": _short(ckpts["audio"]),
+                    "what": "trained on audio embeddings",
+                    "params": {},
+                }
         return rows
 
 
@@ -325,11 +453,23 @@ def comparison_table(title: str, output: Path, rows: list[tuple[str, dict]], kin
     return as_rich(title, doc)
 
 
-def _write_comparison(output: Path, rows: list, kinds: dict, reference: str, *, registry: str | None, encoder: Any, cfg: Any,
-                      about: dict | None = None) -> dict:
+def _write_comparison(
+    output: Path,
+    rows: list,
+    kinds: dict,
+    reference: str,
+    *,
+    registry: str | None,
+    encoder: Any,
+    cfg: Any,
+    about: dict | None = None,
+) -> dict:
     from mats_core.report.compare import comparison
 
-    doc = {**comparison(rows, kinds, reference, registry, encoder=encoder, resamples=cfg.resamples, seed=cfg.seed), "about": about or {}}
+    doc = {
+        **comparison(rows, kinds, reference, registry, encoder=encoder, resamples=cfg.resamples, seed=cfg.seed),
+        "about": about or {},
+    }
     _write_docs(output, doc)
     return doc
 
@@ -359,9 +499,17 @@ class _Progress:
 
         from mats_core.process.quiet import terminal
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), disable=not enabled, console=Console(file=terminal()),
-                                 redirect_stdout=False, redirect_stderr=False)  # third-party noise: mats_core.process.quiet
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            disable=not enabled,
+            console=Console(file=terminal()),
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )  # third-party noise: mats_core.process.quiet
         self.ids: dict[str, Any] = {}
         self.rows, self.tasks = max(rows, 1), max(tasks, 1)
         self.order: list[str] = []  # rows in the order they started
@@ -387,7 +535,10 @@ class _Progress:
                 self.ids[key] = self.progress.add_task(key, total=total)
             self.progress.update(self.ids[key], completed=done)
             self.fraction[key] = done / total if total else 1.0
-            self.progress.update(self.overall, completed=sum(self.fraction.values()),
-                                 description=f"overall: row {k}/{self.rows} {row} · {task}")
+            self.progress.update(
+                self.overall,
+                completed=sum(self.fraction.values()),
+                description=f"overall: row {k}/{self.rows} {row} · {task}",
+            )
 
         return cb

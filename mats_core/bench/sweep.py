@@ -1,5 +1,6 @@
 """``mats-bench sweep GRID.yaml``: one run per grid point (here or as cluster jobs), resumed point by point,
 then the table and plots of :mod:`mats_core.bench.sweep_output`. The grid file: :mod:`mats_core.bench.sweep_spec`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +10,16 @@ from mats_core.bench.sweep_output import _differences, write_outputs
 from mats_core.bench.sweep_spec import SweepSpec, check_spec, point_name
 
 
-def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwrite: bool = False,
-              log: Callable[[str], None] = print, progress: bool = False, *, launcher: Any = None) -> list[dict[str, Any]]:
+def run_sweep(
+    spec: SweepSpec,
+    output: Path,
+    registry: str | None = None,
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+    *,
+    launcher: Any = None,
+) -> list[dict[str, Any]]:
     """Every point of the grid; ``progress`` shows a bar (point k/N, ETA) instead of ``log`` lines.
     ``launcher`` (a mats_core.bench.launchers.LauncherConfig) named ``submitit``: one job per point."""
     from mats_core.bench.launchers import Point, launcher_config, point_rows, run_submitit
@@ -37,9 +46,20 @@ def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwr
                     name = point_name(bridge, params)
                     out = output / f"ckpt{ci}" / f"seed{seed}" / name
                     done = bar.tasks[0].completed if progress else len(rows)
-                    bar.update(bar.task_ids[0], description=f"point {int(done) + 1}/{total} {name} (checkpoint {ci}, seed {seed})") if progress \
-                        else log(f"sweep point {name} (checkpoint {ci}, seed {seed})")
-                    res = evaluate(pipe, paired_checkpoint(ckpts, bridge, params, registry), bridge, spec.tasks, out, cfg, bridge_params=params, overwrite=overwrite)
+                    bar.update(
+                        bar.task_ids[0],
+                        description=f"point {int(done) + 1}/{total} {name} (checkpoint {ci}, seed {seed})",
+                    ) if progress else log(f"sweep point {name} (checkpoint {ci}, seed {seed})")
+                    res = evaluate(
+                        pipe,
+                        paired_checkpoint(ckpts, bridge, params, registry),
+                        bridge,
+                        spec.tasks,
+                        out,
+                        cfg,
+                        bridge_params=params,
+                        overwrite=overwrite,
+                    )
                     dirs.setdefault((ci, seed), {})[name] = out
                     rows += point_rows(res, Point(ci, seed, bridge, params, out))  # the same rows as a submitit sweep's
                     if progress:
@@ -50,6 +70,7 @@ def run_sweep(spec: SweepSpec, output: Path, registry: str | None = None, overwr
         diffs = _differences(spec, dirs, registry, pipe.encoder if pipe else None)
         write_outputs(rows, spec, output, diffs)
     return rows
+
 
 def _bar(total: int, enabled: bool):
     from rich.console import Console
@@ -64,8 +85,17 @@ def _bar(total: int, enabled: bool):
 
     from mats_core.process.quiet import terminal
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn(), disable=not enabled, console=Console(file=terminal()),
-                   redirect_stdout=False, redirect_stderr=False)  # third-party noise goes to the log (mats_core.process.quiet)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        console=Console(file=terminal()),
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )  # third-party noise goes to the log (mats_core.process.quiet)
     bar.add_task("sweep", total=total)
     return bar

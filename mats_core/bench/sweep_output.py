@@ -7,6 +7,7 @@ bootstrap interval over samples. ``*`` marks points whose paired difference from
 reference point excludes 0 (one replicate: the paired bootstrap interval; several: the
 t-interval across replicates of the per-replicate differences).
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,11 @@ def _cell(r: dict[str, Any]) -> str:
 
 def legend(summary: list[dict[str, Any]], reference: str | None) -> str:
     reps = max((r["n"] for r in summary), default=1)
-    how = (f"mean ± std over {reps} replicates (training x evaluation seeds), [95% t-interval across them]" if reps > 1
-           else "one replicate: value [95% bootstrap CI over samples]")
+    how = (
+        f"mean ± std over {reps} replicates (training x evaluation seeds), [95% t-interval across them]"
+        if reps > 1
+        else "one replicate: value [95% bootstrap CI over samples]"
+    )
     ref = f"; * = differs from point '{reference}' beyond chance (paired)" if reference else ""
     return how + ref
 
@@ -87,24 +91,45 @@ def summary_figures(summary: list[dict[str, Any]], output: Path) -> list[Path]:
                 if param in swept.get(r["bridge"], ()):
                     others = " ".join(f"{k.removeprefix('param.')}={r[k]}" for k in swept[r["bridge"]] if k != param)
                     series.setdefault(f"{r['bridge']} {others}".strip(), []).append(r)
-            xs = sorted({r[param] for s in series.values() for r in s}, key=lambda v: (not _numeric(v), v if _numeric(v) else str(v)))
+            xs = sorted(
+                {r[param] for s in series.values() for r in s},
+                key=lambda v: (not _numeric(v), v if _numeric(v) else str(v)),
+            )
             pos = {x: i for i, x in enumerate(xs)}
             width = 0.5 / max(1, len(series))
             for j, (name, pts) in enumerate(sorted(series.items())):
                 pts.sort(key=lambda r: pos[r[param]])
                 shift = (j - (len(series) - 1) / 2) * width
-                ax.errorbar([pos[r[param]] + shift for r in pts], [r["mean"] for r in pts],
-                            yerr=[r["std"] for r in pts] if any(r["n"] > 1 for r in pts) else None,
-                            marker="osD^v"[j % 5], capsize=3, label=name)
+                ax.errorbar(
+                    [pos[r[param]] + shift for r in pts],
+                    [r["mean"] for r in pts],
+                    yerr=[r["std"] for r in pts] if any(r["n"] > 1 for r in pts) else None,
+                    marker="osD^v"[j % 5],
+                    capsize=3,
+                    label=name,
+                )
             for k, r in enumerate(r for r in rows if not swept.get(r["bridge"])):
-                ax.axhline(r["mean"], linestyle=(0, (4, 2 + k)), linewidth=1, color=f"C{(len(series) + k) % 10}", label=f"{r['bridge']} (reference)")
+                ax.axhline(
+                    r["mean"],
+                    linestyle=(0, (4, 2 + k)),
+                    linewidth=1,
+                    color=f"C{(len(series) + k) % 10}",
+                    label=f"{r['bridge']} (reference)",
+                )
             ax.set_xticks(range(len(xs)), [f"{x:g}" if isinstance(x, float) else str(x) for x in xs])
             ax.set_title(f"{task}\n{metric}", fontsize=9)
             ax.set_xlabel(param.removeprefix("param."))
             ax.grid(alpha=0.3)
             ax.margins(y=0.15)
         handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=8, bbox_to_anchor=(0.5, -0.08))
+        fig.legend(
+            handles,
+            labels,
+            loc="lower center",
+            ncol=min(4, max(1, len(labels))),
+            fontsize=8,
+            bbox_to_anchor=(0.5, -0.08),
+        )
         fig.tight_layout()
         path = output / f"summary-{param.removeprefix('param.')}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -126,6 +151,7 @@ def _differences(spec: SweepSpec, dirs: dict[tuple, dict[str, Path]], registry: 
         out[f"ckpt{ci}/seed{seed}"] = differences(rows, spec.reference, registry, encoder, resamples, seed)[0]
     return out
 
+
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and spread over checkpoints x seeds for each (point, task, metric); the bookkeeping
     counts (n, errors) are left out. ``low``/``high``: a 95% t-interval across replicates, or the
@@ -143,9 +169,19 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         agg = across_seeds([float(r["value"]) for r in items])
         one = len(items) == 1
         low, high = (items[0].get("ci_low"), items[0].get("ci_high")) if one else (agg["low"], agg["high"])
-        out.append({**dict(key), "mean": agg["mean"], "std": agg["std"] if not one else 0.0, "n": len(items),
-                    "low": low, "high": high, "ci": "bootstrap over samples" if one else "t across replicates"})
+        out.append(
+            {
+                **dict(key),
+                "mean": agg["mean"],
+                "std": agg["std"] if not one else 0.0,
+                "n": len(items),
+                "low": low,
+                "high": high,
+                "ci": "bootstrap over samples" if one else "t across replicates",
+            }
+        )
     return out
+
 
 def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path, diffs: dict | None = None) -> None:
     import csv
@@ -154,8 +190,14 @@ def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path, dif
 
     summary = summarise(rows)
     marks = _marks(diffs or {}, rows)
-    atomic_write_text(output / "sweep.json", json.dumps({"rows": rows, "summary": summary, "differences": diffs or {},
-                                                         "reference": spec.reference}, indent=2, default=str))
+    atomic_write_text(
+        output / "sweep.json",
+        json.dumps(
+            {"rows": rows, "summary": summary, "differences": diffs or {}, "reference": spec.reference},
+            indent=2,
+            default=str,
+        ),
+    )
     keys = sorted({k for r in summary for k in r}, key=lambda k: (k not in ("bridge", "task", "metric"), k))
     with open(output / "sweep.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=keys)
@@ -169,10 +211,17 @@ def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path, dif
     (output / "plots").mkdir(exist_ok=True)
     plot(summary, output / "plots")
 
+
 def _marks(diffs: dict, rows: list[dict[str, Any]]) -> dict[tuple, set]:
     """point -> {(task, metric)} whose difference from the reference point excludes 0."""
     from mats_core.stats.intervals import across_seeds
-    keys = {point_name(r["bridge"], {k.removeprefix("param."): v for k, v in r.items() if k.startswith("param.")}): point_key(r) for r in rows}
+
+    keys = {
+        point_name(
+            r["bridge"], {k.removeprefix("param."): v for k, v in r.items() if k.startswith("param.")}
+        ): point_key(r)
+        for r in rows
+    }
     per: dict[tuple, list[dict]] = {}
     for replicate in diffs.values():
         for name, tasks in replicate.items():

@@ -1,4 +1,5 @@
 """A sweep's figures: one line per bridge (and per other swept setting) against each swept param, with intervals."""
+
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 COUNTS = {"n", "errors"}  # bookkeeping columns of every task's results: in the table, not plotted
+
 
 def plot(summary: list[dict[str, Any]], output: Path) -> list[Path]:
     """One PNG per (task, metric, swept param): ``plot-<task>-<metric>-<param>.png``."""
@@ -26,6 +28,7 @@ def plot(summary: list[dict[str, Any]], output: Path) -> list[Path]:
             paths.append(path)
     return paths
 
+
 def swept_params(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     """bridge -> its ``param.*`` keys that take two or more values in ``rows``."""
     values: dict[str, dict[str, set]] = {}
@@ -35,6 +38,7 @@ def swept_params(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
             if k.startswith("param."):
                 params.setdefault(k, set()).add(_key(v))
     return {b: sorted(k for k, vs in ps.items() if len(vs) > 1) for b, ps in values.items()}
+
 
 def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: str, ylabel: str):
     """The metric (mean ± std over replicates) against ``param``: one line per bridge and value
@@ -66,12 +70,22 @@ def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: s
     handles, labels = [], []
     for n, ((bridge, others), pts) in enumerate(sorted(lines.items(), key=lambda kv: _order(kv[0]))):
         pts.sort(key=lambda t: where(t[0]))
-        handles.append(ax.errorbar([where(x) for x, _, _ in pts], [m for _, m, _ in pts], yerr=[s for _, _, s in pts],
-                                   marker=markers[n % len(markers)], capsize=3, color=cmap(n % cmap.N)))
+        handles.append(
+            ax.errorbar(
+                [where(x) for x, _, _ in pts],
+                [m for _, m, _ in pts],
+                yerr=[s for _, _, s in pts],
+                marker=markers[n % len(markers)],
+                capsize=3,
+                color=cmap(n % cmap.N),
+            )
+        )
         labels.append(" ".join([bridge] + [f"{k}={_fmt_value(v)}" for k, v in others]))
     for n, r in enumerate(references, start=len(lines)):
         handles.append(ax.axhline(r["mean"], linestyle="--", linewidth=1.2, color=cmap(n % cmap.N)))
-        own = "".join(f" {k.removeprefix('param.')}={_fmt_value(v)}" for k, v in sorted(r.items()) if k.startswith("param."))
+        own = "".join(
+            f" {k.removeprefix('param.')}={_fmt_value(v)}" for k, v in sorted(r.items()) if k.startswith("param.")
+        )
         labels.append(f"{r['bridge']}{own} (reference)")
     if not numeric:
         ax.set_xticks(range(len(ticks)), [_fmt_value(t) for t in ticks])
@@ -88,20 +102,25 @@ def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: s
     fig.tight_layout()
     return fig
 
+
 def _order(line: tuple) -> tuple:
     """Sort key of a line (bridge, ((param, value), ...)): numbers by value, before other values."""
     bridge, others = line
     return bridge, tuple((0, float(v), "") if _numeric(v) else (1, 0.0, str(v)) for _, v in others)
 
+
 def _key(v: Any) -> Any:
     """A hashable stand-in for a param value (lists and dicts from YAML included)."""
     return json.dumps(v, sort_keys=True, default=str) if isinstance(v, (list, dict)) else v
 
+
 def _fmt_value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
+
 def _numeric(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
 
 def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))

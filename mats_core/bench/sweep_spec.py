@@ -42,6 +42,7 @@ class GridEntry(BaseModel):
         values = [v if isinstance(v, list) else [v] for v in (self.params[k] for k in keys)]
         return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
+
 class SweepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     encoder: str = "tiny"
@@ -52,11 +53,14 @@ class SweepSpec(BaseModel):
     run: dict[str, Any] = Field(default_factory=dict)
     grid: Annotated[list[GridEntry], DistinctPoints] = Field(min_length=1)
     reference: str | None = "noise"  # the point others are compared with (paired), when the grid has it
-    launcher: dict[str, Any] = Field(default_factory=dict)  # where points run (mats_core.bench.launchers.LauncherConfig)
+    launcher: dict[str, Any] = Field(
+        default_factory=dict
+    )  # where points run (mats_core.bench.launchers.LauncherConfig)
     _source: str = PrivateAttr("grid")  # the file it was read from, for error messages
 
     def points(self) -> list[tuple[str, dict[str, Any]]]:
         return [(entry.bridge, params) for entry in self.grid for params in entry.combinations()]
+
 
 def load_spec(path: str | Path) -> SweepSpec:
     from pydantic import ValidationError
@@ -70,14 +74,17 @@ def load_spec(path: str | Path) -> SweepSpec:
     except yaml.YAMLError as exc:
         raise MatsError(f"grid file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(raw, dict):
-        raise MatsError(f"grid file {path}: expected a mapping (encoder, llm, tasks, checkpoints, seeds, run, grid), "
-                        f"got {type(raw).__name__}")
+        raise MatsError(
+            f"grid file {path}: expected a mapping (encoder, llm, tasks, checkpoints, seeds, run, grid), "
+            f"got {type(raw).__name__}"
+        )
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
         raise MatsError(f"{path}: {format_errors(exc, known=SweepSpec.model_fields, noun='key')}") from None
     spec._source = str(path)
     return spec
+
 
 def check_spec(spec: SweepSpec, registry: str | None = None) -> None:
     """Validate every name and param of the grid without running anything; the error names
@@ -136,6 +143,7 @@ def check_spec(spec: SweepSpec, registry: str | None = None) -> None:
             find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)
         except MatsError as exc:
             raise fail(f"checkpoints[{i}]", exc) from None
+
 
 def point_name(bridge: str, params: dict[str, Any]) -> str:
     return bridge + "".join(f"-{k}={v}" for k, v in sorted(params.items()))

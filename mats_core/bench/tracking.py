@@ -14,6 +14,7 @@ interval (``<task>/<metric>``, ``<task>/<metric>.ci_low``, ``.ci_high``) as summ
 run has a name (the output folder; a sweep point's name) and the full config, so runs of a grid
 line up in the tracker. The libraries are optional (``pip install 'mats-bench[track]'``).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,11 @@ from typing import Any, Callable
 from mats_core.errors import MatsError
 
 # tracker -> (module that must import, the pip package it comes from)
-TRACKERS = {"tensorboard": ("tensorboard", "tensorboard"), "wandb": ("wandb", "wandb"), "mlflow": ("mlflow", "mlflow-skinny")}
+TRACKERS = {
+    "tensorboard": ("tensorboard", "tensorboard"),
+    "wandb": ("wandb", "wandb"),
+    "mlflow": ("mlflow", "mlflow-skinny"),
+}
 
 
 def parse_report_to(value: str | None) -> list[str]:
@@ -37,7 +42,9 @@ def parse_report_to(value: str | None) -> list[str]:
         return []
     for name in names:
         if name not in TRACKERS:
-            raise MatsError(f"--report-to {name}: unknown tracker; known: {', '.join(TRACKERS)} (comma-separated), or none")
+            raise MatsError(
+                f"--report-to {name}: unknown tracker; known: {', '.join(TRACKERS)} (comma-separated), or none"
+            )
         module, package = TRACKERS[name]
         if importlib.util.find_spec(module) is None:
             raise MatsError(f"--report-to {name} needs the {package} package: pip install 'mats-bench[track]'")
@@ -75,9 +82,15 @@ class _WandB:
         import wandb
 
         output.mkdir(parents=True, exist_ok=True)
-        self.run = wandb.init(mode=os.environ.get("WANDB_MODE", "offline"), dir=str(output), name=name, job_type=kind,
-                              project=os.environ.get("WANDB_PROJECT", "mats-bench"), config=config,
-                              settings=wandb.Settings(silent=True, console="off"))
+        self.run = wandb.init(
+            mode=os.environ.get("WANDB_MODE", "offline"),
+            dir=str(output),
+            name=name,
+            job_type=kind,
+            project=os.environ.get("WANDB_PROJECT", "mats-bench"),
+            config=config,
+            settings=wandb.Settings(silent=True, console="off"),
+        )
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(metrics, step=step)
@@ -99,7 +112,10 @@ class _MLflow:
         found = self.client.get_experiment_by_name(experiment)
         eid = found.experiment_id if found else self.client.create_experiment(experiment)
         self.run_id = self.client.create_run(eid, run_name=name, tags={"mats.kind": kind}).info.run_id
-        params = [Param(k, json.dumps(v, default=str)[:6000] if not isinstance(v, str) else v[:6000]) for k, v in flatten(config).items()]
+        params = [
+            Param(k, json.dumps(v, default=str)[:6000] if not isinstance(v, str) else v[:6000])
+            for k, v in flatten(config).items()
+        ]
         for i in range(0, len(params), 100):  # MLflow takes at most 100 params a batch
             self.client.log_batch(self.run_id, params=params[i : i + 100])
 
@@ -187,8 +203,14 @@ def report_sweep(names: list[str], rows: list[dict[str, Any]], *, output: Path, 
         from mats_core.bench.sweep_spec import point_name
 
         name = f"{output.name}/ckpt{ci}/seed{seed}/{point_name(bridge, params)}"
-        config = {"sweep": str(output), "bridge": bridge, "params": params, "checkpoint": ci, "seed": seed,
-                  **{k: grid.get(k) for k in ("encoder", "llm", "tasks", "run", "checkpoints")}}
+        config = {
+            "sweep": str(output),
+            "bridge": bridge,
+            "params": params,
+            "checkpoint": ci,
+            "seed": seed,
+            **{k: grid.get(k) for k in ("encoder", "llm", "tasks", "run", "checkpoints")},
+        }
         with Trackers(names, output=output, name=name.replace("/", "-"), config=config, kind="sweep-point") as t:
             t.log(headline_metrics(items), step=0)
     return len(points)

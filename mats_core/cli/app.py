@@ -1,5 +1,6 @@
 """The ``mats-bench`` Typer app and what every command module shares: ``--set`` parsing, the one-line error
 exit and the console. Command modules (main, tools, regime, plugins) register on ``app``."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,9 +19,11 @@ app = typer.Typer(
 
 SET_HELP = "Override a param: kind.param=value (kinds: encoder, llm, bridge, corpus, task, mapper, train, run, decoding). Repeatable."
 DEFAULTS_HELP = " Default: the registry's defaults.{key} (shipped: {shipped})."
-OUTPUT_HELP = ("Run directory (lm-evaluation-harness's --output_path, and --out, work too). Default: runs/<key>/, <key> a hash of "
-               "the options that change the results, so a changed command never collides and an identical one resumes; "
-               "runs/latest links to the newest.")
+OUTPUT_HELP = (
+    "Run directory (lm-evaluation-harness's --output_path, and --out, work too). Default: runs/<key>/, <key> a hash of "
+    "the options that change the results, so a changed command never collides and an identical one resumes; "
+    "runs/latest links to the newest."
+)
 
 
 def _version(value: bool) -> None:
@@ -33,7 +36,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """mats-bench: run `mats-bench run` for the bridge comparison on the embedded world."""
 

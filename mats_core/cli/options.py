@@ -1,4 +1,5 @@
 """Parsers of ``mats-bench run`` option values that typer's types cannot express (counts or fractions, 'auto')."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,9 @@ def _checkpoints(value: str | None) -> Path | list[Path] | None:
     if not items:  # --checkpoint "": never the shipped set in silence
         from mats_core.errors import MatsError
 
-        raise MatsError(f"--checkpoint {value!r} names no checkpoint; leave it out for the shipped set, or give a directory")
+        raise MatsError(
+            f"--checkpoint {value!r} names no checkpoint; leave it out for the shipped set, or give a directory"
+        )
     return items if len(items) > 1 else (items[0] if items else None)
 
 
@@ -37,7 +40,9 @@ def _limit(value: float | None) -> int | float | None:
     if value is None:
         return None
     if value != value or value in (float("inf"), float("-inf")):
-        raise MatsError(f"--limit must be a finite count or a fraction in (0, 1), got {value}; leave it out for every sample")
+        raise MatsError(
+            f"--limit must be a finite count or a fraction in (0, 1), got {value}; leave it out for every sample"
+        )
     if value <= 0:
         raise MatsError(f"--limit must be a positive count or a fraction in (0, 1), got {value}")
     if value < 1:
@@ -65,9 +70,13 @@ def place_set(out: dict, parts: list[str], value: object, item: str) -> None:
     for depth, p in enumerate(parts[:-1], start=1):
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
-            raise MatsError(f"--set {item!r}: {'.'.join(parts[:depth])} is already set to {node!r} by another --set, so it "
-                            "cannot also hold keys; give one of the two")
+            raise MatsError(
+                f"--set {item!r}: {'.'.join(parts[:depth])} is already set to {node!r} by another --set, so it "
+                "cannot also hold keys; give one of the two"
+            )
     if isinstance(node.get(parts[-1]), dict) and node[parts[-1]]:
-        raise MatsError(f"--set {item!r}: {'.'.join(parts)} already holds keys from another --set "
-                        f"({', '.join(node[parts[-1]])}); this would drop them: give one of the two")
+        raise MatsError(
+            f"--set {item!r}: {'.'.join(parts)} already holds keys from another --set "
+            f"({', '.join(node[parts[-1]])}); this would drop them: give one of the two"
+        )
     node[parts[-1]] = value

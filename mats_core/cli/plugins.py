@@ -2,6 +2,7 @@
 
 It registers on :data:`mats_core.cli.main.app`, which imports this module.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,13 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
     host = get_host()
     rows = [
         {
-            "name": p.name, "package": p.package, "version": p.version, "source": p.source, "status": p.status,
-            "error": p.error, "provides": p.provides,
+            "name": p.name,
+            "package": p.package,
+            "version": p.version,
+            "source": p.source,
+            "status": p.status,
+            "error": p.error,
+            "provides": p.provides,
         }
         for p in host.plugins.values()
     ]
@@ -45,12 +51,19 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable
     from mats_core.registry.catalog import needs_text
 
     corpora = sorted({c for r in rows for c in r["provides"].get("corpus", [])})
-    ptable = Table(title="presets: the names --encoder / --llm / --bridge take, and what each resolves to "
-                   f"(--corpus takes a corpus plugin: {', '.join(corpora) or 'none installed'}; or a JSONL file)")
+    ptable = Table(
+        title="presets: the names --encoder / --llm / --bridge take, and what each resolves to "
+        f"(--corpus takes a corpus plugin: {', '.join(corpora) or 'none installed'}; or a JSONL file)"
+    )
     for col in ("kind", "preset", "resolves to", "needs"):
         ptable.add_column(col)
     for p in presets:
         params = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in p["params"].items())
         needs = needs_text(p["needs"])
-        ptable.add_row(p["kind"], p["name"], f"{p['plugin']}({params})" + (f" - {p['description']}" if p["description"] else ""), needs)
+        ptable.add_row(
+            p["kind"],
+            p["name"],
+            f"{p['plugin']}({params})" + (f" - {p['description']}" if p["description"] else ""),
+            needs,
+        )
     _console().print(ptable)

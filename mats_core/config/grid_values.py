@@ -3,6 +3,7 @@ value twice. An empty list (``lam: []``, ``grid: []``, ``seeds: []``) would run 
 the sweep as done; a repeated value (``lam: [0.5, 0.5]``, ``seeds: [0, 0]``) would run the same
 point again and count it as a replicate. Both are refused when the grid is read, naming the key.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ def distinct(values: Any) -> Any:
     for v in values:
         key = json.dumps(v, sort_keys=True, default=str)
         if key in seen:
-            raise ValueError(f"{v!r} is listed twice: a repeated value runs the same point again, it is not a replicate "
-                             "(replicates are seeds: or checkpoints:)")
+            raise ValueError(
+                f"{v!r} is listed twice: a repeated value runs the same point again, it is not a replicate "
+                "(replicates are seeds: or checkpoints:)"
+            )
         seen.add(key)
     return values
 
@@ -39,8 +42,10 @@ def distinct_points(entries: list) -> list:
         for params in entry.combinations():
             key = json.dumps([entry.bridge, params], sort_keys=True, default=str)
             if key in seen:
-                raise ValueError(f"entry {k} repeats a point of entry {seen[key]} (bridge {entry.bridge!r}, params {params}); "
-                                 "give each point once")
+                raise ValueError(
+                    f"entry {k} repeats a point of entry {seen[key]} (bridge {entry.bridge!r}, params {params}); "
+                    "give each point once"
+                )
             seen.setdefault(key, k)
     return entries
 

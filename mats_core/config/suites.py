@@ -20,6 +20,7 @@ plugin name and validates every param (bounds included) without building anythin
 suite is known to be runnable before a model loads. :meth:`Suite.overrides` turns a suite
 into the ``--set``-style overrides that ``mats-bench run`` already takes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,8 +56,10 @@ class Suite(BaseModel):
         since a run reads one user registry besides the shipped one."""
         own = str((self._source.parent / self.registry).resolve()) if self.registry else None
         if own and cli_registry and Path(cli_registry).resolve() != Path(own):
-            raise MatsError(f"{self._source}: registry: the suite names {own} and --registry gives {cli_registry}; "
-                            "pass one (copy the presets you need into one file)")
+            raise MatsError(
+                f"{self._source}: registry: the suite names {own} and --registry gives {cli_registry}; "
+                "pass one (copy the presets you need into one file)"
+            )
         return own or cli_registry
 
     def overrides(self, sets: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
@@ -71,7 +74,9 @@ class Suite(BaseModel):
         decoding = {**self.run.get("decoding", {}), **self.decoding}
         for kind, values in {"run": run, "decoding": decoding}.items():
             sets[kind] = {**values, **sets.get(kind, {})}
-        own = {name: {k: v for k, v in params.items() if k != TOKEN} for name, params in self.tasks.items()}  # a token is run.task_tokens
+        own = {
+            name: {k: v for k, v in params.items() if k != TOKEN} for name, params in self.tasks.items()
+        }  # a token is run.task_tokens
         sets["tasks"] = {name: params for name, params in own.items() if params}
         return sets
 
@@ -85,7 +90,9 @@ def load_suite(path: str | Path) -> Suite:
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise MatsError(f"suite file {path} does not exist (shipped suites: {', '.join(shipped_suites()) or 'none'})") from None
+        raise MatsError(
+            f"suite file {path} does not exist (shipped suites: {', '.join(shipped_suites()) or 'none'})"
+        ) from None
     except yaml.YAMLError as exc:
         raise MatsError(f"suite file {path} is not valid YAML: {exc}") from None
     try:
@@ -148,14 +155,23 @@ class SuiteOptions:
     audio_lms: list[str]
 
 
-def suite_options(path: str | Path, registry: str | None = None, sets: dict[str, dict[str, Any]] | None = None) -> SuiteOptions:
+def suite_options(
+    path: str | Path, registry: str | None = None, sets: dict[str, dict[str, Any]] | None = None
+) -> SuiteOptions:
     """Load and check a suite and turn it into ``mats-bench run`` options (``--set`` still wins)."""
     suite = load_suite(path)
     reg = suite.registry_path(registry)
     check_suite(suite, reg)
-    return SuiteOptions(encoder=suite.encoder, llm=suite.llm, bridge=",".join(suite.bridges), tasks=",".join(suite.tasks),
-                        registry=reg, overrides=suite.overrides(sets), reference=suite.reference,
-                        audio_lms=list(suite.audio_lms))
+    return SuiteOptions(
+        encoder=suite.encoder,
+        llm=suite.llm,
+        bridge=",".join(suite.bridges),
+        tasks=",".join(suite.tasks),
+        registry=reg,
+        overrides=suite.overrides(sets),
+        reference=suite.reference,
+        audio_lms=list(suite.audio_lms),
+    )
 
 
 def shipped_suites() -> list[str]:

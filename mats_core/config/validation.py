@@ -5,6 +5,7 @@ override kinds per command and config diffs (hints and error lines: :mod:`mats_c
 :class:`RunConfig` (also ``mats_core.run.harness.RunConfig``) lives here so it is checked before torch loads.
 Everything here runs before any model loads, so a typo costs a second, not a model load.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,10 @@ DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 def check_resamples(resamples: int, flag: str = "--resamples") -> int:
     """A bootstrap resample count within 0..MAX_RESAMPLES (memory: 8 bytes x resamples x samples)."""
     if not 0 <= int(resamples) <= MAX_RESAMPLES:
-        raise MatsError(f"{flag} {resamples}: must be 0 (no intervals) to {MAX_RESAMPLES:,}; the bootstrap holds resamples x samples "
-                        "counts in memory (8 bytes each), and intervals settle long before (1000 is the default)")
+        raise MatsError(
+            f"{flag} {resamples}: must be 0 (no intervals) to {MAX_RESAMPLES:,}; the bootstrap holds resamples x samples "
+            "counts in memory (8 bytes each), and intervals settle long before (1000 is the default)"
+        )
     return int(resamples)
 
 
@@ -36,8 +39,15 @@ def check_resamples(resamples: int, flag: str = "--resamples") -> int:
 # suite); keys given next to ``preset`` win over the preset's. ``paper`` is the published MATS
 # evaluation (configs/eval/decode_*.yaml with the base config's ``generate`` block, both commits).
 DECODING_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
-              "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0},
+    "paper": {
+        "num_beams": 4,
+        "do_sample": False,
+        "max_new_tokens": 200,
+        "min_length": 1,
+        "no_repeat_ngram_size": 2,
+        "repetition_penalty": 2.0,
+        "length_penalty": 1.0,
+    },
     "greedy": {"num_beams": 1, "do_sample": False},
 }
 
@@ -97,8 +107,12 @@ class RunConfig(BaseModel):
     device: str = "auto"
     predict_only: bool = False  # write predictions; score later with `mats-bench score`
     task_tokens: dict[str, str] = Field(default_factory=dict)  # task -> token before the instruction (published MATS)
-    control: Literal["silence", "shuffled"] | None = None  # no-audio control: replace each sample's audio (mats_core.run.controls)
-    resamples: int = Field(1000, ge=0, le=MAX_RESAMPLES)  # bootstrap resamples of the 95% intervals (0: none); not in the config
+    control: Literal["silence", "shuffled"] | None = (
+        None  # no-audio control: replace each sample's audio (mats_core.run.controls)
+    )
+    resamples: int = Field(
+        1000, ge=0, le=MAX_RESAMPLES
+    )  # bootstrap resamples of the 95% intervals (0: none); not in the config
     # DIAGNOSIS ONLY (mats_core.run.oracle): a share of the test clips' references / new captions of their scenes in the bank
     oracle_bank: float = Field(0.0, ge=0, le=1)
     oracle_paraphrase: float = Field(0.0, ge=0, le=1)
@@ -131,7 +145,11 @@ class RunConfig(BaseModel):
 def check_device(device: str, flag: str = "--device") -> None:
     """``auto | cpu | cuda[:N] | mps``; CUDA only where it is available (torch is imported only then)."""
     if not isinstance(device, str) or not DEVICE.match(device):
-        hint = "; did you mean 'cuda'?" if str(device).lower() in ("gpu", "nvidia", "cuda0") else closest(device, ["auto", "cpu", "cuda", "mps"])
+        hint = (
+            "; did you mean 'cuda'?"
+            if str(device).lower() in ("gpu", "nvidia", "cuda0")
+            else closest(device, ["auto", "cpu", "cuda", "mps"])
+        )
         raise MatsError(f"{flag} {device!r}: not a device{hint or '.'} Devices are auto, cpu, cuda, cuda:N, mps")
     if device.startswith("cuda"):
         import torch
@@ -150,16 +168,26 @@ def check_kinds(overrides: dict[str, Any], command: str) -> None:
         if kind in allowed:
             continue
         if command == "run" and kind in TRAIN_KINDS:
-            raise MatsError(f"--set {kind}.*: '{kind}' is a training setting (mats-bench train --set {kind}.*); "
-                            "a run reads it from the checkpoint")
+            raise MatsError(
+                f"--set {kind}.*: '{kind}' is a training setting (mats-bench train --set {kind}.*); "
+                "a run reads it from the checkpoint"
+            )
         if command == "train" and kind in RUN_KINDS:
-            raise MatsError(f"--set {kind}.*: '{kind}' is an evaluation setting (mats-bench run --set {kind}.*), not read by train")
-        raise MatsError(f"--set {kind}.*: unknown kind '{kind}'{closest(kind, allowed) or ';'} mats-bench {command} reads "
-                        f"{', '.join(allowed)}")
+            raise MatsError(
+                f"--set {kind}.*: '{kind}' is an evaluation setting (mats-bench run --set {kind}.*), not read by train"
+            )
+        raise MatsError(
+            f"--set {kind}.*: unknown kind '{kind}'{closest(kind, allowed) or ';'} mats-bench {command} reads "
+            f"{', '.join(allowed)}"
+        )
 
 
-def split_task_params(shared: dict[str, Any], tasks: Iterable[str], registry: str | None,
-                      per_task: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+def split_task_params(
+    shared: dict[str, Any],
+    tasks: Iterable[str],
+    registry: str | None,
+    per_task: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Task name -> the params it gets: ``shared`` keys (``--set task.*``) go to every task that
     takes them, and a key no task takes is an error (closest match named); ``per_task`` (a
     suite's ``tasks:``) reaches only its own task, under ``shared``. Each task's params are validated here."""
@@ -178,8 +206,10 @@ def split_task_params(shared: dict[str, Any], tasks: Iterable[str], registry: st
     stray = [k for k in shared if k not in taken and k not in internal]
     if stray:
         known = {k for name in tasks for k in resolved_params("task", name, registry)["params"]}
-        raise MatsError(f"--set task.{stray[0]}: no task of this run ({', '.join(tasks)}) takes '{stray[0]}'"
-                        f"{closest(stray[0], known) or '.'} Their params: {', '.join(sorted(known)) or '(none)'}")
+        raise MatsError(
+            f"--set task.{stray[0]}: no task of this run ({', '.join(tasks)}) takes '{stray[0]}'"
+            f"{closest(stray[0], known) or '.'} Their params: {', '.join(sorted(known)) or '(none)'}"
+        )
     return out
 
 

@@ -4,6 +4,7 @@ Reads only the frames the crop needs, mixes down to mono, resamples to the encod
 Every failure is an ``AudioError`` naming the file and the reason, so the harness can fail
 that one sample and go on.
 """
+
 from __future__ import annotations
 
 import errno
@@ -18,8 +19,13 @@ from mats_core.errors import MatsError
 
 MAX_SECONDS_UNCROPPED = 30.0  # an encoder without a clip length still never reads an hour into memory
 RATES = (1000, 768_000)  # plausible sample rates (Hz): a header outside them is corrupt, never resampled
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 class AudioError(MatsError):

@@ -7,6 +7,7 @@ each is moved into place. A kill before the marker leaves the previous checkpoin
 ends bit-identical to an uninterrupted run); a kill after it is rolled forward by the next
 ``--resume``. A reader refuses a directory whose move is under way or was cut short.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -69,8 +70,10 @@ def recover(directory: str | os.PathLike) -> str | None:
 
 def check_readable(directory: str | os.PathLike) -> None:
     if (Path(directory) / STAGING / MARKER).exists():
-        raise MatsError(f"checkpoint {directory} is being written, or its write was interrupted: wait for training, "
-                        "or finish it with `mats-bench train --resume` (same settings) and retry")
+        raise MatsError(
+            f"checkpoint {directory} is being written, or its write was interrupted: wait for training, "
+            "or finish it with `mats-bench train --resume` (same settings) and retry"
+        )
 
 
 def read_tensors(path: str | os.PathLike, device: str = "cpu") -> dict:
@@ -81,8 +84,10 @@ def read_tensors(path: str | os.PathLike, device: str = "cpu") -> dict:
     try:
         return load_file(path, device=device)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise MatsError(f"{path}: corrupt or truncated safetensors file ({exc}); copy the checkpoint again, "
-                        "or retrain it (`mats-bench train --overwrite`)") from None
+        raise MatsError(
+            f"{path}: corrupt or truncated safetensors file ({exc}); copy the checkpoint again, "
+            "or retrain it (`mats-bench train --overwrite`)"
+        ) from None
 
 
 def guard_output(directory: str | os.PathLike, config: dict, resume: bool, overwrite: bool) -> str | None:
@@ -101,16 +106,24 @@ def guard_output(directory: str | os.PathLike, config: dict, resume: bool, overw
     if not (out / "config.json").exists():
         return note
     if not (out / "trainer_state.json").exists():
-        raise MatsError(f"--resume: {out} holds a checkpoint without its trainer state (trainer_state.json), so it "
-                        "cannot be continued exactly; pass --overwrite to train again, or choose another --output")
+        raise MatsError(
+            f"--resume: {out} holds a checkpoint without its trainer state (trainer_state.json), so it "
+            "cannot be continued exactly; pass --overwrite to train again, or choose another --output"
+        )
     old = json.loads((out / "config.json").read_text())
     new = json.loads(json.dumps(config, default=str))
     a, b = dict(_flat(old)), dict(_flat(new))
-    differ = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k.split(".")[-1] not in NOT_TRAINING and k.split(".")[0] not in NOT_COMPARED)
+    differ = sorted(
+        k
+        for k in set(a) | set(b)
+        if a.get(k) != b.get(k) and k.split(".")[-1] not in NOT_TRAINING and k.split(".")[0] not in NOT_COMPARED
+    )
     if differ:
         shown = "; ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in differ[:8])
-        raise MatsError(f"--resume: {out} was trained with other settings ({shown}); resume with the same settings, "
-                        "or pass --overwrite to start again, or choose another --output")
+        raise MatsError(
+            f"--resume: {out} was trained with other settings ({shown}); resume with the same settings, "
+            "or pass --overwrite to start again, or choose another --output"
+        )
     return note
 
 
@@ -120,10 +133,14 @@ def check_fresh(directory: str | os.PathLike, resume: bool, overwrite: bool) -> 
 
     out = check_output(directory)  # a directory that can be written (not a file, /dev/null, read-only)
     if resume and overwrite:
-        raise MatsError("--resume and --overwrite contradict each other (continue the checkpoint, or replace it): pass one")
+        raise MatsError(
+            "--resume and --overwrite contradict each other (continue the checkpoint, or replace it): pass one"
+        )
     if not resume and not overwrite and ((out / "config.json").exists() or (out / STAGING / MARKER).exists()):
-        raise MatsError(f"{out} already holds a checkpoint{_step(out)}; pass --resume to continue it, --overwrite to "
-                        "replace it, or choose another --output")
+        raise MatsError(
+            f"{out} already holds a checkpoint{_step(out)}; pass --resume to continue it, --overwrite to "
+            "replace it, or choose another --output"
+        )
 
 
 def _step(out: Path) -> str:

@@ -6,6 +6,7 @@ field and what would be valid, instead of a shape error deep inside a library.
 it could match. A checkpoint whose config.json no longer fits its tensors is a
 :class:`WeightsMismatch` naming the directory.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,7 +31,9 @@ def check_lora(lora: dict | None) -> dict | None:
     if lora is None:
         return None
     if not isinstance(lora, dict):
-        raise MatsError(f"llm.lora: expected a mapping such as {{r: 8, alpha: 32, target_modules: [q_proj, v_proj]}}, got {lora!r}")
+        raise MatsError(
+            f"llm.lora: expected a mapping such as {{r: 8, alpha: 32, target_modules: [q_proj, v_proj]}}, got {lora!r}"
+        )
     from mats_core.registry.hints import format_errors
 
     try:
@@ -44,10 +47,17 @@ def no_target_error(model: Any, targets: Any) -> MatsError:
     """The error for LoRA ``targets`` that match no module of ``model``, listing the linear ones."""
     import torch
 
-    names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
-                    if n and (isinstance(m, torch.nn.Linear) or type(m).__name__ == "Conv1D")})
-    return MatsError(f"llm.lora.target_modules {targets!r} match no module of this model; its linear layers are "
-                     f"{', '.join(names[:20]) or 'none'} (give some of these, e.g. --set llm.lora.target_modules=[{names[0] if names else 'q_proj'}])")
+    names = sorted(
+        {
+            n.rsplit(".", 1)[-1]
+            for n, m in model.named_modules()
+            if n and (isinstance(m, torch.nn.Linear) or type(m).__name__ == "Conv1D")
+        }
+    )
+    return MatsError(
+        f"llm.lora.target_modules {targets!r} match no module of this model; its linear layers are "
+        f"{', '.join(names[:20]) or 'none'} (give some of these, e.g. --set llm.lora.target_modules=[{names[0] if names else 'q_proj'}])"
+    )
 
 
 class WeightsMismatch(MatsError, RuntimeError):
@@ -66,5 +76,7 @@ def check_tokenizer_folder(where: str, gguf_file: str | None = None) -> None:
     if gguf_file or not folder.is_dir():
         return  # a hub id, or a GGUF file: transformers finds the tokenizer
     if not any((folder / f).is_file() for f in TOKENIZER_FILES):
-        raise MatsError(f"{folder}: no tokenizer files ({', '.join(TOKENIZER_FILES)}); copy the model's tokenizer into it, "
-                        "or pass --set llm.tokenizer=DIR")
+        raise MatsError(
+            f"{folder}: no tokenizer files ({', '.join(TOKENIZER_FILES)}); copy the model's tokenizer into it, "
+            "or pass --set llm.tokenizer=DIR"
+        )

@@ -7,6 +7,7 @@ see a clip zero-padded to another clip's length (it would crop, pool or draw fus
 out of that padding), so clips are grouped by length and each encoder call holds clips of
 one length only.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence

@@ -6,6 +6,7 @@ it is cut to fit (``MATSModel.assemble`` does the cutting); how many were cut is
 for the train log and the checkpoint's config.json. An LLM without ``max_length`` is
 trusted to take any length (the core's fallback: no check).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,9 +31,11 @@ def check_context(model: Any, records: list[dict]) -> dict | None:
             before, after = model._prompt_ids(ins)
             prompt_len[ins] = len(before) + prefix + len(after)
         if prompt_len[ins] >= limit:
-            raise MatsError(f"corpus record {i} (task {r.get('task', '?')!r}): its prompt is {prompt_len[ins]} tokens "
-                            f"(template + instruction + {prefix}-token audio prefix), the LLM's context is {limit}: "
-                            "shorten the instruction, or lower --set mapper.prefix_length")
+            raise MatsError(
+                f"corpus record {i} (task {r.get('task', '?')!r}): its prompt is {prompt_len[ins]} tokens "
+                f"(template + instruction + {prefix}-token audio prefix), the LLM's context is {limit}: "
+                "shorten the instruction, or lower --set mapper.prefix_length"
+            )
         if ans not in answer_len:
             answer_len[ans] = len(model.llm.tokenize(" " + ans.strip())) + eos
         cut += prompt_len[ins] + answer_len[ans] > limit

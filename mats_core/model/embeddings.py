@@ -3,6 +3,7 @@
 Training never re-embeds text per step, and the memory bank for Santa comes from the same
 cache, so a sweep over bridges embeds its corpus exactly once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +53,11 @@ def cached_embeddings(
 
 
 def embed_texts(
-    encoder: Any, texts: Sequence[str], identity: str, batch_size: int = 256, progress: Callable[[int], None] | None = None
+    encoder: Any,
+    texts: Sequence[str],
+    identity: str,
+    batch_size: int = 256,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[torch.Tensor, bool]:
     """L2-normalised text embeddings [N, dim] of ``texts`` (order kept), cached."""
 

@@ -1,5 +1,6 @@
 """How the harness calls ``generate``: the batch size (fixed, or ``auto`` with out-of-memory
 back-off) and the KV cache (static on CUDA where the model supports it)."""
+
 from __future__ import annotations
 
 from contextlib import nullcontext

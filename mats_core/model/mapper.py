@@ -8,6 +8,7 @@ mapper exactly: the same blocks with no bias on the q/k/v projections, ``nn.Line
 init everywhere and the prefix constants drawn from N(0, 1); ``transformer`` (the default)
 uses torch's encoder layer (q/k/v biases, xavier-initialised attention) and constants of std 0.02.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -28,15 +29,19 @@ class MapperConfig(BaseModel):
     width: int = Field(256, ge=8)
     heads: int = Field(4, ge=1)
     mlp_ratio: float = Field(2.0, gt=0)
-    mlp_hidden: int | None = Field(None, ge=8)  # mlp only: its hidden width (None: ClipCap's hidden * prefix_length / 2)
+    mlp_hidden: int | None = Field(
+        None, ge=8
+    )  # mlp only: its hidden width (None: ClipCap's hidden * prefix_length / 2)
     dropout: float = Field(0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "MapperConfig":
         if self.type != "mlp" and self.width % self.heads:
             fits = [h for h in range(1, min(self.width, 64) + 1) if self.width % h == 0]
-            raise ValueError(f"mapper.heads {self.heads} does not divide mapper.width {self.width}: each head gets width/heads "
-                             f"dimensions; heads that fit width {self.width}: {', '.join(map(str, fits[-6:]))}")
+            raise ValueError(
+                f"mapper.heads {self.heads} does not divide mapper.width {self.width}: each head gets width/heads "
+                f"dimensions; heads that fit width {self.width}: {', '.join(map(str, fits[-6:]))}"
+            )
         return self
 
 
@@ -76,8 +81,13 @@ class _PublishedBlock(nn.Module):
         self.q = nn.Linear(w, w, bias=False)
         self.kv = nn.Linear(w, 2 * w, bias=False)
         self.out = nn.Linear(w, w)
-        self.mlp = nn.Sequential(nn.Linear(w, int(w * cfg.mlp_ratio)), nn.ReLU(), nn.Dropout(cfg.dropout),
-                                 nn.Linear(int(w * cfg.mlp_ratio), w), nn.Dropout(cfg.dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(w, int(w * cfg.mlp_ratio)),
+            nn.ReLU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(int(w * cfg.mlp_ratio), w),
+            nn.Dropout(cfg.dropout),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, w = x.shape
@@ -115,4 +125,6 @@ class MLPMapper(nn.Module):
 
 def build_mapper(dim: int, hidden: int, cfg: MapperConfig | dict | None = None) -> nn.Module:
     cfg = cfg if isinstance(cfg, MapperConfig) else MapperConfig.model_validate(cfg or {})
-    return {"transformer": TransformerMapper, "mlp": MLPMapper, "published": PublishedTransformerMapper}[cfg.type](dim, hidden, cfg)
+    return {"transformer": TransformerMapper, "mlp": MLPMapper, "published": PublishedTransformerMapper}[cfg.type](
+        dim, hidden, cfg
+    )

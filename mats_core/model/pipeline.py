@@ -5,6 +5,7 @@ laid out with a gap of ``prefix_length`` slots where ``{audio}`` stands, embedde
 the mapper's prefix is scattered into the gap. Training rows are right-padded and carry
 labels only on the answer tokens (+ EOS); generation rows are left-padded.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,7 +76,10 @@ class MATSModel(nn.Module):
         return tok(" " + answer)
 
     def assemble(
-        self, prefix: torch.Tensor, instructions: Sequence[str], answers: Sequence[str] | None = None,
+        self,
+        prefix: torch.Tensor,
+        instructions: Sequence[str],
+        answers: Sequence[str] | None = None,
         task_tokens: Sequence[str | None] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(inputs_embeds, attention_mask, labels or None). Left-padded when ``answers`` is None.
@@ -124,14 +128,24 @@ class MATSModel(nn.Module):
         return emb, mask.to(device), (None if left else labels_t.to(device))
 
     # -- training / inference ---------------------------------------------------------------
-    def loss(self, z: torch.Tensor, instructions: Sequence[str], answers: Sequence[str],
-             task_tokens: Sequence[str | None] | None = None) -> torch.Tensor:
+    def loss(
+        self,
+        z: torch.Tensor,
+        instructions: Sequence[str],
+        answers: Sequence[str],
+        task_tokens: Sequence[str | None] | None = None,
+    ) -> torch.Tensor:
         emb, mask, labels = self.assemble(self.mapper(_unit(z.to(self.device))), instructions, answers, task_tokens)
         return self.llm.loss(emb, mask, labels)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, instructions: Sequence[str], task_tokens: Sequence[str | None] | None = None,
-                 **decoding: Any) -> list[str]:
+    def generate(
+        self,
+        z: torch.Tensor,
+        instructions: Sequence[str],
+        task_tokens: Sequence[str | None] | None = None,
+        **decoding: Any,
+    ) -> list[str]:
         emb, mask, _ = self.assemble(self.mapper(_unit(z.to(self.device))), instructions, None, task_tokens)
         return self.llm.generate(emb, mask, **decoding)
 
@@ -141,14 +155,22 @@ class MATSModel(nn.Module):
 
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.mapper.state_dict().items()}, out / "mapper.safetensors")
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.mapper.state_dict().items()}, out / "mapper.safetensors"
+        )
         adapter = capability(self.llm, "adapter_state_dict")
         if adapter is not None:
             if state := adapter():
                 save_file(state, out / "adapter.safetensors")
         elif params := list(self.llm.trainable_parameters()):  # no adapter capability: its trainables, by position
             save_file({f"{i}": p.detach().cpu().contiguous() for i, p in enumerate(params)}, out / TRAINABLES_FILE)
-        body = {"format": CHECKPOINT_FORMAT, "version": 1, **config, "mapper": self.mapper_config.model_dump(), "dim": self.dim}
+        body = {
+            "format": CHECKPOINT_FORMAT,
+            "version": 1,
+            **config,
+            "mapper": self.mapper_config.model_dump(),
+            "dim": self.dim,
+        }
         atomic_write_text(out / "config.json", json.dumps(body, indent=2, sort_keys=True))
 
     def load_weights(self, directory: str | os.PathLike) -> None:
@@ -160,18 +182,24 @@ class MATSModel(nn.Module):
         except RuntimeError as exc:  # shapes of another mapper: config.json edited, or another checkpoint's tensors
             from mats_core.model.checks import WeightsMismatch
 
-            raise WeightsMismatch(f"{d}: mapper.safetensors does not match the mapper its config.json describes (mapper.*, dim): "
-                                  f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}; restore "
-                                  "config.json or retrain") from None
+            raise WeightsMismatch(
+                f"{d}: mapper.safetensors does not match the mapper its config.json describes (mapper.*, dim): "
+                f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}; restore "
+                "config.json or retrain"
+            ) from None
         if (d / "adapter.safetensors").exists():
             load = capability(self.llm, "load_adapter_state_dict")
             if load is None:
                 from mats_core.errors import MatsError
 
-                raise MatsError(f"{d} holds an LLM adapter, but this llm has no load_adapter_state_dict(); use the llm it was trained with")
+                raise MatsError(
+                    f"{d} holds an LLM adapter, but this llm has no load_adapter_state_dict(); use the llm it was trained with"
+                )
             load(read_tensors(d / "adapter.safetensors", device=str(self.device)))
         if (d / TRAINABLES_FILE).exists():
-            _load_by_position(list(self.llm.trainable_parameters()), read_tensors(d / TRAINABLES_FILE), d / TRAINABLES_FILE)
+            _load_by_position(
+                list(self.llm.trainable_parameters()), read_tensors(d / TRAINABLES_FILE), d / TRAINABLES_FILE
+            )
 
 
 def _unit(z: torch.Tensor) -> torch.Tensor:
@@ -187,7 +215,9 @@ def read_checkpoint_config(directory: str | os.PathLike) -> dict:
     check_readable(directory)
     path = Path(directory) / "config.json"
     if not path.exists():
-        raise MatsError(f"{directory} is not a mats-bench checkpoint (no config.json); train one with `mats-bench train`")
+        raise MatsError(
+            f"{directory} is not a mats-bench checkpoint (no config.json); train one with `mats-bench train`"
+        )
     try:
         config = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -203,9 +233,13 @@ def read_checkpoint_config(directory: str | os.PathLike) -> dict:
 def _load_by_position(params: list[nn.Parameter], state: dict[str, torch.Tensor], path: Path) -> None:
     from mats_core.errors import MatsError
 
-    if len(state) != len(params) or any(tuple(state[f"{i}"].shape) != tuple(p.shape) for i, p in enumerate(params) if f"{i}" in state):
-        raise MatsError(f"{path}: {len(state)} saved LLM parameters do not fit the {len(params)} trainable_parameters() "
-                        "of this llm; rebuild it with the params it was trained with")
+    if len(state) != len(params) or any(
+        tuple(state[f"{i}"].shape) != tuple(p.shape) for i, p in enumerate(params) if f"{i}" in state
+    ):
+        raise MatsError(
+            f"{path}: {len(state)} saved LLM parameters do not fit the {len(params)} trainable_parameters() "
+            "of this llm; rebuild it with the params it was trained with"
+        )
     with torch.no_grad():
         for i, p in enumerate(params):
             p.copy_(state[f"{i}"].to(p.device, p.dtype))

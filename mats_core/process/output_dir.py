@@ -8,6 +8,7 @@ itself, so no lock file is left behind: a second ``mats-bench run`` into the sam
 refuses at once, instead of redoing (and duplicating) all the work beside the first. A
 multi-process launch locks on rank 0 only (its processes share the directory by design).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,17 +23,23 @@ def check_output(path: str | os.PathLike, *, flag: str = "--output") -> Path:
     """``path`` as a directory that can be created or written, or a ``MatsError`` saying why not."""
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise MatsError(f"{flag} {out}: exists and is not a directory (a file or a device); choose a directory, e.g. {flag} runs/mine")
+        raise MatsError(
+            f"{flag} {out}: exists and is not a directory (a file or a device); choose a directory, e.g. {flag} runs/mine"
+        )
     existing = out
     while not existing.exists():  # the nearest existing parent: it must be a writable directory
         if existing.parent == existing:
             break
         existing = existing.parent
     if existing != out and not existing.is_dir():
-        raise MatsError(f"{flag} {out}: {existing} is a file, so the directory cannot be created; choose another {flag}")
+        raise MatsError(
+            f"{flag} {out}: {existing} is a file, so the directory cannot be created; choose another {flag}"
+        )
     if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
         what = "the directory" if existing == out else f"its parent {existing}"
-        raise MatsError(f"{flag} {out}: {what} is not writable (read-only, or no permission); choose another {flag} or fix its permissions")
+        raise MatsError(
+            f"{flag} {out}: {what} is not writable (read-only, or no permission); choose another {flag} or fix its permissions"
+        )
     return out
 
 
@@ -49,8 +56,10 @@ def output_lock(path: str | os.PathLike, *, enabled: bool = True, flag: str = "-
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise MatsError(f"{flag} {path}: another mats-bench process is writing this directory; wait for it to finish "
-                            f"(then rerun: finished samples are kept) or choose another {flag}") from None
+            raise MatsError(
+                f"{flag} {path}: another mats-bench process is writing this directory; wait for it to finish "
+                f"(then rerun: finished samples are kept) or choose another {flag}"
+            ) from None
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -12,6 +12,7 @@ transformers' logging is set up, its ``transformers`` logger stops propagating a
 its own handler to whatever ``sys.stderr`` was then. Inside :func:`quiet` such loggers propagate
 again and their console handlers are set aside (:func:`_reroute_loggers`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -100,7 +101,9 @@ def _redirect_fd(fd: int, log: IO[str]) -> int | None:
 
 
 def _console_handlers(logger: logging.Logger) -> list[logging.Handler]:
-    return [h for h in logger.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    return [
+        h for h in logger.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
 
 
 def _reroute_loggers() -> list[tuple[logging.Logger, bool, list[logging.Handler]]]:
@@ -129,6 +132,8 @@ def _restore_loggers(saved, log: IO[str], stderr: IO[str]) -> None:
     for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         for h in _console_handlers(logger) if isinstance(logger, logging.Logger) else ():
             if h.stream is log:
-                if getattr(h.__dict__.get("flush"), "__self__", None) is log:  # transformers binds flush to its stream's
+                if (
+                    getattr(h.__dict__.get("flush"), "__self__", None) is log
+                ):  # transformers binds flush to its stream's
                     del h.flush
                 h.setStream(stderr)

@@ -1,5 +1,6 @@
 """What is registered, as users type it: task names and presets with what they resolve to
 (``mats-bench run --tasks list``, ``mats-bench plugins``)."""
+
 from __future__ import annotations
 
 
@@ -22,8 +23,15 @@ def preset_rows(host) -> list[dict]:
     for kind in ("encoder", "llm", "bridge", "corpus", "task", "audio_lm"):
         for name, p in presets(kind).items():
             entry = host.get(kind, p.plugin)
-            row = {"kind": kind, "name": name, "plugin": p.plugin, "params": p.params, "extra": p.extra,
-                   "description": p.description, "provided_by": entry.plugin if entry else None}
+            row = {
+                "kind": kind,
+                "name": name,
+                "plugin": p.plugin,
+                "params": p.params,
+                "extra": p.extra,
+                "description": p.description,
+                "provided_by": entry.plugin if entry else None,
+            }
             out.append({**row, "needs": needs(row, p.needs)})
     return out
 
@@ -44,7 +52,11 @@ def needs(row: dict, packages: list[str]) -> list[dict]:
         out.append(_need(name + (f" {when}" if when else ""), _installed(name), f"not installed: pip install {name}"))
     model = row["params"].get("model") if row["kind"] == "llm" else None
     if isinstance(model, str) and not model.startswith((".", "/", "~")):
-        out.append(_need(f"hub model {model}", _cached(model), "not in the HF cache: downloaded on first use", "in the HF cache"))
+        out.append(
+            _need(
+                f"hub model {model}", _cached(model), "not in the HF cache: downloaded on first use", "in the HF cache"
+            )
+        )
     elif row["kind"] == "llm" and "model" in row["params"] and model is None:
         out.append(_need("a model", False, "set one: --set llm.model=<hub id or directory>"))
     return out
@@ -64,7 +76,9 @@ def extra_packages(extra: str) -> list[str]:
         reqs = [Requirement(r) for r in md.requires("mats-bench") or []]
     except md.PackageNotFoundError:
         return []
-    return [r.name for r in reqs if r.marker is not None and r.marker.evaluate({"extra": extra}) and r.name != "mats-bench"]
+    return [
+        r.name for r in reqs if r.marker is not None and r.marker.evaluate({"extra": extra}) and r.name != "mats-bench"
+    ]
 
 
 def _installed(dist: str) -> bool:

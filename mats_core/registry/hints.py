@@ -1,4 +1,5 @@
 """Error lines users can act on: the closest known name to a typo, and a pydantic error as one line."""
+
 from __future__ import annotations
 
 import difflib
@@ -23,8 +24,10 @@ def format_errors(exc: ValidationError, prefix: str = "", known: Iterable[str] =
         where = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or f"({noun}s)")
         if err["type"] == "extra_forbidden":
             top = known if len(err["loc"]) == 1 else []  # ``known``: the top-level fields only
-            parts.append(f"unknown {noun} '{where}'{closest(str(err['loc'][-1]), top)}"
-                         + (f" (known: {', '.join(sorted(top))})" if top else ""))
+            parts.append(
+                f"unknown {noun} '{where}'{closest(str(err['loc'][-1]), top)}"
+                + (f" (known: {', '.join(sorted(top))})" if top else "")
+            )
         else:
             parts.append(f"{noun} '{where}': {err['msg']} (got {err.get('input')!r})")
     return "; ".join(parts)

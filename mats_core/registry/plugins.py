@@ -4,6 +4,7 @@ A plugin that fails to import, or whose hook raises, is recorded (name, package,
 and skipped; the others keep working. ``MATS_PLUGINS=a,b`` loads only those entry points,
 ``MATS_DISABLE_PLUGINS=a,b`` skips those (as ``llm`` and ``pytest -p no:`` do).
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ Resolution order for ``build("bridge", "santa", lam=0.5)``: user registry files
 a name that is no preset may name a registered plugin directly. Params are validated
 against the factory's signature with pydantic, so errors name the field and the bound.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -41,8 +42,10 @@ def _read_registry(path: Path) -> dict[str, dict[str, Preset]]:
     except yaml.YAMLError as exc:
         raise MatsError(f"registry file {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise MatsError(f"registry file {path}: the top level must be a mapping of sections ({', '.join(KINDS)}, checkpoints), "
-                        f"got a {type(raw).__name__}")
+        raise MatsError(
+            f"registry file {path}: the top level must be a mapping of sections ({', '.join(KINDS)}, checkpoints), "
+            f"got a {type(raw).__name__}"
+        )
     out: dict[str, dict[str, Preset]] = {}
     for kind, presets in raw.items():
         if kind in ("checkpoints", "defaults"):
@@ -50,8 +53,10 @@ def _read_registry(path: Path) -> dict[str, dict[str, Preset]]:
         if kind not in KINDS:
             raise MatsError(f"{path}: unknown section '{kind}'; sections are {', '.join(KINDS)}")
         if presets is not None and not isinstance(presets, dict):
-            raise MatsError(f"{path}: section '{kind}' must be a mapping of preset name -> {{plugin, params}}, "
-                            f"got a {type(presets).__name__}")
+            raise MatsError(
+                f"{path}: section '{kind}' must be a mapping of preset name -> {{plugin, params}}, "
+                f"got a {type(presets).__name__}"
+            )
         out[kind] = {}
         for name, body in (presets or {}).items():
             try:
@@ -88,8 +93,10 @@ def checkpoint_sets(registry: str | os.PathLike | None = None) -> dict[str, str]
         _read_registry(Path(p))  # the file's shape, with an error naming it
         sets = (yaml.safe_load(Path(p).read_text()) or {}).get("checkpoints") or {}
         if not isinstance(sets, dict) or not all(isinstance(v, str) for v in sets.values()):
-            raise MatsError(f"{p}: checkpoints must be a mapping of '<encoder>+<llm>' -> directory, "
-                            f"e.g. checkpoints: {{tiny+tiny: runs/set}}; got {sets!r}")
+            raise MatsError(
+                f"{p}: checkpoints must be a mapping of '<encoder>+<llm>' -> directory, "
+                f"e.g. checkpoints: {{tiny+tiny: runs/set}}; got {sets!r}"
+            )
         out.update(sets)
     return out
 
@@ -102,7 +109,9 @@ def cli_defaults(registry: str | os.PathLike | None = None) -> dict[str, str]:
         _read_registry(Path(p))  # the file's shape, with an error naming it
         found = (yaml.safe_load(Path(p).read_text()) or {}).get("defaults") or {}
         if not isinstance(found, dict):
-            raise MatsError(f"{p}: defaults must be a mapping of option -> value (e.g. defaults: {{encoder: tiny}}); got {found!r}")
+            raise MatsError(
+                f"{p}: defaults must be a mapping of option -> value (e.g. defaults: {{encoder: tiny}}); got {found!r}"
+            )
         out.update({k: str(v) for k, v in found.items()})
     return out
 
@@ -138,7 +147,9 @@ def _package_folder(module: str, value: str) -> Path:
     for k, part in enumerate(rest, start=1):
         if spec is None or not spec.submodule_search_locations:
             break
-        spec = importlib.machinery.PathFinder.find_spec(".".join([top, *rest[:k]]), list(spec.submodule_search_locations))
+        spec = importlib.machinery.PathFinder.find_spec(
+            ".".join([top, *rest[:k]]), list(spec.submodule_search_locations)
+        )
     if spec is None:
         raise MatsError(f"'{value}': package '{module}' is not installed")
     if not spec.submodule_search_locations:
@@ -151,7 +162,9 @@ def presets(kind: str, registry: str | os.PathLike | None = None) -> dict[str, P
     return _cached_presets(registry_paths(registry))[kind]
 
 
-def resolve(kind: str, name: str, /, registry: str | os.PathLike | None = None, **params: Any) -> tuple[str, dict[str, Any]]:
+def resolve(
+    kind: str, name: str, /, registry: str | os.PathLike | None = None, **params: Any
+) -> tuple[str, dict[str, Any]]:
     """(plugin name, merged params) for a preset or plugin name; fails fast on unknown names."""
     _check_kind(kind)
     host = get_host()
@@ -188,14 +201,18 @@ def build(kind: str, name: str, /, registry: str | os.PathLike | None = None, **
         raise MatsError(f"{kind} '{name}': {exc}; check the {kind}'s params") from None
 
 
-def resolved_params(kind: str, name: str, /, registry: str | os.PathLike | None = None, **params: Any) -> dict[str, Any]:
+def resolved_params(
+    kind: str, name: str, /, registry: str | os.PathLike | None = None, **params: Any
+) -> dict[str, Any]:
     """The full, validated params (defaults filled in) that ``build`` would pass: for configs."""
     plugin, merged = resolve(kind, name, registry, **params)
     entry = get_host().get(kind, plugin)
     return {"plugin": plugin, "params": validate_params(kind, name, entry.factory, merged, fill_defaults=True)}
 
 
-def accepted_params(kind: str, name: str, params: dict[str, Any], registry: str | os.PathLike | None = None) -> dict[str, Any]:
+def accepted_params(
+    kind: str, name: str, params: dict[str, Any], registry: str | os.PathLike | None = None
+) -> dict[str, Any]:
     """The subset of ``params`` that the plugin behind ``name`` accepts (for options shared by
     several plugins, e.g. ``data_root`` or ``device``)."""
     plugin, _ = resolve(kind, name, registry)
@@ -205,7 +222,9 @@ def accepted_params(kind: str, name: str, params: dict[str, Any], registry: str 
     return {k: v for k, v in params.items() if k in model.model_fields}
 
 
-def validate_params(kind: str, name: str, factory: Any, params: dict[str, Any], fill_defaults: bool = False) -> dict[str, Any]:
+def validate_params(
+    kind: str, name: str, factory: Any, params: dict[str, Any], fill_defaults: bool = False
+) -> dict[str, Any]:
     model = _params_model(factory)
     if model is None:
         return dict(params)

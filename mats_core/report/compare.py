@@ -8,6 +8,7 @@ other samples than the reference's get no difference (``report`` refuses to mix 
 ``--allow-mixed``). Several checkpoint sets (training seeds) aggregate to mean ± std with a
 95% t-interval across seeds (``mats_core.stats.intervals.across_seeds``).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,10 +41,23 @@ def load_row(name: str, run_dir: Path, source: str = "") -> Row:
     res = read_results(run_dir / "results.json")
     extra = res.model_extra or {}
     prints = {k.removeprefix("task:"): v for k, v in res.fingerprints.items() if k.startswith("task:")}
-    oracle = res.config.get("oracle_bank") or {}  # the diagnosis-only coverage dial (mats_core.run.oracle) labels the row
-    source = (source or str(run_dir)) + (f" · ORACLE BANK (+{oracle['added']} test captions)" if oracle.get("added") else "")
-    return Row(name, res.results, run_dir, extra.get("intervals") or {}, dict(res.samples_count),
-               (res.config.get("run") or {}).get("limit"), source, prints, extra.get("headline") or {})
+    oracle = (
+        res.config.get("oracle_bank") or {}
+    )  # the diagnosis-only coverage dial (mats_core.run.oracle) labels the row
+    source = (source or str(run_dir)) + (
+        f" · ORACLE BANK (+{oracle['added']} test captions)" if oracle.get("added") else ""
+    )
+    return Row(
+        name,
+        res.results,
+        run_dir,
+        extra.get("intervals") or {},
+        dict(res.samples_count),
+        (res.config.get("run") or {}).get("limit"),
+        source,
+        prints,
+        extra.get("headline") or {},
+    )
 
 
 def _task_rows(run_dir: Path, task: str) -> list[dict]:
@@ -52,8 +66,14 @@ def _task_rows(run_dir: Path, task: str) -> list[dict]:
     return [r for r in read_samples(run_dir / "samples.jsonl") if r["task"] == task]
 
 
-def differences(rows: list[Row], reference: str, registry: str | None = None, encoder: Any = None,
-                resamples: int = 1000, seed: int = 0) -> tuple[dict, dict[str, str]]:
+def differences(
+    rows: list[Row],
+    reference: str,
+    registry: str | None = None,
+    encoder: Any = None,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[dict, dict[str, str]]:
     """row -> task -> metric -> paired difference against ``reference``; and why rows were skipped."""
     from mats_core.stats.intervals import paired, resample_counts, sort_rows, task_stats
 
@@ -67,8 +87,9 @@ def differences(rows: list[Row], reference: str, registry: str | None = None, en
     def stats_of(row: Row, task: str):
         key = (str(row.run_dir), task)
         if key not in cache:
-            cache[key] = task_stats(_build_task(row.run_dir, task, registry), _task_rows(row.run_dir, task),
-                                    {"encoder": encoder}, resamples)
+            cache[key] = task_stats(
+                _build_task(row.run_dir, task, registry), _task_rows(row.run_dir, task), {"encoder": encoder}, resamples
+            )
         return cache[key]
 
     for row in rows:
@@ -101,11 +122,24 @@ def _build_task(run_dir: Path, task: str, registry: str | None) -> Any:
     stamp = run_dir / "run_config.json"
     config = json.loads(stamp.read_text())["config"] if stamp.exists() else {}
     # task_params as the run recorded them: per task (task -> params, e.g. esc50's data_root), or one flat set
-    return build("task", task, registry, **params_for_task(config.get("task_params"), task, config.get("tasks") or [task], registry))
+    return build(
+        "task",
+        task,
+        registry,
+        **params_for_task(config.get("task_params"), task, config.get("tasks") or [task], registry),
+    )
 
 
-def comparison(rows: list[Row], kinds: dict[str, str], reference: str = DEFAULT_REFERENCE, registry: str | None = None,
-               *, encoder: Any = None, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+def comparison(
+    rows: list[Row],
+    kinds: dict[str, str],
+    reference: str = DEFAULT_REFERENCE,
+    registry: str | None = None,
+    *,
+    encoder: Any = None,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
     """The comparison.json document of one table."""
     from mats_core.stats.intervals import describe
 
@@ -137,7 +171,9 @@ def check_same_samples(rows: list[Row], allow_mixed: bool) -> None:
                 seen.setdefault(r.ids[task], []).append(f"{r.name} (n={r.samples.get(task)}, limit {r.limit})")
         if len(seen) > 1 and not allow_mixed:
             groups = "; ".join(", ".join(v) for v in seen.values())
-            raise MatsError(f"task {task}: the runs scored different samples ({groups}); pass --allow-mixed to put them in one table anyway")
+            raise MatsError(
+                f"task {task}: the runs scored different samples ({groups}); pass --allow-mixed to put them in one table anyway"
+            )
 
 
 def aggregate_seeds(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
@@ -151,6 +187,9 @@ def aggregate_seeds(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
                 for m, v in metrics.items():
                     values.setdefault(name, {}).setdefault(task, {}).setdefault(m, []).append(v)
     agg = {n: {t: {m: across_seeds(vs) for m, vs in ms.items()} for t, ms in ts.items()} for n, ts in values.items()}
-    return {"how": "over training seeds (checkpoint sets): mean ± std (sample std, ddof 1) and a 95% Student-t "
-                   "interval of the mean across seeds; per-seed values in 'values'",
-            "per_seed": values, "aggregate": agg}
+    return {
+        "how": "over training seeds (checkpoint sets): mean ± std (sample std, ddof 1) and a 95% Student-t "
+        "interval of the mean across seeds; per-seed values in 'values'",
+        "per_seed": values,
+        "aggregate": agg,
+    }

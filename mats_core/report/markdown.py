@@ -1,4 +1,5 @@
 """Tables of results: the comparison printed by ``run`` and the Markdown/CSV of ``report``."""
+
 from __future__ import annotations
 
 import csv
@@ -8,7 +9,9 @@ from typing import Any
 Headline = dict[str, "list[str] | None"]  # task -> the metrics its table shows (the task's ``headline`` declaration)
 
 
-def columns(rows: list[tuple[str, dict[str, dict[str, Any]]]], kinds: dict[str, str], headline: Headline | None = None) -> list[tuple[str, str]]:
+def columns(
+    rows: list[tuple[str, dict[str, dict[str, Any]]]], kinds: dict[str, str], headline: Headline | None = None
+) -> list[tuple[str, str]]:
     """(task, metric) pairs present in any row: the task's declared headline metrics, in order,
     or every metric it reported when it declares none (results.json keeps them all)."""
     cols: list[tuple[str, str]] = []

@@ -6,6 +6,7 @@ from the comparison). Other directories give every results.json below them, olde
 Rows of one task must have scored the same samples (``--allow-mixed`` to override), and the
 paired differences are recomputed from samples.jsonl.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,17 @@ def _rows_of(folder: Path) -> list[Row]:
             if sub and (folder / sub / "results.json").exists():
                 rows.append(load_row(name, folder / sub, comp.get("sources", {}).get(name, "")))
             else:  # a reference value without samples, e.g. CLAP zero-shot
-                rows.append(Row(name, comp["rows"][name], None, comp.get("intervals", {}).get(name, {}),
-                                comp.get("samples", {}).get(name, {}), comp.get("limit", {}).get(name),
-                                comp.get("sources", {}).get(name, "")))
+                rows.append(
+                    Row(
+                        name,
+                        comp["rows"][name],
+                        None,
+                        comp.get("intervals", {}).get(name, {}),
+                        comp.get("samples", {}).get(name, {}),
+                        comp.get("limit", {}).get(name),
+                        comp.get("sources", {}).get(name, ""),
+                    )
+                )
         return rows
     from mats_core.run.results import read_results
 

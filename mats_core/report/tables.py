@@ -1,5 +1,6 @@
 """Printing a comparison.json: one table per task, each cell ``value [95% CI]``, ``*`` where the
 paired difference from the reference row excludes 0, and n / --limit / source per row."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,12 +38,18 @@ def _order(comp: dict) -> list[str]:
 def _legend(comp: dict) -> str:
     ref = comp.get("reference", "noise")
     if comp.get("seeds"):
-        return f"mean ± std over {comp['seeds'].get('k', '?')} training seeds, [95% t-interval of the mean across seeds]"
+        return (
+            f"mean ± std over {comp['seeds'].get('k', '?')} training seeds, [95% t-interval of the mean across seeds]"
+        )
     ci = f"[95% bootstrap CI over samples, {comp['stats']['resamples']} resamples]"
     if ref not in _order(comp) or not any((comp.get("differences") or {}).values()):
-        return ci  # no row was compared with the reference (absent, a one-row table, or no resamples): no mark to explain
-    return (f"{ci}; {MARK} = differs from '{ref}' "
-            "beyond chance (paired bootstrap 95% CI of the difference excludes 0; p in comparison.json)")
+        return (
+            ci  # no row was compared with the reference (absent, a one-row table, or no resamples): no mark to explain
+        )
+    return (
+        f"{ci}; {MARK} = differs from '{ref}' "
+        "beyond chance (paired bootstrap 95% CI of the difference excludes 0; p in comparison.json)"
+    )
 
 
 def _limit(comp: dict, row: str) -> str:
@@ -87,20 +94,30 @@ def as_markdown(comp: dict, with_source: bool = False) -> str:
         if not metrics:
             continue
         extra = ["limit", "source"] if with_source else ["limit"]
-        out += [f"### {task} ({comp['kinds'][task]})\n", "| row | n | " + " | ".join(extra + metrics) + " |",
-                "|---|---:|" + "---|" * len(extra) + "---:|" * len(metrics)]
+        out += [
+            f"### {task} ({comp['kinds'][task]})\n",
+            "| row | n | " + " | ".join(extra + metrics) + " |",
+            "|---|---:|" + "---|" * len(extra) + "---:|" * len(metrics),
+        ]
         for name, res in rows:
             if task not in res:
                 continue
             n = comp.get("samples", {}).get(name, {}).get(task)
             info = [_limit(comp, name)] + ([comp.get("sources", {}).get(name, "")] if with_source else [])
-            out.append(f"| {name} | {'—' if n is None else n} | " + " | ".join(info + [cell(comp, name, task, m) for m in metrics]) + " |")
+            out.append(
+                f"| {name} | {'—' if n is None else n} | "
+                + " | ".join(info + [cell(comp, name, task, m) for m in metrics])
+                + " |"
+            )
         out.append("")
         diffs = [(name, comp.get("differences", {}).get(name, {}).get(task, {})) for name, _ in rows]
         diffs = [(n, d) for n, d in diffs if d]
         if diffs:
-            out += [f"Difference from `{comp.get('reference')}` (paired bootstrap 95% CI, two-sided p):\n",
-                    "| row | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+            out += [
+                f"Difference from `{comp.get('reference')}` (paired bootstrap 95% CI, two-sided p):\n",
+                "| row | " + " | ".join(metrics) + " |",
+                "|---|" + "---:|" * len(metrics),
+            ]
             for name, d in diffs:
                 out.append(f"| {name} | " + " | ".join(_diff(d.get(m)) for m in metrics) + " |")
             out.append("")
@@ -121,14 +138,45 @@ def as_csv(comp: dict) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["row", "task", "metric", "value", "ci_low", "ci_high", "se", "n", "limit", "source",
-                "diff_vs_reference", "diff_low", "diff_high", "p"])
+    w.writerow(
+        [
+            "row",
+            "task",
+            "metric",
+            "value",
+            "ci_low",
+            "ci_high",
+            "se",
+            "n",
+            "limit",
+            "source",
+            "diff_vs_reference",
+            "diff_low",
+            "diff_high",
+            "p",
+        ]
+    )
     for row in _order(comp):
         for task, metrics in comp["rows"][row].items():
             for m, v in metrics.items():
                 ci = comp.get("intervals", {}).get(row, {}).get(task, {}).get(m) or {}
                 d = comp.get("differences", {}).get(row, {}).get(task, {}).get(m) or {}
-                w.writerow([row, task, m, v, ci.get("low"), ci.get("high"), ci.get("se"),
-                            comp.get("samples", {}).get(row, {}).get(task), comp.get("limit", {}).get(row),
-                            comp.get("sources", {}).get(row), d.get("difference"), d.get("low"), d.get("high"), d.get("p")])
+                w.writerow(
+                    [
+                        row,
+                        task,
+                        m,
+                        v,
+                        ci.get("low"),
+                        ci.get("high"),
+                        ci.get("se"),
+                        comp.get("samples", {}).get(row, {}).get(task),
+                        comp.get("limit", {}).get(row),
+                        comp.get("sources", {}).get(row),
+                        d.get("difference"),
+                        d.get("low"),
+                        d.get("high"),
+                        d.get("p"),
+                    ]
+                )
     return buf.getvalue()

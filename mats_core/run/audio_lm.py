@@ -15,6 +15,7 @@ model decodes with its own settings (its ``generation`` capability: the model ca
 with ``--set audio_lm.generation.<key>=...``); the run's ``decoding`` (the MATS rows', e.g. the
 published beam search) does not reach it, so each model runs as its authors evaluate it.
 """
+
 from __future__ import annotations
 
 import time
@@ -70,10 +71,20 @@ def build_audio_lm(name: str, *, registry: str | None, device: str, params: dict
     return build("audio_lm", name, registry, **given)
 
 
-def evaluate_audio_lm(name: str, tasks: Sequence[str], output: str | Path, cfg: Any, *, registry: str | None = None,
-                      params: dict | None = None, overwrite: bool = False, task_params: dict | None = None,
-                      encoder: Any = None, encoder_spec: dict | None = None,
-                      on_progress: Callable[[str, int, int], None] | None = None) -> Any:
+def evaluate_audio_lm(
+    name: str,
+    tasks: Sequence[str],
+    output: str | Path,
+    cfg: Any,
+    *,
+    registry: str | None = None,
+    params: dict | None = None,
+    overwrite: bool = False,
+    task_params: dict | None = None,
+    encoder: Any = None,
+    encoder_spec: dict | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> Any:
     """One audio LM's run directory (results.json + samples.jsonl), resumable; returns RunResults."""
     from mats_core.capabilities import capability
     from mats_core.model.generation import BatchSizer
@@ -90,20 +101,34 @@ def evaluate_audio_lm(name: str, tasks: Sequence[str], output: str | Path, cfg: 
     task_samples = {n: limited(list(t.samples()), cfg.limit) for n, t in task_objs.items()}
     effective = capability(lm, "config")
     config = {
-        "audio_lm": {"name": name, **resolved_params("audio_lm", name, registry, **params),
-                     "fingerprint": capability(lm, "fingerprint"), "sample_rate": int(lm.sample_rate),
-                     "supervision": capability(lm, "supervision", "audio"), "effective": effective() if callable(effective) else None},
+        "audio_lm": {
+            "name": name,
+            **resolved_params("audio_lm", name, registry, **params),
+            "fingerprint": capability(lm, "fingerprint"),
+            "sample_rate": int(lm.sample_rate),
+            "supervision": capability(lm, "supervision", "audio"),
+            "effective": effective() if callable(effective) else None,
+        },
         "scoring_encoder": encoder_spec,  # the LTU protocol's text embeddings; the model never sees it
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
         "run": cfg.recorded(),
     }
     single = Shards()  # one process generates an audio LM's row
-    _guard_config(out, config, overwrite, single, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()})
+    _guard_config(
+        out, config, overwrite, single, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()}
+    )
     holder = _Holder(llm=lm, encoder=encoder)
     decoding = dict(capability(lm, "generation", {}))  # its own (model card) decoding, not the MATS rows' run.decoding
-    run = _AudioRun(holder, cfg, out, SamplesWriter(out / "samples.jsonl"), BatchSizer(cfg.batch_size, holder), decoding,
-                    on_progress=on_progress)
+    run = _AudioRun(
+        holder,
+        cfg,
+        out,
+        SamplesWriter(out / "samples.jsonl"),
+        BatchSizer(cfg.batch_size, holder),
+        decoding,
+        on_progress=on_progress,
+    )
     generated = 0
     try:
         for task_name, samples in task_samples.items():
@@ -128,7 +153,9 @@ def _generate_task(run: _AudioRun, lm: Any, task: str, samples: list) -> int:
         batch = todo[b0 : b0 + step]
         waves, errors = _load_batch(run, lm, batch)
         ok = [i for i in range(len(batch)) if i not in errors]
-        texts = run.sizer.run(lambda part: _answer(lm, [waves[i] for i in part], [batch[i].instruction for i in part], run.decoding), ok)
+        texts = run.sizer.run(
+            lambda part: _answer(lm, [waves[i] for i in part], [batch[i].instruction for i in part], run.decoding), ok
+        )
         preds = dict(zip(ok, texts))
         run.writer.write(_row(task, s, preds.get(i), errors.get(i)) for i, s in enumerate(batch))
         finished += len(batch)
@@ -167,4 +194,11 @@ def _answer(lm: Any, waves: list, prompts: list[str], decoding: dict) -> list[st
 
 
 def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
-    return {"task": task, "id": str(s.id), "prediction": prediction, "references": list(s.references), "label": s.label, "error": error}
+    return {
+        "task": task,
+        "id": str(s.id),
+        "prediction": prediction,
+        "references": list(s.references),
+        "label": s.label,
+        "error": error,
+    }

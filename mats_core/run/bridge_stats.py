@@ -11,6 +11,7 @@ Every results.json says which kind of statistics its bridge used (``bridge_stati
 ``text-only`` or ``unpaired-audio``, with the source and the clip counts), so a table never
 mixes the two silently.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -43,8 +44,10 @@ def fit_audio(pipe: Any, bridge: Any, samples: Sequence[Any], cfg: Any) -> int:
         if z is not None:
             chunks.append(z)
     if not chunks:
-        raise MatsError(f"bridge '{getattr(bridge, 'name', '?')}': none of the {len(samples)} clips for its audio "
-                        "statistics could be loaded")
+        raise MatsError(
+            f"bridge '{getattr(bridge, 'name', '?')}': none of the {len(samples)} clips for its audio "
+            "statistics could be loaded"
+        )
     z = torch.cat(chunks)
     with torch.no_grad():
         bridge.fit_audio(z.to(pipe.llm.device) if pipe.llm is not None else z)

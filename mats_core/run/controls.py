@@ -9,6 +9,7 @@ task's own):
 * ``shuffled``: another sample's audio of the same task, by a seeded derangement (a random
   single cycle, Sattolo's algorithm), so no sample keeps its own clip.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,9 @@ def parse_controls(value: str) -> list[str]:
         return []
     bad = [v for v in items if v not in CONTROLS]
     if bad:
-        raise MatsError(f"--controls: unknown control {', '.join(bad)}; use a comma list of {', '.join(CONTROLS)}, or none")
+        raise MatsError(
+            f"--controls: unknown control {', '.join(bad)}; use a comma list of {', '.join(CONTROLS)}, or none"
+        )
     return list(dict.fromkeys(items))
 
 
@@ -52,8 +55,16 @@ class _Replaced(Sample):
 
     def __init__(self, source: Sample, make: Any, sample_rate: Any):
         self._make, self._audio = make, None
-        super().__init__(id=source.id, audio=None, instruction=source.instruction, sample_rate=sample_rate,
-                         references=list(source.references), label=source.label, labels=list(source.labels), meta=dict(source.meta))
+        super().__init__(
+            id=source.id,
+            audio=None,
+            instruction=source.instruction,
+            sample_rate=sample_rate,
+            references=list(source.references),
+            label=source.label,
+            labels=list(source.labels),
+            meta=dict(source.meta),
+        )
 
     @property
     def audio(self) -> Any:
@@ -95,8 +106,10 @@ def apply_control(samples: Sequence[Sample], control: str | None, encoder: Any, 
     if control == "silence":
         sr = int(encoder.sample_rate)
         window = capability(encoder, "clip_seconds")
-        return [_Replaced(s, (lambda s=s: np.zeros(max(1, int(round((window or _seconds(s)) * sr))), dtype=np.float32)), sr)
-                for s in samples]
+        return [
+            _Replaced(s, (lambda s=s: np.zeros(max(1, int(round((window or _seconds(s)) * sr))), dtype=np.float32)), sr)
+            for s in samples
+        ]
     if control == "shuffled":
         perm = derangement(len(samples), seed, task)
         return [_Replaced(s, (lambda o=samples[j]: o.audio), samples[j].sample_rate) for s, j in zip(samples, perm)]

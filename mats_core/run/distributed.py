@@ -10,6 +10,7 @@ into its own ``samples.rank{R}.jsonl``; rank 0 waits for everyone and merges the
 ``samples.jsonl`` in the order a single process writes it. Bridge noise is seeded per block,
 so a sharded run gives the same predictions as a single-process one.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,11 +43,18 @@ class Shards:
             raise MatsError(f"bad distributed environment (WORLD_SIZE/RANK/LOCAL_RANK): {exc}") from None
         if world < 1 or not 0 <= rank < world:
             raise MatsError(f"bad distributed environment: RANK={rank} with WORLD_SIZE={world}")
-        if "WORLD_SIZE" not in os.environ and os.environ.get("ACCELERATE_USE_CPU") == "True" and os.environ.get("MASTER_ADDR"):
+        if (
+            "WORLD_SIZE" not in os.environ
+            and os.environ.get("ACCELERATE_USE_CPU") == "True"
+            and os.environ.get("MASTER_ADDR")
+        ):
             import warnings  # accelerate's simple launcher sets MASTER_ADDR only when asked for several processes
 
-            warnings.warn("`accelerate launch --cpu --num_processes N` starts ONE process; for N CPU processes "
-                          "launch with `--multi_gpu --num_processes N` (it uses gloo when there is no GPU)", stacklevel=2)
+            warnings.warn(
+                "`accelerate launch --cpu --num_processes N` starts ONE process; for N CPU processes "
+                "launch with `--multi_gpu --num_processes N` (it uses gloo when there is no GPU)",
+                stacklevel=2,
+            )
         return cls(rank, world, local)
 
     @property

@@ -7,6 +7,7 @@ generation batch) so results do not depend on ``batch_size`` nor on how many pro
 the run (see ``mats_core.run.distributed``). ``batch_size="auto"`` halves the generation batch on
 out-of-memory; on CUDA, decoding defaults to a static KV cache where the model supports it.
 """
+
 from __future__ import annotations
 
 import time
@@ -66,32 +67,50 @@ class Pipeline:
     _bank: dict = field(default_factory=dict)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | Path, registry: str | None = None, device: str = "auto", overrides: dict | None = None) -> "Pipeline":
+    def from_checkpoint(
+        cls, checkpoint: str | Path, registry: str | None = None, device: str = "auto", overrides: dict | None = None
+    ) -> "Pipeline":
         cfg = read_checkpoint_config(checkpoint)
         overrides = overrides or {}
         enc = cfg["encoder"]
         llm = cfg["llm"]
         # where to run is the run's choice, not the checkpoint's (it stores its training device);
         # an explicit --set encoder.device / llm.device still wins
-        enc_params = {**enc.get("params", {}), **accepted_params("encoder", enc["name"], {"device": device}, registry), **overrides.get("encoder", {})}
-        llm_params = {**llm.get("params", {}), **accepted_params("llm", llm["name"], {"device": device}, registry), **overrides.get("llm", {})}
+        enc_params = {
+            **enc.get("params", {}),
+            **accepted_params("encoder", enc["name"], {"device": device}, registry),
+            **overrides.get("encoder", {}),
+        }
+        llm_params = {
+            **llm.get("params", {}),
+            **accepted_params("llm", llm["name"], {"device": device}, registry),
+            **overrides.get("llm", {}),
+        }
         resolved_params("encoder", enc["name"], registry, **enc_params)  # both checked before either loads
         resolved_params("llm", llm["name"], registry, **llm_params)
         shards = Shards.from_env()  # one GPU per process when sharded; the spec (config) keeps the device asked for
         placed = lambda p: {**p, "device": shards.device(p["device"])} if "device" in p else p  # noqa: E731
         encoder = build("encoder", enc["name"], registry, **placed(enc_params))
         lm = build("llm", llm["name"], registry, **placed(llm_params))
-        spec = {"encoder": {"name": enc["name"], "params": enc_params}, "llm": {"name": llm["name"], "params": llm_params}, "corpus": cfg.get("corpus")}
+        spec = {
+            "encoder": {"name": enc["name"], "params": enc_params},
+            "llm": {"name": llm["name"], "params": llm_params},
+            "corpus": cfg.get("corpus"),
+        }
         return cls(encoder, lm, spec, registry)
 
     def load(self, checkpoint: str | Path) -> tuple[MATSModel, dict]:
         cfg = read_checkpoint_config(checkpoint)
         for kind in ("encoder", "llm"):
             if cfg[kind]["name"] != self.spec[kind]["name"]:
-                raise MatsError(f"checkpoint {checkpoint} was trained with {kind} '{cfg[kind]['name']}', not '{self.spec[kind]['name']}'")
+                raise MatsError(
+                    f"checkpoint {checkpoint} was trained with {kind} '{cfg[kind]['name']}', not '{self.spec[kind]['name']}'"
+                )
         model = MATSModel(self.llm, cfg["dim"], cfg["mapper"])
         if cfg["dim"] != self.encoder.dim:
-            raise MatsError(f"checkpoint {checkpoint} expects {cfg['dim']}-d embeddings; encoder gives {self.encoder.dim}-d")
+            raise MatsError(
+                f"checkpoint {checkpoint} expects {cfg['dim']}-d embeddings; encoder gives {self.encoder.dim}-d"
+            )
         model.load_weights(checkpoint)
         model.eval()
         return model, cfg
@@ -109,7 +128,9 @@ class Pipeline:
             self._bank[key] = table[torch.tensor(pick, dtype=torch.long)]
         return self._bank[key]
 
-    def embed_audio(self, samples: Sequence[Any], cfg: RunConfig, raw: bool = False) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
+    def embed_audio(
+        self, samples: Sequence[Any], cfg: RunConfig, raw: bool = False
+    ) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
         """Normalised (``raw``: as the encoder gives them) embeddings of the samples whose audio loads; errors by position."""
         import numpy as np
 
@@ -124,7 +145,9 @@ class Pipeline:
                 errors[i] = sample_error(s, exc)
         if not waves:
             return None, ok, errors
-        z, ok, errors = embed_each(self.encoder, waves, ok, errors, samples, chunk=EMBED_CHUNK)  # non-finite rows: errors
+        z, ok, errors = embed_each(
+            self.encoder, waves, ok, errors, samples, chunk=EMBED_CHUNK
+        )  # non-finite rows: errors
         return (z if raw or z is None else F.normalize(z, dim=-1)), ok, errors
 
 
@@ -165,9 +188,13 @@ def evaluate(
     shards = Shards.from_env()
     model, ckpt_cfg = pipe.load(checkpoint)
     bridge, bridge_params, bank, timings = _bridge(pipe, bridge_name, bridge_params, ckpt_cfg, cfg, shards)
-    task_objs = {n: build("task", n, pipe.registry, **params_for_task(task_params, n, tasks, pipe.registry)) for n in tasks}
+    task_objs = {
+        n: build("task", n, pipe.registry, **params_for_task(task_params, n, tasks, pipe.registry)) for n in tasks
+    }
     task_samples = {n: limited(list(t.samples()), cfg.limit) for n, t in task_objs.items()}
-    task_samples = {n: apply_control(ss, cfg.control, pipe.encoder, cfg.seed, n) for n, ss in task_samples.items()}  # no-audio rows
+    task_samples = {
+        n: apply_control(ss, cfg.control, pipe.encoder, cfg.seed, n) for n, ss in task_samples.items()
+    }  # no-audio rows
     oracle = None
     if cfg.oracle_bank or cfg.oracle_paraphrase:  # DIAGNOSIS ONLY: test captions into the bank (mats_core.run.oracle)
         from mats_core.run.oracle import extend_bank
@@ -175,13 +202,19 @@ def evaluate(
         bank, oracle = extend_bank(pipe, bridge, bank, task_objs, task_samples, cfg)
     audio_stats = AudioStatistics(pipe, bridge, cfg, pipe.registry)  # optional fit_audio capability (shift)
     audio_stats.before_run()
-    tokens = {n: cfg.task_tokens.get(n) or capability(t, "task_token") for n, t in task_objs.items()}  # optional task capability
+    tokens = {
+        n: cfg.task_tokens.get(n) or capability(t, "task_token") for n, t in task_objs.items()
+    }  # optional task capability
     config = {
         "checkpoint": str(checkpoint),
         "encoder": pipe.spec["encoder"],
         "llm": pipe.spec["llm"],
-        "bridge": {"name": bridge_name, **resolved_params("bridge", bridge_name, pipe.registry, **bridge_params),
-                   "effective": capability(bridge, "config")() if capability(bridge, "config") else None, "memory_size": None if bank is None else int(bank.shape[0])},
+        "bridge": {
+            "name": bridge_name,
+            **resolved_params("bridge", bridge_name, pipe.registry, **bridge_params),
+            "effective": capability(bridge, "config")() if capability(bridge, "config") else None,
+            "memory_size": None if bank is None else int(bank.shape[0]),
+        },
         "tasks": list(tasks),
         "task_params": dict(task_params or {}),
         "run": cfg.recorded(),
@@ -189,22 +222,43 @@ def evaluate(
         **({"task_tokens": {n: t for n, t in tokens.items() if t}} if any(tokens.values()) else {}),
         **({"oracle_bank": oracle} if oracle else {}),
     }
-    _guard_config(out, config, overwrite, shards, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()})
-    run = _Run(pipe, model, bridge, cfg, shards, out, SamplesWriter(out / shards.samples_file()), timings,
-               BatchSizer(cfg.batch_size, pipe), generation_settings(pipe.llm, resolve_decoding(cfg.decoding)), on_progress)
+    _guard_config(
+        out, config, overwrite, shards, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()}
+    )
+    run = _Run(
+        pipe,
+        model,
+        bridge,
+        cfg,
+        shards,
+        out,
+        SamplesWriter(out / shards.samples_file()),
+        timings,
+        BatchSizer(cfg.batch_size, pipe),
+        generation_settings(pipe.llm, resolve_decoding(cfg.decoding)),
+        on_progress,
+    )
     with merged_weights(pipe.llm):  # optional llm capability: decode with LoRA merged, weights restored after
         generated = _generate_tasks(run, task_samples, audio_stats, tokens)
     work = shards.gather((run.sizer.used, generated))  # a barrier too: every shard is written
     if shards.is_main:
-        execution = {"processes": shards.world, "generated": [g for _, g in work],  # rows each process wrote now
-                     "batch_size": max(u for u, _ in work) or None, "decoding": run.decoding,  # largest batch generated
-                     **({"decoding_preset": cfg.decoding["preset"]} if "preset" in cfg.decoding else {})}
-        res = _finish(run, config, task_objs, task_samples, t_start, execution=execution, statistics=audio_stats.record())
+        execution = {
+            "processes": shards.world,
+            "generated": [g for _, g in work],  # rows each process wrote now
+            "batch_size": max(u for u, _ in work) or None,
+            "decoding": run.decoding,  # largest batch generated
+            **({"decoding_preset": cfg.decoding["preset"]} if "preset" in cfg.decoding else {}),
+        }
+        res = _finish(
+            run, config, task_objs, task_samples, t_start, execution=execution, statistics=audio_stats.record()
+        )
     shards.barrier()  # results.json is written
     return res if shards.is_main else read_results(out / "results.json")
 
 
-def _bridge(pipe: Pipeline, name: str, params: dict | None, ckpt_cfg: dict, cfg: RunConfig, shards: Shards) -> tuple[Any, dict, Any, dict]:
+def _bridge(
+    pipe: Pipeline, name: str, params: dict | None, ckpt_cfg: dict, cfg: RunConfig, shards: Shards
+) -> tuple[Any, dict, Any, dict]:
     """The run's bridge, fitted on the memory bank: (bridge, its params, the bank or None, timings)."""
     params = dict(params or {})
     train_var = ckpt_cfg.get("bridge", {}).get("params", {}).get("noise_variance")
@@ -222,7 +276,9 @@ def _bridge(pipe: Pipeline, name: str, params: dict | None, ckpt_cfg: dict, cfg:
 
 def _generate_tasks(run: _Run, task_samples: dict[str, list], audio_stats: AudioStatistics, tokens: dict) -> int:
     """Every task's rows this process owns and lacks, into ``run.writer``; returns rows written."""
-    earlier = earlier_rows(run.out, skip=run.writer.path.name)  # other shards' files, e.g. of a run with another process count
+    earlier = earlier_rows(
+        run.out, skip=run.writer.path.name
+    )  # other shards' files, e.g. of a run with another process count
     block, generated = 0, 0
     try:
         for name, samples in task_samples.items():
@@ -237,8 +293,16 @@ def _generate_tasks(run: _Run, task_samples: dict[str, list], audio_stats: Audio
     return generated
 
 
-def _finish(run: _Run, config: dict, task_objs: dict, task_samples: dict, t_start: float, *, execution: dict,
-            statistics: dict | None = None) -> RunResults:
+def _finish(
+    run: _Run,
+    config: dict,
+    task_objs: dict,
+    task_samples: dict,
+    t_start: float,
+    *,
+    execution: dict,
+    statistics: dict | None = None,
+) -> RunResults:
     """Merge the shards (if any), score every task and write results.json."""
     pipe, out, cfg, timings = run.pipe, run.out, run.cfg, run.timings
     rows_by_key = run.writer.records
@@ -273,7 +337,8 @@ def _finish(run: _Run, config: dict, task_objs: dict, task_samples: dict, t_star
         expected_count=dict(counts),
         fingerprints={"config": fingerprint(config), **{f"task:{k}": v for k, v in prints.items()}},
         timings={k: round(v, 3) for k, v in timings.items()},
-        task_kinds=kinds, **task_declarations(task_objs),  # what tables show, which way is better
+        task_kinds=kinds,
+        **task_declarations(task_objs),  # what tables show, which way is better
         execution=execution,  # how it ran; not in the config, since a resume may run otherwise with the same results
         bridge_statistics=statistics,  # text-only or unpaired-audio (mats_core.run.bridge_stats)
         intervals=cis,
@@ -286,7 +351,16 @@ def _finish(run: _Run, config: dict, task_objs: dict, task_samples: dict, t_star
 def _run_task(run: _Run, name: str, samples: list, done: set, first_block: int, token: str | None = None) -> int:
     """Generate this process's blocks of one task (all of them in a single process); returns rows written."""
     pipe, model, bridge, writer, cfg, on_progress, sizer, decoding, shards = (
-        run.pipe, run.model, run.bridge, run.writer, run.cfg, run.on_progress, run.sizer, run.decoding, run.shards)
+        run.pipe,
+        run.model,
+        run.bridge,
+        run.writer,
+        run.cfg,
+        run.on_progress,
+        run.sizer,
+        run.decoding,
+        run.shards,
+    )
     starts = [b0 for k, b0 in enumerate(range(0, len(samples), cfg.bridge_block)) if shards.owns(first_block + k)]
     mine = [s for b0 in starts for s in samples[b0 : b0 + cfg.bridge_block]]
     total = len(mine)
@@ -297,8 +371,12 @@ def _run_task(run: _Run, name: str, samples: list, done: set, first_block: int, 
         block = samples[b0 : b0 + cfg.bridge_block]
         if all(str(s.id) in done for s in block):
             continue
-        z, ok, errs = pipe.embed_audio(block, cfg, raw=bool(capability(bridge, "raw_input", False)))  # optional bridge capability
-        gen = torch.Generator(device=llm_device(pipe.llm)).manual_seed(cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode()))
+        z, ok, errs = pipe.embed_audio(
+            block, cfg, raw=bool(capability(bridge, "raw_input", False))
+        )  # optional bridge capability
+        gen = torch.Generator(device=llm_device(pipe.llm)).manual_seed(
+            cfg.seed * 1_000_003 + zlib.crc32(f"{name}:{b0}".encode())
+        )
         bridged = bridge.infer(z.to(llm_device(pipe.llm)), gen) if z is not None else None
         pos = {i: j for j, i in enumerate(ok)}
         todo = [i for i, s in enumerate(block) if str(s.id) not in done]
@@ -306,7 +384,12 @@ def _run_task(run: _Run, name: str, samples: list, done: set, first_block: int, 
         while c0 < len(todo):
             chunk = todo[c0 : c0 + sizer.size]
             gen_idx = [i for i in chunk if i in pos]
-            texts = sizer.run(lambda part: _generate(model, bridged[[pos[i] for i in part]], [block[i] for i in part], token, decoding), gen_idx)
+            texts = sizer.run(
+                lambda part: _generate(
+                    model, bridged[[pos[i] for i in part]], [block[i] for i in part], token, decoding
+                ),
+                gen_idx,
+            )
             preds = dict(zip(gen_idx, texts))
             writer.write(_row(name, block[i], preds.get(i), errs.get(i)) for i in chunk)
             c0 += len(chunk)
@@ -324,7 +407,14 @@ def _generate(model: MATSModel, z: torch.Tensor, samples: list, token: str | Non
 
 
 def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
-    return {"task": task, "id": str(s.id), "prediction": prediction, "references": list(s.references), "label": s.label, "error": error}
+    return {
+        "task": task,
+        "id": str(s.id),
+        "prediction": prediction,
+        "references": list(s.references),
+        "label": s.label,
+        "error": error,
+    }
 
 
 def params_for_task(task_params: dict | None, name: str, tasks: Sequence[str], registry: str | None) -> dict:
@@ -352,14 +442,21 @@ def _guard_config(out: Path, config: dict, overwrite: bool, shards: Shards, data
     moved = [t for t in (data or {}) if t in old_data and old_data[t] != data[t]]
     if (changed or moved) and not overwrite:
         why = [f"config differs: {'; '.join(changed[:8])}"] if changed else []
-        why += [f"the data of task '{t}' changed since (its samples' ids, labels, references or instructions)" for t in moved]
-        raise MatsError(f"{out} holds a run with a different config: {'; '.join(why)}; "
-                        "use another --output or pass --overwrite to re-run it")
+        why += [
+            f"the data of task '{t}' changed since (its samples' ids, labels, references or instructions)"
+            for t in moved
+        ]
+        raise MatsError(
+            f"{out} holds a run with a different config: {'; '.join(why)}; "
+            "use another --output or pass --overwrite to re-run it"
+        )
     shards.barrier()  # everyone has read the old stamp
     if shards.is_main:
         if changed or moved:
             for f in [out / "samples.jsonl", out / "results.json", *shard_files(out)]:
                 f.unlink(missing_ok=True)
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(stamp, json.dumps({"fingerprint": new, "config": config, "data": data}, indent=2, default=str))
+        atomic_write_text(
+            stamp, json.dumps({"fingerprint": new, "config": config, "data": data}, indent=2, default=str)
+        )
     shards.barrier()

@@ -9,6 +9,7 @@ using either is an oracle run: results.json records ``oracle_bank`` (settings an
 its table title says ORACLE BANK and its rows' source says so (:func:`oracle_label`).
 It changes the bank only, never the checkpoint: a sweep of the dial needs no retraining.
 """
+
 from __future__ import annotations
 
 import random
@@ -22,7 +23,11 @@ def oracle_settings(run: dict | Any) -> dict[str, float]:
     """The dial's non-zero settings of a run (a RunConfig or the ``--set run.*`` mapping, validated)."""
     from mats_core.config.validation import RunConfig
 
-    cfg = run if isinstance(run, RunConfig) else RunConfig.model_validate({k: v for k, v in dict(run).items() if k in SETTINGS})
+    cfg = (
+        run
+        if isinstance(run, RunConfig)
+        else RunConfig.model_validate({k: v for k, v in dict(run).items() if k in SETTINGS})
+    )
     return {k: float(getattr(cfg, k)) for k in SETTINGS if getattr(cfg, k)}
 
 
@@ -46,8 +51,10 @@ def oracle_texts(samples: Sequence[Any], task: Any, settings: dict[str, float], 
     if share:
         write = capability(task, "paraphrases")
         if write is None:
-            raise MatsError(f"--set run.oracle_paraphrase: task '{name or task}' cannot write new captions of its clips "
-                            "(no 'paraphrases' capability; the tiny-world tasks have it); use run.oracle_bank instead")
+            raise MatsError(
+                f"--set run.oracle_paraphrase: task '{name or task}' cannot write new captions of its clips "
+                "(no 'paraphrases' capability; the tiny-world tasks have it); use run.oracle_bank instead"
+            )
         rng = random.Random(seed * 1000003 + zlib.crc32(f"oracle_paraphrase:{name}".encode()))
         out += [write(s, seed=rng.randrange(2**31)) for s in _chosen(clips, share, rng)]
     return out

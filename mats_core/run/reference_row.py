@@ -5,6 +5,7 @@ the task scores those labels, the bootstrap gives every metric its 95% interval 
 ``accuracy`` too, a mean of 0/1 per sample), and a clip whose audio failed counts in ``errors_count``
 exactly as the task's ``errors`` metric counts it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,7 +47,9 @@ def score_zero_shot(pipe: Any, task_name: str, cfg: Any, task_params: dict | Non
     return ZeroShot(metrics, cis, scored.no_ci, errors)
 
 
-def zero_shot_rows(pipe: Any, task_name: str, cfg: Any, task_params: dict | None = None) -> tuple[Any, list[dict], list]:
+def zero_shot_rows(
+    pipe: Any, task_name: str, cfg: Any, task_params: dict | None = None
+) -> tuple[Any, list[dict], list]:
     """(the task, one samples.jsonl-like row per sample: the zero-shot label, or the audio's error,
     each sample's label cosines (NaN where the audio failed)); (None, [], []) for a task that is not
     a classification."""
@@ -72,6 +75,15 @@ def zero_shot_rows(pipe: Any, task_name: str, cfg: Any, task_params: dict | None
         cos = (z @ lab.to(z.device).T).float().cpu() if z is not None else None
         pred = dict(zip(ok, cos.argmax(-1).tolist())) if cos is not None else {}
         sims += [cos[ok.index(i)].tolist() if i in pred else [float("nan")] * len(labels) for i in range(len(block))]
-        rows += [{"task": task_name, "id": str(s.id), "prediction": labels[pred[i]] if i in pred else None, "references": list(s.references),
-                  "label": s.label, "error": None if i in pred else errs.get(i, "no embedding")} for i, s in enumerate(block)]
+        rows += [
+            {
+                "task": task_name,
+                "id": str(s.id),
+                "prediction": labels[pred[i]] if i in pred else None,
+                "references": list(s.references),
+                "label": s.label,
+                "error": None if i in pred else errs.get(i, "no embedding"),
+            }
+            for i, s in enumerate(block)
+        ]
     return task, rows, sims

@@ -1,4 +1,5 @@
 """``mats-bench score``: score a run's samples.jsonl again without generating (the infer/score split)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,9 @@ from mats_core.scoring import task_declarations
 from mats_core.stats.intervals import DEFAULT_RESAMPLES, describe, score_task
 
 
-def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool = True, resamples: int | None = None) -> RunResults:
+def rescore(
+    run_dir: str | Path, registry: str | None = None, with_encoder: bool = True, resamples: int | None = None
+) -> RunResults:
     """Score an existing samples.jsonl again without regenerating (the infer/score split). Rows
     are read as a resume reads them (``results.scan_samples``); fewer rows than the run's
     samples (a killed run) mark the results ``partial``, with the expected and found counts."""
@@ -33,15 +36,23 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
     except MatsError:  # a torn results.json is what this re-creates
         old = None
     if resamples is None:  # the run's own number, so its intervals come out exactly the same
-        resamples = int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES)) if old else DEFAULT_RESAMPLES
+        resamples = (
+            int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES))
+            if old
+            else DEFAULT_RESAMPLES
+        )
     check_resamples(resamples)
     seed = config["run"]["seed"]
     results, notes, kinds, errors, found, expected, built = {}, {}, {}, 0, {}, {}, {}
     cis, stats = {}, describe(resamples, seed)
     limit = config["run"].get("limit")
     for name in config["tasks"]:
-        task = built[name] = build("task", name, registry, **params_for_task(config.get("task_params"), name, config["tasks"], registry))
-        ids = set(str(s.id) for s in limited(list(task.samples()), limit))  # --limit N or a fraction, as the run took it
+        task = built[name] = build(
+            "task", name, registry, **params_for_task(config.get("task_params"), name, config["tasks"], registry)
+        )
+        ids = set(
+            str(s.id) for s in limited(list(task.samples()), limit)
+        )  # --limit N or a fraction, as the run took it
         task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
         kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)
         if task_rows:  # a killed run may lack a task
@@ -53,10 +64,22 @@ def rescore(run_dir: str | Path, registry: str | None = None, with_encoder: bool
             results[name], cis[name], stats["no_ci"][name] = {}, {}, {}
         errors += sum(1 for r in task_rows if r.get("error"))
     res = RunResults(
-        config=config, versions=collect_versions(), seed=config["run"]["seed"], results=results, notes=notes,
-        errors_count=errors, samples_count=found, expected_count=expected, partial=found != expected,
-        fingerprints=old.fingerprints if old else {"config": fingerprint(config)}, timings=old.timings if old else {},
-        task_kinds=kinds, execution=old.execution if old else None, intervals=cis, stats=stats, **task_declarations(built),
+        config=config,
+        versions=collect_versions(),
+        seed=config["run"]["seed"],
+        results=results,
+        notes=notes,
+        errors_count=errors,
+        samples_count=found,
+        expected_count=expected,
+        partial=found != expected,
+        fingerprints=old.fingerprints if old else {"config": fingerprint(config)},
+        timings=old.timings if old else {},
+        task_kinds=kinds,
+        execution=old.execution if old else None,
+        intervals=cis,
+        stats=stats,
+        **task_declarations(built),
     )
     write_results(run_dir / "results.json", res)
     return res

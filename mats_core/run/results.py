@@ -4,6 +4,7 @@
 one line per sample, flushed per batch, so a killed run loses at most the batch in flight
 and a rerun skips what is already there.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,10 @@ def read_results(path: str | os.PathLike) -> RunResults:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
-        raise MatsError(f"{path}: not a valid results.json ({where + ': ' if where else ''}{first['msg']}); "
-                        "re-create it with `mats-bench score RUN_DIR` or re-run") from None
+        raise MatsError(
+            f"{path}: not a valid results.json ({where + ': ' if where else ''}{first['msg']}); "
+            "re-create it with `mats-bench score RUN_DIR` or re-run"
+        ) from None
 
 
 class SamplesWriter:
@@ -136,11 +139,16 @@ def scan_samples(path: str | os.PathLike) -> tuple[dict[tuple[str, str], dict], 
             continue  # torn write from an interrupted run: that sample is redone
         except ValidationError as exc:
             where = ", ".join(".".join(map(str, e["loc"])) or "(row)" for e in exc.errors())
-            warnings.warn(f"{path}:{n}: not a sample row (invalid {where}); it is ignored (a run redoes that sample)", stacklevel=2)
+            warnings.warn(
+                f"{path}:{n}: not a sample row (invalid {where}); it is ignored (a run redoes that sample)",
+                stacklevel=2,
+            )
             continue
         key = (rec.task, rec.id)
         if key in rows:
-            warnings.warn(f"{path}:{n}: task {rec.task!r} id {rec.id!r} is written twice; the last row is kept", stacklevel=2)
+            warnings.warn(
+                f"{path}:{n}: task {rec.task!r} id {rec.id!r} is written twice; the last row is kept", stacklevel=2
+            )
         rows[key], lines[key] = json.loads(line), line
     return rows, lines
 

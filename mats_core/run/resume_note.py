@@ -5,6 +5,7 @@ rows already complete are only re-scored, a killed row resumes at its last sampl
 says so in the table itself. :func:`snapshot` records each row's samples before the run;
 :func:`resume_note` compares them with what the run left, and says how to start afresh.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,12 @@ def resume_note(before: Snapshot, output: Path) -> str | None:
     if complete:
         parts.append(f"{len(complete)} row(s) already complete, re-scored only ({', '.join(complete)})")
     if resumed:
-        parts.append(f"{len(resumed)} resumed after {sum(kept[r] for r in resumed)} samples held ({', '.join(resumed)})")
+        parts.append(
+            f"{len(resumed)} resumed after {sum(kept[r] for r in resumed)} samples held ({', '.join(resumed)})"
+        )
     if fresh:
         parts.append(f"{len(fresh)} generated afresh ({', '.join(fresh)})")
-    return (f"resumed {output}: {'; '.join(parts)}. To start afresh, delete {output} or pass another --output "
-            "(--overwrite replaces a run whose config differs).")
+    return (
+        f"resumed {output}: {'; '.join(parts)}. To start afresh, delete {output} or pass another --output "
+        "(--overwrite replaces a run whose config differs)."
+    )

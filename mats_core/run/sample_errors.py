@@ -10,6 +10,7 @@ non-finite embedding is an error, never a prediction. With ``run.crop=chunks`` a
 encoder windows ([n, T] from ``load_audio``), each embedded alone and averaged (mean of the raw
 embeddings), for every encoder: each encoder call still sees one window per clip.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -32,8 +33,9 @@ def _where(sample: Any) -> str:
     return os.fsdecode(audio) if isinstance(audio, (str, bytes, os.PathLike)) else "in-memory audio"
 
 
-def embed_each(encoder: Any, waves: Sequence[Any], ok: list[int], errors: dict[int, str], samples: Sequence[Any],
-               *, chunk: int) -> tuple[Any, list[int], dict[int, str]]:
+def embed_each(
+    encoder: Any, waves: Sequence[Any], ok: list[int], errors: dict[int, str], samples: Sequence[Any], *, chunk: int
+) -> tuple[Any, list[int], dict[int, str]]:
     """Raw embeddings of ``waves`` (the audio of ``samples[i]`` for ``i`` in ``ok``): those that
     fail or are not finite move from ``ok`` to ``errors``. Returns (embeddings or None, ok, errors)."""
     import torch
@@ -58,8 +60,10 @@ def embed_each(encoder: Any, waves: Sequence[Any], ok: list[int], errors: dict[i
         if row is None:
             continue
         if not bool(torch.isfinite(row).all()):
-            errors[i] = (f"{_where(samples[i])}: the encoder's embedding is not finite (NaN or infinite); the audio's values are "
-                         "probably out of range (a float file should hold samples within [-1, 1])")
+            errors[i] = (
+                f"{_where(samples[i])}: the encoder's embedding is not finite (NaN or infinite); the audio's values are "
+                "probably out of range (a float file should hold samples within [-1, 1])"
+            )
             continue
         kept.append(i)
         out.append(row)

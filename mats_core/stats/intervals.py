@@ -11,6 +11,7 @@ reason is recorded. Rows are ordered by id first and the resamples are seeded by
 task), so ``mats-bench score`` reproduces a run's intervals exactly, and two runs on the same
 samples get the same resamples: that is what makes the paired difference paired.
 """
+
 from __future__ import annotations
 
 import math
@@ -99,8 +100,13 @@ def task_stats(task: Any, rows: Sequence[Mapping[str, Any]], context: Mapping[st
     import json
 
     rows = sort_rows(rows)
-    key = (type(task).__qualname__, getattr(task, "name", ""), capability(task, "fingerprint"), id(context.get("encoder")),
-           hash(json.dumps(rows, sort_keys=True, default=str)))
+    key = (
+        type(task).__qualname__,
+        getattr(task, "name", ""),
+        capability(task, "fingerprint"),
+        id(context.get("encoder")),
+        hash(json.dumps(rows, sort_keys=True, default=str)),
+    )
     if key in _CACHE:
         return _CACHE[key]
     own = capability(task, "sample_stats")
@@ -120,8 +126,10 @@ def _rescoring_stats(task: Any, rows: list, context: Mapping[str, Any], resample
     cost = (time.perf_counter() - t0) * resamples
     metrics = [m for m, v in point.items() if v is not None and m not in BOOKKEEPING]
     if cost > FALLBACK_BUDGET_SECONDS:
-        why = (f"no interval: task '{getattr(task, 'name', '?')}' has no sample_stats() and rescoring it "
-               f"{resamples} times would take ~{cost:.0f} s")
+        why = (
+            f"no interval: task '{getattr(task, 'name', '?')}' has no sample_stats() and rescoring it "
+            f"{resamples} times would take ~{cost:.0f} s"
+        )
         return SampleStats(n=len(rows), notes={m: why for m in metrics})
 
     def corpus(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -137,13 +145,26 @@ def _rescoring_stats(task: Any, rows: list, context: Mapping[str, Any], resample
 
 def describe(resamples: int, seed: int) -> dict[str, Any]:
     """What results.json records about how its intervals were computed."""
-    return {"confidence": CONFIDENCE, "resamples": resamples, "seed": seed,
-            "method": "percentile bootstrap over whole samples (rows in id order, resamples seeded by seed and task); "
-                      "se = standard error of a mean metric", "no_ci": {}}
+    return {
+        "confidence": CONFIDENCE,
+        "resamples": resamples,
+        "seed": seed,
+        "method": "percentile bootstrap over whole samples (rows in id order, resamples seeded by seed and task); "
+        "se = standard error of a mean metric",
+        "no_ci": {},
+    }
 
 
-def task_intervals(task: Any, name: str, rows: Sequence[Mapping[str, Any]], point: Mapping[str, Any],
-                   context: Mapping[str, Any], *, resamples: int, seed: int) -> tuple[dict, dict[str, str]]:
+def task_intervals(
+    task: Any,
+    name: str,
+    rows: Sequence[Mapping[str, Any]],
+    point: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    resamples: int,
+    seed: int,
+) -> tuple[dict, dict[str, str]]:
     """(metric -> interval, metric -> why it has none) for one task of one run."""
     reportable = [m for m, v in point.items() if v is not None and m not in BOOKKEEPING]
     if resamples < 1 or not rows:
@@ -151,8 +172,11 @@ def task_intervals(task: Any, name: str, rows: Sequence[Mapping[str, Any]], poin
     stats = task_stats(task, rows, context, resamples)
     counts = resample_counts(stats.n, resamples, seed, name)
     found = {m: ci for m, ci in intervals(stats, counts).items() if m in reportable}
-    missing = {m: stats.notes.get(m, f"no interval: task '{name}' gives no per-sample statistics for {m}")
-               for m in reportable if m not in found}
+    missing = {
+        m: stats.notes.get(m, f"no interval: task '{name}' gives no per-sample statistics for {m}")
+        for m in reportable
+        if m not in found
+    }
     return found, missing
 
 
@@ -167,8 +191,9 @@ class TaskScore:
     interval_seconds: float
 
 
-def score_task(task: Any, name: str, rows: Sequence[Mapping[str, Any]], context: Mapping[str, Any], *,
-               resamples: int, seed: int) -> TaskScore:
+def score_task(
+    task: Any, name: str, rows: Sequence[Mapping[str, Any]], context: Mapping[str, Any], *, resamples: int, seed: int
+) -> TaskScore:
     """A run and a rescore of its samples.jsonl score a task through this, so they agree."""
     point = task.score(rows, **context)
     notes = dict(task.notes) if capability(task, "notes") else None
@@ -177,8 +202,9 @@ def score_task(task: Any, name: str, rows: Sequence[Mapping[str, Any]], context:
     return TaskScore(point, notes, cis, missing, time.perf_counter() - t0)
 
 
-def paired(stats: SampleStats, ref: SampleStats, point: Mapping[str, Any], ref_point: Mapping[str, Any],
-           counts: np.ndarray) -> dict[str, dict[str, float]]:
+def paired(
+    stats: SampleStats, ref: SampleStats, point: Mapping[str, Any], ref_point: Mapping[str, Any], counts: np.ndarray
+) -> dict[str, dict[str, float]]:
     """Row minus reference on the same resamples: difference, its interval and a two-sided p-value.
 
     p = 2 min(P*(d <= 0), P*(d >= 0)) with the (1 + count) / (1 + B) correction, capped at 1: the
@@ -195,8 +221,13 @@ def paired(stats: SampleStats, ref: SampleStats, point: Mapping[str, Any], ref_p
         low, high = _percentiles(d)
         big = len(d) + 1
         p = min(1.0, 2 * min((1 + np.sum(d <= 0)) / big, (1 + np.sum(d >= 0)) / big))
-        out[m] = {"difference": float(point[m]) - float(ref_point[m]), "low": low, "high": high, "p": float(p),
-                  "excludes_zero": bool(low > 0 or high < 0)}
+        out[m] = {
+            "difference": float(point[m]) - float(ref_point[m]),
+            "low": low,
+            "high": high,
+            "p": float(p),
+            "excludes_zero": bool(low > 0 or high < 0),
+        }
     return out
 
 
@@ -219,6 +250,36 @@ def across_seeds(values: Sequence[float]) -> dict[str, Any]:
 
 def _t_quantile(df: int) -> float:
     """Two-sided 95% Student-t quantile (table: no scipy in the core)."""
-    table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-             2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+    table = [
+        12.706,
+        4.303,
+        3.182,
+        2.776,
+        2.571,
+        2.447,
+        2.365,
+        2.306,
+        2.262,
+        2.228,
+        2.201,
+        2.179,
+        2.160,
+        2.145,
+        2.131,
+        2.120,
+        2.110,
+        2.101,
+        2.093,
+        2.086,
+        2.080,
+        2.074,
+        2.069,
+        2.064,
+        2.060,
+        2.056,
+        2.052,
+        2.048,
+        2.045,
+        2.042,
+    ]
     return table[min(df, len(table)) - 1]

@@ -33,7 +33,17 @@ from mats_core.testing.audio_lm import check_audio_lm  # noqa: F401 - public her
 from mats_core.testing.host import plugin_host  # noqa: F401 - public here (mats_core.testing.plugin_host)
 from mats_core.testing.optional import check_declared_keys, check_direction, check_optional
 
-__all__ = ["check_audio_lm", "check_bridge", "check_corpus", "check_encoder", "check_llm", "check_metric", "check_task", "plugin_host", "tones"]
+__all__ = [
+    "check_audio_lm",
+    "check_bridge",
+    "check_corpus",
+    "check_encoder",
+    "check_llm",
+    "check_metric",
+    "check_task",
+    "plugin_host",
+    "tones",
+]
 
 TASK_KINDS = ("caption", "classification", "qa")
 CORPUS_KEYS = ("text", "instruction", "answer", "task")
@@ -99,8 +109,11 @@ def _check_scores(what: str, scores: Any) -> dict[str, float | None]:
     for key, value in scores.items():
         _require(isinstance(key, str) and key, f"{what} returned a non-string key {key!r}")
         ok = value is None or (isinstance(value, (float, int)) and not isinstance(value, bool))
-        _require(ok, f"{what}[{key!r}] must be a float or None, got {type(value).__name__} {value!r} "
-                     "(numpy scalars: return float(x))")
+        _require(
+            ok,
+            f"{what}[{key!r}] must be a float or None, got {type(value).__name__} {value!r} "
+            "(numpy scalars: return float(x))",
+        )
         _require(value is None or math.isfinite(value), f"{what}[{key!r}] is {value}; report None when undefined")
     return scores
 
@@ -137,8 +150,9 @@ def check_encoder(encoder: Any, n: int = 2, seconds: float = 1.0, atol: float = 
     check_optional("encoder", encoder)
 
 
-def _check_embedder(name: str, fn: Callable[[Any], Any], make: Callable[[list[int]], Any], n: int, dim: int,
-                    atol: float) -> None:
+def _check_embedder(
+    name: str, fn: Callable[[Any], Any], make: Callable[[list[int]], Any], n: int, dim: int, atol: float
+) -> None:
     import torch
 
     def embed(rows: list[int]) -> Any:
@@ -152,16 +166,24 @@ def _check_embedder(name: str, fn: Callable[[Any], Any], make: Callable[[list[in
     every = list(range(n))
     first = embed(every)
     diff = _max_diff_normalized(first, embed(every))
-    _require(diff <= atol, f"{name} is not deterministic: the same input twice differs by {diff:.3g} after L2 "
-                           f"normalisation (atol={atol}); is dropout active outside eval mode?")
+    _require(
+        diff <= atol,
+        f"{name} is not deterministic: the same input twice differs by {diff:.3g} after L2 "
+        f"normalisation (atol={atol}); is dropout active outside eval mode?",
+    )
     if n >= 2:
-        _require(not torch.equal(first[0], first[1]),
-                 f"{name} returned identical embeddings for two different inputs: the output ignores its input")
+        _require(
+            not torch.equal(first[0], first[1]),
+            f"{name} returned identical embeddings for two different inputs: the output ignores its input",
+        )
     for i in every:
         diff = _max_diff_normalized(embed([i]), first[i : i + 1])
-        _require(diff <= atol, f"{name} is not batch-consistent: row {i} of a batch of {n} differs from the same "
-                               f"input embedded alone by {diff:.3g} after L2 normalisation (atol={atol}); look for "
-                               "batch statistics or padding leaking into the result")
+        _require(
+            diff <= atol,
+            f"{name} is not batch-consistent: row {i} of a batch of {n} differs from the same "
+            f"input embedded alone by {diff:.3g} after L2 normalisation (atol={atol}); look for "
+            "batch statistics or padding leaking into the result",
+        )
 
 
 # -- bridge -------------------------------------------------------------------------------
@@ -186,10 +208,12 @@ def check_bridge(bridge: Any, dim: int = 16, bank: Any = None, n_bank: int = 64,
     for method in ("train", "infer"):
         out = _run_bridge(bridge, method, x, seed)
         again = _run_bridge(bridge, method, x, seed)
-        _require(torch.equal(out, again),
-                 f"bridge.{method} is not deterministic under a seeded generator: two calls with torch.Generator()"
-                 f".manual_seed({seed}) differ by {float((out - again).abs().max()):.3g}; draw all randomness from "
-                 "the generator argument")
+        _require(
+            torch.equal(out, again),
+            f"bridge.{method} is not deterministic under a seeded generator: two calls with torch.Generator()"
+            f".manual_seed({seed}) differ by {float((out - again).abs().max()):.3g}; draw all randomness from "
+            "the generator argument",
+        )
         _run_bridge(bridge, method, x[:1], seed)
     check_optional("bridge", bridge)
 
@@ -203,15 +227,19 @@ def _run_bridge(bridge: Any, method: str, x: Any, seed: int) -> Any:
     _tensor(what, out, tuple(x.shape))
     _require(out.dtype == x.dtype, f"{what} returned dtype {out.dtype} for {x.dtype} input; keep the input dtype")
     norms = out.norm(dim=-1)
-    _require(bool(((norms - 1).abs() <= 1e-4).all()), f"{what} output rows are not L2-normalised: norms range "
-                                                      f"{float(norms.min()):.6g}..{float(norms.max()):.6g}, must be 1 "
-                                                      "within 1e-4")
+    _require(
+        bool(((norms - 1).abs() <= 1e-4).all()),
+        f"{what} output rows are not L2-normalised: norms range "
+        f"{float(norms.min()):.6g}..{float(norms.max()):.6g}, must be 1 "
+        "within 1e-4",
+    )
     return out
 
 
 # -- language model ------------------------------------------------------------------------
-def check_llm(llm: Any, prefix_len: int = 4, decoding: Mapping[str, Any] | None = None,
-              padding_invariance: bool = False) -> None:
+def check_llm(
+    llm: Any, prefix_len: int = 4, decoding: Mapping[str, Any] | None = None, padding_invariance: bool = False
+) -> None:
     """Template, tokenize / embed shapes, a differentiable loss through a soft prefix, and
     left-padded batched generation (``decoding`` defaults to ``max_new_tokens=4``).
 
@@ -225,16 +253,22 @@ def check_llm(llm: Any, prefix_len: int = 4, decoding: Mapping[str, Any] | None 
     hidden = _positive_int("llm.hidden_size", llm.hidden_size)
     template = llm.template
     _require(isinstance(template, str), f"llm.template must be a string, got {type(template).__name__}")
-    _require(template.count("{audio}") == 1, f"llm.template must contain '{{audio}}' exactly once (where the prefix "
-                                              f"goes), got {template!r}")
+    _require(
+        template.count("{audio}") == 1,
+        f"llm.template must contain '{{audio}}' exactly once (where the prefix goes), got {template!r}",
+    )
     _require("{instruction}" in template, f"llm.template must contain '{{instruction}}', got {template!r}")
     short = _call("llm.tokenize", llm.tokenize, "a dog barks")
     long = _call("llm.tokenize", llm.tokenize, "what is making the sound in this recording")
     for ids in (short, long):
-        _require(isinstance(ids, list) and ids,
-                 f"llm.tokenize must return a non-empty list of ints, got {type(ids).__name__} {ids!r:.80}")
-        _require(all(isinstance(i, int) and not isinstance(i, bool) for i in ids),
-                 f"llm.tokenize must return python ints, got {[type(i).__name__ for i in ids][:3]}")
+        _require(
+            isinstance(ids, list) and ids,
+            f"llm.tokenize must return a non-empty list of ints, got {type(ids).__name__} {ids!r:.80}",
+        )
+        _require(
+            all(isinstance(i, int) and not isinstance(i, bool) for i in ids),
+            f"llm.tokenize must return python ints, got {[type(i).__name__ for i in ids][:3]}",
+        )
     _require(isinstance(_call("llm.tokenize('')", llm.tokenize, ""), list), "llm.tokenize('') must return a list")
     from mats_core.capabilities import llm_device
 
@@ -250,8 +284,10 @@ def check_llm(llm: Any, prefix_len: int = 4, decoding: Mapping[str, Any] | None 
     params = _call("llm.trainable_parameters", llm.trainable_parameters)
     _require(isinstance(params, list), f"llm.trainable_parameters must return a list, got {type(params).__name__}")
     for i, p in enumerate(params):
-        _require(isinstance(p, torch.Tensor) and p.requires_grad,
-                 f"llm.trainable_parameters()[{i}] is not a tensor that requires grad")
+        _require(
+            isinstance(p, torch.Tensor) and p.requires_grad,
+            f"llm.trainable_parameters()[{i}] is not a tensor that requires grad",
+        )
         p.grad = None  # leave no gradients from this check behind
 
     with torch.no_grad():
@@ -265,8 +301,11 @@ def check_llm(llm: Any, prefix_len: int = 4, decoding: Mapping[str, Any] | None 
         _require(ok, f"llm.generate must return a list of 2 strings for a batch of 2, got {texts!r:.120}")
         if padding_invariance:
             alone = _call("llm.generate", llm.generate, a, torch.ones_like(mask[:1, pad:]), **decoding)
-            _require(alone == texts[:1], f"llm.generate depends on left padding: alone {alone[0]!r}, left-padded in a "
-                                         f"batch {texts[0]!r}; honour attention_mask (and position ids)")
+            _require(
+                alone == texts[:1],
+                f"llm.generate depends on left padding: alone {alone[0]!r}, left-padded in a "
+                f"batch {texts[0]!r}; honour attention_mask (and position ids)",
+            )
     check_optional("llm", llm)
 
 
@@ -279,11 +318,14 @@ def _check_loss(llm: Any, emb: Any, ids: list[int], prefix_len: int) -> None:
     labels = torch.tensor([[-100] * prefix_len + ids], device=emb.device)
     mask = torch.ones(labels.shape, dtype=torch.long, device=emb.device)
     loss = _tensor("llm.loss", _call("llm.loss", llm.loss, torch.cat([prefix, emb], dim=1), mask, labels), ())
-    _require(loss.requires_grad, "llm.loss returned a tensor without grad: it must stay differentiable w.r.t. "
-                                 "inputs_embeds")
+    _require(
+        loss.requires_grad, "llm.loss returned a tensor without grad: it must stay differentiable w.r.t. inputs_embeds"
+    )
     _call("llm.loss(...).backward()", loss.backward)
-    _require(prefix.grad is not None and bool(prefix.grad.abs().sum() > 0),
-             "no gradient reached the prefix in inputs_embeds through llm.loss")
+    _require(
+        prefix.grad is not None and bool(prefix.grad.abs().sum() > 0),
+        "no gradient reached the prefix in inputs_embeds through llm.loss",
+    )
     _require(bool(torch.isfinite(prefix.grad).all()), "the gradient of llm.loss w.r.t. inputs_embeds is not finite")
 
 
@@ -295,10 +337,13 @@ def _check_audio(where: str, sample: Sample) -> None:
     if isinstance(audio, (str, os.PathLike)):
         _require(Path(audio).is_file(), f"{where}.audio = {str(audio)!r} is not an existing file")
         return
-    _require(isinstance(audio, np.ndarray),
-             f"{where}.audio must be a file path or a numpy array, got {type(audio).__name__}")
-    _require(audio.ndim == 1 and audio.size > 0 and audio.dtype == np.float32,
-             f"{where}.audio must be a non-empty 1-D float32 array, got shape {audio.shape} dtype {audio.dtype}")
+    _require(
+        isinstance(audio, np.ndarray), f"{where}.audio must be a file path or a numpy array, got {type(audio).__name__}"
+    )
+    _require(
+        audio.ndim == 1 and audio.size > 0 and audio.dtype == np.float32,
+        f"{where}.audio must be a non-empty 1-D float32 array, got shape {audio.shape} dtype {audio.dtype}",
+    )
     _require(bool(np.isfinite(audio).all()), f"{where}.audio has non-finite samples")
     _positive_int(f"{where}.sample_rate (required with array audio)", sample.sample_rate)
 
@@ -317,8 +362,9 @@ def _check_sample(where: str, s: Any, kind: str) -> None:
         _require(s.label in s.labels, f"{where}.label {s.label!r} is not in its labels {s.labels[:10]!r}")
 
 
-def check_task(task: Any, limit: int = 3, split: str | None = None,
-               score_context: Mapping[str, Any] | None = None) -> None:
+def check_task(
+    task: Any, limit: int = 3, split: str | None = None, score_context: Mapping[str, Any] | None = None
+) -> None:
     """The first ``limit`` samples of a :class:`Task`, and ``score`` on perfect predictions (each
     sample's own label or first reference). With the optional ``higher_is_better`` declaration,
     every declared score must be at least as good on perfect predictions as on wrong ones (each
@@ -338,13 +384,18 @@ def check_task(task: Any, limit: int = 3, split: str | None = None,
         _check_sample(f"sample {i}", s, task.kind)
     ids = [s.id for s in samples]
     _require(len(set(ids)) == len(ids), f"sample ids are not unique: {ids}")
-    _require([s.id for s in first()] == ids, "task.samples() is not repeatable: a second call yields other ids or "
-                                             "order (resuming a run matches samples by id)")
+    _require(
+        [s.id for s in first()] == ids,
+        "task.samples() is not repeatable: a second call yields other ids or "
+        "order (resuming a run matches samples by id)",
+    )
     answers = [s.label if s.label is not None else s.references[0] for s in samples]
 
     def score(preds: list[str]) -> dict[str, float | None]:
-        rows = [{"id": s.id, "prediction": p, "references": list(s.references), "label": s.label, "error": None}
-                for s, p in zip(samples, preds)]
+        rows = [
+            {"id": s.id, "prediction": p, "references": list(s.references), "label": s.label, "error": None}
+            for s, p in zip(samples, preds)
+        ]
         return _check_scores("task.score", _call("task.score", task.score, rows, **dict(score_context or {})))
 
     perfect = score(answers)
@@ -355,8 +406,9 @@ def check_task(task: Any, limit: int = 3, split: str | None = None,
         check_direction("task.score", task, perfect, score(rotated))
 
 
-def check_metric(metric: Any, predictions: list[str] | None = None, references: list[Any] | None = None,
-                 **context: Any) -> None:
+def check_metric(
+    metric: Any, predictions: list[str] | None = None, references: list[Any] | None = None, **context: Any
+) -> None:
     """A :class:`Metric` returns finite floats / None, deterministically, without mutating its
     inputs, and refuses mismatched lengths. Defaults: two captions with one reference each;
     ``context`` is passed to ``compute`` (e.g. ``labels=`` for classification)."""
@@ -377,8 +429,10 @@ def check_metric(metric: Any, predictions: list[str] | None = None, references: 
         metric.compute(predictions + predictions[:1], references, **context)
     except Exception:  # noqa: BLE001 - any error is the right answer here
         return
-    raise AssertionError(f"metric.compute accepted {len(predictions) + 1} predictions with {len(references)} "
-                         "references; it must raise, not silently drop or misalign items")
+    raise AssertionError(
+        f"metric.compute accepted {len(predictions) + 1} predictions with {len(references)} "
+        "references; it must raise, not silently drop or misalign items"
+    )
 
 
 def check_corpus(corpus: Any, limit: int = 100) -> None:
@@ -392,9 +446,13 @@ def check_corpus(corpus: Any, limit: int = 100) -> None:
         _require(isinstance(record, dict), f"record {i} is a {type(record).__name__}, expected a dict")
         _require(all(isinstance(k, str) for k in record), f"record {i} has non-string keys: {list(record)}")
         for key in CORPUS_KEYS:
-            _require(key in record, f"record {i} has no {key!r} key (records need {', '.join(CORPUS_KEYS)}): "
-                                    f"{record!r:.200}")
+            _require(
+                key in record, f"record {i} has no {key!r} key (records need {', '.join(CORPUS_KEYS)}): {record!r:.200}"
+            )
             _nonempty_str(f"record {i}[{key!r}]", record[key])
     again = list(islice(_call("corpus.records", corpus.records), len(records)))
-    _require(again == records, "corpus.records() is not re-iterable: a second call yields other records (return a "
-                               "fresh iterator each call; the trainer reads a corpus more than once)")
+    _require(
+        again == records,
+        "corpus.records() is not re-iterable: a second call yields other records (return a "
+        "fresh iterator each call; the trainer reads a corpus more than once)",
+    )

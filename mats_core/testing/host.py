@@ -1,5 +1,6 @@
 """``plugin_host``: register a plugin object on the global host for a test (public as
 ``mats_core.testing.plugin_host``)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ def plugin_host(plugin: object, name: str = "test-plugin") -> Iterator[Any]:
 
     host = get_host()
     if name in host.plugins:
-        raise AssertionError(f"a plugin named {name!r} is already registered (package {host.plugins[name].package}); "
-                             "pick another name")
+        raise AssertionError(
+            f"a plugin named {name!r} is already registered (package {host.plugins[name].package}); pick another name"
+        )
     conflicts = {(kind, key): entry.conflict for kind, table in host.entries.items() for key, entry in table.items()}
     info = host.register_plugin(plugin, name)
     try:

@@ -1,4 +1,5 @@
 """The training progress bar (rich, on the real terminal: third-party noise goes to the log)."""
+
 from __future__ import annotations
 
 
@@ -12,9 +13,15 @@ class TrainBar:
         from mats_core.process.quiet import terminal
 
         self.progress = Progress(
-            TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=Console(file=terminal()), redirect_stdout=False, redirect_stderr=False,  # noise: mats_core.process.quiet
+            TextColumn("train"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=terminal()),
+            redirect_stdout=False,
+            redirect_stderr=False,  # noise: mats_core.process.quiet
         )
         self.task = self.progress.add_task("train", total=total, completed=start, loss=float("nan"))
         self.progress.start()

@@ -6,6 +6,7 @@ autocast) or several processes. Checkpoints are safetensors; ``resume`` restores
 optimizer, scheduler and every RNG, so an interrupted run ends exactly where an
 uninterrupted one does.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,11 +43,15 @@ class TrainConfig(BaseModel):
     log_every: int = Field(25, ge=1)
     supervision: Literal["text", "audio"] = "text"
     device: str = "auto"
-    task_tokens: dict[str, str] = Field(default_factory=dict)  # record task -> token before the instruction (published MATS)
+    task_tokens: dict[str, str] = Field(
+        default_factory=dict
+    )  # record task -> token before the instruction (published MATS)
     mapper_lr: float | None = Field(None, gt=0)  # the mapper's own rate (None: lr); a pretrained LLM's LoRA wants less
     llm_frozen_steps: int = Field(0, ge=0)  # prefix-only warm-up: the LLM's trainables (LoRA) wait this many steps
     keep_checkpoints: bool = False  # also keep each checkpoint's weights in <output>/steps/<step> (learning curves)
-    init_from: str | None = None  # warm start: a checkpoint's mapper (+ adapter) weights, a fresh optimiser (phase 2 of a recipe)
+    init_from: str | None = (
+        None  # warm start: a checkpoint's mapper (+ adapter) weights, a fresh optimiser (phase 2 of a recipe)
+    )
 
 
 def train(
@@ -79,7 +84,9 @@ def train(
     spec = spec or {}
     spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
     body = {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}
-    _guard(out, body, resume, overwrite, accel, checked=False)  # refusals now; --overwrite removes only once all is checked
+    _guard(
+        out, body, resume, overwrite, accel, checked=False
+    )  # refusals now; --overwrite removes only once all is checked
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     if capability(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
         bridge.fit(z_all)
@@ -119,7 +126,9 @@ def _warm_start(model: MATSModel, source: str | None) -> MATSModel:
         try:
             model.load_weights(source)
         except RuntimeError as exc:  # a state dict of another shape
-            raise MatsError(f"train.init_from {source}: its weights do not fit this model (same mapper.* and llm needed): {str(exc).splitlines()[0]}") from None
+            raise MatsError(
+                f"train.init_from {source}: its weights do not fit this model (same mapper.* and llm needed): {str(exc).splitlines()[0]}"
+            ) from None
     return model
 
 
@@ -137,7 +146,11 @@ def _trim_log(out: Path, start: int, accel) -> Path:
     log_path = out / "train_log.jsonl"
     if accel.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        kept = [l for l in log_path.read_text().splitlines() if json.loads(l)["step"] <= start] if start and log_path.exists() else []
+        kept = (
+            [l for l in log_path.read_text().splitlines() if json.loads(l)["step"] <= start]
+            if start and log_path.exists()
+            else []
+        )
         log_path.write_text("".join(l + "\n" for l in kept))
     return log_path
 
@@ -162,17 +175,35 @@ class _Loop:
     timer: dict = field(default_factory=lambda: {"data": 0.0, "step": 0.0})
 
     @classmethod
-    def start(cls, model: MATSModel, bridge: Any, records: list[dict], z_all: torch.Tensor, config: TrainConfig, accel) -> "_Loop":
+    def start(
+        cls, model: MATSModel, bridge: Any, records: list[dict], z_all: torch.Tensor, config: TrainConfig, accel
+    ) -> "_Loop":
         instructions = [r["instruction"] for r in records]
         answers = [r["answer"] for r in records]
-        tokens = [r.get("task_token") or config.task_tokens.get(r.get("task", "")) for r in records]  # a record's own wins
+        tokens = [
+            r.get("task_token") or config.task_tokens.get(r.get("task", "")) for r in records
+        ]  # a record's own wins
         params = model.trainable_parameters()
         groups, starts = _param_groups(model, config)
         optimizer = torch.optim.AdamW(groups, lr=config.lr)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [_cosine(config.warmup, config.steps, s) for s in starts])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, [_cosine(config.warmup, config.steps, s) for s in starts]
+        )
         data_gen = torch.Generator().manual_seed(config.seed * 1000 + accel.process_index)
         noise_gen = torch.Generator(device=z_all.device).manual_seed(config.seed * 1000 + 7 + accel.process_index)
-        return cls(model, bridge, config, accel, z_all, (instructions, answers, tokens), params, optimizer, scheduler, data_gen, noise_gen)
+        return cls(
+            model,
+            bridge,
+            config,
+            accel,
+            z_all,
+            (instructions, answers, tokens),
+            params,
+            optimizer,
+            scheduler,
+            data_gen,
+            noise_gen,
+        )
 
     def step(self) -> float:
         """One optimiser step over ``grad_accum`` batches; returns the mean loss."""
@@ -206,8 +237,14 @@ class _Loop:
     def log(self, log_path: Path, done: int, mean_loss: float, then: Callable[[dict], None] | None = None) -> None:
         if self.accel.is_main_process and (done % self.config.log_every == 0 or done == self.config.steps):
             lrs = self.scheduler.get_last_lr()  # [mapper, mapper(no decay), llm, llm] when the LLM has its own rate
-            row = {"step": done, "loss": round(mean_loss, 5), "lr": lrs[0], **({"lr_llm": lrs[2]} if len(lrs) > 2 else {}),
-                   "grad_norm": round(self.grad_norm, 5), **{f"{k}_seconds": round(v, 3) for k, v in self.timer.items()}}
+            row = {
+                "step": done,
+                "loss": round(mean_loss, 5),
+                "lr": lrs[0],
+                **({"lr_llm": lrs[2]} if len(lrs) > 2 else {}),
+                "grad_norm": round(self.grad_norm, 5),
+                **{f"{k}_seconds": round(v, 3) for k, v in self.timer.items()},
+            }
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
             if then is not None:  # experiment trackers (mats_core.bench.tracking)
@@ -240,9 +277,12 @@ def _param_groups(model: MATSModel, config: TrainConfig) -> tuple[list[dict], li
     """AdamW groups and the step each starts learning at. No decay on biases / norms / 1-D
     constants, as the paper. Mapper and LLM get groups of their own only when their rates or
     starts differ (so an older run's optimizer state still resumes)."""
+
     def split(ps: list, lr: float) -> list[dict]:
-        return [{"params": [p for p in ps if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
-                {"params": [p for p in ps if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
+        return [
+            {"params": [p for p in ps if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
+            {"params": [p for p in ps if p.ndim < 2], "weight_decay": 0.0, "lr": lr},
+        ]
 
     mapper, llm = list(model.mapper.parameters()), list(model.llm.trainable_parameters())
     mapper_lr = config.mapper_lr or config.lr
@@ -256,6 +296,7 @@ def _param_groups(model: MATSModel, config: TrainConfig) -> tuple[list[dict], li
 
 def _cosine(warmup: int, total: int, start: int = 0) -> Callable[[int], float]:
     """transformers' cosine-with-warmup factor, shifted to begin at ``start`` (0 before it)."""
+
     def factor(step: int) -> float:
         step -= start
         if step < 0:
@@ -272,7 +313,9 @@ def _context(model: MATSModel, records: list[dict], accel) -> dict | None:
     """Refuses prompts past the LLM's context; counts (and says) the answers cut."""
     context = check_context(model, records)
     if context and context["truncated_answers"]:
-        accel.print(f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated")
+        accel.print(
+            f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated"
+        )
     return context
 
 
@@ -324,7 +367,9 @@ def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel
     from mats_core.model.embeddings import cached_embeddings
 
     if any("audio" not in r for r in records):
-        raise MatsError("--supervision audio needs a paired corpus: every record must have an 'audio' field (path or array)")
+        raise MatsError(
+            "--supervision audio needs a paired corpus: every record must have an 'audio' field (path or array)"
+        )
     clip = capability(encoder, "clip_seconds")
 
     def wave(r):
@@ -339,7 +384,9 @@ def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel
         out = []
         with torch.no_grad():
             for i in range(0, len(records), 64):
-                out.append(embed_clips(encoder, [wave(r) for r in records[i : i + 64]], 64).cpu())  # no cross-clip padding
+                out.append(
+                    embed_clips(encoder, [wave(r) for r in records[i : i + 64]], 64).cpu()
+                )  # no cross-clip padding
         return F.normalize(torch.cat(out), dim=-1)
 
     with accel.main_process_first():

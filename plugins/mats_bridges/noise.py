@@ -1,5 +1,6 @@
 """The two bridges that need no memory bank: ``none`` (the naive swap) and ``noise``
 (Gaussian noise at training, audio used as is at test: the released MATS default)."""
+
 from __future__ import annotations
 
 import math

@@ -80,7 +80,9 @@ class MMAU(DatasetTask):
         try:
             items = json.loads(path.read_text(encoding="utf-8-sig"))
         except ValueError as exc:
-            raise MatsError(f"{path}: not valid JSON ({exc}); expected the official release's list of questions") from None
+            raise MatsError(
+                f"{path}: not valid JSON ({exc}); expected the official release's list of questions"
+            ) from None
         if not isinstance(items, list):
             raise MatsError(f"{path}: the top level must be a list of questions, got {type(items).__name__}")
         return [self._sample(path, i, item) for i, item in enumerate(items)]
@@ -91,30 +93,45 @@ class MMAU(DatasetTask):
             raise MatsError(f"{where}: must be an object, got {type(item).__name__}")
         for key in ("id", "audio_id", "question", "choices"):
             if key not in item or item[key] in (None, ""):
-                raise MatsError(f"{where}: missing field {key!r} (the release's fields: id, audio_id, question, choices, answer, ...)")
+                raise MatsError(
+                    f"{where}: missing field {key!r} (the release's fields: id, audio_id, question, choices, answer, ...)"
+                )
         where = f"{path}: item {i} (id {item['id']})"
         choices = item["choices"]
-        if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) and c.strip() for c in choices):
+        if (
+            not isinstance(choices, list)
+            or len(choices) < 2
+            or not all(isinstance(c, str) and c.strip() for c in choices)
+        ):
             raise MatsError(f"{where}: 'choices' must be a list of at least two non-empty strings, got {choices!r}")
         answer = item.get("answer")
         if not isinstance(answer, str) or not answer.strip():
-            raise MatsError(f"{where}: no 'answer' (the public test split has none: score it on the benchmark's server, "
-                            "or use split test-mini)")
+            raise MatsError(
+                f"{where}: no 'answer' (the public test split has none: score it on the benchmark's server, "
+                "or use split test-mini)"
+            )
         if answer not in choices:
             raise MatsError(f"{where}: answer {answer!r} is not one of its choices {choices}")
         audio = (path.parent / str(item["audio_id"])).resolve()
         meta = {k: item.get(k) for k in ("dataset", "task", "category", "sub-category", "difficulty", "split")}
         meta.update(choices=list(choices), audio_id=item["audio_id"])
         listed = ", ".join(f'"{c}"' for c in choices)
-        return Sample(id=str(item["id"]), audio=str(audio), instruction=self.prompt.format(question=item["question"].strip(), choices=listed),
-                      references=[answer], meta=meta)
+        return Sample(
+            id=str(item["id"]),
+            audio=str(audio),
+            instruction=self.prompt.format(question=item["question"].strip(), choices=listed),
+            references=[answer],
+            meta=meta,
+        )
 
     # -- scoring ---------------------------------------------------------------------------
     def _correct(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[dict]]:
         by_id = {s.id: s for s in self._all()}
         missing = [r.get("id") for r in rows if str(r.get("id")) not in by_id]
         if missing:
-            raise MatsError(f"{self.name}: rows {missing[:5]} are not questions of split {self.split!r}; re-run the task")
+            raise MatsError(
+                f"{self.name}: rows {missing[:5]} are not questions of split {self.split!r}; re-run the task"
+            )
         metas = [by_id[str(r["id"])].meta for r in rows]
         answers = [by_id[str(r["id"])].references[0] for r in rows]
         said = ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]

@@ -45,8 +45,10 @@ class FSD50K(DatasetTask):
 
     def metadata(self, split: str) -> list[Path]:
         csv_name = "eval.csv" if split == "eval" else "dev.csv"
-        return [metadata_file(self.name, self.folder, f"{GT}/vocabulary.csv", self.layout),
-                metadata_file(self.name, self.folder, f"{GT}/{csv_name}", self.layout)]
+        return [
+            metadata_file(self.name, self.folder, f"{GT}/vocabulary.csv", self.layout),
+            metadata_file(self.name, self.folder, f"{GT}/{csv_name}", self.layout),
+        ]
 
     @property
     def labels(self) -> list[str]:
@@ -82,9 +84,21 @@ class FSD50K(DatasetTask):
             if not row["fname"] or not raw or unknown:
                 raise MatsError(f"{where}: empty fname or labels, or labels {unknown} not in {vocab_path}")
             names = [label_text(x) for x in raw]
-            out.append(Sample(id=row["fname"], audio=str(audio_dir / f"{row['fname']}.wav"), instruction=CLASSIFY_PROMPT,
-                              label=names[0], references=names, labels=self.labels,
-                              meta={"fname": row["fname"], "mids": row["mids"].split(","), **({"split": row["split"]} if "split" in row else {})}))
+            out.append(
+                Sample(
+                    id=row["fname"],
+                    audio=str(audio_dir / f"{row['fname']}.wav"),
+                    instruction=CLASSIFY_PROMPT,
+                    label=names[0],
+                    references=names,
+                    labels=self.labels,
+                    meta={
+                        "fname": row["fname"],
+                        "mids": row["mids"].split(","),
+                        **({"split": row["split"]} if "split" in row else {}),
+                    },
+                )
+            )
         return out
 
     # -- scoring: the tagging metric on the rows ---------------------------------------------
@@ -111,8 +125,9 @@ class FSD50K(DatasetTask):
 
     def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
         preds, refs = self._args(predictions)
-        return shared_metric("tagging").sample_stats(preds, refs, labels=self.labels, encoder=context.get("encoder"),
-                                                     scores=context.get("scores"))
+        return shared_metric("tagging").sample_stats(
+            preds, refs, labels=self.labels, encoder=context.get("encoder"), scores=context.get("scores")
+        )
 
     def zero_shot_scores(self, rows: Sequence[Mapping[str, Any]], scores: Any) -> dict[str, float | None]:
         """The CLAP zero-shot row: every clip's audio-to-label cosines ``[N, C]`` (NaN rows: failed clips) ranked per class."""

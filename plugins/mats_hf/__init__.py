@@ -4,6 +4,7 @@ and the audio-supervised Qwen2-Audio as an ``audio_lm`` row (API v1.2, :mod:`mat
 Written exactly as a third-party plugin package would be: hookimpls only, heavy imports
 inside the factories.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -72,7 +73,13 @@ def smollm2(
         else:
             model = SMOLLM2_HUB_ID
     return HFCausalLM(
-        model=model, template=template, gguf_file=gguf_file, dtype=dtype, device=device, lora=lora, generation=generation
+        model=model,
+        template=template,
+        gguf_file=gguf_file,
+        dtype=dtype,
+        device=device,
+        lora=lora,
+        generation=generation,
     )
 
 
@@ -104,7 +111,9 @@ def qwen2_audio(
     (``system``: an optional system turn; the template's own default otherwise)."""
     from mats_hf.qwen2_audio import Qwen2Audio
 
-    return Qwen2Audio(model=model, processor=processor, dtype=dtype, device=device, system=system, generation=generation)
+    return Qwen2Audio(
+        model=model, processor=processor, dtype=dtype, device=device, system=system, generation=generation
+    )
 
 
 @hookimpl

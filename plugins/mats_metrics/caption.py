@@ -123,8 +123,12 @@ class CaptionMetric:
         gts, res = self._tokenize(preds, refs)
         rouge = Rouge()
         means = {"rouge_l": np.array([rouge.calc_score(res[i], gts[i]) for i in range(len(preds))])}
-        notes = {"meteor": "no interval: METEOR's corpus score is aggregated inside the METEOR jar; its segment scores do not average to it"}
-        return SampleStats(n=len(preds), means=means, corpus=merge(bleu_resampler(gts, res), cider_resampler(gts, res)), notes=notes)
+        notes = {
+            "meteor": "no interval: METEOR's corpus score is aggregated inside the METEOR jar; its segment scores do not average to it"
+        }
+        return SampleStats(
+            n=len(preds), means=means, corpus=merge(bleu_resampler(gts, res), cider_resampler(gts, res)), notes=notes
+        )
 
     def _tokenize(self, preds: list[str], refs: list[list[str]]) -> tuple[dict, dict]:
         key = hash((tuple(preds), tuple(map(tuple, refs))))

@@ -30,6 +30,7 @@ def weighted_ap(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -
     """AP of one label on each of ``B`` weightings: scores, positive ``[n]``, weights ``[B, n]`` -> ``[B]``
     (NaN where a weighting holds no positive). Weights of 1 give scikit-learn's average_precision_score."""
     import numpy as np
+
     order = np.argsort(-scores, kind="stable")
     s, y, w = scores[order], positive[order].astype(np.float64), weights[:, order]
     ends = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # the last sample of each tied group
@@ -45,6 +46,7 @@ def weighted_ap(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -
 def mean_average_precision(scores: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """mAP over labels with a positive: scores and 0/1 targets ``[n, C]``, weights ``[B, n]`` -> ``[B]``."""
     import numpy as np
+
     scores, targets = np.asarray(scores, dtype=np.float64), np.asarray(targets, dtype=bool)
     w = np.ones((1, len(scores))) if weights is None else np.asarray(weights, dtype=np.float64)
     aps = np.stack([weighted_ap(scores[:, c], targets[:, c], w) for c in range(targets.shape[1])], axis=1)
@@ -82,6 +84,7 @@ class TaggingMetric:
 
     def _inputs(self, predictions, references, labels, encoder, scores) -> tuple[np.ndarray | None, np.ndarray]:
         import numpy as np
+
         preds = str_list(predictions, "predictions", self.name)
         gold = reference_lists(references, self.name)
         check_pairing(preds, gold, self.name)
@@ -102,20 +105,40 @@ class TaggingMetric:
             return None, targets
         return text_scores(preds, labels, encoder), targets
 
-    def compute(self, predictions: Sequence[str], references: Sequence[Any], labels: Sequence[str] | None = None,
-                encoder: Any = None, scores: Any = None, **context: Any) -> dict[str, float | None]:
+    def compute(
+        self,
+        predictions: Sequence[str],
+        references: Sequence[Any],
+        labels: Sequence[str] | None = None,
+        encoder: Any = None,
+        scores: Any = None,
+        **context: Any,
+    ) -> dict[str, float | None]:
         import numpy as np
+
         matrix, targets = self._inputs(predictions, references, labels, encoder, scores)
         self.notes = {} if matrix is not None else {"mAP": NEEDS_ENCODER}
         value = None if matrix is None else float(mean_average_precision(matrix, targets)[0])
-        return {"mAP": None if value is None or np.isnan(value) else value, "labels_scored": float(targets.any(axis=0).sum())}
+        return {
+            "mAP": None if value is None or np.isnan(value) else value,
+            "labels_scored": float(targets.any(axis=0).sum()),
+        }
 
-    def sample_stats(self, predictions: Sequence[str], references: Sequence[Any], labels: Sequence[str] | None = None,
-                     encoder: Any = None, scores: Any = None, **context: Any) -> Any:
+    def sample_stats(
+        self,
+        predictions: Sequence[str],
+        references: Sequence[Any],
+        labels: Sequence[str] | None = None,
+        encoder: Any = None,
+        scores: Any = None,
+        **context: Any,
+    ) -> Any:
         """The scores are computed once; each resample reweights the samples (bootstrap counts)."""
         from mats_core import SampleStats
 
         matrix, targets = self._inputs(predictions, references, labels, encoder, scores)
         if matrix is None:
             return SampleStats(n=len(targets), notes={"mAP": NEEDS_ENCODER})
-        return SampleStats(n=len(targets), corpus=lambda counts: {"mAP": mean_average_precision(matrix, targets, counts)})
+        return SampleStats(
+            n=len(targets), corpus=lambda counts: {"mAP": mean_average_precision(matrix, targets, counts)}
+        )

@@ -2,6 +2,7 @@
 
 Run after ``pip install -e .`` (the plugin is found through its entry point, as users get it).
 """
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -57,7 +58,9 @@ def test_presence_task_is_balanced_and_scores_a_yes_bias():
     samples = list(task.samples())
     assert [s.references for s in samples] == [["yes"], ["no"]] * 3
     assert all(s.instruction == f"Do you hear {s.meta['asked'].replace('_', ' ')}?" for s in samples)
-    rows = [{"id": s.id, "prediction": "yes", "references": s.references, "label": None, "error": None} for s in samples]
+    rows = [
+        {"id": s.id, "prediction": "yes", "references": s.references, "label": None, "error": None} for s in samples
+    ]
     scores = task.score(rows)
     assert scores["accuracy"] == pytest.approx(0.5)
     assert scores["yes_accuracy"] == 1.0 and scores["no_accuracy"] == 0.0
