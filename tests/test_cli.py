@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mats_core.cli.main import parse_sets
+from mats_core.config.overrides import parse_sets
 from mats_core.errors import MatsError
 
 

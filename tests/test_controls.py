@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mats_core.cli.main import app
+from mats_core.config.run_spec import parse_controls
 from mats_core.errors import MatsError
 from mats_core.interfaces import Sample
-from mats_core.run.controls import apply_control, derangement, parse_controls
+from mats_core.run.controls import apply_control, derangement
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 shipped = pytest.mark.skipif(

@@ -336,7 +336,7 @@ def check_names(params: dict, registry: str | None) -> None:
     """Resolve the preset / plugin names of parsed options and validate the params that
     ``--set`` (or a sweep grid) gives them against the plugins' signatures."""
     from mats_core.bench.sweep_spec import load_spec
-    from mats_core.cli.main import parse_sets
+    from mats_core.config.overrides import parse_sets
     from mats_core.registry.presets import resolve, resolved_params
 
     sets = parse_sets(params.get("set_"))

@@ -105,7 +105,7 @@ def test_noise_variance_auto(direct):
     enc = build("encoder", "tiny")
     value, record = noise_variance_from(enc, {"name": "tiny", "params": {}}, "tiny-caption", None, limit=N)
     assert value == pytest.approx(direct["gap_variance"], abs=2e-5) and record["clips"] == N
-    from mats_core.cli.main import _auto_noise
+    from mats_core.cli.train import _auto_noise
 
     ov = {"bridge": {"noise_variance": "auto"}, "task": {"split": "val", "limit": 16}}
     record = _auto_noise(ov, "tiny", {}, None, "tiny-caption")

@@ -67,7 +67,7 @@ def test_lm_eval_spellings_and_short_flags() -> None:
 
 
 def test_fractional_limit() -> None:
-    from mats_core.cli.main import _limit
+    from mats_core.config.run_spec import parse_limit as _limit
     from mats_core.run.harness import RunConfig, limited
 
     assert _limit(0.1) == 0.1 and _limit(100.0) == 100 and isinstance(_limit(100.0), int) and _limit(None) is None

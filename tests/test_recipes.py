@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mats_core.cli.main import parse_sets
+from mats_core.config.overrides import parse_sets
 from mats_core.registry.presets import resolved_params
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "recipes").glob("*.yaml"))

@@ -281,7 +281,8 @@ def test_static_kv_cache_only_on_cuda_for_models_that_support_it(pipe):
 def test_batch_size_option_accepts_auto_and_rejects_junk():
     from typer.testing import CliRunner
 
-    from mats_core.cli.main import _batch_size, app
+    from mats_core.cli.main import app
+    from mats_core.config.run_spec import parse_batch_size as _batch_size
 
     assert _batch_size("auto") == "auto" and _batch_size("8") == 8
     assert RunConfig(batch_size="auto").batch_size == "auto" and RunConfig(batch_size=3).batch_size == 3

@@ -3,11 +3,7 @@ exit and the console. Command modules (main, tools, regime, plugins) register on
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
-
-from mats_core.cli.options import place_set
 
 app = typer.Typer(
     name="mats-bench",
@@ -41,26 +37,6 @@ def main(
     ),
 ) -> None:
     """mats-bench: run `mats-bench run` for the bridge comparison on the embedded world."""
-
-
-def parse_sets(items: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``llm.lora.r=4`` -> {"llm": {"lora": {"r": 4}}}; values are parsed as YAML scalars/lists."""
-    import yaml
-
-    from mats_core.registry.presets import MatsError
-
-    out: dict[str, dict[str, Any]] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        parts = key.strip().split(".")
-        if not sep or len(parts) < 2 or not all(parts):
-            raise MatsError(f"--set {item!r}: expected kind.param=value, e.g. --set bridge.lam=0.5")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        place_set(out, parts, value, item)  # a key given both as a value and as a group of keys is refused
-    return out
 
 
 def _fail(exc: Exception) -> None:

@@ -1,6 +1,6 @@
 """`mats-bench plugins`: what is installed, what each plugin provides, and what each preset needs.
 
-It registers on :data:`mats_core.cli.main.app`, which imports this module.
+It registers on :data:`mats_core.cli.app.app`, which imports this module.
 """
 
 from __future__ import annotations

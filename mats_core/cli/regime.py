@@ -1,64 +1,95 @@
 """``mats-bench regime``: how often the memory bank holds captions close to a test clip's references
-(:mod:`mats_core.bench.regime_run`). It registers on :data:`mats_core.cli.main.app`, which imports this module."""
+(:mod:`mats_core.bench.regime_run`). It registers on :data:`mats_core.cli.app.app`, which imports this module."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
-from mats_core.cli.app import SET_HELP, _console, _fail, app, parse_sets
+from mats_core.cli.app import SET_HELP, _console, _fail, app
+from mats_core.config.overrides import parse_sets
+
+RegimeCorpus = Annotated[
+    str, typer.Option(help="Training corpus (name or JSONL) the memory bank is drawn from, as a run draws it.")
+]
+RegimeTask = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Caption task whose clips' references are looked up in the bank (default tiny-caption, unless --heldout)."
+    ),
+]
+RegimeHeldout = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Instead of a task: a corpus of held-out captions (no audio; records grouped into clips by their 'id')."
+    ),
+]
+RegimeEncoder = Annotated[
+    str, typer.Option(help="Encoder preset or plugin name (audio retrieval, Santa weights, memory-only bound).")
+]
+RegimeDataRoot = Annotated[
+    Optional[Path], typer.Option(help="Folder of the datasets, offered to the corpus, held-out corpus and task.")
+]
+RegimeMemorySize = Annotated[
+    int, typer.Option(min=1, help="Captions in the memory bank (the run's --set run.memory_size).")
+]
+RegimeSeed = Annotated[int, typer.Option(min=0, help="The run seed that draws the bank.")]
+RegimeLimit = Annotated[Optional[int], typer.Option(min=1, help="At most N clips (default 2000).")]
+RegimeNearBleu = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Near duplicate: BLEU-4 of a bank caption against the clip's references at or above this.",
+    ),
+]
+RegimeTextOnly = Annotated[
+    bool,
+    typer.Option(
+        "--text-only",
+        help="Only the text measures (no encoder, no audio); automatic for --heldout or a task without audio.",
+    ),
+]
+RegimeBound = Annotated[
+    bool,
+    typer.Option("--bound/--no-bound", help="The memory-only upper bound (CIDEr-D; starts the caption metric's Java)."),
+]
+RegimeDevice = Annotated[str, typer.Option(help="cpu | cuda")]
+RegimeAsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")]
+RegimeOutput = Annotated[Optional[Path], typer.Option(help="Also write the report to this JSON file.")]
+RegimeRegistry = Annotated[Optional[Path], typer.Option(help="Extra preset registry (YAML).")]
+RegimeSet = Annotated[
+    List[str],
+    typer.Option(
+        "--set",
+        help=SET_HELP
+        + " Kinds here: corpus, heldout, task, encoder, run (run.oracle_bank / run.oracle_paraphrase: the diagnosis-only dial).",
+    ),
+]
 
 
 @app.command()
 def regime(
     *,
-    corpus: str = typer.Option(
-        "tiny", help="Training corpus (name or JSONL) the memory bank is drawn from, as a run draws it."
-    ),
-    task: Optional[str] = typer.Option(
-        None,
-        help="Caption task whose clips' references are looked up in the bank (default tiny-caption, unless --heldout).",
-    ),
-    heldout: Optional[str] = typer.Option(
-        None,
-        help="Instead of a task: a corpus of held-out captions (no audio; records grouped into clips by their 'id').",
-    ),
-    encoder: str = typer.Option(
-        "tiny", help="Encoder preset or plugin name (audio retrieval, Santa weights, memory-only bound)."
-    ),
-    data_root: Optional[Path] = typer.Option(
-        None, help="Folder of the datasets, offered to the corpus, held-out corpus and task."
-    ),
-    memory_size: int = typer.Option(5172, min=1, help="Captions in the memory bank (the run's --set run.memory_size)."),
-    seed: int = typer.Option(0, min=0, help="The run seed that draws the bank."),
-    limit: Optional[int] = typer.Option(None, min=1, help="At most N clips (default 2000)."),
-    near_bleu: float = typer.Option(
-        0.5,
-        min=0.0,
-        max=1.0,
-        help="Near duplicate: BLEU-4 of a bank caption against the clip's references at or above this.",
-    ),
-    text_only: bool = typer.Option(
-        False,
-        "--text-only",
-        help="Only the text measures (no encoder, no audio); automatic for --heldout or a task without audio.",
-    ),
-    bound: bool = typer.Option(
-        True, "--bound/--no-bound", help="The memory-only upper bound (CIDEr-D; starts the caption metric's Java)."
-    ),
-    device: str = typer.Option("cpu", help="cpu | cuda"),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of a table."),
-    output: Optional[Path] = typer.Option(None, help="Also write the report to this JSON file."),
-    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
-    set_: List[str] = typer.Option(
-        [],
-        "--set",
-        help=SET_HELP
-        + " Kinds here: corpus, heldout, task, encoder, run (run.oracle_bank / run.oracle_paraphrase: the diagnosis-only dial).",
-    ),
+    corpus: RegimeCorpus = "tiny",
+    task: RegimeTask = None,
+    heldout: RegimeHeldout = None,
+    encoder: RegimeEncoder = "tiny",
+    data_root: RegimeDataRoot = None,
+    memory_size: RegimeMemorySize = 5172,
+    seed: RegimeSeed = 0,
+    limit: RegimeLimit = None,
+    near_bleu: RegimeNearBleu = 0.5,
+    text_only: RegimeTextOnly = False,
+    bound: RegimeBound = True,
+    device: RegimeDevice = "cpu",
+    as_json: RegimeAsJson = False,
+    output: RegimeOutput = None,
+    registry: RegimeRegistry = None,
+    set_: RegimeSet = [],  # noqa: B006 - typer's default for a repeatable option, never mutated
 ) -> None:
     """The retrieval regime: verbatim / near-duplicate coverage of test references by the bank, R@k, Santa's effective weight."""
     from mats_core.errors import MatsError

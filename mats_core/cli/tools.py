@@ -1,17 +1,18 @@
 """The ``mats-bench`` commands that read, merge or measure runs (score, report, sweep, gap).
 
-They register on :data:`mats_core.cli.main.app`, which imports this module, so the app holds every command.
+They register on :data:`mats_core.cli.app.app`, which imports this module, so the app holds every command.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
-from mats_core.cli.app import SET_HELP, _console, _fail, app, parse_sets
+from mats_core.cli.app import SET_HELP, _console, _fail, app
+from mats_core.config.overrides import parse_sets
 
 
 @app.command()
@@ -99,6 +100,39 @@ def report(
     _console().print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
 
 
+SweepOutput = Annotated[
+    Path, typer.Option("--output", "-o", "--output_path", "--out", help="Where point runs, sweep.csv/md and plots go.")
+]
+SweepRegistry = Annotated[Optional[Path], typer.Option(help="Extra preset registry (YAML).")]
+SweepOverwrite = Annotated[bool, typer.Option(help="Replace points that were run with another config.")]
+SweepLauncher = Annotated[
+    Optional[str],
+    typer.Option(
+        help="local (default: one point after another here) | submitit (one job per point: Slurm, or parallel local processes)."
+    ),
+]
+SweepCluster = Annotated[
+    Optional[str], typer.Option(help="submitit: auto (Slurm when srun is on PATH) | slurm | local | debug.")
+]
+SweepPartition = Annotated[Optional[str], typer.Option(help="Slurm partition.")]
+SweepGpusPerNode = Annotated[Optional[int], typer.Option(min=0, help="GPUs per job.")]
+SweepCpusPerTask = Annotated[Optional[int], typer.Option(min=1, help="CPUs per job.")]
+SweepMemGb = Annotated[Optional[float], typer.Option(min=0, help="Memory per job (GB).")]
+SweepTimeoutMin = Annotated[Optional[int], typer.Option(min=1, help="Time limit per job (minutes).")]
+SweepArrayParallelism = Annotated[Optional[int], typer.Option(min=1, help="Slurm: at most this many points at once.")]
+SweepWait = Annotated[
+    Optional[bool], typer.Option(help="submitit: wait for the jobs (default), or submit and return; a rerun collects.")
+]
+SweepReportTo = Annotated[
+    Optional[str],
+    typer.Option(
+        "--report-to",
+        "--report_to",
+        help="Trackers for each point's headline metrics: tensorboard, wandb, mlflow (comma-separated), under --output.",
+    ),
+]
+
+
 @app.command()
 def sweep(
     grid: Path = typer.Argument(
@@ -106,44 +140,24 @@ def sweep(
         help="Grid YAML: encoder, llm, tasks, seeds, run settings and a `grid:` list of {bridge, params}; list-valued params are swept, every combination is one point (see the ablation tutorial).",
     ),
     *,
-    output: Path = typer.Option(
-        Path("runs/sweep"),
-        "--output",
-        "-o",
-        "--output_path",
-        "--out",
-        help="Where point runs, sweep.csv/md and plots go.",
-    ),
-    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
-    overwrite: bool = typer.Option(False, help="Replace points that were run with another config."),
-    launcher: Optional[str] = typer.Option(
-        None,
-        help="local (default: one point after another here) | submitit (one job per point: Slurm, or parallel local processes).",
-    ),
-    cluster: Optional[str] = typer.Option(
-        None, help="submitit: auto (Slurm when srun is on PATH) | slurm | local | debug."
-    ),
-    partition: Optional[str] = typer.Option(None, help="Slurm partition."),
-    gpus_per_node: Optional[int] = typer.Option(None, min=0, help="GPUs per job."),
-    cpus_per_task: Optional[int] = typer.Option(None, min=1, help="CPUs per job."),
-    mem_gb: Optional[float] = typer.Option(None, min=0, help="Memory per job (GB)."),
-    timeout_min: Optional[int] = typer.Option(None, min=1, help="Time limit per job (minutes)."),
-    array_parallelism: Optional[int] = typer.Option(None, min=1, help="Slurm: at most this many points at once."),
-    wait: Optional[bool] = typer.Option(
-        None, help="submitit: wait for the jobs (default), or submit and return; a rerun collects."
-    ),
-    report_to: Optional[str] = typer.Option(
-        None,
-        "--report-to",
-        "--report_to",
-        help="Trackers for each point's headline metrics: tensorboard, wandb, mlflow (comma-separated), under --output.",
-    ),
+    output: SweepOutput = Path("runs/sweep"),
+    registry: SweepRegistry = None,
+    overwrite: SweepOverwrite = False,
+    launcher: SweepLauncher = None,
+    cluster: SweepCluster = None,
+    partition: SweepPartition = None,
+    gpus_per_node: SweepGpusPerNode = None,
+    cpus_per_task: SweepCpusPerTask = None,
+    mem_gb: SweepMemGb = None,
+    timeout_min: SweepTimeoutMin = None,
+    array_parallelism: SweepArrayParallelism = None,
+    wait: SweepWait = None,
+    report_to: SweepReportTo = None,
 ) -> None:
     """Run an ablation grid (bridges x params x checkpoints x seeds); write a table and plots.
 
     Launcher options override the grid file's `launcher:` block (docs: Run a grid on a cluster)."""
     from mats_core.bench.launchers import launcher_config
-    from mats_core.bench.sweep import run_sweep
     from mats_core.bench.sweep_spec import load_spec
     from mats_core.errors import MatsError
     from mats_core.run.distributed import Shards
@@ -151,7 +165,7 @@ def sweep(
     main = Shards.from_env().is_main
     try:
         spec = load_spec(grid)
-        from mats_core.bench.tracking import parse_report_to, report_sweep
+        from mats_core.bench.tracking import parse_report_to
 
         trackers = parse_report_to(report_to)
         jobs = launcher_config(
@@ -166,29 +180,34 @@ def sweep(
             array_parallelism=array_parallelism,
             wait=wait,
         )
-        from mats_core.process.output_dir import check_output, output_lock
-        from mats_core.process.quiet import quiet, terminal
-
-        with (
-            quiet(check_output(output), enabled=main),
-            output_lock(output, enabled=main),
-        ):  # third-party noise -> <output>/mats-bench.log; the bar goes to the terminal
-            log = (lambda m: print(m, file=terminal(), flush=True)) if jobs.name == "submitit" else (lambda _: None)
-            rows = run_sweep(
-                spec,
-                output,
-                str(registry) if registry else None,
-                overwrite,
-                log=log,
-                progress=main and jobs.name == "local",
-                launcher=jobs,
-            )
-            if main and rows:
-                report_sweep(trackers, rows, output=output, grid=spec.model_dump())
+        rows = _run_points(spec, output=output, registry=registry, overwrite=overwrite, jobs=jobs, trackers=trackers)
     except (MatsError, OSError) as exc:
         _fail(exc)
     if not main or not rows:
         return  # rank 0 writes and prints the table; `--no-wait` submitted jobs and has none yet
+    _print_sweep(output)
+
+
+def _run_points(spec, *, output: Path, registry: Path | None, overwrite: bool, jobs, trackers: list) -> list:
+    """Every grid point, in ``output`` held by this process (third-party noise to its log, the bar to the terminal)."""
+    from mats_core.bench.sweep import run_sweep
+    from mats_core.bench.tracking import report_sweep
+    from mats_core.process.output_dir import check_output, output_lock
+    from mats_core.process.quiet import quiet, terminal
+    from mats_core.run.distributed import Shards
+
+    main = Shards.from_env().is_main
+    with quiet(check_output(output), enabled=main), output_lock(output, enabled=main):
+        log = (lambda m: print(m, file=terminal(), flush=True)) if jobs.name == "submitit" else (lambda _: None)
+        reg = str(registry) if registry else None
+        progress = main and jobs.name == "local"
+        rows = run_sweep(spec, output, reg, overwrite, log=log, progress=progress, launcher=jobs)
+        if main and rows:
+            report_sweep(trackers, rows, output=output, grid=spec.model_dump())
+    return rows
+
+
+def _print_sweep(output: Path) -> None:
     typer.echo((output / "sweep.md").read_text())
     pngs = sorted(output.glob("summary-*.png"))
     _console().print(
@@ -196,24 +215,37 @@ def sweep(
     )
 
 
+GapEncoder = Annotated[str, typer.Option(help="Encoder preset or plugin name.")]
+GapTasks = Annotated[str, typer.Option(help="Comma-separated tasks with audio and reference captions.")]
+GapCorpus = Annotated[str, typer.Option(help="Corpus whose captions form the bridges' memory bank.")]
+GapBridge = Annotated[
+    str, typer.Option(help="Bridges whose effect (cosine to the caption, before/after) is measured; '' for none.")
+]
+GapLimit = Annotated[Optional[int], typer.Option(min=1, help="At most N clips per task (default 2000).")]
+GapMemorySize = Annotated[int, typer.Option(min=1, help="Captions in the memory bank.")]
+GapOutput = Annotated[Path, typer.Option(help="Where gap.json (and the figure) go.")]
+GapFigure = Annotated[Optional[Path], typer.Option(help="PCA figure path for the first task (default OUTPUT/gap.png).")]
+GapSeed = Annotated[int, typer.Option()]
+GapDevice = Annotated[str, typer.Option(help="cpu | cuda")]
+GapRegistry = Annotated[Optional[Path], typer.Option(help="Extra preset registry (YAML).")]
+GapSet = Annotated[List[str], typer.Option("--set", help=SET_HELP)]
+
+
 @app.command()
 def gap(
     *,
-    encoder: str = typer.Option("tiny", help="Encoder preset or plugin name."),
-    tasks: str = typer.Option("tiny-caption", help="Comma-separated tasks with audio and reference captions."),
-    corpus: str = typer.Option("tiny", help="Corpus whose captions form the bridges' memory bank."),
-    bridge: str = typer.Option(
-        ",".join(("none", "noise", "memory", "santa", "shift", "nearest", "project")),
-        help="Bridges whose effect (cosine to the caption, before/after) is measured; '' for none.",
-    ),
-    limit: Optional[int] = typer.Option(None, min=1, help="At most N clips per task (default 2000)."),
-    memory_size: int = typer.Option(5172, min=1, help="Captions in the memory bank."),
-    output: Path = typer.Option(Path("runs/gap"), help="Where gap.json (and the figure) go."),
-    figure: Optional[Path] = typer.Option(None, help="PCA figure path for the first task (default OUTPUT/gap.png)."),
-    seed: int = typer.Option(0),
-    device: str = typer.Option("cpu", help="cpu | cuda"),
-    registry: Optional[Path] = typer.Option(None, help="Extra preset registry (YAML)."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    encoder: GapEncoder = "tiny",
+    tasks: GapTasks = "tiny-caption",
+    corpus: GapCorpus = "tiny",
+    bridge: GapBridge = ",".join(("none", "noise", "memory", "santa", "shift", "nearest", "project")),
+    limit: GapLimit = None,
+    memory_size: GapMemorySize = 5172,
+    output: GapOutput = Path("runs/gap"),
+    figure: GapFigure = None,
+    seed: GapSeed = 0,
+    device: GapDevice = "cpu",
+    registry: GapRegistry = None,
+    set_: GapSet = [],  # noqa: B006 - typer's default for a repeatable option, never mutated
 ) -> None:
     """Measure an encoder's modality gap on paired audio + captions (and what each bridge does to it)."""
     from mats_core.errors import MatsError

@@ -19,10 +19,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from mats_core.capabilities import capability
+from mats_core.config.run_spec import CONTROLS  # the control names live with the run spec
 from mats_core.interfaces import Sample
 from mats_core.model.audio import AudioError
 
-CONTROLS = ("silence", "shuffled")
 LABELS = {"silence": "no-audio (silence)", "shuffled": "shuffled"}  # table row names
 # each row's folder in the run directory: its table name as a path (letters, digits, '-')
 DIRS = {"silence": "no-audio-silence", "shuffled": "shuffled"}
@@ -33,21 +33,6 @@ def control_dir(output, control: str):
     older mats-bench (``control-silence/``, ``control-shuffled/``) keeps its folder, so it still resumes."""
     old = output / f"control-{control}"
     return old if old.is_dir() and not (output / DIRS[control]).exists() else output / DIRS[control]
-
-
-def parse_controls(value: str) -> list[str]:
-    """``--controls silence,shuffled`` / ``none`` -> the list of controls."""
-    from mats_core.errors import MatsError
-
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    if items in ([], ["none"]):
-        return []
-    bad = [v for v in items if v not in CONTROLS]
-    if bad:
-        raise MatsError(
-            f"--controls: unknown control {', '.join(bad)}; use a comma list of {', '.join(CONTROLS)}, or none"
-        )
-    return list(dict.fromkeys(items))
 
 
 class _Replaced(Sample):
