@@ -88,17 +88,17 @@ def test_training_lowers_the_loss_and_writes_a_checkpoint(lm_dir, tmp_path):
 
 def test_resume_gives_the_same_checkpoint(lm_dir, tmp_path, monkeypatch):
     full = _train(lm_dir, tmp_path / "full", steps=12)
-    real_save = trainer_mod._save_state
+    real_save = trainer_mod.save_state
 
-    def crash_after_first(out, step, *a):
-        real_save(out, step, *a)
+    def crash_after_first(out, step, **state):
+        real_save(out, step, **state)
         if step == 10:  # inside the second checkpoint's write: the first one (step 5) stands
             raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(trainer_mod, "_save_state", crash_after_first)
+    monkeypatch.setattr(trainer_mod, "save_state", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
         _train(lm_dir, tmp_path / "part", steps=12)
-    monkeypatch.setattr(trainer_mod, "_save_state", real_save)
+    monkeypatch.setattr(trainer_mod, "save_state", real_save)
     _train(lm_dir, tmp_path / "part", steps=12, resume=True)
     for name in ("mapper.safetensors", "adapter.safetensors"):
         a, b = load_file(full / name), load_file(tmp_path / "part" / name)

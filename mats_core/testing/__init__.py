@@ -15,6 +15,8 @@ saying exactly what is wrong, so a plain pytest test is a full conformance test.
             check_bridge(build("bridge", "my-bridge", strength=0.5))
             check_encoder(build("encoder", "my-clap"), atol=1e-3)
 
+The checks of the tensor-model plugins live in their own modules (``encoder``, ``llm``,
+``audio_lm``), those of data and scoring plugins and the bridge here; all are public from here.
 torch and numpy are imported inside the checks, so importing this module stays instant.
 """
 
@@ -23,14 +25,17 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from mats_core.interfaces import AlignmentEncoder, Corpus, GapBridge, LanguageModel, Metric, Sample, Task
+from mats_core.interfaces import Corpus, GapBridge, Metric, Sample, Task
+from mats_core.testing.asserts import _call, _conforms, _nonempty_str, _positive_int, _require, _tensor
 from mats_core.testing.audio_lm import check_audio_lm  # noqa: F401 - public here (API v1.2)
+from mats_core.testing.encoder import check_encoder, tones  # noqa: F401 - public here
 from mats_core.testing.host import plugin_host  # noqa: F401 - public here (mats_core.testing.plugin_host)
+from mats_core.testing.llm import check_llm  # noqa: F401 - public here
 from mats_core.testing.optional import check_declared_keys, check_direction, check_optional
 
 __all__ = [
@@ -47,63 +52,9 @@ __all__ = [
 
 TASK_KINDS = ("caption", "classification", "qa")
 CORPUS_KEYS = ("text", "instruction", "answer", "task")
-TEXTS = ["a dog barks", "rain falls on a tin roof", "a man speaks", "birds chirp", "a car passes by", "music plays"]
 
 
-# -- small assertion helpers ------------------------------------------------------------
-def _require(ok: Any, message: str) -> None:
-    if not ok:
-        raise AssertionError(message)
-
-
-def _call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a plugin method; a crash becomes a conformance failure naming the call."""
-    try:
-        return fn(*args, **kwargs)
-    except AssertionError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise AssertionError(f"{what} raised {type(exc).__name__}: {exc}") from exc
-
-
-def _conforms(obj: Any, protocol: type) -> None:
-    """isinstance against a runtime protocol, naming the missing members when it fails."""
-    if isinstance(obj, protocol):
-        return
-    members = set(getattr(protocol, "__annotations__", {}))
-    members |= {k for k, v in vars(protocol).items() if callable(v) and not k.startswith("_")}
-    missing = sorted(m for m in members if not hasattr(obj, m))
-    raise AssertionError(f"{type(obj).__name__} does not implement {protocol.__name__}: missing {', '.join(missing)}")
-
-
-def _positive_int(what: str, value: Any) -> int:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-    _require(ok, f"{what} must be a positive int, got {value!r}")
-    return value
-
-
-def _nonempty_str(what: str, value: Any) -> str:
-    _require(isinstance(value, str) and value.strip(), f"{what} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _tensor(what: str, value: Any, shape: tuple[int, ...]) -> Any:
-    import torch
-
-    _require(isinstance(value, torch.Tensor), f"{what} must return a torch.Tensor, got {type(value).__name__}")
-    _require(tuple(value.shape) == shape, f"{what} returned shape {list(value.shape)}, expected {list(shape)}")
-    _require(value.is_floating_point(), f"{what} returned dtype {value.dtype}, expected a floating dtype")
-    _require(bool(torch.isfinite(value).all()), f"{what} returned non-finite values (NaN or inf)")
-    return value
-
-
-def _max_diff_normalized(a: Any, b: Any) -> float:
-    import torch.nn.functional as F
-
-    a, b = (F.normalize(t.detach().float().cpu(), dim=-1) for t in (a, b))
-    return float((a - b).abs().max())
-
-
+# -- scores (task, metric) ----------------------------------------------------------------
 def _check_scores(what: str, scores: Any) -> dict[str, float | None]:
     _require(isinstance(scores, dict), f"{what} must return a dict {{name: float | None}}, got {type(scores).__name__}")
     for key, value in scores.items():
@@ -116,74 +67,6 @@ def _check_scores(what: str, scores: Any) -> dict[str, float | None]:
         )
         _require(value is None or math.isfinite(value), f"{what}[{key!r}] is {value}; report None when undefined")
     return scores
-
-
-# -- encoder ------------------------------------------------------------------------------
-def tones(n: int, sample_rate: int, seconds: float = 1.0) -> Any:
-    """[n, T] float32 deterministic test signals: a different tone plus its third harmonic per row."""
-    import torch
-
-    t = torch.arange(int(seconds * sample_rate), dtype=torch.float64) / sample_rate
-    freqs = [110.0 * (2 + i % 16) for i in range(n)]
-    rows = [0.4 * torch.sin(2 * math.pi * f * t) + 0.1 * torch.sin(2 * math.pi * 3 * f * t) for f in freqs]
-    return torch.stack(rows).float()
-
-
-def check_encoder(encoder: Any, n: int = 2, seconds: float = 1.0, atol: float = 1e-4) -> None:
-    """Shapes, finiteness, determinism and batch consistency of an :class:`AlignmentEncoder`.
-
-    Embeddings are compared after L2 normalisation (what the core uses) with ``atol``; the
-    encoder is put in eval mode first when it has ``eval()``.
-    """
-    import torch
-
-    _conforms(encoder, AlignmentEncoder)
-    dim = _positive_int("encoder.dim", encoder.dim)
-    sr = _positive_int("encoder.sample_rate", encoder.sample_rate)
-    if callable(getattr(encoder, "eval", None)):
-        encoder.eval()
-    waves = tones(n, sr, seconds)
-    texts = [TEXTS[i % len(TEXTS)] + (f" {i}" if i >= len(TEXTS) else "") for i in range(n)]
-    with torch.no_grad():
-        _check_embedder("embed_audio", encoder.embed_audio, lambda rows: waves[rows], n, dim, atol)
-        _check_embedder("embed_text", encoder.embed_text, lambda rows: [texts[i] for i in rows], n, dim, atol)
-    check_optional("encoder", encoder)
-
-
-def _check_embedder(
-    name: str, fn: Callable[[Any], Any], make: Callable[[list[int]], Any], n: int, dim: int, atol: float
-) -> None:
-    import torch
-
-    def embed(rows: list[int]) -> Any:
-        given = make(rows)
-        kept = given.clone() if isinstance(given, torch.Tensor) else list(given)
-        out = _tensor(f"{name} on a batch of {len(rows)}", _call(name, fn, given), (len(rows), dim))
-        same = torch.equal(given, kept) if isinstance(given, torch.Tensor) else given == kept
-        _require(same, f"{name} modified its input in place")
-        return out
-
-    every = list(range(n))
-    first = embed(every)
-    diff = _max_diff_normalized(first, embed(every))
-    _require(
-        diff <= atol,
-        f"{name} is not deterministic: the same input twice differs by {diff:.3g} after L2 "
-        f"normalisation (atol={atol}); is dropout active outside eval mode?",
-    )
-    if n >= 2:
-        _require(
-            not torch.equal(first[0], first[1]),
-            f"{name} returned identical embeddings for two different inputs: the output ignores its input",
-        )
-    for i in every:
-        diff = _max_diff_normalized(embed([i]), first[i : i + 1])
-        _require(
-            diff <= atol,
-            f"{name} is not batch-consistent: row {i} of a batch of {n} differs from the same "
-            f"input embedded alone by {diff:.3g} after L2 normalisation (atol={atol}); look for "
-            "batch statistics or padding leaking into the result",
-        )
 
 
 # -- bridge -------------------------------------------------------------------------------
@@ -234,99 +117,6 @@ def _run_bridge(bridge: Any, method: str, x: Any, seed: int) -> Any:
         "within 1e-4",
     )
     return out
-
-
-# -- language model ------------------------------------------------------------------------
-def check_llm(
-    llm: Any, prefix_len: int = 4, decoding: Mapping[str, Any] | None = None, padding_invariance: bool = False
-) -> None:
-    """Template, tokenize / embed shapes, a differentiable loss through a soft prefix, and
-    left-padded batched generation (``decoding`` defaults to ``max_new_tokens=4``).
-
-    ``padding_invariance=True`` also requires greedy output of a prompt to be the same alone
-    and left-padded in a batch (off by default: near-tied logits of random models may flip).
-    """
-    import torch
-
-    decoding = dict(decoding or {"max_new_tokens": 4})
-    _conforms(llm, LanguageModel)
-    hidden = _positive_int("llm.hidden_size", llm.hidden_size)
-    template = llm.template
-    _require(isinstance(template, str), f"llm.template must be a string, got {type(template).__name__}")
-    _require(
-        template.count("{audio}") == 1,
-        f"llm.template must contain '{{audio}}' exactly once (where the prefix goes), got {template!r}",
-    )
-    _require("{instruction}" in template, f"llm.template must contain '{{instruction}}', got {template!r}")
-    short = _call("llm.tokenize", llm.tokenize, "a dog barks")
-    long = _call("llm.tokenize", llm.tokenize, "what is making the sound in this recording")
-    for ids in (short, long):
-        _require(
-            isinstance(ids, list) and ids,
-            f"llm.tokenize must return a non-empty list of ints, got {type(ids).__name__} {ids!r:.80}",
-        )
-        _require(
-            all(isinstance(i, int) and not isinstance(i, bool) for i in ids),
-            f"llm.tokenize must return python ints, got {[type(i).__name__ for i in ids][:3]}",
-        )
-    _require(isinstance(_call("llm.tokenize('')", llm.tokenize, ""), list), "llm.tokenize('') must return a list")
-    from mats_core.capabilities import llm_device
-
-    device = llm_device(llm)
-
-    def embed(ids: list[list[int]]) -> Any:
-        out = _call("llm.embed", llm.embed, torch.tensor(ids, device=device))
-        return _tensor("llm.embed", out, (len(ids), len(ids[0]), hidden))
-
-    embed([short, short[::-1]])
-    long_emb = embed([long]).detach()
-    _check_loss(llm, long_emb, long, prefix_len)
-    params = _call("llm.trainable_parameters", llm.trainable_parameters)
-    _require(isinstance(params, list), f"llm.trainable_parameters must return a list, got {type(params).__name__}")
-    for i, p in enumerate(params):
-        _require(
-            isinstance(p, torch.Tensor) and p.requires_grad,
-            f"llm.trainable_parameters()[{i}] is not a tensor that requires grad",
-        )
-        p.grad = None  # leave no gradients from this check behind
-
-    with torch.no_grad():
-        a, b = sorted((embed([short]), long_emb), key=lambda e: e.shape[1])
-        pad = b.shape[1] - a.shape[1]
-        batch = torch.cat([torch.cat([a.new_zeros(1, pad, hidden), a], dim=1), b])
-        mask = torch.ones(2, batch.shape[1], dtype=torch.long, device=batch.device)
-        mask[0, :pad] = 0
-        texts = _call("llm.generate", llm.generate, batch, mask, **decoding)
-        ok = isinstance(texts, list) and len(texts) == 2 and all(isinstance(t, str) for t in texts)
-        _require(ok, f"llm.generate must return a list of 2 strings for a batch of 2, got {texts!r:.120}")
-        if padding_invariance:
-            alone = _call("llm.generate", llm.generate, a, torch.ones_like(mask[:1, pad:]), **decoding)
-            _require(
-                alone == texts[:1],
-                f"llm.generate depends on left padding: alone {alone[0]!r}, left-padded in a "
-                f"batch {texts[0]!r}; honour attention_mask (and position ids)",
-            )
-    check_optional("llm", llm)
-
-
-def _check_loss(llm: Any, emb: Any, ids: list[int], prefix_len: int) -> None:
-    """The loss of ``ids`` after a random soft prefix must be a finite scalar that back-propagates to the prefix."""
-    import torch
-
-    prefix = (torch.randn(1, prefix_len, emb.shape[-1], device=emb.device) * emb.float().std()).to(emb.dtype)
-    prefix.requires_grad_(True)
-    labels = torch.tensor([[-100] * prefix_len + ids], device=emb.device)
-    mask = torch.ones(labels.shape, dtype=torch.long, device=emb.device)
-    loss = _tensor("llm.loss", _call("llm.loss", llm.loss, torch.cat([prefix, emb], dim=1), mask, labels), ())
-    _require(
-        loss.requires_grad, "llm.loss returned a tensor without grad: it must stay differentiable w.r.t. inputs_embeds"
-    )
-    _call("llm.loss(...).backward()", loss.backward)
-    _require(
-        prefix.grad is not None and bool(prefix.grad.abs().sum() > 0),
-        "no gradient reached the prefix in inputs_embeds through llm.loss",
-    )
-    _require(bool(torch.isfinite(prefix.grad).all()), "the gradient of llm.loss w.r.t. inputs_embeds is not finite")
 
 
 # -- task, metric, corpus -------------------------------------------------------------------

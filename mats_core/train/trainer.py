@@ -22,11 +22,12 @@ import torch.nn.functional as F
 from mats_core.capabilities import capability, llm_modules, set_train_mode
 from mats_core.config.train_config import TrainConfig  # noqa: F401 - the training settings, defined with the other configs
 from mats_core.errors import MatsError
-from mats_core.model.checkpoints import guard_output, read_tensors, writing
+from mats_core.model.checkpoints import writing
 from mats_core.model.context_window import check_context
 from mats_core.model.mapper import MapperConfig
 from mats_core.model.pipeline import MATSModel, read_checkpoint_config
 from mats_core.train.progress import train_progress
+from mats_core.train.resume import guard, load_state, save_state, trim_log
 
 
 def train(
@@ -49,19 +50,13 @@ def train(
     encoder/llm/bridge/corpus) is stored in it so ``run`` can rebuild everything. An existing
     checkpoint is continued only with ``resume`` and the same settings, replaced only with
     ``overwrite``. ``on_checkpoint(step, output)`` runs after each checkpoint (learning curves), ``on_log(row)`` after each log row."""
-    from accelerate import Accelerator
-
-    from mats_core.hf import resolve_device
-
     out = Path(output)
-    device = resolve_device(config.device)
-    accel = Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if device.type == "cuda" else "no")
+    accel = _accelerator(config.device)
     spec = spec or {}
     spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
     body = {**spec_full, "mapper": MapperConfig.model_validate(mapper or {}).model_dump(), "dim": encoder.dim}
-    _guard(
-        out, body, resume, overwrite, accel, checked=False
-    )  # refusals now; --overwrite removes only once all is checked
+    # refusals now; --overwrite removes only once all is checked
+    guard(out, body, accel, resume=resume, overwrite=overwrite, checked=False)
     z_all = _embed_corpus(encoder, records, config.supervision, spec, accel)
     if capability(bridge, "fit_before_train", False):  # optional: a bridge that trains on text statistics (shift, C3)
         bridge.fit(z_all)
@@ -69,10 +64,10 @@ def train(
     model = _warm_start(MATSModel(llm, encoder.dim, mapper), config.init_from)
     context = _context(model, records, accel)
     loop = _Loop.start(model, bridge, records, z_all, config, accel)
-    _guard(out, body, resume, overwrite, accel, checked=True)
+    guard(out, body, accel, resume=resume, overwrite=overwrite, checked=True)
     start = _resume(out, loop) if resume else 0
     loop.wrapped, loop.optimizer, loop.scheduler = accel.prepare(_LossModule(model), loop.optimizer, loop.scheduler)
-    log_path = _trim_log(out, start, accel)
+    log_path = trim_log(out, start, accel)
     bar = train_progress(progress and accel.is_main_process, config.steps, start)
     model.mapper.train()
     set_train_mode(llm, True)
@@ -93,6 +88,17 @@ def train(
     return out
 
 
+def _accelerator(device: str) -> Any:
+    """The accelerator for ``train.device``: bf16 autocast on CUDA, full precision elsewhere;
+    one process or several, as launched."""
+    from accelerate import Accelerator
+
+    from mats_core.hf import resolve_device
+
+    resolved = resolve_device(device)
+    return Accelerator(cpu=resolved.type == "cpu", mixed_precision="bf16" if resolved.type == "cuda" else "no")
+
+
 def _warm_start(model: MATSModel, source: str | None) -> MATSModel:
     """``model`` with the weights of another run (``train.init_from``; same mapper shape and LLM)
     when one is named, with an error naming it when they do not fit."""
@@ -111,23 +117,16 @@ def _resume(out: Path, loop: "_Loop") -> int:
     """The step a resumed run continues from (0 when ``out`` holds no trainer state yet)."""
     if not (out / "trainer_state.json").exists():
         return 0
-    start = _load_state(out, loop.model, loop.optimizer, loop.scheduler, loop.data_gen, loop.noise_gen)
+    start = load_state(
+        out,
+        loop.model,
+        optimizer=loop.optimizer,
+        scheduler=loop.scheduler,
+        data_gen=loop.data_gen,
+        noise_gen=loop.noise_gen,
+    )
     loop.accel.print(f"resuming from step {start} in {out}")
     return start
-
-
-def _trim_log(out: Path, start: int, accel) -> Path:
-    """train_log.jsonl keeps the rows up to the checkpoint resumed from (the rest are redone)."""
-    log_path = out / "train_log.jsonl"
-    if accel.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        kept = (
-            [l for l in log_path.read_text().splitlines() if json.loads(l)["step"] <= start]
-            if start and log_path.exists()
-            else []
-        )
-        log_path.write_text("".join(l + "\n" for l in kept))
-    return log_path
 
 
 @dataclass
@@ -230,7 +229,14 @@ class _Loop:
         if self.accel.is_main_process:
             with writing(out) as stage:  # one unit: a kill inside leaves the previous checkpoint whole
                 self.model.save(stage, config)
-                _save_state(stage, done, self.optimizer, self.scheduler, self.data_gen, self.noise_gen)
+                save_state(
+                    stage,
+                    done,
+                    optimizer=self.optimizer,
+                    scheduler=self.scheduler,
+                    data_gen=self.data_gen,
+                    noise_gen=self.noise_gen,
+                )
             if self.config.keep_checkpoints:
                 _keep(out, done)
             if then is not None:
@@ -292,17 +298,6 @@ def _context(model: MATSModel, records: list[dict], accel) -> dict | None:
             f"{context['truncated_answers']} of {len(records)} answers are longer than the LLM's context ({context['max_length']}): truncated"
         )
     return context
-
-
-def _guard(out: Path, body: dict, resume: bool, overwrite: bool, accel, *, checked: bool) -> None:
-    """No silent overwrite, no resume with other settings (rank 0 checks and clears; all wait); --overwrite clears only once ``checked``."""
-    if overwrite != checked:
-        return
-    if accel.is_main_process:
-        note = guard_output(out, body, resume, overwrite)
-        if note:
-            accel.print(note)
-    accel.wait_for_everyone()
 
 
 class _LossModule(torch.nn.Module):
@@ -367,36 +362,3 @@ def _embed_audio_records(encoder: Any, records: list[dict], identity: str, accel
     with accel.main_process_first():
         table, _ = cached_embeddings([identity, "audio", h.hexdigest()], compute)
     return table
-
-
-def _save_state(out: Path, step: int, optimizer, scheduler, data_gen, noise_gen) -> None:
-    from safetensors.torch import save_file
-
-    opt = optimizer.state_dict()
-    tensors = {f"opt.{i}.{k}": v.detach().cpu().contiguous() for i, st in opt["state"].items() for k, v in st.items()}
-    tensors["rng.data"] = data_gen.get_state()
-    tensors["rng.noise"] = noise_gen.get_state().cpu()
-    tensors["rng.torch"] = torch.get_rng_state()
-    save_file(tensors, out / "trainer_state.safetensors")
-    meta = {"step": step, "param_groups": opt["param_groups"], "scheduler": scheduler.state_dict()}
-    tmp = out / ".trainer_state.json.tmp"
-    tmp.write_text(json.dumps(meta, default=list))
-    tmp.replace(out / "trainer_state.json")
-
-
-def _load_state(out: Path, model: MATSModel, optimizer, scheduler, data_gen, noise_gen) -> int:
-    read_checkpoint_config(out)
-    model.load_weights(out)
-    meta = json.loads((out / "trainer_state.json").read_text())
-    tensors = read_tensors(out / "trainer_state.safetensors")
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    scheduler.load_state_dict(meta["scheduler"])
-    data_gen.set_state(tensors["rng.data"])
-    noise_gen.set_state(tensors["rng.noise"])
-    torch.set_rng_state(tensors["rng.torch"])
-    return int(meta["step"])
