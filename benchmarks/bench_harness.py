@@ -168,7 +168,7 @@ def harness_predictions(run_dir: Path) -> list[str]:
 def measure(batches: Sequence[int], n: int, new_tokens: int, reps: int, profile: bool) -> dict[str, Any]:
     import torch
 
-    from mats_core.bench.runner import find_checkpoints
+    from mats_core.bench.pairing import find_checkpoints
     from mats_core.registry.plugins import get_host
     from mats_core.run.harness import Pipeline
 

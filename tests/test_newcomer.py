@@ -151,7 +151,7 @@ def test_default_output_is_per_config_and_latest_follows(tmp_path: Path) -> None
 # -- Java before generating --------------------------------------------------------------------
 @needs_checkpoints
 def test_run_without_java_fails_up_front(tmp_path: Path) -> None:
-    from mats_core.bench.runner import check_java
+    from mats_core.bench.prechecks import check_java
 
     nojava = tmp_path / "bin"
     nojava.mkdir()

@@ -183,7 +183,7 @@ class _BridgePlugin:
 
 def test_bridges_pick_their_checkpoint_by_pairs_with():
     from mats_core import MatsError
-    from mats_core.bench.runner import paired_checkpoint
+    from mats_core.bench.pairing import paired_checkpoint
     from mats_core.testing import plugin_host
 
     ck = {"clean": Path("clean"), "noise": Path("noise")}

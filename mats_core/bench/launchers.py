@@ -168,7 +168,7 @@ def run_point(
 ) -> str:
     """One grid point in its own process: what a submitit job runs. Plain arguments only (the
     grid as a dict), so the job pickles by reference to this function. Returns results.json."""
-    from mats_core.bench.runner import find_checkpoints, paired_checkpoint
+    from mats_core.bench.pairing import find_checkpoints, paired_checkpoint
     from mats_core.bench.sweep_spec import SweepSpec
     from mats_core.config.validation import RunConfig
     from mats_core.run.harness import Pipeline, evaluate
@@ -271,22 +271,7 @@ def run_submitit(
             f"submitting {len(fresh)} of {len(points)} points ({len(points) - len(todo)} finished, {len(queued)} still queued or running)"
         )
         if fresh:
-            grid = spec.model_dump()
-            with executor.batch():  # one Slurm array job (array_parallelism caps how many run at once)
-                jobs = [
-                    executor.submit(
-                        run_point,
-                        grid=grid,
-                        registry=registry,
-                        checkpoint=p.checkpoint,
-                        seed=p.seed,
-                        bridge=p.bridge,
-                        params=dict(p.params),
-                        output=str(p.out),
-                        overwrite=overwrite,
-                    )
-                    for p in fresh
-                ]
+            jobs = _submit(executor, fresh, spec.model_dump(), registry=registry, overwrite=overwrite)
             for p, job in zip(fresh, jobs):
                 book.submitted(p.label, job, executor.cluster)
             queued.update((p.label, (p, job)) for p, job in zip(fresh, jobs))
@@ -300,6 +285,27 @@ def run_submitit(
             book.wait(label, job, log)
         book.save()
     return collect(spec, output, points, registry=registry, book=book)
+
+
+def _submit(executor: Any, points: list[Point], grid: dict, *, registry: str | None, overwrite: bool) -> list:
+    """A job per point running :func:`run_point`, submitted together: one Slurm array job
+    (array_parallelism caps how many run at once)."""
+    with executor.batch():
+        jobs = [
+            executor.submit(
+                run_point,
+                grid=grid,
+                registry=registry,
+                checkpoint=p.checkpoint,
+                seed=p.seed,
+                bridge=p.bridge,
+                params=dict(p.params),
+                output=str(p.out),
+                overwrite=overwrite,
+            )
+            for p in points
+        ]
+    return jobs
 
 
 def collect(spec: Any, output: Path, points: list[Point], *, registry: str | None, book: Any) -> list[dict[str, Any]]:
@@ -329,7 +335,7 @@ def collect(spec: Any, output: Path, points: list[Point], *, registry: str | Non
 def _encoder(spec: Any, registry: str | None) -> Any:
     """The encoder of the grid's first checkpoint set, built here for the paired comparison
     (classification scoring embeds the labels); the LLM is not loaded."""
-    from mats_core.bench.runner import find_checkpoints
+    from mats_core.bench.pairing import find_checkpoints
     from mats_core.model.pipeline import read_checkpoint_config as read_config
     from mats_core.registry.presets import accepted_params, build
 

@@ -23,7 +23,7 @@ def run_sweep(
     """Every point of the grid; ``progress`` shows a bar (point k/N, ETA) instead of ``log`` lines.
     ``launcher`` (a mats_core.bench.launchers.LauncherConfig) named ``submitit``: one job per point."""
     from mats_core.bench.launchers import Point, launcher_config, point_rows, run_submitit
-    from mats_core.bench.runner import find_checkpoints, paired_checkpoint
+    from mats_core.bench.pairing import find_checkpoints, paired_checkpoint
     from mats_core.config.validation import RunConfig
     from mats_core.run.harness import Pipeline, evaluate
 

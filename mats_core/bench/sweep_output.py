@@ -77,7 +77,7 @@ def summary_figures(summary: list[dict[str, Any]], output: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mats_core.bench.sweep_plots import _numeric, swept_params
+    from mats_core.bench.sweep_plots import swept_params
 
     heads = sorted({(r["task"], r["metric"]) for r in summary if headline(r)})
     swept = swept_params(summary)
@@ -86,41 +86,8 @@ def summary_figures(summary: list[dict[str, Any]], output: Path) -> list[Path]:
         fig, axes = plt.subplots(1, max(1, len(heads)), figsize=(3.4 * max(1, len(heads)), 3.4), squeeze=False)
         for ax, (task, metric) in zip(axes[0], heads):
             rows = [r for r in summary if r["task"] == task and r["metric"] == metric]
-            series: dict[str, list] = {}
-            for r in rows:
-                if param in swept.get(r["bridge"], ()):
-                    others = " ".join(f"{k.removeprefix('param.')}={r[k]}" for k in swept[r["bridge"]] if k != param)
-                    series.setdefault(f"{r['bridge']} {others}".strip(), []).append(r)
-            xs = sorted(
-                {r[param] for s in series.values() for r in s},
-                key=lambda v: (not _numeric(v), v if _numeric(v) else str(v)),
-            )
-            pos = {x: i for i, x in enumerate(xs)}
-            width = 0.5 / max(1, len(series))
-            for j, (name, pts) in enumerate(sorted(series.items())):
-                pts.sort(key=lambda r: pos[r[param]])
-                shift = (j - (len(series) - 1) / 2) * width
-                ax.errorbar(
-                    [pos[r[param]] + shift for r in pts],
-                    [r["mean"] for r in pts],
-                    yerr=[r["std"] for r in pts] if any(r["n"] > 1 for r in pts) else None,
-                    marker="osD^v"[j % 5],
-                    capsize=3,
-                    label=name,
-                )
-            for k, r in enumerate(r for r in rows if not swept.get(r["bridge"])):
-                ax.axhline(
-                    r["mean"],
-                    linestyle=(0, (4, 2 + k)),
-                    linewidth=1,
-                    color=f"C{(len(series) + k) % 10}",
-                    label=f"{r['bridge']} (reference)",
-                )
-            ax.set_xticks(range(len(xs)), [f"{x:g}" if isinstance(x, float) else str(x) for x in xs])
+            _summary_panel(ax, rows, swept=swept, param=param)
             ax.set_title(f"{task}\n{metric}", fontsize=9)
-            ax.set_xlabel(param.removeprefix("param."))
-            ax.grid(alpha=0.3)
-            ax.margins(y=0.15)
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(
             handles,
@@ -136,6 +103,47 @@ def summary_figures(summary: list[dict[str, Any]], output: Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def _summary_panel(ax: Any, rows: list[dict[str, Any]], *, swept: dict[str, list[str]], param: str) -> None:
+    """One metric's ``rows`` against ``param`` on ``ax``: a series per bridge and value of its other
+    swept params, side by side at each x; bridges that sweep nothing as horizontal reference lines."""
+    from mats_core.bench.sweep_plots import _numeric
+
+    series: dict[str, list] = {}
+    for r in rows:
+        if param in swept.get(r["bridge"], ()):
+            others = " ".join(f"{k.removeprefix('param.')}={r[k]}" for k in swept[r["bridge"]] if k != param)
+            series.setdefault(f"{r['bridge']} {others}".strip(), []).append(r)
+    xs = sorted(
+        {r[param] for s in series.values() for r in s},
+        key=lambda v: (not _numeric(v), v if _numeric(v) else str(v)),
+    )
+    pos = {x: i for i, x in enumerate(xs)}
+    width = 0.5 / max(1, len(series))
+    for j, (name, pts) in enumerate(sorted(series.items())):
+        pts.sort(key=lambda r: pos[r[param]])
+        shift = (j - (len(series) - 1) / 2) * width
+        ax.errorbar(
+            [pos[r[param]] + shift for r in pts],
+            [r["mean"] for r in pts],
+            yerr=[r["std"] for r in pts] if any(r["n"] > 1 for r in pts) else None,
+            marker="osD^v"[j % 5],
+            capsize=3,
+            label=name,
+        )
+    for k, r in enumerate(r for r in rows if not swept.get(r["bridge"])):
+        ax.axhline(
+            r["mean"],
+            linestyle=(0, (4, 2 + k)),
+            linewidth=1,
+            color=f"C{(len(series) + k) % 10}",
+            label=f"{r['bridge']} (reference)",
+        )
+    ax.set_xticks(range(len(xs)), [f"{x:g}" if isinstance(x, float) else str(x) for x in xs])
+    ax.set_xlabel(param.removeprefix("param."))
+    ax.grid(alpha=0.3)
+    ax.margins(y=0.15)
 
 
 def _differences(spec: SweepSpec, dirs: dict[tuple, dict[str, Path]], registry: str | None, encoder: Any) -> dict:

@@ -47,17 +47,7 @@ def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: s
     params but not this one have their own plots."""
     import matplotlib.pyplot as plt
 
-    lines: dict[tuple, list[tuple[Any, float, float]]] = {}
-    fixed: dict[str, set] = {}
-    for r in rows:
-        bridge = r["bridge"]
-        if param not in swept.get(bridge, ()) or param not in r:
-            continue
-        others = tuple((p.removeprefix("param."), r.get(p)) for p in swept[bridge] if p != param)
-        lines.setdefault((bridge, others), []).append((r[param], r["mean"], r["std"]))
-        for k, v in r.items():
-            if k.startswith("param.") and k not in swept[bridge]:
-                fixed.setdefault(f"{bridge} {k.removeprefix('param.')}", set()).add(_fmt_value(v))
+    lines, fixed = _lines(rows, swept, param)
     references = sorted((r for r in rows if not swept.get(r["bridge"])), key=lambda r: r["bridge"])
     xs = [x for pts in lines.values() for x, _, _ in pts]
     numeric = all(_numeric(x) for x in xs)
@@ -101,6 +91,24 @@ def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: s
         ax.legend(handles, labels, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _lines(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: str) -> tuple[dict, dict]:
+    """The lines of :func:`plot_param`: (bridge, ((other swept param, value), ...)) -> its
+    (x, mean, std) points; and "<bridge> <param>" -> the values of the params a bridge does not sweep
+    (the title names those that are constant)."""
+    lines: dict[tuple, list[tuple[Any, float, float]]] = {}
+    fixed: dict[str, set] = {}
+    for r in rows:
+        bridge = r["bridge"]
+        if param not in swept.get(bridge, ()) or param not in r:
+            continue
+        others = tuple((p.removeprefix("param."), r.get(p)) for p in swept[bridge] if p != param)
+        lines.setdefault((bridge, others), []).append((r[param], r["mean"], r["std"]))
+        for k, v in r.items():
+            if k.startswith("param.") and k not in swept[bridge]:
+                fixed.setdefault(f"{bridge} {k.removeprefix('param.')}", set()).add(_fmt_value(v))
+    return lines, fixed
 
 
 def _order(line: tuple) -> tuple:

@@ -91,7 +91,7 @@ def check_spec(spec: SweepSpec, registry: str | None = None) -> None:
     the grid file and the key (``grid[0].params.lam``, ``tasks[1]``, ``run.limit`` ...)."""
     from pydantic import ValidationError
 
-    from mats_core.bench.runner import find_checkpoints
+    from mats_core.bench.pairing import find_checkpoints
     from mats_core.config.validation import RunConfig, check_device, format_errors
     from mats_core.registry.presets import resolve, resolved_params
 
