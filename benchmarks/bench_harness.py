@@ -235,10 +235,10 @@ STAGES = [
     ("transformers generate", "transformers/generation/utils.py", "generate"),
     ("encoder embed_audio", None, "embed_audio"),  # the encoder's own file, found at run time
     ("MATSModel.generate (mapper, assemble, generate, decode)", "mats_core/model/pipeline.py", "generate"),
-    ("Pipeline.embed_audio (load_audio per clip, pad, embed, normalise)", "mats_core/run/harness.py", "embed_audio"),
+    ("Pipeline.embed_audio (load_audio per clip, pad, embed, normalise)", "mats_core/run/pipeline.py", "embed_audio"),
     ("of which load_audio", "mats_core/model/audio.py", "load_audio"),
-    ("Pipeline.load (mapper + LoRA from the checkpoint)", "mats_core/run/harness.py", "load"),
-    ("_guard_config (run_config.json)", "mats_core/run/harness.py", "_guard_config"),
+    ("Pipeline.load (mapper + LoRA from the checkpoint)", "mats_core/run/pipeline.py", "load"),
+    ("_guard_config (run_config.json)", "mats_core/run/config_guard.py", "guard_config"),
     ("SamplesWriter.write (flush + fsync per batch)", "mats_core/run/results.py", "write"),
     ("_finish (results.json)", "mats_core/run/harness.py", "_finish"),
     ("of which collect_versions", "mats_core/run/results.py", "collect_versions"),

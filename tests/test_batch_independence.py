@@ -72,13 +72,13 @@ def test_tiny_clap_as_a_variable_length_encoder(tiny_clap, tmp_path, monkeypatch
 
 
 def test_order_and_chunks_do_not_matter(tiny_clap, tmp_path, monkeypatch):
-    import mats_core.run.harness as harness
+    import mats_core.run.pipeline as pipeline
 
     monkeypatch.setattr(tiny_clap, "clip_seconds", None)
     samples = _clips(tmp_path, 16_000, long_seconds=40.0)
     pipe, cfg = Pipeline(tiny_clap, None, {}), RunConfig()
     z, _, _ = pipe.embed_audio(samples, cfg)
-    monkeypatch.setattr(harness, "EMBED_CHUNK", 2)
+    monkeypatch.setattr(pipeline, "EMBED_CHUNK", 2)
     z_rev, _, _ = pipe.embed_audio(samples[::-1], cfg)
     torch.testing.assert_close(z_rev.flip(0), z, atol=2e-4, rtol=0)
 

@@ -208,7 +208,7 @@ def test_shards_from_the_launcher_environment(monkeypatch):
 
 @needs_shipped
 def test_each_process_builds_on_its_own_gpu_with_the_config_of_a_single_process(monkeypatch):
-    from mats_core.run import harness
+    from mats_core.run import pipeline
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
@@ -216,7 +216,7 @@ def test_each_process_builds_on_its_own_gpu_with_the_config_of_a_single_process(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     built = {}
-    monkeypatch.setattr(harness, "build", lambda kind, name, registry=None, **p: built.setdefault(kind, p))
+    monkeypatch.setattr(pipeline, "build", lambda kind, name, registry=None, **p: built.setdefault(kind, p))
     pipe = Pipeline.from_checkpoint(SHIPPED / "noise", device="auto", overrides={"encoder": {"device": "cuda"}})
     assert built["llm"]["device"] == "cuda:1" and built["encoder"]["device"] == "cuda:1"
     assert pipe.spec["llm"]["params"]["device"] == "auto" and pipe.spec["encoder"]["params"]["device"] == "cuda"
@@ -227,10 +227,10 @@ def test_each_process_builds_on_its_own_gpu_with_the_config_of_a_single_process(
 def test_the_run_device_beats_the_checkpoints_training_device(monkeypatch):
     """The shipped checkpoints were trained with device cpu: on a GPU the encoder must follow the
     run's device, and an explicit --set encoder.device still wins."""
-    from mats_core.run import harness
+    from mats_core.run import pipeline
 
     built = {}
-    monkeypatch.setattr(harness, "build", lambda kind, name, registry=None, **p: built.setdefault(kind, p))
+    monkeypatch.setattr(pipeline, "build", lambda kind, name, registry=None, **p: built.setdefault(kind, p))
     assert read_checkpoint_config(SHIPPED / "noise")["encoder"]["params"]["device"] == "cpu"
     Pipeline.from_checkpoint(SHIPPED / "noise", device="cuda")
     assert built["encoder"]["device"] == "cuda" and built["llm"]["device"] == "cuda"

@@ -11,7 +11,9 @@ import torch
 from typer.testing import CliRunner
 
 import mats_core.registry.presets
+import mats_core.run.fitted_bridge
 import mats_core.run.harness
+import mats_core.run.pipeline
 from mats_core import MatsError, build
 from mats_core.cli.main import app
 from mats_core.config.validation import DecodingConfig, check_decoding, config_diff, split_task_params
@@ -31,7 +33,8 @@ def built(monkeypatch):
         return real(kind, name, registry, **params)
 
     monkeypatch.setattr(mats_core.registry.presets, "build", spy)
-    monkeypatch.setattr(mats_core.run.harness, "build", spy)
+    for module in (mats_core.run.harness, mats_core.run.pipeline, mats_core.run.fitted_bridge):
+        monkeypatch.setattr(module, "build", spy)
     return kinds
 
 
@@ -239,16 +242,16 @@ def test_task_params_reach_only_their_task():
 
 
 def test_config_refusal_names_the_keys_that_differ(tmp_path):
+    from mats_core.run.config_guard import guard_config
     from mats_core.run.distributed import Shards
-    from mats_core.run.harness import _guard_config
 
     old = {"bridge": {"name": "santa", "params": {"lam": 0.3, "k": 32}}, "run": {"seed": 0}, "tasks": ["tiny-qa"]}
     new = json.loads(json.dumps(old))
     new["bridge"]["params"]["lam"] = 0.5
     new["run"]["crop"] = "random"
-    _guard_config(tmp_path, old, False, Shards.from_env())
+    guard_config(tmp_path, old, overwrite=False, shards=Shards.from_env())
     with pytest.raises(MatsError) as exc:
-        _guard_config(tmp_path, new, False, Shards.from_env())
+        guard_config(tmp_path, new, overwrite=False, shards=Shards.from_env())
     msg = str(exc.value)
     assert "holds a run with a different config" in msg and "bridge.params.lam: 0.3 -> 0.5" in msg
     assert "run.crop: (absent) -> 'random'" in msg and "--overwrite" in msg

@@ -88,9 +88,10 @@ def evaluate_audio_lm(
     """One audio LM's run directory (results.json + samples.jsonl), resumable; returns RunResults."""
     from mats_core.capabilities import capability
     from mats_core.model.generation import BatchSizer
-    from mats_core.registry.presets import build, resolved_params
+    from mats_core.registry.presets import build
+    from mats_core.run.config_guard import guard_config
     from mats_core.run.distributed import Shards
-    from mats_core.run.harness import _finish, _guard_config, limited, params_for_task
+    from mats_core.run.harness import _finish, limited, params_for_task
     from mats_core.run.results import SamplesWriter, data_fingerprint
 
     t_start = time.perf_counter()
@@ -99,8 +100,52 @@ def evaluate_audio_lm(
     lm = build_audio_lm(name, registry=registry, device=cfg.device, params=params)
     task_objs = {n: build("task", n, registry, **params_for_task(task_params, n, tasks, registry)) for n in tasks}
     task_samples = {n: limited(list(t.samples()), cfg.limit) for n, t in task_objs.items()}
+    config = _config_record(
+        name=name,
+        lm=lm,
+        params=params,
+        registry=registry,
+        encoder_spec=encoder_spec,
+        tasks=tasks,
+        task_params=task_params,
+        cfg=cfg,
+    )
+    data = {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()}
+    guard_config(out, config, overwrite=overwrite, shards=Shards(), data=data)  # one process generates this row
+    holder = _Holder(llm=lm, encoder=encoder)
+    decoding = dict(capability(lm, "generation", {}))  # its own (model card) decoding, not the MATS rows' run.decoding
+    run = _AudioRun(
+        pipe=holder,
+        cfg=cfg,
+        out=out,
+        writer=SamplesWriter(out / "samples.jsonl"),
+        sizer=BatchSizer(cfg.batch_size, holder),
+        decoding=decoding,
+        on_progress=on_progress,
+    )
+    generated = _generate_tasks(run, lm, task_samples)
+    execution = {"processes": 1, "generated": [generated], "batch_size": run.sizer.used or None, "decoding": decoding}
+    return _finish(run, config, task_objs, task_samples, t_start, execution=execution)
+
+
+def _config_record(
+    *,
+    name: str,
+    lm: Any,
+    params: dict,
+    registry: str | None,
+    encoder_spec: dict | None,
+    tasks: Sequence[str],
+    task_params: dict | None,
+    cfg: Any,
+) -> dict:
+    """An audio LM row's recorded config (what ``run_config.json`` guards, as ``mats_core.run.run_record``
+    is for a bridge's row): the model as built, and the encoder that only scores its answers."""
+    from mats_core.capabilities import capability
+    from mats_core.registry.presets import resolved_params
+
     effective = capability(lm, "config")
-    config = {
+    return {
         "audio_lm": {
             "name": name,
             **resolved_params("audio_lm", name, registry, **params),
@@ -114,21 +159,10 @@ def evaluate_audio_lm(
         "task_params": dict(task_params or {}),
         "run": cfg.recorded(),
     }
-    single = Shards()  # one process generates an audio LM's row
-    _guard_config(
-        out, config, overwrite, single, {n: data_fingerprint(t, task_samples[n]) for n, t in task_objs.items()}
-    )
-    holder = _Holder(llm=lm, encoder=encoder)
-    decoding = dict(capability(lm, "generation", {}))  # its own (model card) decoding, not the MATS rows' run.decoding
-    run = _AudioRun(
-        holder,
-        cfg,
-        out,
-        SamplesWriter(out / "samples.jsonl"),
-        BatchSizer(cfg.batch_size, holder),
-        decoding,
-        on_progress=on_progress,
-    )
+
+
+def _generate_tasks(run: _AudioRun, lm: Any, task_samples: dict[str, list]) -> int:
+    """Every task's rows that samples.jsonl lacks, timed per task; returns rows written."""
     generated = 0
     try:
         for task_name, samples in task_samples.items():
@@ -137,8 +171,7 @@ def evaluate_audio_lm(
             run.timings[f"{task_name}_seconds"] = time.perf_counter() - t0
     finally:
         run.writer.close()
-    execution = {"processes": 1, "generated": [generated], "batch_size": run.sizer.used or None, "decoding": decoding}
-    return _finish(run, config, task_objs, task_samples, t_start, execution=execution)
+    return generated
 
 
 def _generate_task(run: _AudioRun, lm: Any, task: str, samples: list) -> int:

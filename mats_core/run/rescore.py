@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mats_core.config.validation import check_resamples
 from mats_core.errors import MatsError
@@ -19,22 +20,11 @@ def rescore(
     """Score an existing samples.jsonl again without regenerating (the infer/score split). Rows
     are read as a resume reads them (``results.scan_samples``); fewer rows than the run's
     samples (a killed run) mark the results ``partial``, with the expected and found counts."""
-    import json
-
     run_dir = Path(run_dir)
-    stamp = run_dir / "run_config.json"
-    if not stamp.exists() or not (run_dir / "samples.jsonl").exists():
-        raise MatsError(f"{run_dir} is not a run directory (needs run_config.json and samples.jsonl)")
-    config = json.loads(stamp.read_text())["config"]
+    config = _stamped_config(run_dir)
     rows = read_samples(run_dir / "samples.jsonl")
-    encoder = None
-    if with_encoder:
-        enc = config["encoder"]
-        encoder = build("encoder", enc["name"], registry, **enc.get("params", {}))
-    try:
-        old = read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
-    except MatsError:  # a torn results.json is what this re-creates
-        old = None
+    encoder = _scoring_encoder(config, registry) if with_encoder else None
+    old = _earlier_results(run_dir)
     if resamples is None:  # the run's own number, so its intervals come out exactly the same
         resamples = (
             int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES))
@@ -50,9 +40,8 @@ def rescore(
         task = built[name] = build(
             "task", name, registry, **params_for_task(config.get("task_params"), name, config["tasks"], registry)
         )
-        ids = set(
-            str(s.id) for s in limited(list(task.samples()), limit)
-        )  # --limit N or a fraction, as the run took it
+        # --limit N or a fraction, as the run took it
+        ids = set(str(s.id) for s in limited(list(task.samples()), limit))
         task_rows = [r for r in rows if r["task"] == name and str(r["id"]) in ids]
         kinds[name], found[name], expected[name] = task.kind, len(task_rows), len(ids)
         if task_rows:  # a killed run may lack a task
@@ -83,3 +72,27 @@ def rescore(
     )
     write_results(run_dir / "results.json", res)
     return res
+
+
+def _stamped_config(run_dir: Path) -> dict:
+    """The config the run recorded in its ``run_config.json`` stamp."""
+    import json
+
+    stamp = run_dir / "run_config.json"
+    if not stamp.exists() or not (run_dir / "samples.jsonl").exists():
+        raise MatsError(f"{run_dir} is not a run directory (needs run_config.json and samples.jsonl)")
+    return json.loads(stamp.read_text())["config"]
+
+
+def _scoring_encoder(config: dict, registry: str | None) -> Any:
+    """The run's encoder, for tasks that score by embedding (e.g. answers mapped to labels by cosine)."""
+    enc = config["encoder"]
+    return build("encoder", enc["name"], registry, **enc.get("params", {}))
+
+
+def _earlier_results(run_dir: Path) -> RunResults | None:
+    """The results.json being replaced, if it reads (its fingerprints, timings and execution are kept)."""
+    try:
+        return read_results(run_dir / "results.json") if (run_dir / "results.json").exists() else None
+    except MatsError:  # a torn results.json is what this re-creates
+        return None
