@@ -21,12 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
 class AlignmentEncoder(Protocol):
     """A frozen audio-text alignment model (a CLAP). Outputs are raw; the core L2-normalises.
 
-    Optional capability ``clip_seconds: float | None`` (default None), the encoder's fixed
-    input window. With a window, the core centre-crops (or ``run.crop``) each clip to it and
-    repeats short clips to fill it, each clip on its own. None means variable-length: the
-    core never pads a clip with another clip's length (each ``embed_audio`` call holds clips
-    of one length), reads at most 30 s of a file, and the encoder fits lengths itself.
-    Either way a clip's embedding does not depend on the other clips of its batch.
+    A clip's embedding must not depend on the other clips of its batch. Optional members
+    (``clip_seconds``, ``fingerprint``): ``mats_core.capabilities.OPTIONAL["encoder"]``, the
+    table of docs/reference/api.md.
     """
 
     dim: int
@@ -43,9 +40,9 @@ class AlignmentEncoder(Protocol):
 class GapBridge(Protocol):
     """Moves embeddings across the modality gap. Tensors are [B, dim], L2-normalised unless said.
 
-    Optional ``raw_input: bool`` (default False): True makes the core pass ``infer`` the raw,
-    unnormalised encoder output (the published Santa mixes it). Whatever a bridge returns, the
-    core L2-normalises it before the mapper, at training and at inference.
+    Whatever a bridge returns, the core L2-normalises it before the mapper, at training and at
+    inference. Optional members (``pairs_with``, ``raw_input``, ``fit_audio``, ...):
+    ``mats_core.capabilities.OPTIONAL["bridge"]``, the table of docs/reference/api.md.
     """
 
     def fit(self, memory: "Tensor") -> None:
@@ -80,9 +77,8 @@ class LanguageModel(Protocol):
     """A causal LM that accepts input embeddings. ``template`` holds ``{audio}`` (where the
     mapped prefix goes) and ``{instruction}``, e.g. ``"USER: <Speech>{audio}</Speech> {instruction}\\nASSISTANT:"``.
 
-    Optional capability ``max_length: int | None`` (default None = any length), the context
-    in tokens: training refuses a prompt that does not fit it and cuts answers that run past
-    it (counted in the checkpoint's config.json). The HF wrapper reads the model's context."""
+    Optional members (``device``, ``max_length``, ``generation``, ...):
+    ``mats_core.capabilities.OPTIONAL["llm"]``, the table of docs/reference/api.md."""
 
     hidden_size: int
     template: str
@@ -110,8 +106,8 @@ class AudioLanguageModel(Protocol):
     core reads each clip at ``sample_rate`` (mono float32; a clip that fails to load is that
     sample's error), batches, resumes and scores its rows like any other row of a run.
 
-    Optional capabilities (``mats_core.capabilities.OPTIONAL["audio_lm"]``): ``clip_seconds``,
-    ``generation``, ``fingerprint``, ``config``, ``supervision``.
+    Optional members: ``mats_core.capabilities.OPTIONAL["audio_lm"]``, the table of
+    docs/reference/api.md.
     """
 
     sample_rate: int
@@ -141,11 +137,8 @@ class Task(Protocol):
     ``score`` receives the rows written to samples.jsonl (``id``, ``prediction``,
     ``references``, ``label``, ``error``) so that a finished run can be re-scored from disk.
 
-    Optional: ``sample_stats(rows, **context) -> mats_core.SampleStats`` (per-sample statistics
-    from which the core bootstraps 95% intervals and paired differences, see mats_core.stats.intervals);
-    without it the core rescores the task on each resample when that is cheap, else the
-    metrics get no interval and results.json says why. Metrics may offer the same method with
-    ``compute``'s arguments (the built-in tasks delegate to it).
+    Optional members (``headline``, ``sample_stats``, ...): ``mats_core.capabilities.OPTIONAL["task"]``,
+    the table of docs/reference/api.md.
     """
 
     name: str
@@ -158,6 +151,9 @@ class Task(Protocol):
 
 @runtime_checkable
 class Metric(Protocol):
+    """A metric over predictions and references. Optional members (``headline``, ``sample_stats``,
+    ...): ``mats_core.capabilities.OPTIONAL["metric"]``, the table of docs/reference/api.md."""
+
     name: str
 
     def compute(

@@ -88,3 +88,34 @@ def test_capability_defaults():
     assert mats_core.capabilities.capability(Bare(), "pairs_with", "noise") == "noise"
     assert mats_core.capabilities.capability(Full(), "pairs_with", "noise") == "clean"
     assert mats_core.capabilities.capability(Full(), "max_length", 7) == 7
+
+
+def _optional_members_hook():
+    """docs/hooks/optional_members.py, the renderer of api.md's optional-members table."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("optional_members", ROOT / "docs" / "hooks" / "optional_members.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_optional_members_table_is_rendered_from_optional():
+    hook = _optional_members_hook()
+    page = hook.page_table((ROOT / "docs" / "reference" / "api.md").read_text())
+    assert page == hook.render(), (
+        "docs/reference/api.md's optional-members table differs from mats_core.capabilities.OPTIONAL; "
+        "run `python docs/hooks/optional_members.py`"
+    )
+
+
+def test_the_table_shows_every_member_and_default():
+    hook = _optional_members_hook()
+    changed = {**OPTIONAL, "corpus": {"weight": (1.5, "how much of the corpus a run draws")}}
+    table = hook.render(changed)
+    assert "| corpus | `name`, `records()` | `weight` | `1.5` | how much of the corpus a run draws |" in table
+    assert table != hook.render()
+    assert (
+        "| bridge | `fit(memory)`, `train(text, generator)`, `infer(audio, generator)` | `uses_memory` | `True` |"
+        in table
+    )
