@@ -56,23 +56,6 @@ class GapBridge(Protocol):
 
 
 @runtime_checkable
-class AudioStatisticsBridge(Protocol):
-    """Optional GapBridge capability: statistics of UNPAIRED audio (e.g. its mean) before ``infer``.
-
-    Default when absent: never called, the bridge is text-only. When present the harness calls
-    ``fit_audio`` with L2-normalised audio embeddings of ``audio_source``: ``"eval"`` (each
-    task's own evaluation audio, before that task) or a task name (once per run; optional
-    ``audio_split`` and ``audio_limit`` attributes). results.json then says
-    ``bridge_statistics.kind = "unpaired-audio"`` (see ``mats_core.run.bridge_stats``).
-    """
-
-    audio_source: str
-
-    def fit_audio(self, unpaired: "Tensor") -> None:
-        """Receive unpaired audio embeddings [N, dim] (no captions)."""
-
-
-@runtime_checkable
 class LanguageModel(Protocol):
     """A causal LM that accepts input embeddings. ``template`` holds ``{audio}`` (where the
     mapped prefix goes) and ``{instruction}``, e.g. ``"USER: <Speech>{audio}</Speech> {instruction}\\nASSISTANT:"``.

@@ -119,3 +119,22 @@ def test_the_table_shows_every_member_and_default():
         "| bridge | `fit(memory)`, `train(text, generator)`, `infer(audio, generator)` | `uses_memory` | `True` |"
         in table
     )
+
+
+def test_every_protocol_is_public_and_documented():
+    """No unused protocol: each one in interfaces.py is exported and has its section in api.md."""
+    import typing
+
+    from mats_core import interfaces
+
+    api = (ROOT / "docs" / "reference" / "api.md").read_text()
+    protocols = [
+        name
+        for name, obj in vars(interfaces).items()
+        if isinstance(obj, type) and obj.__module__ == interfaces.__name__ and typing.Protocol in obj.__mro__
+    ]
+    assert len(protocols) >= 7
+    hidden = [n for n in protocols if n not in interfaces.__all__ or not hasattr(mats_core, n)]
+    assert not hidden, f"protocols defined but not part of the public API: {hidden}"
+    undocumented = [n for n in protocols if f"::: mats_core.{n}" not in api]
+    assert not undocumented, f"protocols without a section in docs/reference/api.md: {undocumented}"
