@@ -392,3 +392,23 @@ def test_cuda_matches_cpu(search):
     noisy.fit(bank)  # fitted on CPU, queried on CUDA with a CPU generator: seeded all the same
     first = noisy.infer(z.cuda(), gen(5))
     assert first.device.type == "cuda" and torch.equal(first, noisy.infer(z.cuda(), gen(5)))
+
+
+def test_audio_statistics_reach_a_bridge_when_the_llm_has_no_device():
+    """`device` is an optional LLM member: the `shift` bridge's audio pre-pass must not need it."""
+    from types import SimpleNamespace
+
+    from mats_core.run.bridge_stats import fit_audio
+
+    audio = unit(6, 8, seed=1)
+
+    class Pipe:
+        llm = SimpleNamespace(hidden_size=4, template="{audio}{instruction}")  # the v1 members only, no device
+
+        def embed_audio(self, samples, cfg):
+            return audio[: len(samples)], list(range(len(samples))), []
+
+    bridge = build("bridge", "shift")
+    assert fit_audio(Pipe(), bridge, list(range(6)), SimpleNamespace(bridge_block=4)) == 6
+    bridge.fit(unit(10, 8, seed=2))
+    assert torch.isfinite(bridge.infer(audio, gen())).all()

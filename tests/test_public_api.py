@@ -138,3 +138,47 @@ def test_every_protocol_is_public_and_documented():
     assert not hidden, f"protocols defined but not part of the public API: {hidden}"
     undocumented = [n for n in protocols if f"::: mats_core.{n}" not in api]
     assert not undocumented, f"protocols without a section in docs/reference/api.md: {undocumented}"
+
+
+def _unchecked_optional_reads(source: str):
+    """(line, expression) of each read of a plugin object's optional member (``pipe.llm.device``,
+    ``bridge.pairs_with``) in a function that did not first ask ``capability()`` for it: such a read
+    crashes on a plugin without the member, or takes its None for a value."""
+    tree = ast.parse(source)
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        checked = {
+            (ast.unparse(c.args[0]), c.args[1].value)
+            for c in ast.walk(fn)
+            if isinstance(c, ast.Call)
+            and getattr(c.func, "id", getattr(c.func, "attr", None)) == "capability"
+            and len(c.args) >= 2
+            and isinstance(c.args[1], ast.Constant)
+        }
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.Attribute) or isinstance(node.ctx, ast.Store):
+                continue
+            owner = getattr(node.value, "id", getattr(node.value, "attr", None))  # llm, pipe.llm, self.bridge
+            members = OPTIONAL.get(owner, {})
+            if node.attr in members and (ast.unparse(node.value), node.attr) not in checked:
+                yield node.lineno, ast.unparse(node)
+
+
+def test_optional_members_are_read_through_capability():
+    bad = [
+        f"{path.relative_to(ROOT)}:{line}: {expr}"
+        for path in sorted((ROOT / "mats_core").rglob("*.py"))
+        if path.name != "capabilities.py" and "testing" not in path.parts  # the conformance kit inspects on purpose
+        for line, expr in sorted(set(_unchecked_optional_reads(path.read_text())))
+    ]
+    assert not bad, "optional members read without capability() (use capability()/llm_device()):\n" + "\n".join(bad)
+
+
+def test_the_check_catches_an_unchecked_read():
+    source = (
+        "def to_llm(pipe, z):\n    return z.to(pipe.llm.device)\n"
+        "def pairing(bridge):\n    return bridge.pairs_with\n"
+        "def guarded(task):\n    return dict(task.notes) if capability(task, 'notes') else None\n"
+    )
+    assert sorted(_unchecked_optional_reads(source)) == [(2, "pipe.llm.device"), (4, "bridge.pairs_with")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from mats_core.capabilities import capability
+from mats_core.capabilities import capability, llm_device
 
 TEXT_ONLY = "text-only"
 UNPAIRED_AUDIO = "unpaired-audio"
@@ -49,8 +49,9 @@ def fit_audio(pipe: Any, bridge: Any, samples: Sequence[Any], cfg: Any) -> int:
             "statistics could be loaded"
         )
     z = torch.cat(chunks)
+    fit = capability(bridge, "fit_audio")
     with torch.no_grad():
-        bridge.fit_audio(z.to(pipe.llm.device) if pipe.llm is not None else z)
+        fit(z.to(llm_device(pipe.llm)) if pipe.llm is not None else z)
     return int(z.shape[0])
 
 
