@@ -49,6 +49,11 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
             False,
             "True: the trainer calls fit(memory) with the corpus embeddings before training (C3 centring)",
         ),
+        # API v1.3
+        "gap_points": (
+            None,
+            "gap_points(text, audio, generator) -> (what, [N, dim]): the points `mats-bench gap` compares with the captions (default: `'<name>(audio)'`, infer(audio); `noise`, the identity at inference, shows its noisy training text)",
+        ),
     },
     "llm": {
         "device": (None, "where inputs go (default: the device of the LLM's first module parameter, else cpu)"),

@@ -113,3 +113,20 @@ def test_noise_variance_auto(direct):
     assert record["task_params"] == {"split": "val", "limit": 16}
     with pytest.raises(MatsError, match="--gap-task"):
         _auto_noise({"bridge": {"noise_variance": "auto"}}, "tiny", {}, None, None)
+
+
+def test_what_a_bridge_shows_comes_from_the_bridge_not_its_name(tmp_path):
+    """A preset of the noise (none) bridge under another name shows what noise (none) shows."""
+    from mats_core.bench.gap import bridge_outputs
+
+    reg = tmp_path / "reg.yaml"
+    reg.write_text("bridge:\n  jitter:\n    plugin: noise\n  plain:\n    plugin: none\n")
+    g = torch.Generator().manual_seed(0)
+    audio = torch.nn.functional.normalize(torch.randn(6, 8, generator=g), dim=-1)
+    text = torch.nn.functional.normalize(torch.randn(6, 8, generator=g), dim=-1)
+    bank = torch.nn.functional.normalize(torch.randn(40, 8, generator=g), dim=-1)
+    out = bridge_outputs(["noise", "jitter", "none", "plain", "santa"], audio, text, bank, str(reg), seed=3)
+    assert out["jitter"][0] == out["noise"][0] == "text + training noise"
+    assert torch.equal(out["jitter"][1], out["noise"][1]) and not torch.equal(out["jitter"][1], text)
+    assert out["plain"][0] == out["none"][0] == "audio" and torch.equal(out["plain"][1], audio)
+    assert out["santa"][0] == "santa(audio)"

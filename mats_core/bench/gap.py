@@ -150,8 +150,9 @@ def bridge_outputs(
     seed: int,
     params: dict | None = None,
 ) -> dict[str, tuple[str, Any]]:
-    """Per bridge: (what its points are, [N, d]). ``noise`` shows its TRAINING input (noisy text):
-    its inference is the identity. A bridge with the audio-statistics capability gets this audio."""
+    """Per bridge: (what its points are, [N, d]): its ``gap_points`` capability (``noise`` shows its
+    TRAINING input, noisy text: its inference is the identity), else ``infer(audio)``. A bridge
+    with the audio-statistics capability gets this audio."""
     import torch
 
     from mats_core.registry.presets import accepted_params, build
@@ -161,14 +162,13 @@ def bridge_outputs(
         bridge = build("bridge", name, registry, **accepted_params("bridge", name, params or {}, registry))
         if capability(bridge, "uses_memory", True):
             bridge.fit(bank)
-        if callable(capability(bridge, "fit_audio")):
-            bridge.fit_audio(audio)
+        fit_audio = capability(bridge, "fit_audio")
+        if callable(fit_audio):
+            fit_audio(audio)
         g = torch.Generator(device=audio.device).manual_seed(seed)
+        points = capability(bridge, "gap_points")
         with torch.no_grad():
-            if name == "noise":
-                out[name] = ("text + training noise", bridge.train(text, g))
-            else:
-                out[name] = ("audio" if name == "none" else f"{name}(audio)", bridge.infer(audio, g))
+            out[name] = points(text, audio, g) if callable(points) else (f"{name}(audio)", bridge.infer(audio, g))
     return out
 
 
