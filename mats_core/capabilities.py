@@ -50,6 +50,10 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
             "True: the trainer calls fit(memory) with the corpus embeddings before training (C3 centring)",
         ),
         # API v1.3
+        "key_params": (
+            (),
+            "the names of the params shown next to the bridge's row under the run's table, in the order of its resolved params (default: none)",
+        ),
         "gap_points": (
             None,
             "gap_points(text, audio, generator) -> (what, [N, dim]): the points `mats-bench gap` compares with the captions (default: `'<name>(audio)'`, infer(audio); `noise`, the identity at inference, shows its noisy training text)",

@@ -207,3 +207,31 @@ def test_tables_show_the_declared_headline_metrics():
         ("u", "x"),
     ]  # declared order; undeclared: every metric
     assert "t cider | t bleu_4 |" in as_markdown(rows, kinds, {"t": ["cider", "bleu_4"]})
+
+
+class _WideBridge(_CleanBridge):
+    key_params = ("width",)  # what the run's footer shows next to the row
+
+    def __init__(self, width: float = 2.0, k: int = 3):
+        self.width, self.k = width, k
+
+
+class _WidePlugin:
+    @hookimpl
+    def register_bridges(self, register):
+        register("test-wide", _WideBridge)
+
+
+def test_the_footer_shows_the_params_a_bridge_names():
+    from mats_core.bench.rundir import key_bridge_params
+    from mats_core.testing import plugin_host
+
+    assert key_bridge_params("santa", None, {"lam": 0.5}) == {
+        "k": 32,
+        "lam": 0.5,
+        "temperature": 10.0,
+        "search": "exact",
+    }
+    assert key_bridge_params("noise", None, {}) == {}
+    with plugin_host(_WidePlugin(), "test-wide"):
+        assert key_bridge_params("test-wide", None, {"width": 4.0}) == {"width": 4.0}  # its own, not Santa's `k`

@@ -114,16 +114,13 @@ def table_footer(rows, kinds, info: dict[str, dict], output: Path, limit: Any, c
 
 
 def key_bridge_params(bridge: str, registry: str | None, overrides: dict) -> dict:
-    """The resolved params of a bridge, as shown next to its row."""
-    from mats_core.registry.presets import resolved_params
+    """The resolved params of a bridge that it names as its ``key_params``, shown next to its row."""
+    from mats_core.capabilities import capability
+    from mats_core.registry.presets import accepted_params, build, resolved_params
 
     params = resolved_params("bridge", bridge, registry, **overrides)["params"]
-    keep = (
-        "k",
-        "lam",
-        "temperature",
-        "search",
-    )  # retrieval noise comes from the checkpoint (results.json: bridge.effective)
+    built = build("bridge", bridge, registry, **accepted_params("bridge", bridge, overrides, registry))
+    keep = capability(built, "key_params", ())
     return {k: v for k, v in params.items() if k in keep}
 
 

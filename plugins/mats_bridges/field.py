@@ -100,6 +100,7 @@ class ProjectBridge(_BankBridge):
     """Inference: normalize(sum_i softmax(<s, m_i> / temperature) m_i) over the whole bank."""
 
     name = "project"
+    key_params = ("temperature",)  # shown next to the row under a run's table
 
     def __init__(self, temperature: float = 0.01, noise_variance: float = 0.0, pairs_with: str = "clean"):
         super().__init__(noise_variance, pairs_with)

@@ -95,6 +95,10 @@ class SantaBridge:
         self.bank_size: int | None = None
         self.dim: int | None = None
 
+    # shown next to the row under a run's table; retrieval noise comes from the checkpoint
+    # (results.json: bridge.effective)
+    key_params = ("k", "lam", "temperature", "search")
+
     @property
     def raw_input(self) -> bool:
         """GapBridge capability: with normalize_audio false the core hands ``infer`` the raw
