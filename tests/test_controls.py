@@ -76,6 +76,7 @@ def test_controls_replace_the_audio_and_keep_the_rest():
 
 
 @shipped
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_control_rows_intervals_score_and_report(tmp_path):
     out = cli(
         "run",

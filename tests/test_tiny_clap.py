@@ -120,6 +120,7 @@ def test_missing_weights_say_how_to_build(tmp_path):
         load_tiny_clap(tmp_path)
 
 
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_quick_build_end_to_end(tmp_path):
     from mats_tiny.build import build_all
 
