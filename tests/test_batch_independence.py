@@ -90,6 +90,7 @@ def test_laion_clap(laion, tmp_path):  # noqa: F811  (the imported fixture)
 
 
 @needs_msclap
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_msclap(ms, tmp_path):  # noqa: F811
     assert_batch_independent(ms.encoder, _clips(tmp_path, 44_100, long_seconds=600.0))
 

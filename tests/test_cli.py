@@ -1,8 +1,8 @@
 """The command line: instant help, no torch at startup, version, --set parsing, clear errors."""
 
+import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,21 +16,21 @@ def test_cli_imports_no_torch():
     assert out.stdout.strip() == "[]"
 
 
-def test_help_and_version_fast():
-    t = time.perf_counter()
+def test_help_lists_every_command_and_version():
+    """Each command is a row of --help's Commands panel (a bare "run" in the text is always there);
+    speed is test_cli_imports_no_torch's job (no wall-clock bound here: it fails on a busy machine)."""
     out = subprocess.run([sys.executable, "-m", "mats_core.cli", "--help"], capture_output=True, text=True, check=True)
-    elapsed = time.perf_counter() - t
-    assert "run" in out.stdout and "train" in out.stdout and "plugins" in out.stdout
-    assert elapsed < 10  # generous: behaviour, not a benchmark (the < 1 s target is in benchmarks/)
+    commands = set(re.findall(r"^│ ([a-z]+) ", out.stdout, re.M))
+    assert commands == {"train", "run", "plugins", "score", "report", "sweep", "gap", "regime", "tiny"}, out.stdout
     out = subprocess.run(
         [sys.executable, "-m", "mats_core.cli", "--version"], capture_output=True, text=True, check=True
     )
-    assert out.stdout.startswith("mats-bench ")
+    assert re.fullmatch(r"mats-bench \S+\n", out.stdout), out.stdout
     for cmd in ("run", "train", "plugins"):
         out = subprocess.run(
             [sys.executable, "-m", "mats_core.cli", cmd, "--help"], capture_output=True, text=True, check=True
         )
-        assert "Usage" in out.stdout
+        assert f"Usage: python -m mats_core.cli {cmd} [OPTIONS]" in out.stdout, out.stdout
 
 
 def test_parse_sets_types_and_nesting():

@@ -436,6 +436,7 @@ def _shipped_checkpoints() -> Path:
     reason="the shipped tiny MATS checkpoints (plugins/mats_tiny/weights/mats/{clean,noise}) are not "
     "built yet; `mats-bench tiny build` makes them",
 )
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_end_to_end_every_dataset_through_the_cli(tmp_path):
     """One ``mats-bench run`` over every dataset (one model load): metrics per task, one row
     per sample, the corrupt and missing AudioCaps clips recorded as errors, the rest scored."""

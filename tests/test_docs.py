@@ -372,6 +372,7 @@ def check_names(params: dict, registry: str | None) -> None:
 
 # -- the tests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("page", tutorial_pages(), ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_page_blocks_run(page: Path, tmp_path: Path, docs_env: dict[str, str]) -> None:
     run_page(page, tmp_path, docs_env)
 
@@ -561,6 +562,7 @@ def test_cli_reference_renders_every_command() -> None:
     assert "`--set <list[str]>`" in text and "#### `mats-bench tiny build`" in text
 
 
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_gap_figure_is_drawn_by_the_gap_command(tmp_path: Path, docs_env: dict[str, str]) -> None:
     """The Concepts figure's command (``mats-bench gap``) runs as the page prints it, at small sizes."""
     why = missing_requirement("tiny")
@@ -586,6 +588,7 @@ def test_gap_figure_is_drawn_by_the_gap_command(tmp_path: Path, docs_env: dict[s
     assert out.stat().st_size > 5000 and (tmp_path / "gap.json").exists()
 
 
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_site_builds_strict(tmp_path: Path) -> None:
     """``mkdocs build --strict``: broken links, missing API references or pages fail."""
     pytest.importorskip("mkdocs")

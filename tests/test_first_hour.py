@@ -107,6 +107,7 @@ def test_run_help_shows_percent_once_and_a_narrow_option_column() -> None:
 # -- score keeps Java off the screen ------------------------------------------------------------
 @needs_checkpoints
 @pytest.mark.skipif(shutil.which("java") is None, reason="caption scoring needs Java")
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_score_sends_java_chatter_to_the_log_and_prints_no_mark_footnote(tmp_path: Path) -> None:
     out = tmp_path / "r"
     invoke(

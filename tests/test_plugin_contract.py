@@ -69,6 +69,7 @@ def test_fixture_llm_has_exactly_the_v1_members(v1_env):
     assert conforms and set(public) == V1_LLM_MEMBERS
 
 
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_v1_plugin_trains_and_runs_end_to_end(v1_env):
     root, lm, corpus, env = v1_env
     ck = root / "ck"

@@ -29,6 +29,7 @@ def predictions(run_dir):
 
 # -- 1. normalize_audio=false reaches the bridge -------------------------------------------
 @pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_normalize_audio_false_changes_a_run(tmp_path):
     common = [
         "run",

@@ -29,4 +29,9 @@ def test_recipe_presets_validate(recipe):
 
     MapperConfig.model_validate(parsed["mapper"])
     TrainConfig.model_validate(parsed.get("train", {}))
-    assert RECIPES
+
+
+def test_the_paper_recipes_are_found():
+    """An empty RECIPES would make the test above collect zero cases and pass: the recipes the
+    suites and docs name must be there."""
+    assert {p.stem for p in RECIPES} >= {"mats-gpt2", "mats-llama"}

@@ -46,6 +46,7 @@ def rows(path: Path) -> list[dict]:
 
 
 @needs_shipped
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_two_processes_give_the_single_process_run_and_resume_from_shards(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one, two = tmp_path / "one", tmp_path / "two"
