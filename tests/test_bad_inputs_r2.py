@@ -671,3 +671,85 @@ def test_a_model_folder_without_tokenizer_files_is_a_clear_error(gpt2_dir, tmp_p
             p.unlink()
     with pytest.raises(MatsError, match=str(folder)):
         HFCausalLM(str(folder), template=TEMPLATE)
+
+
+def test_a_training_batch_larger_than_the_corpus_is_refused(gpt2_dir, trained, tmp_path):
+    from fakes import CORPUS
+
+    shutil.copytree(trained, tmp_path / "ck")
+    before = _files(tmp_path / "ck")
+    with pytest.raises(MatsError, match=r"train\.batch_size 8 is larger than the corpus \(4 records\).*--batch-size 4"):
+        _train(gpt2_dir, tmp_path / "ck", overwrite=True, records=CORPUS[:4])
+    assert _files(tmp_path / "ck") == before  # refused before --overwrite removed anything
+
+
+def test_a_training_batch_larger_than_the_corpus_is_one_error_line(tmp_path):
+    from fakes import CORPUS
+
+    corpus = tmp_path / "small.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in CORPUS[:3]))
+    res, said = _cli(
+        "train",
+        "--corpus",
+        str(corpus),
+        "--batch-size",
+        "4",
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+        "--output",
+        str(tmp_path / "ck"),
+    )
+    _one_error_line(res, said, "train.batch_size 4", "3 records")
+    assert not (tmp_path / "ck").exists()
+
+
+def test_training_out_of_memory_names_the_batch_and_keeps_the_checkpoint(gpt2_dir, tmp_path, monkeypatch):
+    import torch
+
+    from mats_core.model.pipeline import MATSModel
+
+    real, calls = MATSModel.loss, []
+
+    def loss(self, *a, **k):
+        calls.append(1)
+        if len(calls) > 5:  # step 6: the device is full
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.00 GiB")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(MATSModel, "loss", loss)
+    with pytest.raises(MatsError, match=r"out of memory at training step 6 with train\.batch_size 8 .*grad_accum"):
+        _train(gpt2_dir, tmp_path / "ck")
+    assert json.loads((tmp_path / "ck" / "config.json").read_text())["step"] == 5  # the checkpoint at step 5 stays
+
+
+SHIPPED = os.path.join(os.path.dirname(__file__), "..", "plugins", "mats_tiny", "weights", "mats", "noise")
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(SHIPPED, "config.json")), reason="shipped checkpoints not built")
+def test_generation_out_of_memory_at_a_fixed_batch_size_keeps_the_rows(tmp_path, monkeypatch):
+    import torch
+
+    from mats_core.model.pipeline import MATSModel
+    from mats_core.run.harness import Pipeline, RunConfig, evaluate
+
+    pipe = Pipeline.from_checkpoint(SHIPPED, device="cpu")
+    real, calls = MATSModel.generate, []
+
+    def generate(self, *a, **k):
+        calls.append(1)
+        if len(calls) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, *a, **k)
+
+    cfg = RunConfig(limit=4, device="cpu", batch_size=2, resamples=0)
+    monkeypatch.setattr(MATSModel, "generate", generate)
+    with pytest.raises(MatsError, match=r"out of memory generating a batch of 2 .*--batch-size auto"):
+        evaluate(pipe, SHIPPED, "noise", ["tiny-qa"], tmp_path / "out", cfg)
+    kept = (tmp_path / "out" / "samples.jsonl").read_text().splitlines()
+    assert len(kept) == 2  # the first batch's rows are written
+    monkeypatch.setattr(MATSModel, "generate", real)
+    evaluate(pipe, SHIPPED, "noise", ["tiny-qa"], tmp_path / "out", cfg)  # the rerun resumes after them
+    rows = (tmp_path / "out" / "samples.jsonl").read_text().splitlines()
+    assert len(rows) == 4 and rows[:2] == kept

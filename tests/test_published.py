@@ -311,7 +311,7 @@ def test_corpus_record_task_token_and_trainer_mapping(tmp_path, monkeypatch):
         build("bridge", "noise"),
         records,
         tmp_path / "ck",
-        TrainConfig(steps=2, batch_size=8, device="cpu", task_tokens={"classification": "[single event]"}),
+        TrainConfig(steps=2, batch_size=3, device="cpu", task_tokens={"classification": "[single event]"}),
         progress=False,
     )
     tokens = {k: v for step in seen for k, v in step.items()}

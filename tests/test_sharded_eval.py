@@ -147,8 +147,8 @@ def test_auto_batch_size_gives_up_at_one_and_fixed_sizes_do_not_back_off(pipe, t
     _oom_above(monkeypatch, 0)
     with pytest.raises(MatsError, match="out of memory generating even one sample"):
         _eval(pipe, tmp_path / "auto", batch_size="auto")
-    with pytest.raises(torch.OutOfMemoryError):
-        _eval(pipe, tmp_path / "fixed", batch_size=2)
+    with pytest.raises(MatsError, match="out of memory generating a batch of 2 .*--batch-size auto"):
+        _eval(pipe, tmp_path / "fixed", batch_size=2)  # a fixed size never backs off: it says what to change
     monkeypatch.setattr(MATSModel, "generate", lambda *a, **k: (_ for _ in ()).throw(ValueError("not memory")))
     with pytest.raises(ValueError, match="not memory"):
         _eval(pipe, tmp_path / "other", batch_size="auto")

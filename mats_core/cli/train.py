@@ -215,14 +215,16 @@ def _fit(plan: TrainPlan, trackers: list) -> Path | None:
     from mats_core.process.quiet import quiet
     from mats_core.registry.presets import build
     from mats_core.run.distributed import Shards
+    from mats_core.train.batch import check_batch_size
     from mats_core.train.trainer import train as run_train
 
     spec, ov, reg, output = plan.spec, plan.overrides, plan.registry, plan.options.output
+    _, records = load_corpus(spec["corpus"]["name"], reg, **ov.get("corpus", {}))
+    check_batch_size(plan.config.batch_size, len(records))  # before any model loads
     torch.manual_seed(plan.config.seed)  # peft initialises LoRA A from the global RNG while the LLM is built
     enc = build("encoder", spec["encoder"]["name"], reg, **spec["encoder"]["params"])
     lm = build("llm", spec["llm"]["name"], reg, **spec["llm"]["params"])
     br = build("bridge", spec["bridge"]["name"], reg, **ov.get("bridge", {}))
-    _, records = load_corpus(spec["corpus"]["name"], reg, **ov.get("corpus", {}))
     main = Shards.from_env().is_main
     config = {**spec, "train": plan.config.model_dump(), "mapper": ov.get("mapper") or {}}
     with quiet(check_output(output), enabled=main), output_lock(output, enabled=main):  # noise -> log

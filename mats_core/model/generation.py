@@ -57,16 +57,27 @@ class BatchSizer:
         return out
 
     def _back_off(self, exc: Exception) -> None:
-        from accelerate.utils.memory import should_reduce_batch_size
-
-        if not self.auto or not (isinstance(exc, torch.OutOfMemoryError) or should_reduce_batch_size(exc)):
+        if not is_out_of_memory(exc):
             raise exc
+        if not self.auto:  # a fixed size: say what to change (the rows written so far stay; a rerun resumes)
+            raise MatsError(
+                f"out of memory generating a batch of {self.size} on {llm_device(self.pipe.llm)} (--batch-size "
+                f"{self.size}): pass --batch-size auto (halves on out-of-memory) or a smaller --batch-size; the rows "
+                "already in samples.jsonl are kept and the rerun resumes after them"
+            ) from exc
         if self.size == 1:
             raise MatsError(
                 f"out of memory generating even one sample at a time on {llm_device(self.pipe.llm)}: use a smaller llm dtype "
                 "(--set llm.dtype=float16), fewer new tokens (--set decoding.max_new_tokens=N) or a larger device"
             ) from exc
         self.size = self.pipe.auto_batch_size = self.size // 2
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a device running out of memory (CUDA, MPS, XPU or a CPU allocator), per accelerate."""
+    from accelerate.utils.memory import should_reduce_batch_size
+
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, Exception) and should_reduce_batch_size(exc))
 
 
 def generation_settings(llm: Any, decoding: dict[str, Any]) -> dict[str, Any]:

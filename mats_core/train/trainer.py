@@ -24,8 +24,10 @@ from mats_core.config.train_config import TrainConfig  # noqa: F401 - the traini
 from mats_core.errors import MatsError
 from mats_core.model.checkpoints import writing
 from mats_core.model.context_window import check_context
+from mats_core.model.generation import is_out_of_memory
 from mats_core.model.mapper import MapperConfig
 from mats_core.model.pipeline import MATSModel, read_checkpoint_config
+from mats_core.train.batch import check_batch_size, out_of_memory
 from mats_core.train.progress import train_progress
 from mats_core.train.resume import guard, load_state, save_state, trim_log
 
@@ -51,6 +53,7 @@ def train(
     checkpoint is continued only with ``resume`` and the same settings, replaced only with
     ``overwrite``. ``on_checkpoint(step, output)`` runs after each checkpoint (learning curves), ``on_log(row)`` after each log row."""
     out = Path(output)
+    check_batch_size(config.batch_size, len(records))
     accel = _accelerator(config.device)
     spec = spec or {}
     spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}
@@ -72,7 +75,7 @@ def train(
     model.mapper.train()
     set_train_mode(llm, True)
     for done in range(start + 1, config.steps + 1):
-        mean_loss = loop.step()
+        mean_loss = _step(loop, done, out)
         if not math.isfinite(mean_loss):
             raise MatsError(f"training diverged at step {done} (loss {mean_loss}); lower --lr or check the corpus")
         loop.log(log_path, done, mean_loss, on_log)
@@ -86,6 +89,16 @@ def train(
     set_train_mode(llm, False)
     accel.wait_for_everyone()
     return out
+
+
+def _step(loop: "_Loop", done: int, out: Path) -> float:
+    """One optimiser step; a device out of memory is an error saying what to lower (the checkpoints stay)."""
+    try:
+        return loop.step()
+    except Exception as exc:  # noqa: BLE001 - only out-of-memory is turned into advice; the rest re-raises
+        if not is_out_of_memory(exc):
+            raise
+        raise out_of_memory(exc, step=done, config=loop.config, device=loop.accel.device, output=out) from exc
 
 
 def _accelerator(device: str) -> Any:
