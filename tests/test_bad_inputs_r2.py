@@ -140,7 +140,7 @@ def test_overwrite_with_a_context_too_short_keeps_the_checkpoint(gpt2_dir, train
     before = _files(tmp_path / "ck")
     long = [{**CORPUS[0], "instruction": " ".join(["word"] * 5000)}]
     with pytest.raises(MatsError, match="context"):
-        _train(gpt2_dir, tmp_path / "ck", overwrite=True, records=long)
+        _train(gpt2_dir, tmp_path / "ck", overwrite=True, records=long, cfg={"batch_size": 1})  # one record
     assert _files(tmp_path / "ck") == before
 
 
