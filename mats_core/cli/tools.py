@@ -252,11 +252,11 @@ def gap(
 
     try:
         from mats_core.bench.gap import measure
+        from mats_core.config.run_spec import split_names
         from mats_core.run.results import atomic_write_text
 
         ov = parse_sets(set_)
-        bridges = [b.strip() for b in bridge.split(",") if b.strip()]
-        names = [t.strip() for t in tasks.split(",") if t.strip()]
+        bridges, names = split_names(bridge), split_names(tasks)
         report = measure(
             encoder,
             names,

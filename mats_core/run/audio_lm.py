@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from mats_core.run.results import sample_row
+
 ROW_PREFIX = "audio-lm-"  # a row's directory: <output>/audio-lm-<name>
 SUPERVISION_LABELS = {"audio": "audio-supervised"}
 
@@ -190,7 +192,7 @@ def _generate_task(run: _AudioRun, lm: Any, task: str, samples: list) -> int:
             lambda part: _answer(lm, [waves[i] for i in part], [batch[i].instruction for i in part], run.decoding), ok
         )
         preds = dict(zip(ok, texts))
-        run.writer.write(_row(task, s, preds.get(i), errors.get(i)) for i, s in enumerate(batch))
+        run.writer.write(sample_row(task, s, prediction=preds.get(i), error=errors.get(i)) for i, s in enumerate(batch))
         finished += len(batch)
         if run.on_progress:
             run.on_progress(task, finished, len(samples))
@@ -224,14 +226,3 @@ def _answer(lm: Any, waves: list, prompts: list[str], decoding: dict) -> list[st
     if len(texts) != len(waves):
         raise MatsError(f"audio_lm {type(lm).__name__}.generate returned {len(texts)} texts for {len(waves)} clips")
     return [str(t) for t in texts]
-
-
-def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
-    return {
-        "task": task,
-        "id": str(s.id),
-        "prediction": prediction,
-        "references": list(s.references),
-        "label": s.label,
-        "error": error,
-    }

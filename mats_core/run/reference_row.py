@@ -59,6 +59,7 @@ def zero_shot_rows(
     from mats_core.capabilities import capability
     from mats_core.registry.presets import build
     from mats_core.run.harness import limited
+    from mats_core.run.results import sample_row
 
     task = build("task", task_name, pipe.registry, **(task_params or {}))
     if task.kind != "classification":
@@ -76,14 +77,12 @@ def zero_shot_rows(
         pred = dict(zip(ok, cos.argmax(-1).tolist())) if cos is not None else {}
         sims += [cos[ok.index(i)].tolist() if i in pred else [float("nan")] * len(labels) for i in range(len(block))]
         rows += [
-            {
-                "task": task_name,
-                "id": str(s.id),
-                "prediction": labels[pred[i]] if i in pred else None,
-                "references": list(s.references),
-                "label": s.label,
-                "error": None if i in pred else errs.get(i, "no embedding"),
-            }
+            sample_row(
+                task_name,
+                s,
+                prediction=labels[pred[i]] if i in pred else None,
+                error=None if i in pred else errs.get(i, "no embedding"),
+            )
             for i, s in enumerate(block)
         ]
     return task, rows, sims

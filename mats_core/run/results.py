@@ -34,6 +34,18 @@ class SampleRecord(BaseModel):
     error: str | None = None
 
 
+def sample_row(task: str, sample: Any, *, prediction: str | None, error: str | None) -> dict:
+    """One samples.jsonl row of ``sample`` (the :class:`SampleRecord` fields, in their order)."""
+    return {
+        "task": task,
+        "id": str(sample.id),
+        "prediction": prediction,
+        "references": list(sample.references),
+        "label": sample.label,
+        "error": error,
+    }
+
+
 class RunResults(BaseModel):
     model_config = ConfigDict(extra="allow")
     schema_version: int = SCHEMA_VERSION

@@ -25,7 +25,7 @@ from mats_core.model.pipeline import MATSModel
 from mats_core.run.bridge_stats import AudioStatistics
 from mats_core.run.distributed import Shards, earlier_rows
 from mats_core.run.pipeline import Pipeline
-from mats_core.run.results import SamplesWriter
+from mats_core.run.results import SamplesWriter, sample_row
 
 
 @dataclass(kw_only=True)
@@ -110,7 +110,7 @@ def _run_task(run: RunParts, name: str, samples: list, done: set, first_block: i
                 gen_idx,
             )
             preds = dict(zip(gen_idx, texts))
-            writer.write(_row(name, block[i], preds.get(i), errs.get(i)) for i in chunk)
+            writer.write(sample_row(name, block[i], prediction=preds.get(i), error=errs.get(i)) for i in chunk)
             c0 += len(chunk)
             finished += len(chunk)
             if on_progress:
@@ -123,14 +123,3 @@ def _generate(model: MATSModel, z: torch.Tensor, samples: list, token: str | Non
     tokens = [s.meta.get("task_token", token) for s in samples]
     extra = {"task_tokens": tokens} if any(tokens) else {}
     return model.generate(z, [s.instruction for s in samples], **extra, **decoding)
-
-
-def _row(task: str, s: Any, prediction: str | None, error: str | None) -> dict:
-    return {
-        "task": task,
-        "id": str(s.id),
-        "prediction": prediction,
-        "references": list(s.references),
-        "label": s.label,
-        "error": error,
-    }
