@@ -205,3 +205,13 @@ def test_the_zero_shot_row_counts_its_errors_and_has_intervals(tmp_path: Path) -
     for metric in ("accuracy", "accuracy_exact"):
         assert 0.0 <= cis[metric]["low"] <= zs["results"]["esc50"][metric] <= cis[metric]["high"] <= 1.0, (metric, cis)
     assert zs["stats"]["resamples"] == 200
+
+
+# -- an example corpus for the Usage lines ------------------------------------------------------
+def test_tiny_corpus_writes_a_corpus_that_train_reads(tmp_path: Path) -> None:
+    from mats_core.corpus import load_corpus
+
+    path = tmp_path / "my_corpus.jsonl"
+    assert "wrote 5 records" in invoke("tiny", "corpus", "--n", "5", "--output", path)
+    _, records = load_corpus(str(path))
+    assert len(records) == 5 and all(r["text"] and r["answer"] and r["task"] for r in records)

@@ -3,7 +3,7 @@
 It is the offline default of mats-bench and the fixture of the test suite: everything
 runs with no download, in minutes on a laptop CPU. Registered: encoder ``tiny-clap``,
 llm ``tiny-lm``, tasks ``tiny-caption`` / ``tiny-classify`` / ``tiny-qa``, corpus
-``tiny`` and the ``mats-bench tiny`` commands (``build``, ``info``).
+``tiny`` and the ``mats-bench tiny`` commands (``build``, ``info``, ``corpus``).
 
 Heavy modules (numpy, torch) are imported inside the factories only.
 """
@@ -134,5 +134,24 @@ def register_commands(cli):
         from mats_tiny.build import print_info
 
         print_info(weights)
+
+    @app.command()
+    def corpus(
+        output: Path = typer.Option(Path("my_corpus.jsonl"), "--output", "-o", help="the JSONL file to write"),
+        n: Optional[int] = typer.Option(None, "--n", min=1, help="at most N records (default: all 20k of text-train)"),
+        split: str = typer.Option("text-train", "--split", help="text-train | clap-pairs | val | test"),
+        seed: int = typer.Option(0, "--seed", min=0, help="world seed"),
+    ) -> None:
+        """Write the tiny world's text-only training records as a corpus JSONL ({text, instruction, answer,
+        task} a line): an example corpus for `mats-bench train --corpus FILE`, in the format your own takes."""
+        from mats_core import MatsError
+        from mats_tiny.tasks import write_corpus
+
+        try:
+            count = write_corpus(output, split=split, n=n, seed=seed)
+        except MatsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"wrote {count} records to {output}")
 
     cli.add_typer(app, name="tiny")

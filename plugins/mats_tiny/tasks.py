@@ -181,6 +181,17 @@ class TinyCorpus:
         return records
 
 
+def write_corpus(output: Path, *, split: str = "text-train", n: int | None = None, seed: int = 0) -> int:
+    """The tiny corpus as a JSONL file any ``--corpus FILE`` reads; returns the records written."""
+    if split not in ("text-train", "clap-pairs", "val", "test"):
+        raise MatsError(f"--split {split}: use text-train, clap-pairs, val or test")
+    records = list(TinyCorpus(split=split, n=n, seed=seed).records())
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output, "".join(json.dumps(r) + "\n" for r in records), encoding="ascii")
+    return len(records)
+
+
 def corpus_cache_path(split: str, n: int | None, seed: int) -> Path:
     """``<MATS_CACHE>/tiny/text-<split>-n<size>-seed<seed>-<source hash>.jsonl``."""
     data._check_split(split)
