@@ -58,6 +58,11 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
             None,
             "gap_points(text, audio, generator) -> (what, [N, dim]): the points `mats-bench gap` compares with the captions (default: `'<name>(audio)'`, infer(audio); `noise`, the identity at inference, shows its noisy training text)",
         ),
+        # API v1.4
+        "train_only": (
+            (),
+            "the names of the params that only train() reads (`noise`'s noise_variance): a run refuses them, since a run-time value would change nothing (the checkpoint's training value is recorded)",
+        ),
     },
     "llm": {
         "device": (None, "where inputs go (default: the device of the LLM's first module parameter, else cpu)"),

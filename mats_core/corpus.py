@@ -18,6 +18,7 @@ from mats_core.registry.presets import build, resolve_path
 __all__ = ["memory_bank_draw"]  # public (mats_core.PUBLIC_MODULES); the loaders are the core's own
 
 REQUIRED = ("text", "instruction", "answer")
+OPTIONAL_KEYS = ("task", "task_token", "audio", "sample_rate", "id")  # audio, sample_rate: a paired corpus
 RECORD_HINT = "records need text, instruction, answer; 'task' optional"
 
 
@@ -34,13 +35,22 @@ class JsonlCorpus:
         if not self.path.exists():
             raise MatsError(f"corpus file {self.path} does not exist")
         for number, rec in read_jsonl(self.path):
-            yield validate_record(rec, f"{self.path}:{number}")
+            yield validate_record(rec, f"{self.path}:{number}", known_keys=True)
 
 
-def validate_record(rec: Any, where: str) -> dict[str, Any]:
+def validate_record(rec: Any, where: str, *, known_keys: bool = False) -> dict[str, Any]:
     """A training record ``{text, instruction, answer[, task]}`` (values kept as given);
-    ``task`` defaults to ``caption``."""
+    ``task`` defaults to ``caption``. ``known_keys`` (a user's JSONL file): a key the trainer
+    does not read is refused, with the closest known one, never dropped in silence."""
     json_object(rec, where, RECORD_HINT)
+    unknown = [k for k in rec if k not in REQUIRED + OPTIONAL_KEYS] if known_keys else []
+    if unknown:
+        from mats_core.registry.hints import closest
+
+        known = REQUIRED + OPTIONAL_KEYS
+        raise MatsError(
+            f"{where}: unknown key {unknown[0]!r}{closest(unknown[0], known)}; a record's keys are {', '.join(known)}"
+        )
     for key in REQUIRED:
         text_field(rec, key, where, required=True, hint=RECORD_HINT)
     if text_field(rec, "task", where, hint=RECORD_HINT) is None:
@@ -60,6 +70,35 @@ def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -
     if not records:
         raise MatsError(f"corpus '{where}' has no records")
     return corpus, records
+
+
+def check_record_tasks(records: list[dict[str, Any]], task_tokens: dict[str, str]) -> None:
+    """``train.task_tokens`` against the records' tasks: a token for a task no record has would be
+    ignored, and a record task one edit from a task with a token (``captoin``) would train without
+    it, both in silence. A task far from every token's (``qa`` beside ``caption``) goes without one,
+    as documented."""
+    import difflib
+
+    if not task_tokens:
+        return
+    every = {rec.get("task", "caption") for rec in records}
+    tasks = {rec.get("task", "caption") for rec in records if rec.get("task_token") is None}  # those tokens reach
+    for key in sorted(task_tokens):
+        if key not in every:
+            from mats_core.registry.hints import closest
+
+            raise MatsError(
+                f"train.task_tokens.{key}: no record of the corpus has task {key!r}{closest(key, tasks)}; "
+                f"its tasks are {', '.join(sorted(tasks)) or '(every record has its own task_token)'}"
+            )
+    for task in sorted(tasks - set(task_tokens)):
+        near = difflib.get_close_matches(task, sorted(task_tokens), n=1, cutoff=0.8)
+        if near:
+            raise MatsError(
+                f"corpus records have task {task!r}, close to {near[0]!r} (which has a train.task_tokens entry) but "
+                f"not it: they would train without a token; fix their task, or give it one "
+                f"(--set train.task_tokens.{task}=... ; '' for none)"
+            )
 
 
 def corpus_data_root(corpus: str, registry: str | None, data_root: str | os.PathLike) -> dict[str, Any]:

@@ -753,3 +753,106 @@ def test_generation_out_of_memory_at_a_fixed_batch_size_keeps_the_rows(tmp_path,
     evaluate(pipe, SHIPPED, "noise", ["tiny-qa"], tmp_path / "out", cfg)  # the rerun resumes after them
     rows = (tmp_path / "out" / "samples.jsonl").read_text().splitlines()
     assert len(rows) == 4 and rows[:2] == kept
+
+
+@pytest.mark.parametrize(
+    "defaults, fragment",
+    [
+        ("defaults:\n  bridge: santa\n", "unknown key 'defaults.bridge'; did you mean 'bridges'?"),
+        ("defaults:\n  taks: tiny-qa\n", "unknown key 'defaults.taks'; did you mean 'tasks'?"),
+        ("defaults:\n  encodr: tiny\n", "did you mean 'encoder'?"),
+    ],
+)
+def test_misspelt_registry_defaults_are_refused(tmp_path, defaults, fragment):
+    from mats_core.registry.presets import cli_defaults
+
+    (tmp_path / "reg.yaml").write_text(defaults)
+    with pytest.raises(MatsError, match="reg.yaml: .*" + fragment.replace("?", r"\?").replace(".", r"\.")):
+        cli_defaults(tmp_path / "reg.yaml")
+    res, said = _cli(*RUN, "--registry", str(tmp_path / "reg.yaml"), "-o", str(tmp_path / "out"))
+    _one_error_line(res, said, "reg.yaml", "defaults.")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "key, hint",
+    [("instrucion", "did you mean 'instruction'"), ("task_tokn", "did you mean 'task_token'"), ("weight", "")],
+)
+def test_a_corpus_record_with_an_unknown_key_is_refused(tmp_path, key, hint):
+    from mats_core.corpus import load_corpus
+
+    path = tmp_path / "c.jsonl"
+    good = {"text": "a dog", "instruction": "i", "answer": "x"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, key: "y"}) + "\n")
+    with pytest.raises(MatsError, match=rf"c\.jsonl:2: unknown key '{key}'.*{hint}"):
+        load_corpus(str(path))
+
+
+@pytest.mark.parametrize(
+    "tokens, typo, fragment",
+    [
+        (  # a misspelt task_tokens key: no record has that task
+            {"captoin": "[cap]"},
+            None,
+            "train.task_tokens.captoin: no record of the corpus has task 'captoin'; did you mean 'caption'",
+        ),
+        (  # a misspelt record task: one edit from a task with a token, it would train without it
+            {"caption": "[cap]"},
+            "captoin",
+            "corpus records have task 'captoin', close to 'caption'",
+        ),
+    ],
+)
+def test_a_misspelt_task_or_task_token_key_is_refused_before_training(gpt2_dir, tmp_path, tokens, typo, fragment):
+    from fakes import CORPUS
+
+    records = CORPUS if typo is None else [*CORPUS[:-1], {**CORPUS[-1], "task": typo}]
+    with pytest.raises(MatsError, match=fragment.replace(".", r"\.")):
+        _train(gpt2_dir, tmp_path / "ck", cfg={"task_tokens": tokens}, records=records)
+    assert not (tmp_path / "ck").exists()
+
+
+def test_a_task_far_from_every_token_trains_without_one(tmp_path):
+    from mats_core.corpus import check_record_tasks
+
+    records = [{"text": "t", "instruction": "i", "answer": "a", "task": t} for t in ("caption", "qa")]
+    check_record_tasks(records, {"caption": "[cap]"})  # documented: qa has no token, and is no typo
+
+
+def test_a_run_time_param_that_only_training_reads_is_refused(tmp_path):
+    """`noise` adds its noise in training only: `run --set bridge.noise_variance=...` would be recorded
+    as the run's setting and change nothing. Refused before the output exists; a bridge that reads
+    it at inference (santa's retrieval noise) still takes it."""
+    from mats_core.bench.prechecks import check_inputs
+
+    for bridge in ("noise", "nearest"):
+        args = [a if a != "noise" else bridge for a in RUN]
+        res, said = _cli(*args, "--set", "bridge.noise_variance=0.05", "-o", str(tmp_path / "out"))
+        _one_error_line(res, said, "bridge.noise_variance", f"bridge '{bridge}' reads it only in training")
+        assert not (tmp_path / "out").exists()
+    res, said = _cli(*RUN, "--set", "bridge.uniform_noise=true", "-o", str(tmp_path / "out"))
+    _one_error_line(res, said, "bridge.uniform_noise")
+    check_inputs("tiny", "tiny", ["santa"], ["tiny-qa"], {}, {"bridge": {"noise_variance": 0.05}})
+
+
+def test_score_after_a_damaged_results_json_keeps_the_run_s_resamples(tmp_path):
+    """`score` takes the run's number of bootstrap resamples from its results.json; when that file is
+    torn it reads the comparison.json above the row, and with neither it is an error naming
+    --resamples, never intervals drawn with another number in silence."""
+    out = tmp_path / "out"
+    two_rows = [a if a != "noise" else "none,noise" for a in RUN]  # rows in folders, a comparison.json above
+    res, said = _cli(*two_rows, "--resamples", "37", "--controls", "none", "-o", str(out))
+    assert res.exit_code == 0, said
+    row = out / "noise"
+    before = json.loads((row / "results.json").read_text())
+    (row / "results.json").write_text('{"config": ')  # torn
+    res, said = _cli("score", str(row))
+    assert res.exit_code == 0, said
+    after = json.loads((row / "results.json").read_text())
+    assert after["stats"]["resamples"] == 37 and after["intervals"] == before["intervals"]
+    (row / "results.json").write_text('{"config": ')
+    (out / "comparison.json").unlink()
+    res, said = _cli("score", str(row))
+    _one_error_line(res, said, "results.json does not read", "--resamples N")
+    res, said = _cli("score", str(row), "--resamples", "37")
+    assert res.exit_code == 0 and json.loads((row / "results.json").read_text())["intervals"] == before["intervals"]

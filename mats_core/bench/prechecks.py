@@ -64,14 +64,15 @@ def check_inputs(
     resolve("encoder", encoder, registry)  # typos fail fast, with the closest name
     resolve("llm", llm, registry)
     for b in bridges:
+        many = (
+            f" (--set bridge.* goes to every bridge of the run: {', '.join(bridges)}; pass --bridge to pick)"
+            if len(bridges) > 1
+            else ""
+        )
         try:
             resolved_params("bridge", b, registry, **overrides.get("bridge", {}))
+            check_run_time_params(b, overrides.get("bridge", {}), registry)
         except MatsError as exc:
-            many = (
-                f" (--set bridge.* goes to every bridge of the run: {', '.join(bridges)}; pass --bridge to pick)"
-                if len(bridges) > 1
-                else ""
-            )
             raise MatsError(f"{exc}{many}") from None
     shared = dict(overrides.get("task", {}), **({"data_root": str(data_root)} if data_root is not None else {}))
     task_params = {t: p for t, p in split_task_params(shared, tasks, registry, overrides.get("tasks")).items() if p}
@@ -81,6 +82,23 @@ def check_inputs(
         raise MatsError("run settings: " + format_errors(exc, "run.", RunConfig.model_fields, noun="setting")) from None
     check_device(cfg.device)
     return cfg, task_params
+
+
+def check_run_time_params(bridge: str, params: dict[str, Any], registry: str | None) -> None:
+    """A run-time bridge param that only training reads (the bridge's ``train_only``) would be
+    recorded as the run's setting and change nothing: refused, pointing at ``train``."""
+    from mats_core.capabilities import capability
+    from mats_core.registry.presets import build
+
+    if not params:
+        return
+    ignored = [k for k in capability(build("bridge", bridge, registry, **params), "train_only", ()) if k in params]
+    if ignored:
+        raise MatsError(
+            f"bridge.{ignored[0]}: bridge '{bridge}' reads it only in training, so a run-time value would change "
+            f"nothing; set it when training (`mats-bench train --set bridge.{ignored[0]}=...`): a run takes the "
+            "checkpoint's value"
+        )
 
 
 def check_lists(bridges: list[str], tasks: list[str]) -> None:

@@ -210,7 +210,7 @@ def _fit(plan: TrainPlan, trackers: list) -> Path | None:
     import torch
 
     from mats_core.bench.tracking import Trackers, training_logger
-    from mats_core.corpus import load_corpus
+    from mats_core.corpus import check_record_tasks, load_corpus
     from mats_core.process.output_dir import check_output, output_lock
     from mats_core.process.quiet import quiet
     from mats_core.registry.presets import build
@@ -221,6 +221,7 @@ def _fit(plan: TrainPlan, trackers: list) -> Path | None:
     spec, ov, reg, output = plan.spec, plan.overrides, plan.registry, plan.options.output
     _, records = load_corpus(spec["corpus"]["name"], reg, **ov.get("corpus", {}))
     check_batch_size(plan.config.batch_size, len(records))  # before any model loads
+    check_record_tasks(records, plan.config.task_tokens)
     torch.manual_seed(plan.config.seed)  # peft initialises LoRA A from the global RNG while the LLM is built
     enc = build("encoder", spec["encoder"]["name"], reg, **spec["encoder"]["params"])
     lm = build("llm", spec["llm"]["name"], reg, **spec["llm"]["params"])

@@ -101,6 +101,9 @@ def checkpoint_sets(registry: str | os.PathLike | None = None) -> dict[str, str]
     return out
 
 
+DEFAULT_KEYS = ("encoder", "llm", "corpus", "train_bridge", "bridges", "tasks")  # what ``defaults:`` may set
+
+
 def cli_defaults(registry: str | os.PathLike | None = None) -> dict[str, str]:
     """``defaults:`` section: the command line's option defaults (encoder, llm, corpus,
     train_bridge, bridges, tasks); later registry files override single keys."""
@@ -111,6 +114,14 @@ def cli_defaults(registry: str | os.PathLike | None = None) -> dict[str, str]:
         if not isinstance(found, dict):
             raise MatsError(
                 f"{p}: defaults must be a mapping of option -> value (e.g. defaults: {{encoder: tiny}}); got {found!r}"
+            )
+        unknown = [k for k in found if k not in DEFAULT_KEYS]
+        if unknown:  # a misspelt key would leave the option at another default, in silence
+            from mats_core.registry.hints import closest
+
+            raise MatsError(
+                f"{p}: unknown key 'defaults.{unknown[0]}'{closest(unknown[0], DEFAULT_KEYS)} "
+                f"(the keys are {', '.join(DEFAULT_KEYS)})"
             )
         out.update({k: str(v) for k, v in found.items()})
     return out

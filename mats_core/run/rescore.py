@@ -25,12 +25,7 @@ def rescore(
     rows = read_samples(run_dir / "samples.jsonl")
     encoder = _scoring_encoder(config, registry) if with_encoder else None
     old = _earlier_results(run_dir)
-    if resamples is None:  # the run's own number, so its intervals come out exactly the same
-        resamples = (
-            int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES))
-            if old
-            else DEFAULT_RESAMPLES
-        )
+    resamples = _run_resamples(run_dir, old) if resamples is None else resamples
     check_resamples(resamples)
     seed = config["run"]["seed"]
     results, notes, kinds, errors, found, expected, built = {}, {}, {}, 0, {}, {}, {}
@@ -82,6 +77,25 @@ def _stamped_config(run_dir: Path) -> dict:
     if not stamp.exists() or not (run_dir / "samples.jsonl").exists():
         raise MatsError(f"{run_dir} is not a run directory (needs run_config.json and samples.jsonl)")
     return json.loads(stamp.read_text())["config"]
+
+
+def _run_resamples(run_dir: Path, old: RunResults | None) -> int:
+    """The run's own number of bootstrap resamples, so its intervals come out exactly the same: from
+    its results.json, else from the comparison.json above it. Neither readable: an error, never
+    intervals drawn with another number in silence."""
+    import json
+
+    if old is not None:
+        return int(((old.model_extra or {}).get("stats") or {}).get("resamples", DEFAULT_RESAMPLES))
+    try:
+        return int(json.loads((run_dir.parent / "comparison.json").read_text())["stats"]["resamples"])
+    except (OSError, ValueError, KeyError, TypeError):
+        if not (run_dir / "results.json").exists():  # a run killed before it scored: the default it ran with
+            return DEFAULT_RESAMPLES
+        raise MatsError(
+            f"{run_dir / 'results.json'} does not read, and it recorded the run's number of bootstrap "
+            f"resamples: pass --resamples N (the run's; {DEFAULT_RESAMPLES} unless it was given)"
+        ) from None
 
 
 def _scoring_encoder(config: dict, registry: str | None) -> Any:

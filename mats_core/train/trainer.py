@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from mats_core.capabilities import capability, llm_modules, set_train_mode
 from mats_core.config.train_config import TrainConfig  # noqa: F401 - the training settings, defined with the other configs
+from mats_core.corpus import check_record_tasks
 from mats_core.errors import MatsError
 from mats_core.model.checkpoints import writing
 from mats_core.model.context_window import check_context
@@ -54,6 +55,7 @@ def train(
     ``overwrite``. ``on_checkpoint(step, output)`` runs after each checkpoint (learning curves), ``on_log(row)`` after each log row."""
     out = Path(output)
     check_batch_size(config.batch_size, len(records))
+    check_record_tasks(records, config.task_tokens)
     accel = _accelerator(config.device)
     spec = spec or {}
     spec_full = {**spec, "train": config.model_dump(), "processes": accel.num_processes}

@@ -48,6 +48,7 @@ class _BankBridge:
 
     name = "bank"
     pairs_with = "clean"  # optional bridge attribute: which checkpoint of a set this bridge pairs with
+    train_only = ("noise_variance",)  # optional bridge attribute: the noise is training's only
 
     def __init__(self, noise_variance: float = 0.0, pairs_with: str = "clean"):
         self.noise_variance, self.pairs_with = float(noise_variance), pairs_with

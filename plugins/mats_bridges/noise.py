@@ -52,6 +52,7 @@ class NoiseBridge:
 
     name = "noise"
     uses_memory = False
+    train_only = ("noise_variance", "uniform_noise")  # optional bridge attribute: inference is the identity
 
     def __init__(self, noise_variance: float = 0.015, uniform_noise: bool = False):
         if not (math.isfinite(noise_variance) and noise_variance >= 0):
