@@ -755,6 +755,7 @@ def test_generation_out_of_memory_at_a_fixed_batch_size_keeps_the_rows(tmp_path,
     assert len(rows) == 4 and rows[:2] == kept
 
 
+# -- 7. (continued) settings taken and ignored: train-only params, defaults keys, record keys, score -----
 @pytest.mark.parametrize(
     "defaults, fragment",
     [
