@@ -180,7 +180,7 @@ def _plan(options: TrainOptions) -> TrainPlan:
     from mats_core.registry.presets import resolved_params
 
     ov = parse_sets(options.set_)
-    check_kinds(ov, "train")
+    check_kinds({k: v for k, v in ov.items() if k != "task" or not options.gap_task}, "train")  # task.*: --gap-task's
     reg = str(options.registry) if options.registry else None
     encoder, llm = registry_default(options.encoder, "encoder", reg), registry_default(options.llm, "llm", reg)
     bridge = registry_default(options.bridge, "train_bridge", reg)

@@ -175,6 +175,7 @@ def check_kinds(overrides: dict[str, Any], command: str) -> None:
         if command == "train" and kind in RUN_KINDS:
             raise MatsError(
                 f"--set {kind}.*: '{kind}' is an evaluation setting (mats-bench run --set {kind}.*), not read by train"
+                + (" (task.* goes to the --gap-task of noise_variance=auto)" if kind == "task" else "")
             )
         raise MatsError(
             f"--set {kind}.*: unknown kind '{kind}'{closest(kind, allowed) or ';'} mats-bench {command} reads "
