@@ -123,7 +123,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     encoder = build("encoder", "tiny-clap")
-    pipe, cfg = Pipeline(encoder, None, {}), RunConfig()
+    pipe, cfg = Pipeline(encoder, None, {}, audio_cache=False), RunConfig()  # the encoder path, not the clip cache
     report: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         task, base, samples = mixed_set(Path(tmp))

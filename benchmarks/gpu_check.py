@@ -60,6 +60,42 @@ def tiny_pipeline(device: str, limit: int) -> list[str]:
     return lines
 
 
+def row_shares(device: str, limit: int) -> list[str]:
+    """The share of audio encoding and of generation in a 7-row run (none, noise, memory, santa,
+    the two no-audio controls, MATS-Audio; + the zero-shot row), from a cProfile of run_comparison.
+    Audio is encoded once per clip for all rows (issue 31), so its share should be small."""
+    import cProfile
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_mainjob import split
+
+    from mats_core.bench.runner import run_comparison
+
+    prof, t = cProfile.Profile(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gpu-check-rows-") as tmp:
+        prof.runcall(
+            run_comparison,
+            "tiny",
+            "tiny",
+            ["none", "noise", "memory", "santa"],
+            ["tiny-caption", "tiny-classify", "tiny-qa"],
+            checkpoint=None,
+            output=Path(tmp) / "out",
+            run_params={"limit": limit, "device": device, "resamples": 0},
+            overrides={},
+            overwrite=True,
+        )
+        prof.dump_stats(str(Path(tmp) / "rows.prof"))
+        parts = split(Path(tmp) / "rows.prof")
+    wall = time.perf_counter() - t
+    share = {k: 100 * parts[k] / wall for k in ("audio", "generation")}
+    return [
+        f"- 7-row run, {limit} samples/task on **{device}**: {wall:.1f}s; audio encoding {parts['audio']:.1f}s "
+        f"({share['audio']:.1f}%), generation {parts['generation']:.1f}s ({share['generation']:.1f}%)"
+    ]
+
+
 def big_llama(device: str, small: bool):
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -232,7 +268,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--small", action="store_true", help="small shapes: a CPU smoke test of the code paths")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: tiny,train,generate,santa")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: tiny,rows,train,generate,santa")
     args = ap.parse_args()
     import torch
 
@@ -240,7 +276,10 @@ def main() -> None:
     name = torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU"
     lines = [f"## GPU check ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {name}, torch {torch.__version__})", ""]
     llm = None
-    parts = [("tiny", lambda: tiny_pipeline(args.device, 50 if args.small else 300))]
+    parts = [
+        ("tiny", lambda: tiny_pipeline(args.device, 50 if args.small else 300)),
+        ("rows", lambda: row_shares(args.device, 20 if args.small else 100)),
+    ]
     for part, fn in parts:
         if part not in skip:
             lines += _safe(part, fn)

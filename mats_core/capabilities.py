@@ -122,6 +122,12 @@ OPTIONAL: dict[str, dict[str, tuple[Any, str]]] = {
         "sample_stats": (None, "sample_stats(predictions, references, **context) -> SampleStats, for bootstrap CIs"),
     },
     "corpus": {},
+    "sample": {  # API v1.4: a member of a task's samples (mats_core.model.audio_cache reads it)
+        "audio_fingerprint": (
+            None,
+            "a string that decides the sample's waveform (e.g. a rendered clip's scene and the renderer's version): the audio-embeddings cache keys the clip by it and never reads or renders a clip it holds (default: a file's path, size and times; an array's bytes)",
+        ),
+    },
     "audio_lm": {  # API v1.2 (mats_core.run.audio_lm)
         "fingerprint": (None, "identity of the weights (e.g. the hub revision), stored in results.json"),
         "clip_seconds": (

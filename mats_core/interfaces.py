@@ -101,7 +101,8 @@ class AudioLanguageModel(Protocol):
 
 @dataclass
 class Sample:
-    """One evaluation item. ``audio`` is a file path or a float32 mono array at ``sample_rate``."""
+    """One evaluation item. ``audio`` is a file path or a float32 mono array at ``sample_rate``.
+    Optional member (``audio_fingerprint``): ``mats_core.capabilities.OPTIONAL["sample"]``."""
 
     id: str
     audio: "str | np.ndarray"

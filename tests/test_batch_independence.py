@@ -44,7 +44,7 @@ def _clips(tmp_path, sr: int, long_seconds: float) -> list[Sample]:
 
 
 def assert_batch_independent(encoder, samples: list[Sample], distinct: bool = False) -> None:
-    pipe = Pipeline(encoder, None, {})
+    pipe = Pipeline(encoder, None, {}, audio_cache=False)  # each call encodes: the cache would answer "alone"
     cfg = RunConfig()
     together, ok, errors = pipe.embed_audio(samples, cfg)
     assert not errors and ok == list(range(len(samples)))
@@ -76,7 +76,7 @@ def test_order_and_chunks_do_not_matter(tiny_clap, tmp_path, monkeypatch):
 
     monkeypatch.setattr(tiny_clap, "clip_seconds", None)
     samples = _clips(tmp_path, 16_000, long_seconds=40.0)
-    pipe, cfg = Pipeline(tiny_clap, None, {}), RunConfig()
+    pipe, cfg = Pipeline(tiny_clap, None, {}, audio_cache=False), RunConfig()
     z, _, _ = pipe.embed_audio(samples, cfg)
     monkeypatch.setattr(pipeline, "EMBED_CHUNK", 2)
     z_rev, _, _ = pipe.embed_audio(samples[::-1], cfg)

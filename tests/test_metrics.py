@@ -59,7 +59,7 @@ def meteor():
 @pytest.fixture(scope="module")
 def caption_metric(meteor):
     metric = build("metric", "caption")
-    metric._meteor = meteor  # share the one METEOR JVM (see the module docstring)
+    caption_mod._METEOR = meteor  # the process's one METEOR JVM (see the module docstring): the reference's too
     yield metric
     metric.close()
 
@@ -292,10 +292,25 @@ def test_a_dead_meteor_jvm_is_a_clear_error_not_a_hang(monkeypatch):
         self.lock = threading.Lock()
 
     monkeypatch.setattr(meteor_mod.Meteor, "__init__", start_dead_jvm)
+    monkeypatch.setattr(caption_mod, "_METEOR", None)  # the live shared JVM comes back after the test
     metric = caption_mod.CaptionMetric()
     with pytest.raises(MatsError, match="METEOR .* failed: .*Java said: Error: could not load paraphrase table"):
         metric._meteor_score({0: ["a dog"]}, {0: ["a dog"]})
-    assert metric._meteor is None
+    assert caption_mod._METEOR is None  # the next score starts a new one
+
+
+def test_one_meteor_jvm_per_process_however_many_rows(monkeypatch):
+    """Each row of a run scores with its own task (and here its own metric object): Java for METEOR starts once."""
+    from pycocoevalcap.meteor import meteor as meteor_mod
+
+    starts = []
+    real = meteor_mod.Meteor.__init__
+    monkeypatch.setattr(meteor_mod.Meteor, "__init__", lambda self: starts.append(1) or real(self))
+    monkeypatch.setattr(caption_mod, "_METEOR", None)
+    preds, refs = ["a dog barks", "rain falls on a roof"], [["a dog is barking"], ["rain on a roof"]]
+    scores = [build("metric", "caption").compute(preds, refs)["meteor"] for _ in range(3)]
+    assert len(starts) == 1 and len(set(scores)) == 1
+    caption_mod.close_meteor()
 
 
 # -- hf-evaluate: a Hugging Face evaluate metric from a local script ----------------------------

@@ -25,6 +25,7 @@ PROTOCOLS = {
     "metric": interfaces.Metric,
     "corpus": interfaces.Corpus,
     "audio_lm": interfaces.AudioLanguageModel,
+    "sample": interfaces.Sample,  # not a protocol: the dataclass a task's samples() yields (or subclasses)
 }
 SINCE = {"audio_lm": "v1.2"}  # kinds added after v1
 

@@ -35,21 +35,42 @@ def cached_embeddings(
     cache: Path | None = None,
 ) -> tuple[torch.Tensor, bool]:
     """(embeddings, hit). ``compute`` runs only on a miss; the file is written atomically."""
-    from safetensors.torch import load_file, save_file
-
-    digest = hashlib.sha256("\x00".join(key_parts).encode()).hexdigest()[:24]
-    path = (cache or cache_dir()) / f"{digest}.safetensors"
-    if path.exists():
-        try:
-            return load_file(path)["embeddings"], True
-        except Exception:  # noqa: BLE001 - a torn cache file is recomputed, never trusted
-            path.unlink(missing_ok=True)
+    found = load_embeddings(key_parts, cache)
+    if found is not None:
+        return found, True
     emb = compute().detach().float().cpu().contiguous()
+    store_embeddings(key_parts, emb, cache)
+    return emb, False
+
+
+def _path(key_parts: Sequence[str], cache: Path | None) -> Path:
+    digest = hashlib.sha256("\x00".join(key_parts).encode()).hexdigest()[:24]
+    return (cache or cache_dir()) / f"{digest}.safetensors"
+
+
+def load_embeddings(key_parts: Sequence[str], cache: Path | None = None) -> torch.Tensor | None:
+    """The embeddings stored under ``key_parts``, or None (never stored, or a torn file, which is removed)."""
+    from safetensors.torch import load_file
+
+    path = _path(key_parts, cache)
+    if not path.exists():
+        return None
+    try:
+        return load_file(path)["embeddings"]
+    except Exception:  # noqa: BLE001 - a torn cache file is recomputed, never trusted
+        path.unlink(missing_ok=True)
+        return None
+
+
+def store_embeddings(key_parts: Sequence[str], emb: torch.Tensor, cache: Path | None = None) -> None:
+    """Keep ``emb`` under ``key_parts``, atomically (a reader sees the old file or the whole new one)."""
+    from safetensors.torch import save_file
+
+    path = _path(key_parts, cache)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({"embeddings": emb}, tmp)
+    save_file({"embeddings": emb.detach().float().cpu().contiguous()}, tmp)
     os.replace(tmp, path)
-    return emb, False
 
 
 def embed_texts(

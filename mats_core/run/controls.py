@@ -38,8 +38,8 @@ def control_dir(output, control: str):
 class _Replaced(Sample):
     """A copy of a sample whose ``audio`` is computed on first access (errors become AudioError)."""
 
-    def __init__(self, source: Sample, make: Any, sample_rate: Any):
-        self._make, self._audio = make, None
+    def __init__(self, source: Sample, make: Any, sample_rate: Any, like: Any = None):
+        self._make, self._audio, self._like = make, None, like
         super().__init__(
             id=source.id,
             audio=None,
@@ -60,6 +60,12 @@ class _Replaced(Sample):
     @audio.setter
     def audio(self, value: Any) -> None:
         self._audio = value
+
+    @property
+    def audio_fingerprint(self) -> Any:
+        """The optional sample capability of the sample whose audio this is (``like``), if any: a
+        shuffled clip reads the embedding its own row cached, without rendering it."""
+        return None if self._like is None else capability(self._like, "audio_fingerprint")
 
 
 def _seconds(s: Sample) -> float:
@@ -97,5 +103,8 @@ def apply_control(samples: Sequence[Sample], control: str | None, encoder: Any, 
         ]
     if control == "shuffled":
         perm = derangement(len(samples), seed, task)
-        return [_Replaced(s, (lambda o=samples[j]: o.audio), samples[j].sample_rate) for s, j in zip(samples, perm)]
+        return [
+            _Replaced(s, (lambda o=samples[j]: o.audio), samples[j].sample_rate, like=samples[j])
+            for s, j in zip(samples, perm)
+        ]
     raise ValueError(f"unknown control {control!r}; controls are {', '.join(CONTROLS)}")

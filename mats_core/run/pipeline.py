@@ -4,13 +4,13 @@ A sweep evaluates many checkpoints and bridges with the same encoder and LLM, so
 builds them once (from a checkpoint's config, on the run's device) and each run directory only
 loads its checkpoint's mapper and LoRA onto them (``Pipeline.load``). It also holds what every
 run draws from those models the same way: the memory bank of caption embeddings (cached per
-corpus, seed and size) and the embeddings of a block of evaluation audio. The trained part itself,
+corpus, seed and size) and the embeddings of evaluation audio (each clip encoded once for all the
+rows and runs that share the encoder: ``mats_core.run.audio_embeddings``). The trained part itself,
 ``MATSModel``, is in ``mats_core.model.pipeline``; the harness (``mats_core.run.harness``) uses both.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,15 +18,14 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from mats_core.capabilities import capability
 from mats_core.config.validation import RunConfig
 from mats_core.errors import MatsError
-from mats_core.model.audio import load_audio
+from mats_core.model.audio_cache import ClipCache
 from mats_core.model.pipeline import MATSModel, read_checkpoint_config
 from mats_core.registry.presets import accepted_params, build, resolved_params
+from mats_core.run.audio_embeddings import embed_samples
 from mats_core.run.distributed import Shards
 from mats_core.run.results import fingerprint
-from mats_core.run.sample_errors import embed_each, sample_error
 
 EMBED_CHUNK = 32  # clips per encoder call (one call per bridge block was slower and holds a big padded tensor)
 
@@ -40,7 +39,9 @@ class Pipeline:
     spec: dict
     registry: str | None = None
     auto_batch_size: int | None = None  # what --batch-size auto found on this model and device
+    audio_cache: bool = True  # False: every embed_audio call encodes its clips afresh (a batch-independence check)
     _bank: dict = field(default_factory=dict)
+    _clips: ClipCache | None = None
 
     @classmethod
     def from_checkpoint(
@@ -107,20 +108,18 @@ class Pipeline:
     def embed_audio(
         self, samples: Sequence[Any], cfg: RunConfig, raw: bool = False
     ) -> tuple[torch.Tensor | None, list[int], dict[int, str]]:
-        """Normalised (``raw``: as the encoder gives them) embeddings of the samples whose audio loads; errors by position."""
-        import numpy as np
-
-        waves, ok, errors = [], [], {}
-        clip = capability(self.encoder, "clip_seconds")
-        for i, s in enumerate(samples):
-            try:
-                rng = np.random.default_rng(cfg.seed + zlib.crc32(str(s.id).encode()))
-                waves.append(load_audio(s.audio, self.encoder.sample_rate, s.sample_rate, clip, cfg.crop, rng))
-                ok.append(i)
-            except Exception as exc:  # noqa: BLE001 - any failure of one file is that sample's error (mats_core.run.sample_errors)
-                errors[i] = sample_error(s, exc)
-        if not waves:
-            return None, ok, errors
-        # rows that come out non-finite are errors too
-        z, ok, errors = embed_each(self.encoder, waves, ok, errors, samples, chunk=EMBED_CHUNK)
+        """Normalised (``raw``: as the encoder gives them) embeddings of the samples whose audio loads; errors by position.
+        Each clip is encoded once per encoder and crop (``mats_core.run.audio_embeddings``), for every row of the run."""
+        z, ok, errors = embed_samples(self.encoder, samples, cfg, cache=self._clip_cache(), chunk=EMBED_CHUNK)
         return (z if raw or z is None else F.normalize(z, dim=-1)), ok, errors
+
+    def _clip_cache(self) -> ClipCache | None:
+        """This pipeline's clip embeddings: on disk too when the spec names the encoder (its identity keys them)."""
+        if not self.audio_cache:
+            return None
+        if self._clips is None:
+            from mats_core.model.embeddings import encoder_identity
+
+            known = self.spec.get("encoder")
+            self._clips = ClipCache(encoder_identity(self.encoder, known) if known else None)
+        return self._clips

@@ -3,7 +3,8 @@
 The numbers come from pycocoevalcap's own scorers (PTB tokenisation, BLEU-1..4, METEOR 1.5,
 ROUGE-L, CIDEr-D, SPICE) so results are comparable with published AudioCaps / Clotho tables.
 This module only makes the calls robust: one tokeniser JVM for predictions and references,
-one METEOR JVM per metric object, and inputs that cannot silently misalign lines.
+one METEOR JVM per process (shared by every metric object and row, started on first use, stopped
+at exit), and inputs that cannot silently misalign lines.
 
 SPICE needs Stanford CoreNLP 3.6.0 next to pycocoevalcap's SPICE jar; pycocoevalcap would
 download it on first use. We never trigger that download: when the jars are missing,
@@ -12,8 +13,10 @@ download it on first use. We never trigger that download: when the jars are miss
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import subprocess
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,8 @@ from mats_core import MatsError
 from mats_metrics._inputs import check_pairing, reference_lists, str_list
 
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
+_METEOR: Any = None  # the process's one METEOR scorer (a JVM, seconds to start): _shared_meteor()
+_METEOR_LOCK = threading.Lock()
 SCORE_NAMES = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider", "distinct")
 
 
@@ -62,7 +67,7 @@ class CaptionMetric:
     (``(cider + spice) / 2``), and ``distinct``: the share of distinct predictions (after PTB
     tokenisation), 1/n when a model writes one caption for every clip. ``notes`` maps a metric reported as None to the reason. Empty
     predictions score 0; empty references are rejected. Call :meth:`close` (or use ``with``)
-    to stop the METEOR JVM early; it is also stopped when the object is garbage-collected.
+    to stop the METEOR JVM early; it is shared by every CaptionMetric of the process and stopped at exit.
     """
 
     name = "caption"
@@ -70,7 +75,6 @@ class CaptionMetric:
     higher_is_better = {k: True for k in SCORE_NAMES}
 
     def __init__(self) -> None:
-        self._meteor: Any = None
         self._spice_error: str | None = None
         self._tokenized: dict[int, tuple[dict, dict]] = {}  # a few recent inputs: sample_stats reuses score's JVM call
 
@@ -140,14 +144,11 @@ class CaptionMetric:
 
     # -- JVM-backed scorers ------------------------------------------------------------
     def _meteor_score(self, gts: dict, res: dict) -> float:
-        from pycocoevalcap.meteor.meteor import Meteor
-
-        if self._meteor is None:
-            self._meteor = Meteor()
+        meteor = _shared_meteor()
         try:
-            return float(self._meteor.compute_score(gts, res)[0])
+            return float(meteor.compute_score(gts, res)[0])
         except (ValueError, OSError) as exc:  # the JVM died: readline() gave b"" or the pipe broke
-            meteor, self._meteor = self._meteor, None
+            _forget_meteor(meteor)
             meteor.meteor_p.kill()
             meteor.meteor_p.wait(timeout=30)
             err = meteor.meteor_p.stderr.read().decode(errors="replace").strip()[-2000:]
@@ -170,14 +171,47 @@ class CaptionMetric:
             return None
 
     def close(self) -> None:
-        """Stop the METEOR JVM (pycocoevalcap's Meteor kills its process when deleted)."""
-        self._meteor = None
+        """Stop the process's METEOR JVM now (the next score starts another); it stops at exit anyway."""
+        close_meteor()
 
     def __enter__(self) -> CaptionMetric:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _shared_meteor() -> Any:
+    """The process's METEOR scorer, started on first use: a 7-row run starts Java for METEOR once,
+    not once per row. Its ``compute_score`` holds its own lock, so threads may share it."""
+    global _METEOR
+    with _METEOR_LOCK:
+        if _METEOR is None:
+            from pycocoevalcap.meteor.meteor import Meteor
+
+            _METEOR = Meteor()
+        return _METEOR
+
+
+def _forget_meteor(meteor: Any) -> None:
+    """Drop ``meteor`` (a dead JVM) so that the next score starts a new one."""
+    global _METEOR
+    with _METEOR_LOCK:
+        if _METEOR is meteor:
+            _METEOR = None
+
+
+@atexit.register
+def close_meteor() -> None:
+    """Stop the METEOR JVM, if one runs (pycocoevalcap's Meteor kills its process when deleted)."""
+    global _METEOR
+    with _METEOR_LOCK:
+        meteor, _METEOR = _METEOR, None
+    if meteor is not None:
+        with meteor.lock:
+            meteor.meteor_p.stdin.close()
+            meteor.meteor_p.kill()
+            meteor.meteor_p.wait()
 
 
 def tokenize(predictions: list[str], references: list[list[str]]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -51,6 +52,13 @@ class LazySample(Sample):
     @property
     def rendered(self) -> bool:
         return self._audio is not None
+
+    @property
+    def audio_fingerprint(self) -> str:
+        """What decides the waveform (the scene and the renderer's code): the core's audio cache
+        keys the clip by it, so a clip embedded before is never rendered again."""
+        scene = json.dumps(self._scene.to_dict(), sort_keys=True)
+        return hashlib.sha256(f"{_renderer_version()}\n{scene}".encode()).hexdigest()
 
 
 def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int = 0) -> list[LazySample]:
@@ -197,6 +205,15 @@ def corpus_cache_path(split: str, n: int | None, seed: int) -> Path:
     data._check_split(split)
     size = data.SIZES[split] if n is None else int(n)
     return cache_root("tiny") / f"text-{split}-n{size}-seed{seed}-{_generator_version()}.jsonl"
+
+
+@lru_cache(maxsize=1)
+def _renderer_version() -> str:
+    """Hash of the modules whose code decides a scene's waveform (world.render and its recipes)."""
+    digest = hashlib.sha256()
+    for module in ("world.py", "sources.py"):
+        digest.update(Path(__file__).with_name(module).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _generator_version() -> str:
