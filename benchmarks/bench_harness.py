@@ -1,4 +1,4 @@
-"""Harness vs raw ``generate``: what ``mats_core.harness.evaluate`` costs over the loop a user would write.
+"""Harness vs raw ``generate``: what ``mats_core.run.harness.evaluate`` costs over the loop a user would write.
 
 Target (issue #5): the harness adds <= 5% over raw generate on the same model, samples, batch
 size and decoding. Both sides get the shipped tiny-world checkpoint (``noise``), the first N
@@ -17,6 +17,7 @@ reported. Above the target, ``cProfile`` attributes the harness's extra time to 
     OMP_NUM_THREADS=1 python benchmarks/bench_harness.py --out benchmarks/RESULTS.md
     python benchmarks/bench_harness.py --quick          # seconds: a smoke run of the code paths
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,11 +52,18 @@ def greedy(new_tokens: int, fixed_length: bool = False) -> dict[str, Any]:
 
 def raw_generate(llm: Any, inputs_embeds: Any, attention_mask: Any, **decoding: Any) -> Any:
     """The bare transformers call under ``HFCausalLM.generate`` (token ids, not text)."""
-    return llm.model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
-                              pad_token_id=llm.pad_token_id, eos_token_id=llm.eos_token_id, **decoding)
+    return llm.model.generate(
+        inputs_embeds=inputs_embeds,
+        attention_mask=attention_mask,
+        pad_token_id=llm.pad_token_id,
+        eos_token_id=llm.eos_token_id,
+        **decoding,
+    )
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], reps: int, sync: Callable[[], None] = lambda: None) -> dict[str, dict[str, list[float]]]:
+def interleaved(
+    fns: dict[str, Callable[[], Any]], reps: int, sync: Callable[[], None] = lambda: None
+) -> dict[str, dict[str, list[float]]]:
     """Per function, per rep: ``wall`` seconds and ``cpu`` seconds of this process (``time.process_time``).
     After one warm-up each, the functions run in turn, the order reversed every other rep (a b, b a,
     a b, ...): drifting load on a shared machine hits every side alike, and neither side always runs
@@ -124,7 +132,9 @@ def raw_loop(encoder: Any, model: Any, samples: Sequence[Any], batch: int, decod
         for b0 in range(0, len(samples), batch):
             part = samples[b0 : b0 + batch]
             n = max(s.audio.shape[-1] for s in part)
-            waves = torch.from_numpy(np.stack([np.pad(s.audio, (0, n - s.audio.shape[-1])) for s in part]).astype(np.float32))
+            waves = torch.from_numpy(
+                np.stack([np.pad(s.audio, (0, n - s.audio.shape[-1])) for s in part]).astype(np.float32)
+            )
             z = F.normalize(encoder.embed_audio(waves).float(), dim=-1)
             emb, mask, _ = model.assemble(model.mapper(z.to(model.device)), [s.instruction for s in part])
             ids = raw_generate(llm, emb, mask, **decoding)
@@ -134,15 +144,22 @@ def raw_loop(encoder: Any, model: Any, samples: Sequence[Any], batch: int, decod
 
 def harness_run(pipe: Any, checkpoint: Path, batch: int, decoding: dict[str, Any], root: Path) -> Path:
     """One ``evaluate`` into a fresh directory under ``root``; returns it."""
-    from mats_core.harness import RunConfig, evaluate
+    from mats_core.run.harness import RunConfig, evaluate
 
     out = Path(tempfile.mkdtemp(dir=root))
-    evaluate(pipe, checkpoint, "none", [BENCH_TASK], out, RunConfig(predict_only=True, batch_size=batch, decoding=decoding, device="cpu"))
+    evaluate(
+        pipe,
+        checkpoint,
+        "none",
+        [BENCH_TASK],
+        out,
+        RunConfig(predict_only=True, batch_size=batch, decoding=decoding, device="cpu"),
+    )
     return out
 
 
 def harness_predictions(run_dir: Path) -> list[str]:
-    from mats_core.results import read_samples
+    from mats_core.run.results import read_samples
 
     return [r["prediction"] for r in read_samples(run_dir / "samples.jsonl")]
 
@@ -151,9 +168,9 @@ def harness_predictions(run_dir: Path) -> list[str]:
 def measure(batches: Sequence[int], n: int, new_tokens: int, reps: int, profile: bool) -> dict[str, Any]:
     import torch
 
-    from mats_core.harness import Pipeline
-    from mats_core.plugins import get_host
-    from mats_core.runner import find_checkpoints
+    from mats_core.bench.pairing import find_checkpoints
+    from mats_core.registry.plugins import get_host
+    from mats_core.run.harness import Pipeline
 
     checkpoint = find_checkpoints(None, "tiny", "tiny", None)["noise"]
     task, samples = rendered_samples(n)
@@ -171,19 +188,28 @@ def measure(batches: Sequence[int], n: int, new_tokens: int, reps: int, profile:
         for batch in batches:
             runs: list[Path] = []
             preds: dict[str, list[str]] = {}
-            fns = {"raw": lambda: preds.__setitem__("raw", raw_loop(pipe.encoder, model, samples, batch, decoding)),
-                   "harness": lambda: runs.append(harness_run(pipe, checkpoint, batch, decoding, root))}
+            fns = {
+                "raw": lambda: preds.__setitem__("raw", raw_loop(pipe.encoder, model, samples, batch, decoding)),
+                "harness": lambda: runs.append(harness_run(pipe, checkpoint, batch, decoding, root)),
+            }
             times = interleaved(fns, reps)
             got = harness_predictions(runs[-1])
             if got != preds["raw"]:
-                bad = next(i for i, (a, b) in enumerate(zip(got, preds["raw"])) if a != b) if len(got) == len(preds["raw"]) else None
-                raise AssertionError(f"batch {batch}: harness predictions differ from raw generate "
-                                     f"({len(got)} vs {len(preds['raw'])} rows; first difference at {bad})")
+                bad = (
+                    next(i for i, (a, b) in enumerate(zip(got, preds["raw"])) if a != b)
+                    if len(got) == len(preds["raw"])
+                    else None
+                )
+                raise AssertionError(
+                    f"batch {batch}: harness predictions differ from raw generate "
+                    f"({len(got)} vs {len(preds['raw'])} rows; first difference at {bad})"
+                )
             for r in runs:
                 shutil.rmtree(r, ignore_errors=True)
             row = {"batch": batch, **times}
-            row["overhead"], row["cpu_overhead"] = (statistics.median(times["harness"][k]) / statistics.median(times["raw"][k]) - 1
-                                                    for k in ("wall", "cpu"))
+            row["overhead"], row["cpu_overhead"] = (
+                statistics.median(times["harness"][k]) / statistics.median(times["raw"][k]) - 1 for k in ("wall", "cpu")
+            )
             if profile or row["overhead"] > TARGET:
                 row["profile"] = profile_stages(pipe, model, checkpoint, samples, batch, decoding, root)
             rows.append(row)
@@ -191,8 +217,16 @@ def measure(batches: Sequence[int], n: int, new_tokens: int, reps: int, profile:
     finally:
         host.unregister_plugin("bench-harness")
         shutil.rmtree(root, ignore_errors=True)
-    return {"rows": rows, "samples": n, "new_tokens": new_tokens, "reps": reps, "mean_tokens": tokens / n,
-            "threads": torch.get_num_threads(), "torch": torch.__version__, "checkpoint": checkpoint}
+    return {
+        "rows": rows,
+        "samples": n,
+        "new_tokens": new_tokens,
+        "reps": reps,
+        "mean_tokens": tokens / n,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "checkpoint": checkpoint,
+    }
 
 
 # Stages, by (file suffix, function): cProfile's cumulative seconds are reported for each, on
@@ -200,14 +234,14 @@ def measure(batches: Sequence[int], n: int, new_tokens: int, reps: int, profile:
 STAGES = [
     ("transformers generate", "transformers/generation/utils.py", "generate"),
     ("encoder embed_audio", None, "embed_audio"),  # the encoder's own file, found at run time
-    ("MATSModel.generate (mapper, assemble, generate, decode)", "mats_core/model.py", "generate"),
-    ("Pipeline.embed_audio (load_audio per clip, pad, embed, normalise)", "mats_core/harness.py", "embed_audio"),
-    ("of which load_audio", "mats_core/audio.py", "load_audio"),
-    ("Pipeline.load (mapper + LoRA from the checkpoint)", "mats_core/harness.py", "load"),
-    ("_guard_config (run_config.json)", "mats_core/harness.py", "_guard_config"),
-    ("SamplesWriter.write (flush + fsync per batch)", "mats_core/results.py", "write"),
-    ("_finish (results.json)", "mats_core/harness.py", "_finish"),
-    ("of which collect_versions", "mats_core/results.py", "collect_versions"),
+    ("MATSModel.generate (mapper, assemble, generate, decode)", "mats_core/model/pipeline.py", "generate"),
+    ("Pipeline.embed_audio (load_audio per clip, pad, embed, normalise)", "mats_core/run/pipeline.py", "embed_audio"),
+    ("of which load_audio", "mats_core/model/audio.py", "load_audio"),
+    ("Pipeline.load (mapper + LoRA from the checkpoint)", "mats_core/run/pipeline.py", "load"),
+    ("_guard_config (run_config.json)", "mats_core/run/config_guard.py", "guard_config"),
+    ("SamplesWriter.write (flush + fsync per batch)", "mats_core/run/results.py", "write"),
+    ("_finish (results.json)", "mats_core/run/harness.py", "_finish"),
+    ("of which collect_versions", "mats_core/run/results.py", "collect_versions"),
 ]
 
 
@@ -217,21 +251,30 @@ def profile_stages(pipe, model, checkpoint, samples, batch, decoding, root) -> d
 
     encoder_file = os.path.realpath(inspect.getsourcefile(type(pipe.encoder)) or "")
     out = {}
-    for side, fn in (("raw", lambda: raw_loop(pipe.encoder, model, samples, batch, decoding)),
-                     ("harness", lambda: harness_run(pipe, checkpoint, batch, decoding, root))):
+    for side, fn in (
+        ("raw", lambda: raw_loop(pipe.encoder, model, samples, batch, decoding)),
+        ("harness", lambda: harness_run(pipe, checkpoint, batch, decoding, root)),
+    ):
         prof = cProfile.Profile()
         t = time.perf_counter()
         prof.runcall(fn)
         total = time.perf_counter() - t
         stats = pstats.Stats(prof).stats
-        out[side] = {"total": total, **{label: _cumulative(stats, path or encoder_file, func) for label, path, func in STAGES}}
+        out[side] = {
+            "total": total,
+            **{label: _cumulative(stats, path or encoder_file, func) for label, path, func in STAGES},
+        }
     return out
 
 
 def _cumulative(stats: dict, path: str, func: str) -> float:
     """Cumulative seconds of ``func`` defined in a file ending with ``path``."""
     path = path.replace(os.sep, "/")
-    return sum(v[3] for (file, _, name), v in stats.items() if name == func and os.path.realpath(file).replace(os.sep, "/").endswith(path))
+    return sum(
+        v[3]
+        for (file, _, name), v in stats.items()
+        if name == func and os.path.realpath(file).replace(os.sep, "/").endswith(path)
+    )
 
 
 # -- report -------------------------------------------------------------------------------
@@ -247,33 +290,47 @@ def markdown(res: dict[str, Any], command: str, load: str) -> str:
     import transformers
 
     n = res["samples"]
-    lines = [f"### CPU, {TASK}, {n} samples, greedy, max {res['new_tokens']} new tokens ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
-             f"Machine: {cpu_model()}, {os.cpu_count()} cores, torch threads {res['threads']}; torch {res['torch']}; "
-             f"transformers {transformers.__version__}; Python {platform.python_version()}; load average at start {load}.  ",
-             f"Command: `{command}`. Checkpoint: shipped tiny-world `noise`; harness = `evaluate` with bridge `none`, "
-             f"`predict_only`, a fresh output directory per rep, progress callback off. {res['reps']} interleaved reps per side "
-             f"(order reversed every other rep) after one warm-up each; medians; predictions identical on both sides (asserted); "
-             f"predictions of {res['mean_tokens']:.1f} tokens on average (re-tokenised).", "",
-             "Wall seconds are the measure; CPU seconds (this process's, `time.process_time`) are shown because other "
-             "processes' load moves them less (they leave out waits such as fsync). The cProfile tables (if any) are "
-             "one run per side: read the harness-only stages, not the differences in shared ones.", "",
-             "| batch | raw (s) | harness (s) | raw ms/sample | harness ms/sample | overhead | CPU-time overhead | raw reps (s) | harness reps (s) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### CPU, {TASK}, {n} samples, greedy, max {res['new_tokens']} new tokens ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, torch threads {res['threads']}; torch {res['torch']}; "
+        f"transformers {transformers.__version__}; Python {platform.python_version()}; load average at start {load}.  ",
+        f"Command: `{command}`. Checkpoint: shipped tiny-world `noise`; harness = `evaluate` with bridge `none`, "
+        f"`predict_only`, a fresh output directory per rep, progress callback off. {res['reps']} interleaved reps per side "
+        f"(order reversed every other rep) after one warm-up each; medians; predictions identical on both sides (asserted); "
+        f"predictions of {res['mean_tokens']:.1f} tokens on average (re-tokenised).",
+        "",
+        "Wall seconds are the measure; CPU seconds (this process's, `time.process_time`) are shown because other "
+        "processes' load moves them less (they leave out waits such as fsync). The cProfile tables (if any) are "
+        "one run per side: read the harness-only stages, not the differences in shared ones.",
+        "",
+        "| batch | raw (s) | harness (s) | raw ms/sample | harness ms/sample | overhead | CPU-time overhead | raw reps (s) | harness reps (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in res["rows"]:
         raw, har = statistics.median(r["raw"]["wall"]), statistics.median(r["harness"]["wall"])
         mark = "" if r["overhead"] <= TARGET else " (> 5%)"
-        lines.append(f"| {r['batch']} | {raw:.3f} | {har:.3f} | {1000 * raw / n:.2f} | {1000 * har / n:.2f} | "
-                     f"**{100 * r['overhead']:+.1f}%**{mark} | {100 * r['cpu_overhead']:+.1f}% | "
-                     f"{_spread(r['raw']['wall'])} | {_spread(r['harness']['wall'])} |")
+        lines.append(
+            f"| {r['batch']} | {raw:.3f} | {har:.3f} | {1000 * raw / n:.2f} | {1000 * har / n:.2f} | "
+            f"**{100 * r['overhead']:+.1f}%**{mark} | {100 * r['cpu_overhead']:+.1f}% | "
+            f"{_spread(r['raw']['wall'])} | {_spread(r['harness']['wall'])} |"
+        )
     for r in res["rows"]:
         p = r.get("profile")
         if not p:
             continue
-        lines += ["", f"cProfile of one more run per side, batch {r['batch']} (cumulative seconds under the profiler):", "",
-                  "| stage | raw | harness |", "|---|---:|---:|",
-                  f"| total | {p['raw']['total']:.3f} | {p['harness']['total']:.3f} |"]
-        lines += [f"| {'&nbsp;&nbsp;' if label.startswith('of which') else ''}{label} | {p['raw'][label]:.3f} | {p['harness'][label]:.3f} |"
-                  for label, _, _ in STAGES]
+        lines += [
+            "",
+            f"cProfile of one more run per side, batch {r['batch']} (cumulative seconds under the profiler):",
+            "",
+            "| stage | raw | harness |",
+            "|---|---:|---:|",
+            f"| total | {p['raw']['total']:.3f} | {p['harness']['total']:.3f} |",
+        ]
+        lines += [
+            f"| {'&nbsp;&nbsp;' if label.startswith('of which') else ''}{label} | {p['raw'][label]:.3f} | {p['harness'][label]:.3f} |"
+            for label, _, _ in STAGES
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,7 @@ Speed-ups are against the loop measured in the same process. Fit = k-means / ind
     python benchmarks/bench_santa.py --device cpu --sizes 5000,50000 --out benchmarks/RESULTS.md
     python benchmarks/bench_santa.py --device cuda --sizes 1000000,5000000 --methods kmeans,exact
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,9 @@ SECTION = "## Santa search"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--sizes", default="5000,50000", help="comma-separated bank sizes (rows)")
     p.add_argument("--queries", type=int, default=256, help="audio embeddings per inference call")
@@ -47,8 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--noise-variance", type=float, default=0.015, help="retrieval noise of the 'noise on' timing")
     p.add_argument("--repeats", type=int, default=5, help="timed inference calls per method (best is reported)")
     p.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
-    p.add_argument("--reference-max", type=int, default=1_000_000,
-                   help="skip the (slow, memory-hungry: it keeps per-cluster copies) loop above this bank size")
+    p.add_argument(
+        "--reference-max",
+        type=int,
+        default=1_000_000,
+        help="skip the (slow, memory-hungry: it keeps per-cluster copies) loop above this bank size",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help=f"markdown file: the table is added under '{SECTION}'")
@@ -78,7 +85,9 @@ def make_data(n: int, dim: int, queries: int, device: str, seed: int) -> tuple[t
     for a in range(0, n, step):
         b = min(n, a + step)
         t = torch.randint(0, topics, (b - a,), generator=g, device=device)
-        bank[a:b] = F.normalize(centres[t] + 0.8 / math.sqrt(dim) * torch.randn(b - a, dim, generator=g, device=device), dim=-1)
+        bank[a:b] = F.normalize(
+            centres[t] + 0.8 / math.sqrt(dim) * torch.randn(b - a, dim, generator=g, device=device), dim=-1
+        )
     gap = F.normalize(torch.randn(dim, generator=g, device=device), dim=0)
     t = torch.randint(0, topics, (queries,), generator=g, device=device)
     q = centres[t] + 1.2 / math.sqrt(dim) * torch.randn(queries, dim, generator=g, device=device) + 0.5 * gap
@@ -142,7 +151,9 @@ def bench_size(n: int, args: argparse.Namespace, checks: list[str]) -> list[dict
         return off, on
 
     if "loop" in args.methods and n <= args.reference_max:
-        ref = ReferenceSanta(k=args.k, clusters=args.clusters, iters=args.kmeans_iters, seed=args.seed, noise_variance=0.0)
+        ref = ReferenceSanta(
+            k=args.k, clusters=args.clusters, iters=args.kmeans_iters, seed=args.seed, noise_variance=0.0
+        )
         fit_s, _ = clock(lambda: ref.fit(bank), dev)
         loop_out = ref.infer(queries)
         off, on = timed_infer(ref.infer, lambda v: setattr(ref, "noise_variance", v))
@@ -158,8 +169,14 @@ def bench_size(n: int, args: argparse.Namespace, checks: list[str]) -> list[dict
             except ImportError:
                 print("faiss is not installed: skipping (pip install 'mats-bench[faiss]')", file=sys.stderr)
                 continue
-        bridge = SantaBridge(k=args.k, search=method, clusters=args.clusters, kmeans_iters=args.kmeans_iters,
-                             seed=args.seed, retrieval_noise_variance=0.0)
+        bridge = SantaBridge(
+            k=args.k,
+            search=method,
+            clusters=args.clusters,
+            kmeans_iters=args.kmeans_iters,
+            seed=args.seed,
+            retrieval_noise_variance=0.0,
+        )
         fit_s, _ = clock(lambda b=bridge: b.fit(bank), dev)
         ids = retrieved_ids(bridge, queries)
         if method == "exact":
@@ -183,7 +200,9 @@ def bench_size(n: int, args: argparse.Namespace, checks: list[str]) -> list[dict
     return rows
 
 
-def check_against_loop(bridge: SantaBridge, ref: ReferenceSanta, loop_out: torch.Tensor, queries: torch.Tensor, n: int) -> str:
+def check_against_loop(
+    bridge: SantaBridge, ref: ReferenceSanta, loop_out: torch.Tensor, queries: torch.Tensor, n: int
+) -> str:
     """Assert (b) == (a) with noise off: same k-means centroids and labels, same outputs.
 
     Both run the same k-means arithmetic, but not bit for bit everywhere: distances by cdist

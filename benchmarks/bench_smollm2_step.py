@@ -7,6 +7,7 @@ position, fp32), and the forward share of a step.
 
     python benchmarks/bench_smollm2_step.py [--rounds 3] [--batch-size 8] [--threads 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,14 +24,16 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=4, help="batches per variant per round")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None, help="also write the rows here")
-    ap.add_argument("--skip", default="", help="comma-separated variant numbers to leave out (1-based; the baseline always runs)")
+    ap.add_argument(
+        "--skip", default="", help="comma-separated variant numbers to leave out (1-based; the baseline always runs)"
+    )
     args = ap.parse_args()
 
     import torch
 
     from mats_core import build
     from mats_core.corpus import load_corpus
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -97,14 +100,23 @@ def main() -> None:
     base = stats["baseline: head at every position, fp32"]
     base_rate = base["records"] / base["seconds"]
     rows = []
-    print(f"SmolLM2-135M + LoRA r 8 (q, v) + mapper, batch {args.batch_size}, {args.threads} threads, {args.rounds} rounds")
+    print(
+        f"SmolLM2-135M + LoRA r 8 (q, v) + mapper, batch {args.batch_size}, {args.threads} threads, {args.rounds} rounds"
+    )
     print(f"{'variant':44s} {'records/s':>9s} {'x base':>7s} {'fwd share':>9s} {'padded tokens/row':>17s}")
     for name, s in stats.items():
         rate = s["records"] / s["seconds"]
-        row = {"variant": name, "records_per_s": round(rate, 3), "ratio": round(rate / base_rate, 3),
-               "forward_share": round(s["forward"] / s["seconds"], 3), "tokens_per_row": round(s["tokens"] / s["records"], 1)}
+        row = {
+            "variant": name,
+            "records_per_s": round(rate, 3),
+            "ratio": round(rate / base_rate, 3),
+            "forward_share": round(s["forward"] / s["seconds"], 3),
+            "tokens_per_row": round(s["tokens"] / s["records"], 1),
+        }
         rows.append(row)
-        print(f"{name:44s} {rate:9.2f} {rate / base_rate:7.2f} {row['forward_share']:9.2f} {row['tokens_per_row']:17.1f}")
+        print(
+            f"{name:44s} {rate:9.2f} {rate / base_rate:7.2f} {row['forward_share']:9.2f} {row['tokens_per_row']:17.1f}"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)

@@ -7,6 +7,7 @@ if recomputed, (2) data vs model seconds from the trainer's own timers.
 
     python benchmarks/bench_trainer.py --steps 200
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,8 @@ def main() -> None:
 
     from mats_core import build
     from mats_core.corpus import load_corpus
-    from mats_core.embeddings import embed_texts, encoder_identity
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.model.embeddings import embed_texts, encoder_identity
+    from mats_core.train.trainer import TrainConfig, train
 
     torch.manual_seed(0)
     encoder = build("encoder", "tiny", device=args.device)
@@ -47,19 +48,47 @@ def main() -> None:
     encoder.embed_text([records[i]["text"] for i in range(args.batch_size)])
     embed_batch = time.perf_counter() - t
     out = Path(tempfile.mkdtemp())
-    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=1e-3, warmup=10, seed=0, device=args.device, log_every=args.steps, checkpoint_every=args.steps)
+    cfg = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=1e-3,
+        warmup=10,
+        seed=0,
+        device=args.device,
+        log_every=args.steps,
+        checkpoint_every=args.steps,
+    )
     t = time.perf_counter()
-    train(encoder, llm, build("bridge", "noise", noise_variance=0.01), records, out, cfg, spec={"encoder": {"name": "tiny"}}, progress=False)
+    train(
+        encoder,
+        llm,
+        build("bridge", "noise", noise_variance=0.01),
+        records,
+        out,
+        cfg,
+        spec={"encoder": {"name": "tiny"}},
+        progress=False,
+    )
     total = time.perf_counter() - t
     last = json.loads((out / "train_log.jsonl").read_text().splitlines()[-1])
     data, step = last["data_seconds"], last["step_seconds"]
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    print(f"## Trainer step profile ({date.today()}, {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, device {args.device})\n")
-    print(f"- corpus: {len(records)} records, {len(texts)} unique texts; embedded once in {embed_once:.2f}s (cached in safetensors; "
-          f"a cache hit skips it)")
-    print(f"- re-embedding a batch of {args.batch_size} texts would cost {embed_batch * 1000:.1f} ms per step; the trainer never does it")
-    print(f"- {args.steps} steps (batch {args.batch_size}): data path {data:.2f}s, model step {step:.2f}s -> "
-          f"data share **{100 * data / (data + step):.1f}%** of step time (target < 10%); wall {total:.1f}s incl. setup")
+    cpu = next(
+        (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()
+    )
+    print(
+        f"## Trainer step profile ({date.today()}, {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, device {args.device})\n"
+    )
+    print(
+        f"- corpus: {len(records)} records, {len(texts)} unique texts; embedded once in {embed_once:.2f}s (cached in safetensors; "
+        f"a cache hit skips it)"
+    )
+    print(
+        f"- re-embedding a batch of {args.batch_size} texts would cost {embed_batch * 1000:.1f} ms per step; the trainer never does it"
+    )
+    print(
+        f"- {args.steps} steps (batch {args.batch_size}): data path {data:.2f}s, model step {step:.2f}s -> "
+        f"data share **{100 * data / (data + step):.1f}%** of step time (target < 10%); wall {total:.1f}s incl. setup"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ with too; prints Markdown for benchmarks/RESULTS.md.
 
     python benchmarks/bench_world_classes.py [--clips 20] [--seed 0]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,9 @@ def main() -> None:
     pred = cross_val_predict(clf, x, y, cv=StratifiedKFold(5, shuffle=True, random_state=args.seed))
     per = {c: float((pred[y == k] == k).mean()) for k, c in enumerate(CLASSES)}
     print(f"{len(CLASSES)} classes x {args.clips} clips, rendered + featurised in {render_s:.1f} s")
-    print(f"| measure | accuracy |\n|---|---:|\n| all classes (5-fold logistic regression) | {(pred == y).mean():.3f} |")
+    print(
+        f"| measure | accuracy |\n|---|---:|\n| all classes (5-fold logistic regression) | {(pred == y).mean():.3f} |"
+    )
     for fam in dict.fromkeys(FAMILY.values()):
         print(f"| family {fam} | {np.mean([v for c, v in per.items() if FAMILY[c] == fam]):.3f} |")
     weakest = sorted(per, key=per.get)[:6]

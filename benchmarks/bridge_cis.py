@@ -9,6 +9,7 @@ CIDEr-D (pycocoevalcap; document frequencies from that run's own samples, then h
 CI = percentile bootstrap, 2000 resamples of samples; "diff" = the paired bootstrap CI of the
 row minus ``--baseline`` on the same samples. A stand-in until a shared stats module lands.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,13 @@ def main() -> None:
     runs = dict(r.split("=", 1) for r in args.runs)
     tasks = args.tasks.split(",")
     scores = {n: {t: per_sample(t, rows(Path(d), t, args.limit)) for t in tasks} for n, d in runs.items()}
-    header = "| row | " + " | ".join(f"{t} (95% CI) | diff vs {args.baseline} (95% CI)" if args.baseline else f"{t} (95% CI)" for t in tasks) + " |"
+    header = (
+        "| row | "
+        + " | ".join(
+            f"{t} (95% CI) | diff vs {args.baseline} (95% CI)" if args.baseline else f"{t} (95% CI)" for t in tasks
+        )
+        + " |"
+    )
     print(header)
     print("|---|" + "---:|" * (len(tasks) * (2 if args.baseline else 1)))
     for n in runs:

@@ -11,10 +11,11 @@ seed-0 preview in benchmarks/RESULTS.md; shipped checkpoints, no retraining: onl
     python benchmarks/coverage_study.py runs/cov --audiocaps 0.0115,0.0155 --plot docs/img/coverage-study.png
 
 prints a Markdown table of each bridge's paired difference from noise (95% CI) per setting, beside the
-measured verbatim / near clip coverage of that run's bank (``mats_core.regime_run.measure_regime`` with
+measured verbatim / near clip coverage of that run's bank (``mats_core.bench.regime_run.measure_regime`` with
 the same dial, text only), and draws (bridge - noise) against coverage with the real AudioCaps
 verbatim coverage (``--audiocaps LOW,HIGH``, from benchmarks/regime_audiocaps.py) marked on the axis.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,12 @@ def settings(root: Path) -> list[tuple[str, float, Path]]:
 
 
 def coverage(kind: str, share: float, limit: int) -> dict:
-    from mats_core.regime_run import measure_regime
+    from mats_core.bench.regime_run import measure_regime
 
     run = {f"oracle_{kind}": share} if share else {}
-    return measure_regime(encoder="tiny", corpus="tiny", task="tiny-caption", options={"limit": limit, "text_only": True, "run": run})["text"]
+    return measure_regime(
+        encoder="tiny", corpus="tiny", task="tiny-caption", options={"limit": limit, "text_only": True, "run": run}
+    )["text"]
 
 
 def main() -> None:
@@ -47,7 +50,9 @@ def main() -> None:
     ap.add_argument("--metric", default="cider")
     ap.add_argument("--task", default="tiny-caption")
     ap.add_argument("--limit", type=int, default=100)
-    ap.add_argument("--audiocaps", default=None, help="LOW,HIGH verbatim coverage of real AudioCaps text, marked on the plot")
+    ap.add_argument(
+        "--audiocaps", default=None, help="LOW,HIGH verbatim coverage of real AudioCaps text, marked on the plot"
+    )
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
     rows, points = [], []
@@ -58,12 +63,22 @@ def main() -> None:
         cells = []
         for bridge in [b for b in comp["order"] if b != "noise"]:
             diff = comp["differences"][bridge][args.task][args.metric]
-            cells.append(f"{diff['difference']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]{'*' if diff['excludes_zero'] else ''}")
+            cells.append(
+                f"{diff['difference']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]{'*' if diff['excludes_zero'] else ''}"
+            )
             points.append((kind, cov["verbatim_clip_share"], cov["near_clip_share"], bridge, diff))
         label = "none (ordinary bank)" if not share else f"ORACLE {kind} {share:g}"
-        rows.append(f"| {label} | {cov['verbatim_clip_share']:.1%} | {cov['near_clip_share']:.1%} | {noise:.3f} | " + " | ".join(cells) + " |")
+        rows.append(
+            f"| {label} | {cov['verbatim_clip_share']:.1%} | {cov['near_clip_share']:.1%} | {noise:.3f} | "
+            + " | ".join(cells)
+            + " |"
+        )
     bridges = [b for b in comp["order"] if b != "noise"]
-    print(f"| dial | clips verbatim in bank | clips near | noise {args.metric} | " + " | ".join(f"{b} - noise" for b in bridges) + " |")
+    print(
+        f"| dial | clips verbatim in bank | clips near | noise {args.metric} | "
+        + " | ".join(f"{b} - noise" for b in bridges)
+        + " |"
+    )
     print("|---|---:|---:|---:|" + "---:|" * len(bridges))
     print("\n".join(rows))
     if args.plot:
@@ -77,11 +92,15 @@ def draw(points: list, args) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, kind, xlabel in ((axes[0], "bank", "share of test clips with a reference VERBATIM in the bank"),
-                             (axes[1], "paraphrase", "share of test clips with a NEAR caption (BLEU-4 >= 0.5) in the bank")):
+    for ax, kind, xlabel in (
+        (axes[0], "bank", "share of test clips with a reference VERBATIM in the bank"),
+        (axes[1], "paraphrase", "share of test clips with a NEAR caption (BLEU-4 >= 0.5) in the bank"),
+    ):
         for bridge in sorted({p[3] for p in points}):
-            mine = sorted((p for p in points if p[3] == bridge and (p[0] == kind or (p[0] == "bank" and p[1] < 0.05))),
-                          key=lambda p: p[1] if kind == "bank" else p[2])
+            mine = sorted(
+                (p for p in points if p[3] == bridge and (p[0] == kind or (p[0] == "bank" and p[1] < 0.05))),
+                key=lambda p: p[1] if kind == "bank" else p[2],
+            )
             xs = [p[1] if kind == "bank" else p[2] for p in mine]
             ys = [p[4]["difference"] for p in mine]
             err = [[y - p[4]["low"] for y, p in zip(ys, mine)], [p[4]["high"] - y for y, p in zip(ys, mine)]]
@@ -94,7 +113,10 @@ def draw(points: list, args) -> None:
         ax.set_title(f"ORACLE {kind} dial (diagnosis only)", fontsize=9)
     axes[0].set_ylabel(f"{args.metric} minus noise (paired 95% CI)")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{args.task}, seed 0 checkpoints, first {args.limit} clips: does retrieval help when the bank covers the test set?", fontsize=9)
+    fig.suptitle(
+        f"{args.task}, seed 0 checkpoints, first {args.limit} clips: does retrieval help when the bank covers the test set?",
+        fontsize=9,
+    )
     fig.tight_layout()
     args.plot.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.plot, dpi=110)

@@ -9,6 +9,7 @@ probe is far above the row). Issue 16's measurements are in benchmarks/RESULTS.m
 
     python benchmarks/probe_audio.py [--train 5000,20000] [--steps 500] [--run RUN_DIR --row mats-audio]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ def single_source(split: str, n: int | None, encoder, batch: int = 64) -> tuple[
     zs = []
     with torch.no_grad():
         for i in range(0, len(scenes), batch):
-            wav = torch.stack([torch.from_numpy(render(s)) for s in scenes[i:i + batch]])
+            wav = torch.stack([torch.from_numpy(render(s)) for s in scenes[i : i + batch]])
             zs.append(torch.nn.functional.normalize(encoder.embed_audio(wav), dim=-1))
     return torch.cat(zs), torch.tensor([list(CLASSES).index(s.sources[0].cls) for s in scenes])
 
@@ -79,8 +80,10 @@ def main() -> None:
         with torch.no_grad():
             train_acc = (predict(probe, x).argmax(1) == y).float().mean().item()
             test_acc = (predict(probe, x_test).argmax(1) == y_test).float().mean().item()
-        print(f"probe on {len(y)} single-source clips of {n} clap-pairs scenes: train {train_acc:.3f}, "
-              f"test {test_acc:.3f} (n={len(y_test)}), {time.perf_counter() - started:.0f} s")
+        print(
+            f"probe on {len(y)} single-source clips of {n} clap-pairs scenes: train {train_acc:.3f}, "
+            f"test {test_acc:.3f} (n={len(y_test)}), {time.perf_counter() - started:.0f} s"
+        )
     if args.run:
         print(f"{args.run}/{args.row} tiny-classify accuracy_exact: {run_accuracy(args.run, args.row):.3f}")
 

@@ -4,9 +4,10 @@ The tiny world's questions have balanced answers, so the no-audio control should
 chance on every kind; a row that listens beats it on the kinds its embedding carries. The
 main job's comparison.json has the paired CI of overall accuracy; this gives it per kind:
 
-    python benchmarks/qa_kinds.py runs/latest --control "no-audio (silence)" [--rows a,b] [--resamples 2000]
+    python benchmarks/qa_kinds.py runs/latest --control no-audio-silence [--rows a,b] [--resamples 2000]
     python benchmarks/qa_kinds.py SEED0_RUN SEED1_RUN ...      # several runs: the samples of all of them pooled
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ def correctness(row_dir: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path)
-    ap.add_argument("--control", default="no-audio (silence)")
+    ap.add_argument("--control", default="no-audio-silence", help="the control row's folder")
     ap.add_argument("--rows", default=None, help="comma-separated rows (default: every row of the first run)")
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
@@ -60,8 +61,10 @@ def main() -> None:
             boot = d[rng.integers(0, len(d), (args.resamples, len(d)))].mean(1)
             lo, hi = np.percentile(boot, [2.5, 97.5])
             mark = "*" if lo > 0 or hi < 0 else ""
-            print(f"| {name} | {kind} | {len(d)} | {a[:, 0].mean():.3f} | {a[:, 1].mean():.3f} | "
-                  f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]{mark} |")
+            print(
+                f"| {name} | {kind} | {len(d)} | {a[:, 0].mean():.3f} | {a[:, 1].mean():.3f} | "
+                f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]{mark} |"
+            )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ the bank is ``--memory-size`` unique texts of the rest drawn as a run draws it
 The tiny world's row ``tiny test`` is its own bank (seed 0) against the tiny-caption test references,
 the number ``mats-bench tiny info`` reports.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,18 @@ from mats_core.corpus import load_corpus, memory_bank_draw
 from mats_core.regime import normalize_caption, text_regime
 
 MEMBER = "data/audiocaps/train_v2.csv"
-KEYS = ("corpus_captions", "corpus_twin_share", "corpus_words_mean", "corpus_vocabulary", "clips", "verbatim_reference_share",
-        "verbatim_clip_share", "near_reference_share", "near_clip_share", "nearest_bleu4_mean")
+KEYS = (
+    "corpus_captions",
+    "corpus_twin_share",
+    "corpus_words_mean",
+    "corpus_vocabulary",
+    "clips",
+    "verbatim_reference_share",
+    "verbatim_clip_share",
+    "near_reference_share",
+    "near_clip_share",
+    "nearest_bleu4_mean",
+)
 
 
 def audiocaps_records(sdist: Path, folder: Path) -> list[dict]:
@@ -72,16 +83,26 @@ def measure(name: str, records: list[dict], args) -> list[dict]:
         train, held = heldout_split(records, args.heldout, seed)
         texts, pick = memory_bank_draw(train, args.memory_size, seed)
         corpus = [r["text"] for r in train]
-        rows.append({"corpus": name, "bank": f"random seed {seed}",
-                     **text_regime(bank=[texts[i] for i in pick], references=held, corpus=corpus)})
+        rows.append(
+            {
+                "corpus": name,
+                "bank": f"random seed {seed}",
+                **text_regime(bank=[texts[i] for i in pick], references=held, corpus=corpus),
+            }
+        )
         if seed == 0:
-            rows.append({"corpus": name, "bank": "most frequent",
-                         **text_regime(bank=frequency_bank(train, args.memory_size), references=held, corpus=corpus)})
+            rows.append(
+                {
+                    "corpus": name,
+                    "bank": "most frequent",
+                    **text_regime(bank=frequency_bank(train, args.memory_size), references=held, corpus=corpus),
+                }
+            )
     return rows
 
 
 def tiny_test_row() -> dict:
-    from mats_core.regime_run import measure_regime
+    from mats_core.bench.regime_run import measure_regime
 
     r = measure_regime(encoder="tiny", corpus="tiny", task="tiny-caption", options={"text_only": True})
     return {"corpus": "tiny", "bank": "run bank (seed 0) vs tiny-caption test", **r["text"]}
@@ -90,7 +111,9 @@ def tiny_test_row() -> dict:
 def markdown(rows: list[dict]) -> str:
     head = "| corpus | bank | " + " | ".join(KEYS) + " |\n|---|---|" + "---:|" * len(KEYS) + "\n"
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
-    return head + "".join(f"| {r['corpus']} | {r['bank']} | " + " | ".join(fmt(r.get(k)) for k in KEYS) + " |\n" for r in rows)
+    return head + "".join(
+        f"| {r['corpus']} | {r['bank']} | " + " | ".join(fmt(r.get(k)) for k in KEYS) + " |\n" for r in rows
+    )
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ paired difference from the reference row (bootstrap 95% CI over samples) in ever
     python benchmarks/seeds_table.py runs/seeds3 [--metrics tiny-caption=cider,tiny-classify=accuracy_exact,tiny-qa=accuracy]
     python benchmarks/seeds_table.py RUN_SEED0 RUN_SEED1 RUN_SEED2   # one single-set main job per seed
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ def main() -> None:
         doc = json.loads((args.runs[0] / "comparison.json").read_text())
         per = [json.loads(Path(p).read_text()) for p in doc["per_checkpoint"]]
     else:
-        from mats_core.compare import aggregate_seeds
+        from mats_core.report.compare import aggregate_seeds
 
         per = [json.loads((r / "comparison.json").read_text()) for r in args.runs]
         doc = {**per[0], "seeds": {**aggregate_seeds(per), "k": len(per)}}

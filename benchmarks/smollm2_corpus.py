@@ -10,6 +10,7 @@ a caption names no single class), for a second phase that learns to describe and
 
     python benchmarks/smollm2_corpus.py OUT.jsonl [--per-class 60] [--caption 0] [--qa 0] [--draw 200000] [--seed 0]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,9 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=60)
     ap.add_argument("--caption", type=int, default=0, help="caption records to add")
     ap.add_argument("--qa", type=int, default=0, help="QA records to add")
-    ap.add_argument("--draw", type=int, default=200_000, help="training-text records to draw the classification ones from")
+    ap.add_argument(
+        "--draw", type=int, default=200_000, help="training-text records to draw the classification ones from"
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -39,7 +42,11 @@ def main() -> None:
     rng = random.Random(args.seed)
     out = []
     for _, rows in sorted(by_class.items()):
-        out += rng.sample(rows, args.per_class) if len(rows) >= args.per_class else [rng.choice(rows) for _ in range(args.per_class)]
+        out += (
+            rng.sample(rows, args.per_class)
+            if len(rows) >= args.per_class
+            else [rng.choice(rows) for _ in range(args.per_class)]
+        )
     for task, n in (("caption", args.caption), ("qa", args.qa)):
         if n:
             out += rng.sample(by_task[task], n)
@@ -48,7 +55,9 @@ def main() -> None:
         fh.writelines(json.dumps(r) + "\n" for r in out)
     fewest = min(len(v) for v in by_class.values())
     extra = "".join(f" + {n} {t}" for t, n in (("caption", args.caption), ("qa", args.qa)) if n)
-    print(f"{len(out)} records: {len(by_class)} classes x {args.per_class}{extra} (the rarest class has {fewest} distinct records) -> {args.out}")
+    print(
+        f"{len(out)} records: {len(by_class)} classes x {args.per_class}{extra} (the rarest class has {fewest} distinct records) -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

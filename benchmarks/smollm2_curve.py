@@ -8,6 +8,7 @@ control. ``benchmarks/smollm2_checkpoints.sh`` makes the checkpoints.
     python benchmarks/smollm2_curve.py /work/smol/noise.work --out /work/smol/curve --limit 96 \
         [--tasks tiny-classify] [--llm smollm2] [--steps 100,300]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,16 +23,41 @@ CONTROL = "no-audio (silence)"
 
 def evaluate(checkpoint: Path, out: Path, args) -> dict:
     if not (out / "comparison.json").exists():
-        cmd = [sys.executable, "-m", "mats_core.cli", "run", "--encoder", "tiny", "--llm", args.llm, "--checkpoint", str(checkpoint),
-               "--bridge", "noise", "--tasks", args.tasks, "--limit", str(args.limit), "--no-reference", "--controls", "silence",
-               "--device", "cpu", "--output", str(out), "--overwrite"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mats_core.cli",
+            "run",
+            "--encoder",
+            "tiny",
+            "--llm",
+            args.llm,
+            "--checkpoint",
+            str(checkpoint),
+            "--bridge",
+            "noise",
+            "--tasks",
+            args.tasks,
+            "--limit",
+            str(args.limit),
+            "--no-reference",
+            "--controls",
+            "silence",
+            "--device",
+            "cpu",
+            "--output",
+            str(out),
+            "--overwrite",
+        ]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return json.loads((out / "comparison.json").read_text())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("work", type=Path, help="a training output with steps/ (train.keep_checkpoints=true), or a checkpoint")
+    ap.add_argument(
+        "work", type=Path, help="a training output with steps/ (train.keep_checkpoints=true), or a checkpoint"
+    )
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--tasks", default="tiny-classify")
     ap.add_argument("--limit", type=int, default=96)
@@ -55,9 +81,18 @@ def main() -> None:
             ours, ctrl = comp["rows"]["noise"][t][m], comp["rows"][CONTROL][t][m]
             ci = comp["intervals"]["noise"][t][m]
             d = comp["differences"][CONTROL][t][m]  # control minus noise: flip it
-            cells.append(f"{ours:.3f} [{ci['low']:.2f}, {ci['high']:.2f}] | {ctrl:.3f} | "
-                         f"{-d['difference']:+.3f} [{-d['high']:+.2f}, {-d['low']:+.2f}]")
-            row[t] = {"metric": m, "noise": ours, "control": ctrl, "difference": -d["difference"], "low": -d["high"], "high": -d["low"]}
+            cells.append(
+                f"{ours:.3f} [{ci['low']:.2f}, {ci['high']:.2f}] | {ctrl:.3f} | "
+                f"{-d['difference']:+.3f} [{-d['high']:+.2f}, {-d['low']:+.2f}]"
+            )
+            row[t] = {
+                "metric": m,
+                "noise": ours,
+                "control": ctrl,
+                "difference": -d["difference"],
+                "low": -d["high"],
+                "high": -d["low"],
+            }
         curve.append(row)
         print(f"| {step} | " + " | ".join(cells) + " |", flush=True)
     (args.out / "curve.json").write_text(json.dumps(curve, indent=2))

@@ -15,6 +15,7 @@ are in benchmarks/RESULTS.md.
 
     python benchmarks/text_oracle.py CHECKPOINT... [--split val|test] [--json OUT]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,8 @@ def oracle_text(sample, kind: str) -> str:
 
 
 def score_checkpoint(checkpoint: str, split: str, batch: int = 64) -> dict[str, dict]:
+    from mats_core.run.harness import Pipeline
     from mats_tiny.tasks import TinyTask
-
-    from mats_core.harness import Pipeline
 
     pipe = Pipeline.from_checkpoint(checkpoint, device="cpu")
     model, _ = pipe.load(checkpoint)
@@ -48,25 +48,28 @@ def score_checkpoint(checkpoint: str, split: str, batch: int = 64) -> dict[str, 
         z = pipe.encoder.embed_text(texts)
         preds: list[str] = []
         for i in range(0, len(samples), batch):
-            preds += model.generate(z[i:i + batch], [s.instruction for s in samples[i:i + batch]])
-        rows = [{"id": s.id, "prediction": p, "references": s.references, "label": s.label, "error": None}
-                for s, p in zip(samples, preds)]
+            preds += model.generate(z[i : i + batch], [s.instruction for s in samples[i : i + batch]])
+        rows = [
+            {"id": s.id, "prediction": p, "references": s.references, "label": s.label, "error": None}
+            for s, p in zip(samples, preds)
+        ]
         out[name] = task.score(rows, encoder=pipe.encoder)
     return out
 
 
 def human_cider(split: str) -> dict[str, float]:
     """One grammar caption against the five references, and reference 0 against references 1-4."""
-    from mats_tiny.tasks import TinyTask
-
     from mats_core.scoring import shared_metric
+    from mats_tiny.tasks import TinyTask
 
     metric = shared_metric("caption")
     samples = TinyTask("tiny-caption", "caption", split=split).samples()
     refs = [s.references for s in samples]
     other = [oracle_text(s, "caption") for s in samples]
-    return {"unseen_caption_vs_5_refs": float(metric.compute(other, refs)["cider"]),
-            "ref0_vs_refs_1_4": float(metric.compute([r[0] for r in refs], [r[1:] for r in refs])["cider"])}
+    return {
+        "unseen_caption_vs_5_refs": float(metric.compute(other, refs)["cider"]),
+        "ref0_vs_refs_1_4": float(metric.compute([r[0] for r in refs], [r[1:] for r in refs])["cider"]),
+    }
 
 
 def main() -> None:
@@ -82,8 +85,10 @@ def main() -> None:
         s = result[ck] = score_checkpoint(ck, args.split)
         qa = s["tiny-qa"]
         kinds = " ".join(f"{k[9:]} {v:.2f}" for k, v in qa.items() if k.startswith("accuracy_"))
-        print(f"{ck}: caption CIDEr-D {s['tiny-caption']['cider']:.3f}, classify {s['tiny-classify']['accuracy_exact']:.3f}, "
-              f"QA {qa['accuracy']:.3f} ({kinds})")
+        print(
+            f"{ck}: caption CIDEr-D {s['tiny-caption']['cider']:.3f}, classify {s['tiny-classify']['accuracy_exact']:.3f}, "
+            f"QA {qa['accuracy']:.3f} ({kinds})"
+        )
     print(f"{time.time() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -4,14 +4,16 @@
 ``answer`` the target; an optional ``task_token`` (e.g. ``[audio caption clotho]``) goes before
 the instruction, as the published MATS training does. The same shape is what corpus plugins yield.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from mats_core.errors import MatsError
 from mats_core.io import json_object, read_jsonl, text_field  # noqa: F401 - re-exported (moved to mats_core.io)
-from mats_core.registry import MatsError, build, resolve_path
+from mats_core.registry.presets import build, resolve_path
 
 __all__ = ["memory_bank_draw"]  # public (mats_core.PUBLIC_MODULES); the loaders are the core's own
 
@@ -49,7 +51,9 @@ def validate_record(rec: Any, where: str) -> dict[str, Any]:
 
 def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -> tuple[Any, list[dict[str, Any]]]:
     """(corpus object, validated records) from a registered corpus name or a JSONL path."""
-    looks_like_path = name_or_path.endswith((".jsonl", ".json")) or os.sep in name_or_path or name_or_path.startswith("pkg:")
+    looks_like_path = (
+        name_or_path.endswith((".jsonl", ".json")) or os.sep in name_or_path or name_or_path.startswith("pkg:")
+    )
     corpus = JsonlCorpus(name_or_path) if looks_like_path else build("corpus", name_or_path, registry, **params)
     where = getattr(corpus, "name", name_or_path)
     records = [validate_record(r, f"corpus '{where}' record {i}") for i, r in enumerate(corpus.records())]
@@ -61,12 +65,18 @@ def load_corpus(name_or_path: str, registry: str | None = None, **params: Any) -
 def corpus_data_root(corpus: str, registry: str | None, data_root: str | os.PathLike) -> dict[str, Any]:
     """``{"data_root": DIR}`` (absolute) for a registered corpus that reads a dataset folder (``--data-root``);
     an error for one that takes none (a JSONL file, the tiny world)."""
-    from mats_core.registry import accepted_params
+    from mats_core.registry.presets import accepted_params
 
     looks_like_path = corpus.endswith((".jsonl", ".json")) or os.sep in corpus
-    given = {} if looks_like_path else accepted_params("corpus", corpus, {"data_root": str(Path(data_root).resolve())}, registry)
+    given = (
+        {}
+        if looks_like_path
+        else accepted_params("corpus", corpus, {"data_root": str(Path(data_root).resolve())}, registry)
+    )
     if not given:
-        raise MatsError(f"--data-root: corpus '{corpus}' reads no dataset folder (it takes no data_root); leave --data-root out")
+        raise MatsError(
+            f"--data-root: corpus '{corpus}' reads no dataset folder (it takes no data_root); leave --data-root out"
+        )
     return given
 
 

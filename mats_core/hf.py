@@ -3,9 +3,11 @@
 GPT-2, LLaMA/Vicuna, SmolLM2 and the tiny world's LM all go through this class; presets only
 change its params. Works with transformers 4.57 and 5.x.
 """
+
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 
@@ -17,7 +19,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    from mats_core.validation import check_device
+    from mats_core.config.validation import check_device
 
     check_device(device, "device")  # a bad name, or CUDA asked for without it, is one clear error
     return torch.device(device)
@@ -53,7 +55,8 @@ class HFCausalLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        from mats_core.registry import MatsError
+        from mats_core.errors import MatsError
+        from mats_core.model.checks import check_lora, check_tokenizer_folder
 
         hf_logging.disable_progress_bar()  # per-shard bars are noise next to our own progress
 
@@ -61,6 +64,8 @@ class HFCausalLM:
             raise MatsError("llm param 'model' is empty: give a hub id or a local directory (--set llm.model=PATH)")
         if "{audio}" not in template or "{instruction}" not in template:
             raise MatsError(f"llm param 'template' must contain '{{audio}}' and '{{instruction}}', got {template!r}")
+        check_lora(lora)  # before the model loads (mats_core.model.checks)
+        check_tokenizer_folder(tokenizer or model, gguf_file)
         if dtype not in DTYPES:
             raise MatsError(f"llm param 'dtype' must be one of {sorted(DTYPES)}, got {dtype!r}")
         target = resolve_device(device)
@@ -70,7 +75,9 @@ class HFCausalLM:
         extra = {"gguf_file": gguf_file} if gguf_file else {}
         placement = {"device_map": device_map} if device_map else {}  # e.g. "auto": shard across GPUs (accelerate)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer or model, trust_remote_code=trust_remote_code, **extra)
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                tokenizer or model, trust_remote_code=trust_remote_code, **extra
+            )
             self.model = AutoModelForCausalLM.from_pretrained(
                 model, dtype=torch_dtype, trust_remote_code=trust_remote_code, **extra, **placement
             )
@@ -82,7 +89,9 @@ class HFCausalLM:
         self.max_answer_tokens = max_answer_tokens  # training: cap on the answer (+ EOS), the published max_txt_len
 
     @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, template: str, lora: dict | None = None, device: str = "cpu", **kw: Any) -> "HFCausalLM":
+    def from_model(
+        cls, model: Any, tokenizer: Any, template: str, lora: dict | None = None, device: str = "cpu", **kw: Any
+    ) -> "HFCausalLM":
         """Wrap an already-built model + tokenizer (benchmarks with random 7B-shaped weights, notebooks)."""
         self = cls.__new__(cls)
         self.tokenizer, self.model = tokenizer, model
@@ -90,10 +99,18 @@ class HFCausalLM:
         self.max_answer_tokens = kw.get("max_answer_tokens")
         return self
 
-    def _setup(self, template: str, lora: dict | None, device: torch.device, max_length: int | None,
-               generation: dict | None, keep_placement: bool = False) -> None:
+    def _setup(
+        self,
+        template: str,
+        lora: dict | None,
+        device: torch.device,
+        max_length: int | None,
+        generation: dict | None,
+        keep_placement: bool = False,
+    ) -> None:
         self.device = device
         self.answer_logits_only = True
+        self.merge_lora = True  # decode with the LoRA merged (:meth:`merged`); False: the adapter layers as trained
         tok = self.tokenizer
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token  # no new rows: keeps the frozen embedding matrix untouched
@@ -105,15 +122,24 @@ class HFCausalLM:
         self.lora_config = dict(lora) if lora else None
         if lora:
             self._add_lora(lora)
+            self.model.eval()  # peft makes its LoRA layers in training mode: their dropout would be on in evaluation
         if keep_placement:  # dispatched by device_map: inputs go where the embeddings live
             self.device = self.model.get_input_embeddings().weight.device
         else:
             self.model.to(self.device)
         self.template = template
         self.hidden_size = int(self.model.get_input_embeddings().weight.shape[1])
-        context = next((getattr(self.model.config, k) for k in ("n_positions", "max_position_embeddings")
-                        if isinstance(getattr(self.model.config, k, None), int)), None)
-        self.max_length = min(x for x in (max_length, context) if x) if (max_length or context) else None  # <= the context
+        context = next(
+            (
+                getattr(self.model.config, k)
+                for k in ("n_positions", "max_position_embeddings")
+                if isinstance(getattr(self.model.config, k, None), int)
+            ),
+            None,
+        )
+        self.max_length = (
+            min(x for x in (max_length, context) if x) if (max_length or context) else None
+        )  # <= the context
         self.generation = dict(generation or {})
         self.bos_token_id = tok.bos_token_id
         self.eos_token_id = tok.eos_token_id
@@ -137,7 +163,14 @@ class HFCausalLM:
             # GPT-2 stores its projections as Conv1D (transposed weights)
             fan_in_fan_out=getattr(self.model.config, "model_type", "") == "gpt2",
         )
-        self.model = get_peft_model(self.model, cfg)
+        try:
+            self.model = get_peft_model(self.model, cfg)
+        except ValueError as exc:  # peft's NoMatchingPeftModuleError is one
+            if "not found in the base model" not in str(exc):
+                raise
+            from mats_core.model.checks import no_target_error
+
+            raise no_target_error(self.model, targets) from None
 
     # -- LanguageModel API -------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
@@ -150,7 +183,7 @@ class HFCausalLM:
         """Mean next-token loss on the labelled positions. The LM head runs only at positions
         whose next token is labelled (``logits_to_keep``): prompt and prefix positions need no
         logits, and over a 49k-152k vocabulary they are a large share of a small model's step."""
-        from mats_core.model import IGNORE
+        from mats_core.model.pipeline import IGNORE
 
         target = labels[:, 1:]
         keep = (target != IGNORE).any(0).nonzero().squeeze(-1)
@@ -192,7 +225,7 @@ class HFCausalLM:
         if not state:
             return
         if not self.lora_config:
-            from mats_core.registry import MatsError
+            from mats_core.errors import MatsError
 
             raise MatsError("checkpoint holds a LoRA adapter but the llm preset has no 'lora' params")
         from peft import set_peft_model_state_dict
@@ -200,9 +233,54 @@ class HFCausalLM:
         result = set_peft_model_state_dict(self.model, state)
         unexpected = getattr(result, "unexpected_keys", [])
         if unexpected:
-            from mats_core.registry import MatsError
+            from mats_core.errors import MatsError
 
-            raise MatsError(f"LoRA adapter does not fit this llm ({len(unexpected)} unexpected keys, e.g. {unexpected[0]})")
+            raise MatsError(
+                f"LoRA adapter does not fit this llm ({len(unexpected)} unexpected keys, e.g. {unexpected[0]})"
+            )
 
     def train(self, mode: bool = True) -> None:
         self.model.train(mode)
+
+    @contextmanager
+    def merged(self) -> Iterator[None]:
+        """Decoding with the LoRA merged into the base weights (the optional ``merged`` capability):
+        each adapted linear is one matmul instead of three. The merge writes into copies of the base
+        weights, and leaving restores the originals (the same tensors, bit for bit): adapters,
+        checkpoints and training are untouched. A no-op without LoRA, with LoRA dropout active
+        (training mode), with ``merge_lora`` False, or when a base weight is not a plain float tensor
+        (quantised layers)."""
+        from peft.tuners.lora import LoraLayer
+
+        layers = (
+            [m for m in self.model.modules() if isinstance(m, LoraLayer)]
+            if self.lora_config and self.merge_lora
+            else []
+        )
+        dropping = any(
+            isinstance(d, torch.nn.Dropout) and d.training and d.p > 0 for m in layers for d in m.lora_dropout.values()
+        )
+        if (
+            not layers
+            or dropping
+            or any(m.merged for m in layers)
+            or not all(m.get_base_layer().weight.dtype.is_floating_point for m in layers)
+        ):
+            yield
+            return
+        saved = [(m, m.get_base_layer().weight.data, getattr(m.get_base_layer().bias, "data", None)) for m in layers]
+        try:
+            for m in layers:
+                m.get_base_layer().weight.data = (
+                    m.get_base_layer().weight.data.clone()
+                )  # the merge writes here, never the original
+                m.merge(safe_merge=True)
+            yield
+        finally:
+            for m, weight, bias in saved:
+                if m.merged:
+                    m.unmerge()  # peft's bookkeeping; the arithmetic lands on the copy, dropped next
+                base = m.get_base_layer()
+                base.weight.data = weight
+                if bias is not None:
+                    base.bias.data = bias

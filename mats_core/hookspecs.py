@@ -1,4 +1,4 @@
-"""Plugin API v1 hook specifications (pluggy project ``mats``).
+"""Plugin API v1 (+ v1.2 ``register_audio_lms``) hook specifications (pluggy project ``mats``).
 
 Every hook takes a single ``register(name, factory)`` callback, the pattern of simonw/llm:
 a plugin calls it once per object it provides and returns nothing. ``factory(**params)``
@@ -8,6 +8,7 @@ builds the object from preset / CLI params; type-annotate its parameters (pydant
 Keep factories cheap to *register*: import torch and friends inside them, never at module
 top level, so ``mats-bench --help`` stays instant.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -55,6 +56,12 @@ def register_corpora(register: Register) -> None:
     """Register training-text corpora (:class:`mats_core.Corpus`)."""
 
 
+@hookspec
+def register_audio_lms(register: Register) -> None:
+    """Register audio-supervised audio LMs (:class:`mats_core.AudioLanguageModel`, API v1.2): a model that
+    takes audio and a prompt and returns text, with no encoder, bridge or mapper of ours (Qwen2-Audio, SALMONN, LTU)."""
+
+
 HOOKS = {
     "encoder": "register_encoders",
     "bridge": "register_bridges",
@@ -62,6 +69,7 @@ HOOKS = {
     "task": "register_tasks",
     "metric": "register_metrics",
     "corpus": "register_corpora",
+    "audio_lm": "register_audio_lms",  # API v1.2
 }
 KINDS = tuple(HOOKS)
 

@@ -1,14 +1,15 @@
-"""The six plugin interfaces of API v1 (runtime-checkable protocols) and the Sample record.
+"""The plugin interfaces of API v1 (six) and v1.2 (``AudioLanguageModel``) (runtime-checkable protocols) and the Sample record.
 
 Third-party packages code against these; keep them stable. Tensors are torch tensors, but
 torch is only imported for type checking so that importing this module stays instant.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
-__all__ = ["AlignmentEncoder", "Corpus", "GapBridge", "LanguageModel", "Metric", "Sample", "Task"]
+__all__ = ["AlignmentEncoder", "AudioLanguageModel", "Corpus", "GapBridge", "LanguageModel", "Metric", "Sample", "Task"]
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -20,12 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
 class AlignmentEncoder(Protocol):
     """A frozen audio-text alignment model (a CLAP). Outputs are raw; the core L2-normalises.
 
-    Optional capability ``clip_seconds: float | None`` (default None), the encoder's fixed
-    input window. With a window, the core centre-crops (or ``run.crop``) each clip to it and
-    repeats short clips to fill it, each clip on its own. None means variable-length: the
-    core never pads a clip with another clip's length (each ``embed_audio`` call holds clips
-    of one length), reads at most 30 s of a file, and the encoder fits lengths itself.
-    Either way a clip's embedding does not depend on the other clips of its batch.
+    A clip's embedding must not depend on the other clips of its batch. Optional members
+    (``clip_seconds``, ``fingerprint``): ``mats_core.capabilities.OPTIONAL["encoder"]``, the
+    table of docs/reference/api.md.
     """
 
     dim: int
@@ -42,9 +40,9 @@ class AlignmentEncoder(Protocol):
 class GapBridge(Protocol):
     """Moves embeddings across the modality gap. Tensors are [B, dim], L2-normalised unless said.
 
-    Optional ``raw_input: bool`` (default False): True makes the core pass ``infer`` the raw,
-    unnormalised encoder output (the published Santa mixes it). Whatever a bridge returns, the
-    core L2-normalises it before the mapper, at training and at inference.
+    Whatever a bridge returns, the core L2-normalises it before the mapper, at training and at
+    inference. Optional members (``pairs_with``, ``raw_input``, ``fit_audio``, ...):
+    ``mats_core.capabilities.OPTIONAL["bridge"]``, the table of docs/reference/api.md.
     """
 
     def fit(self, memory: "Tensor") -> None:
@@ -58,30 +56,12 @@ class GapBridge(Protocol):
 
 
 @runtime_checkable
-class AudioStatisticsBridge(Protocol):
-    """Optional GapBridge capability: statistics of UNPAIRED audio (e.g. its mean) before ``infer``.
-
-    Default when absent: never called, the bridge is text-only. When present the harness calls
-    ``fit_audio`` with L2-normalised audio embeddings of ``audio_source``: ``"eval"`` (each
-    task's own evaluation audio, before that task) or a task name (once per run; optional
-    ``audio_split`` and ``audio_limit`` attributes). results.json then says
-    ``bridge_statistics.kind = "unpaired-audio"`` (see ``mats_core.bridge_stats``).
-    """
-
-    audio_source: str
-
-    def fit_audio(self, unpaired: "Tensor") -> None:
-        """Receive unpaired audio embeddings [N, dim] (no captions)."""
-
-
-@runtime_checkable
 class LanguageModel(Protocol):
     """A causal LM that accepts input embeddings. ``template`` holds ``{audio}`` (where the
     mapped prefix goes) and ``{instruction}``, e.g. ``"USER: <Speech>{audio}</Speech> {instruction}\\nASSISTANT:"``.
 
-    Optional capability ``max_length: int | None`` (default None = any length), the context
-    in tokens: training refuses a prompt that does not fit it and cuts answers that run past
-    it (counted in the checkpoint's config.json). The HF wrapper reads the model's context."""
+    Optional members (``device``, ``max_length``, ``generation``, ...):
+    ``mats_core.capabilities.OPTIONAL["llm"]``, the table of docs/reference/api.md."""
 
     hidden_size: int
     template: str
@@ -100,6 +80,23 @@ class LanguageModel(Protocol):
 
     def trainable_parameters(self) -> list["torch.nn.Parameter"]:
         """Parameters the trainer should optimise (e.g. LoRA), possibly empty."""
+
+
+@runtime_checkable
+class AudioLanguageModel(Protocol):
+    """API v1.2: an audio-supervised audio LM (Qwen2-Audio, SALMONN, LTU, ...), a whole model that
+    hears audio and answers a prompt in text. No encoder, bridge or mapper of ours takes part: the
+    core reads each clip at ``sample_rate`` (mono float32; a clip that fails to load is that
+    sample's error), batches, resumes and scores its rows like any other row of a run.
+
+    Optional members: ``mats_core.capabilities.OPTIONAL["audio_lm"]``, the table of
+    docs/reference/api.md.
+    """
+
+    sample_rate: int
+
+    def generate(self, waveforms: "list[np.ndarray]", prompts: list[str], **decoding: Any) -> list[str]:
+        """One answer per (waveform, prompt) pair; waveforms are 1-D float32 arrays of any lengths."""
 
 
 @dataclass
@@ -123,29 +120,28 @@ class Task(Protocol):
     ``score`` receives the rows written to samples.jsonl (``id``, ``prediction``,
     ``references``, ``label``, ``error``) so that a finished run can be re-scored from disk.
 
-    Optional: ``sample_stats(rows, **context) -> mats_core.SampleStats`` (per-sample statistics
-    from which the core bootstraps 95% intervals and paired differences, see mats_core.stats);
-    without it the core rescores the task on each resample when that is cheap, else the
-    metrics get no interval and results.json says why. Metrics may offer the same method with
-    ``compute``'s arguments (the built-in tasks delegate to it).
+    Optional members (``headline``, ``sample_stats``, ...): ``mats_core.capabilities.OPTIONAL["task"]``,
+    the table of docs/reference/api.md.
     """
 
     name: str
     kind: str
 
-    def samples(self, split: str | None = None) -> Iterable[Sample]:
-        ...
+    def samples(self, split: str | None = None) -> Iterable[Sample]: ...
 
-    def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
-        ...
+    def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]: ...
 
 
 @runtime_checkable
 class Metric(Protocol):
+    """A metric over predictions and references. Optional members (``headline``, ``sample_stats``,
+    ...): ``mats_core.capabilities.OPTIONAL["metric"]``, the table of docs/reference/api.md."""
+
     name: str
 
-    def compute(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> dict[str, float | None]:
-        ...
+    def compute(
+        self, predictions: Sequence[str], references: Sequence[Any], **context: Any
+    ) -> dict[str, float | None]: ...
 
 
 @runtime_checkable
@@ -154,5 +150,4 @@ class Corpus(Protocol):
 
     name: str
 
-    def records(self) -> Iterable[dict[str, str]]:
-        ...
+    def records(self) -> Iterable[dict[str, str]]: ...

@@ -5,6 +5,7 @@ the core's: JSONL lines are split on ``\\n`` only and bad lines raise :class:`Ma
 the file and line; writes go to a temp file first and are renamed into place (a killed process
 never leaves a torn file); the cache root is ``$MATS_CACHE``, else ``$XDG_CACHE_HOME/mats-bench``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,13 @@ from typing import Any, Iterable, Iterator
 from mats_core.errors import MatsError
 
 __all__ = [
-    "atomic_write_text", "cache_root", "file_sha256", "fingerprint", "json_object", "read_jsonl", "text_field",
+    "atomic_write_text",
+    "cache_root",
+    "file_sha256",
+    "fingerprint",
+    "json_object",
+    "read_jsonl",
+    "text_field",
     "write_jsonl",
 ]
 
@@ -24,7 +31,9 @@ __all__ = [
 def cache_root(*parts: str) -> Path:
     """``$MATS_CACHE`` (else ``$XDG_CACHE_HOME/mats-bench``, else ``~/.cache/mats-bench``) joined
     with ``parts``; a plugin keeps its files under its own sub-folder, e.g. ``cache_root("tiny")``."""
-    root = os.environ.get("MATS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "mats-bench")
+    root = os.environ.get("MATS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "mats-bench"
+    )
     return Path(root).joinpath(*parts)
 
 
@@ -62,15 +71,34 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                raise MatsError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line); "
-                                "save the file as UTF-8") from None
+                raise MatsError(
+                    f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line); save the file as UTF-8"
+                ) from None
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError as exc:
                 raise MatsError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            except _DuplicateKey as exc:
+                raise MatsError(
+                    f"{where}: key {exc.args[0]!r} is given twice in one object (JSON would keep the last "
+                    "silently); keep one"
+                ) from None
             yield number, value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def json_object(value: Any, where: str, hint: str = "") -> dict[str, Any]:

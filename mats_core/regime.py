@@ -15,6 +15,7 @@ are the text measures of ``mats-bench regime`` (no audio needed):
 Public (plugins may use it; documented in docs/reference/api.md): :func:`normalize_caption`,
 :func:`sentence_bleu4`, :func:`text_regime`, :func:`memory_only_bound`.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,15 @@ import warnings
 from collections import Counter
 from typing import Any, Sequence
 
-__all__ = ["NEAR_BLEU", "CANDIDATES", "normalize_caption", "sentence_bleu4", "text_regime", "memory_only_bound",
-           "nearest_candidates"]
+__all__ = [
+    "NEAR_BLEU",
+    "CANDIDATES",
+    "normalize_caption",
+    "sentence_bleu4",
+    "text_regime",
+    "memory_only_bound",
+    "nearest_candidates",
+]
 
 NEAR_BLEU = 0.5  # BLEU-4 of the nearest bank caption against the clip's references, at or above: a near duplicate
 CANDIDATES = 10  # bank captions per reference whose BLEU-4 is computed (those sharing the most n-grams)
@@ -80,7 +88,9 @@ def _tfidf(texts: Sequence[str], vocab: dict, idf: dict | None = None) -> tuple[
     return (rows, cols, vals), idf
 
 
-def nearest_candidates(queries: Sequence[str], bank: Sequence[str], k: int = CANDIDATES, chunk: int = 512) -> list[list[int]]:
+def nearest_candidates(
+    queries: Sequence[str], bank: Sequence[str], k: int = CANDIDATES, chunk: int = 512
+) -> list[list[int]]:
     """For each normalised query, the positions in ``bank`` (normalised) of the ``k`` captions with the
     largest TF-IDF cosine over word 1- to 4-grams (IDF from the bank)."""
     import torch
@@ -89,16 +99,18 @@ def nearest_candidates(queries: Sequence[str], bank: Sequence[str], k: int = CAN
     (br, bc, bv), idf = _tfidf(bank, vocab)
     (qr, qc, qv), _ = _tfidf(queries, vocab, idf)
     size = (len(vocab), len(bank))
-    bank_t = torch.sparse_coo_tensor(torch.tensor([bc, br], dtype=torch.long).reshape(2, -1), torch.tensor(bv), size,
-                                     check_invariants=False).coalesce()
+    bank_t = torch.sparse_coo_tensor(
+        torch.tensor([bc, br], dtype=torch.long).reshape(2, -1), torch.tensor(bv), size, check_invariants=False
+    ).coalesce()
     k = min(k, len(bank))
     q_rows, q_cols, q_vals = torch.tensor(qr, dtype=torch.long), torch.tensor(qc, dtype=torch.long), torch.tensor(qv)
     out: list[list[int]] = []
     for a in range(0, len(queries), chunk):
         b = min(a + chunk, len(queries))
         keep = (q_rows >= a) & (q_rows < b)
-        q = torch.sparse_coo_tensor(torch.stack([q_rows[keep] - a, q_cols[keep]]), q_vals[keep], (b - a, len(vocab)),
-                                    check_invariants=False)
+        q = torch.sparse_coo_tensor(
+            torch.stack([q_rows[keep] - a, q_cols[keep]]), q_vals[keep], (b - a, len(vocab)), check_invariants=False
+        )
         with warnings.catch_warnings():  # torch: "sparse CSR support is in beta" (the product is exact)
             warnings.simplefilter("ignore", UserWarning)
             scores = torch.sparse.mm(q.coalesce(), bank_t).to_dense() if keep.any() else torch.zeros(b - a, len(bank))
@@ -106,8 +118,14 @@ def nearest_candidates(queries: Sequence[str], bank: Sequence[str], k: int = CAN
     return out
 
 
-def text_regime(*, bank: Sequence[str], references: Sequence[Sequence[str]], corpus: Sequence[str] | None = None,
-                near_bleu: float = NEAR_BLEU, candidates: int = CANDIDATES) -> dict[str, Any]:
+def text_regime(
+    *,
+    bank: Sequence[str],
+    references: Sequence[Sequence[str]],
+    corpus: Sequence[str] | None = None,
+    near_bleu: float = NEAR_BLEU,
+    candidates: int = CANDIDATES,
+) -> dict[str, Any]:
     """The text measures of the module docstring for a bank and the clips' reference lists; ``corpus``
     (the training texts the bank is drawn from) adds its twin share, length and vocabulary."""
     from mats_core.errors import MatsError
@@ -122,17 +140,25 @@ def text_regime(*, bank: Sequence[str], references: Sequence[Sequence[str]], cor
     ref_near, clip_near, clip_best, pos = [], [], [], 0
     for rs in refs_n:
         cands = {c for j in range(pos, pos + len(rs)) for c in near_of[j]}
-        ref_near += [max(sentence_bleu4(bank_n[c], [r]) for c in near_of[j]) >= near_bleu for j, r in zip(range(pos, pos + len(rs)), rs)]
+        ref_near += [
+            max(sentence_bleu4(bank_n[c], [r]) for c in near_of[j]) >= near_bleu
+            for j, r in zip(range(pos, pos + len(rs)), rs)
+        ]
         best = max(sentence_bleu4(bank_n[c], rs) for c in cands)
         clip_best.append(best)
         clip_near.append(best >= near_bleu)
         pos += len(rs)
     out: dict[str, Any] = {
-        "bank_size": len(bank_n), "clips": len(refs_n), "references": len(flat),
+        "bank_size": len(bank_n),
+        "clips": len(refs_n),
+        "references": len(flat),
         "verbatim_reference_share": _mean([r in bank_set for r in flat]),
         "verbatim_clip_share": _mean([any(r in bank_set for r in rs) for rs in refs_n]),
-        "near_reference_share": _mean(ref_near), "near_clip_share": _mean(clip_near),
-        "nearest_bleu4_mean": _mean(clip_best), "near_bleu": near_bleu, "candidates": candidates,
+        "near_reference_share": _mean(ref_near),
+        "near_clip_share": _mean(clip_near),
+        "nearest_bleu4_mean": _mean(clip_best),
+        "near_bleu": near_bleu,
+        "candidates": candidates,
         "reference_words_mean": _mean([len(r.split()) for r in flat]),
         "bank_words_mean": _mean([len(t.split()) for t in bank_n]),
     }
@@ -146,10 +172,13 @@ def corpus_measures(corpus: Sequence[str]) -> dict[str, Any]:
     per caption and the vocabulary (all after :func:`normalize_caption`)."""
     texts = [normalize_caption(t) for t in corpus]
     counts = Counter(texts)
-    return {"corpus_captions": len(texts), "corpus_unique": len(counts),
-            "corpus_twin_share": _mean([counts[t] > 1 for t in texts]),
-            "corpus_words_mean": _mean([len(t.split()) for t in texts]),
-            "corpus_vocabulary": len({w for t in counts for w in t.split()})}
+    return {
+        "corpus_captions": len(texts),
+        "corpus_unique": len(counts),
+        "corpus_twin_share": _mean([counts[t] > 1 for t in texts]),
+        "corpus_words_mean": _mean([len(t.split()) for t in texts]),
+        "corpus_vocabulary": len({w for t in counts for w in t.split()}),
+    }
 
 
 def memory_only_bound(*, encoder: Any, bank: Sequence[str], references: Sequence[Sequence[str]], metric: Any) -> float:

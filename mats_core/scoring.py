@@ -5,6 +5,7 @@ A task's ``score`` receives the rows written to samples.jsonl (``id``, ``predict
 never dropped: otherwise a run that loses half its audio would look as good as a complete one.
 Metrics are built once per process (the caption metric starts a METEOR JVM, seconds).
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -12,7 +13,16 @@ from typing import Any, Mapping, Sequence
 from mats_core.capabilities import capability
 from mats_core.errors import MatsError
 
-__all__ = ["MetricTask", "declarations", "metric_inputs", "prediction_texts", "sample_stats_rows", "score_rows", "shared_metric", "task_declarations"]
+__all__ = [
+    "MetricTask",
+    "declarations",
+    "metric_inputs",
+    "prediction_texts",
+    "sample_stats_rows",
+    "score_rows",
+    "shared_metric",
+    "task_declarations",
+]
 
 _METRICS: dict[tuple[str, str | None], Any] = {}
 
@@ -21,7 +31,7 @@ def shared_metric(name: str, registry: str | None = None) -> Any:
     """``build("metric", name)``, once per process and registry."""
     key = (name, registry)
     if key not in _METRICS:
-        from mats_core.registry import build
+        from mats_core.registry.presets import build
 
         _METRICS[key] = build("metric", name, registry)
     return _METRICS[key]
@@ -32,8 +42,9 @@ def prediction_texts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return ["" if r.get("error") else str(r.get("prediction") or "") for r in rows]
 
 
-def metric_inputs(task: str, kind: str, rows: Sequence[Mapping[str, Any]], labels: Sequence[str] | None = None,
-                  encoder: Any = None) -> tuple[list[str], list[Any], dict[str, Any]]:
+def metric_inputs(
+    task: str, kind: str, rows: Sequence[Mapping[str, Any]], labels: Sequence[str] | None = None, encoder: Any = None
+) -> tuple[list[str], list[Any], dict[str, Any]]:
     """(predictions, references, metric kwargs) of one task's rows: ``classification`` rows
     against their ``label`` (``labels=`` and ``encoder=`` go to the metric), the other kinds
     against their ``references``. No rows, or rows without them, raise MatsError."""
@@ -53,8 +64,14 @@ def metric_inputs(task: str, kind: str, rows: Sequence[Mapping[str, Any]], label
     return preds, refs, {}
 
 
-def score_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], metric: Any,
-               labels: Sequence[str] | None = None, encoder: Any = None) -> dict[str, float | None]:
+def score_rows(
+    task: str,
+    kind: str,
+    rows: Sequence[Mapping[str, Any]],
+    metric: Any,
+    labels: Sequence[str] | None = None,
+    encoder: Any = None,
+) -> dict[str, float | None]:
     """``metric.compute`` on the rows of one task, plus ``n`` (rows) and ``errors`` (rows with an error)."""
     rows = list(rows)
     preds, refs, extra = metric_inputs(task, kind, rows, labels, encoder)
@@ -63,8 +80,14 @@ def score_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], metric: 
     return {**dict(result), "n": float(len(rows)), "errors": float(errors)}
 
 
-def sample_stats_rows(task: str, kind: str, rows: Sequence[Mapping[str, Any]], metric: Any,
-                      labels: Sequence[str] | None = None, encoder: Any = None) -> Any:
+def sample_stats_rows(
+    task: str,
+    kind: str,
+    rows: Sequence[Mapping[str, Any]],
+    metric: Any,
+    labels: Sequence[str] | None = None,
+    encoder: Any = None,
+) -> Any:
     """The metric's optional ``sample_stats`` on one task's rows (per-sample statistics for
     bootstrap intervals, :class:`mats_core.SampleStats`); None when the metric has none."""
     if not rows or not callable(capability(metric, "sample_stats")):
@@ -79,8 +102,10 @@ def declarations(obj: Any) -> dict[str, Any]:
     from mats_core.capabilities import capability
 
     headline = capability(obj, "headline", None)
-    return {"headline": None if headline is None else list(headline),
-            "higher_is_better": dict(capability(obj, "higher_is_better", {}))}
+    return {
+        "headline": None if headline is None else list(headline),
+        "higher_is_better": dict(capability(obj, "higher_is_better", {})),
+    }
 
 
 def task_declarations(tasks: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -101,14 +126,21 @@ class MetricTask:
 
     def _metric_args(self, context: Mapping[str, Any]) -> dict[str, Any]:
         classify = self.kind == "classification"
-        return {"labels": list(self.score_labels or []) if classify else None, "encoder": context.get("encoder") if classify else None}
+        return {
+            "labels": list(self.score_labels or []) if classify else None,
+            "encoder": context.get("encoder") if classify else None,
+        }
 
     def score(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> dict[str, float | None]:
-        return score_rows(self.name, self.kind, list(predictions), shared_metric(self.metric_name), **self._metric_args(context))
+        return score_rows(
+            self.name, self.kind, list(predictions), shared_metric(self.metric_name), **self._metric_args(context)
+        )
 
     def sample_stats(self, predictions: Sequence[Mapping[str, Any]], **context: Any) -> Any:
         """Per-sample statistics for bootstrap intervals (the optional Task capability): the metric's."""
-        return sample_stats_rows(self.name, self.kind, list(predictions), shared_metric(self.metric_name), **self._metric_args(context))
+        return sample_stats_rows(
+            self.name, self.kind, list(predictions), shared_metric(self.metric_name), **self._metric_args(context)
+        )
 
     @property
     def headline(self) -> list[str] | None:

@@ -1,4 +1,5 @@
 """Test session setup: offline HF, a private embeddings cache, no third-party plugin leakage."""
+
 import os
 import tempfile
 

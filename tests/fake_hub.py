@@ -11,6 +11,7 @@ with ``HF_HUB_CACHE=<dir>`` and ``HF_HUB_OFFLINE=1`` both packages run unmodifie
 Widths the packages hard-code are kept (768: laion's text projection, msclap's
 ``transformer_embed_dim``); depth and vocabulary are tiny. Takes a few seconds, ~75 MB.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,30 +61,78 @@ def build_fake_hub(cache: str | Path) -> Path:
     if done.exists():
         return cache
 
-    roberta_like = {"tokenizer_class": "RobertaTokenizer", "model_max_length": 512, "bos_token": "<s>", "eos_token": "</s>",
-                    "unk_token": "<unk>", "sep_token": "</s>", "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>"}
+    roberta_like = {
+        "tokenizer_class": "RobertaTokenizer",
+        "model_max_length": 512,
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+    }
     snap = _snapshot(cache, "roberta-base")
     n = _byte_bpe(snap, SPECIALS["roberta"], roberta_like)
-    RobertaModel(RobertaConfig(vocab_size=n, hidden_size=768, num_hidden_layers=2, num_attention_heads=12, intermediate_size=256,
-                               max_position_embeddings=514, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                               type_vocab_size=1)).save_pretrained(snap)
+    RobertaModel(
+        RobertaConfig(
+            vocab_size=n,
+            hidden_size=768,
+            num_hidden_layers=2,
+            num_attention_heads=12,
+            intermediate_size=256,
+            max_position_embeddings=514,
+            pad_token_id=1,
+            bos_token_id=0,
+            eos_token_id=2,
+            type_vocab_size=1,
+        )
+    ).save_pretrained(snap)
 
-    _byte_bpe(_snapshot(cache, "facebook/bart-base"), SPECIALS["roberta"], {**roberta_like, "tokenizer_class": "BartTokenizer"})
+    _byte_bpe(
+        _snapshot(cache, "facebook/bart-base"),
+        SPECIALS["roberta"],
+        {**roberta_like, "tokenizer_class": "BartTokenizer"},
+    )
 
     snap = _snapshot(cache, "gpt2")
     eos = SPECIALS["gpt2"][0]
-    n = _byte_bpe(snap, SPECIALS["gpt2"], {"tokenizer_class": "GPT2Tokenizer", "model_max_length": 128,
-                                            "bos_token": eos, "eos_token": eos, "unk_token": eos})
-    GPT2Model(GPT2Config(vocab_size=n, n_embd=768, n_layer=2, n_head=12, n_inner=256, n_positions=128,
-                         bos_token_id=0, eos_token_id=0)).save_pretrained(snap)
+    n = _byte_bpe(
+        snap,
+        SPECIALS["gpt2"],
+        {
+            "tokenizer_class": "GPT2Tokenizer",
+            "model_max_length": 128,
+            "bos_token": eos,
+            "eos_token": eos,
+            "unk_token": eos,
+        },
+    )
+    GPT2Model(
+        GPT2Config(
+            vocab_size=n, n_embd=768, n_layer=2, n_head=12, n_inner=256, n_positions=128, bos_token_id=0, eos_token_id=0
+        )
+    ).save_pretrained(snap)
 
     snap = _snapshot(cache, "bert-base-uncased")
     wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(CORPUS, vocab_size=600, min_frequency=1, special_tokens=SPECIALS["bert"], show_progress=False)
+    wordpiece.train_from_iterator(
+        CORPUS, vocab_size=600, min_frequency=1, special_tokens=SPECIALS["bert"], show_progress=False
+    )
     wordpiece.save_model(str(snap))  # vocab.txt
-    (snap / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "BertTokenizer", "do_lower_case": True,
-                                                            "model_max_length": 512}))
-    BertModel(BertConfig(vocab_size=wordpiece.get_vocab_size(), hidden_size=768, num_hidden_layers=2, num_attention_heads=12,
-                         intermediate_size=256, max_position_embeddings=512, pad_token_id=0)).save_pretrained(snap)
+    (snap / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 512})
+    )
+    BertModel(
+        BertConfig(
+            vocab_size=wordpiece.get_vocab_size(),
+            hidden_size=768,
+            num_hidden_layers=2,
+            num_attention_heads=12,
+            intermediate_size=256,
+            max_position_embeddings=512,
+            pad_token_id=0,
+        )
+    ).save_pretrained(snap)
     done.write_text(REVISION)
     return cache

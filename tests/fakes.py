@@ -1,4 +1,5 @@
 """Small, deterministic stand-ins used by the core tests (not a tiny world: just mechanics)."""
+
 from __future__ import annotations
 
 import torch
@@ -19,7 +20,9 @@ class HashEncoder:
         feats = torch.zeros(len(texts), 512)
         for i, t in enumerate(texts):
             for j in range(len(t) - 2):
-                feats[i, (ord(t[j]) * 31 * 31 + ord(t[j + 1]) * 31 + ord(t[j + 2])) % 512] += 1  # stable across processes
+                feats[i, (ord(t[j]) * 31 * 31 + ord(t[j + 1]) * 31 + ord(t[j + 2])) % 512] += (
+                    1  # stable across processes
+                )
         return feats @ self.text_proj
 
     def embed_audio(self, waveforms):
@@ -36,15 +39,30 @@ def make_tiny_gpt2(directory, corpus: list[str], n_embd: int = 32) -> str:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(
-        corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
     )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>", model_input_names=["input_ids", "attention_mask"]
+        tokenizer_object=tok,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        model_input_names=["input_ids", "attention_mask"],
     )
     fast.save_pretrained(directory)
     torch.manual_seed(0)
     eos = fast.eos_token_id
-    cfg = GPT2Config(vocab_size=len(fast), n_embd=n_embd, n_layer=2, n_head=2, n_positions=128, initializer_range=0.3, bos_token_id=eos, eos_token_id=eos)
+    cfg = GPT2Config(
+        vocab_size=len(fast),
+        n_embd=n_embd,
+        n_layer=2,
+        n_head=2,
+        n_positions=128,
+        initializer_range=0.3,
+        bos_token_id=eos,
+        eos_token_id=eos,
+    )
     GPT2LMHeadModel(cfg).save_pretrained(directory)
     return str(directory)
 

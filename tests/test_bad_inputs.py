@@ -7,6 +7,7 @@ Already covered elsewhere, so not repeated here: a missing file, undecodable byt
 audio, NaN, WAV/FLAC/OGG decoding (tests/test_results_audio.py); missing audio in the
 dataset layouts and bad CSV/JSONL metadata (tests/test_datasets.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from mats_core import MatsError
-from mats_core.audio import AudioError, load_audio
+from mats_core.model.audio import AudioError, load_audio
 
 SR = 16_000
 
@@ -58,6 +59,7 @@ def _cut_in_header(p, tmp_path):
 def _rate(rate):
     def make(p, tmp_path):
         p.write_bytes(_with_rate(_wav_bytes(tmp_path), rate))
+
     return make
 
 
@@ -112,8 +114,10 @@ BROKEN = {
 @pytest.fixture
 def no_blocking():
     """A FIFO opened for reading blocks until a writer comes: fail, never hang the suite."""
+
     def boom(*_):
         raise TimeoutError("load_audio blocked")
+
     old = signal.signal(signal.SIGALRM, boom)
     signal.alarm(20)
     yield
@@ -143,7 +147,9 @@ def test_valid_wav_with_trailing_chunk_and_odd_sizes_loads(tmp_path):
     assert load_audio(tmp_path / "ok.wav", SR).shape == (SR,)
 
 
-@pytest.mark.parametrize("sr, channels, fmt", [(7_350, 1, "wav"), (22_050, 8, "wav"), (44_100, 2, "mp3"), (48_000, 1, "ogg")])
+@pytest.mark.parametrize(
+    "sr, channels, fmt", [(7_350, 1, "wav"), (22_050, 8, "wav"), (44_100, 2, "mp3"), (48_000, 1, "ogg")]
+)
 def test_odd_rates_many_channels_and_compressed_formats_decode(tmp_path, sr, channels, fmt):
     path = tmp_path / f"a.{fmt}"
     sf.write(path, _tone(1.5, sr, channels), sr)
@@ -155,8 +161,8 @@ def test_odd_rates_many_channels_and_compressed_formats_decode(tmp_path, sr, cha
 def test_each_bad_file_fails_only_its_sample(tmp_path, no_blocking):
     """Through the core's audio path of a run: one error per broken file, the rest embedded."""
     from mats_core import build
-    from mats_core.harness import Pipeline, RunConfig
     from mats_core.interfaces import Sample
+    from mats_core.run.harness import Pipeline, RunConfig
 
     samples = []
     for name, (make, _) in BROKEN.items():
@@ -200,7 +206,9 @@ MAPPER = {"type": "transformer", "prefix_length": 2, "clip_length": 2, "num_laye
 def gpt2_dir(tmp_path_factory):
     from fakes import CORPUS, make_tiny_gpt2
 
-    return make_tiny_gpt2(tmp_path_factory.mktemp("gpt2"), [r["text"] + " " + r["instruction"] + " " + r["answer"] for r in CORPUS])
+    return make_tiny_gpt2(
+        tmp_path_factory.mktemp("gpt2"), [r["text"] + " " + r["instruction"] + " " + r["answer"] for r in CORPUS]
+    )
 
 
 def _train(gpt2_dir, out, steps=12, records=None, corpus="fake", llm=None, **kw):
@@ -209,16 +217,41 @@ def _train(gpt2_dir, out, steps=12, records=None, corpus="fake", llm=None, **kw)
 
     from mats_core import build
     from mats_core.hf import HFCausalLM
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.train.trainer import TrainConfig, train
 
-    cfg = {"steps": steps, "batch_size": 8, "lr": 1e-2, "warmup": 2, "checkpoint_every": 5, "log_every": 1, "seed": 3,
-           "device": "cpu", **kw.pop("cfg", {})}
-    spec = {"encoder": {"name": "hash", "params": {}}, "llm": {"name": "x", "params": {}},
-            "bridge": {"name": "noise", "params": {"noise_variance": 0.01}}, "corpus": {"name": corpus, "params": {}}}
+    cfg = {
+        "steps": steps,
+        "batch_size": 8,
+        "lr": 1e-2,
+        "warmup": 2,
+        "checkpoint_every": 5,
+        "log_every": 1,
+        "seed": 3,
+        "device": "cpu",
+        **kw.pop("cfg", {}),
+    }
+    spec = {
+        "encoder": {"name": "hash", "params": {}},
+        "llm": {"name": "x", "params": {}},
+        "bridge": {"name": "noise", "params": {"noise_variance": 0.01}},
+        "corpus": {"name": corpus, "params": {}},
+    }
     torch.manual_seed(0)  # LoRA A is initialised from the global RNG
-    lm = llm or HFCausalLM(gpt2_dir, template="{audio} {instruction}\nAnswer:", lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]})
-    return train(HashEncoder(), lm, build("bridge", "noise", noise_variance=0.01), records or CORPUS, out, TrainConfig(**cfg),
-                 mapper=MAPPER, spec=spec, progress=False, **kw)
+    lm = llm or HFCausalLM(
+        gpt2_dir, template="{audio} {instruction}\nAnswer:", lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]}
+    )
+    return train(
+        HashEncoder(),
+        lm,
+        build("bridge", "noise", noise_variance=0.01),
+        records or CORPUS,
+        out,
+        TrainConfig(**cfg),
+        mapper=MAPPER,
+        spec=spec,
+        progress=False,
+        **kw,
+    )
 
 
 def _same_weights(a, b) -> None:
@@ -264,8 +297,8 @@ def test_kill_between_files_of_a_checkpoint_resumes_bit_identical(gpt2_dir, full
 
 
 def test_kill_while_moving_files_into_place_rolls_forward(gpt2_dir, full_run, tmp_path, monkeypatch):
-    import mats_core.checkpoints as ck
-    from mats_core.model import read_checkpoint_config
+    import mats_core.model.checkpoints as ck
+    from mats_core.model.pipeline import read_checkpoint_config
 
     real, moved = os.replace, []
 
@@ -290,7 +323,7 @@ def test_corrupt_or_truncated_safetensors_is_a_clear_error(gpt2_dir, full_run, t
     import shutil
 
     from mats_core.hf import HFCausalLM
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     ck = tmp_path / "ck"
     shutil.copytree(full_run, ck)
@@ -306,13 +339,16 @@ def test_corrupt_or_truncated_safetensors_is_a_clear_error(gpt2_dir, full_run, t
 
 
 # -- training: no silent overwrite, no mixed resume ---------------------------------------
-@pytest.mark.parametrize("change, keys", [
-    ({"cfg": {"lr": 5e-3}}, ["train.lr"]),
-    ({"cfg": {"seed": 4}}, ["train.seed"]),
-    ({"cfg": {"batch_size": 4}}, ["train.batch_size"]),
-    ({"steps": 20}, ["train.steps"]),
-    ({"corpus": "other"}, ["corpus.name"]),
-])
+@pytest.mark.parametrize(
+    "change, keys",
+    [
+        ({"cfg": {"lr": 5e-3}}, ["train.lr"]),
+        ({"cfg": {"seed": 4}}, ["train.seed"]),
+        ({"cfg": {"batch_size": 4}}, ["train.batch_size"]),
+        ({"steps": 20}, ["train.steps"]),
+        ({"corpus": "other"}, ["corpus.name"]),
+    ],
+)
 def test_resume_with_other_settings_is_refused_naming_them(gpt2_dir, full_run, tmp_path, change, keys):
     import shutil
 
@@ -329,7 +365,9 @@ def test_resume_may_change_what_does_not_define_training(gpt2_dir, full_run, tmp
     import shutil
 
     shutil.copytree(full_run, tmp_path / "ck")
-    _train(gpt2_dir, tmp_path / "ck", resume=True, cfg={"log_every": 3, "checkpoint_every": 4})  # finished: no steps left
+    _train(
+        gpt2_dir, tmp_path / "ck", resume=True, cfg={"log_every": 3, "checkpoint_every": 4}
+    )  # finished: no steps left
     _same_weights(full_run, tmp_path / "ck")
 
 
@@ -356,7 +394,7 @@ def test_overwrite_replaces_the_checkpoint(gpt2_dir, full_run, tmp_path):
 def test_cli_train_has_overwrite_and_refuses_in_one_line(tmp_path):
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     (tmp_path / "ck").mkdir()
     (tmp_path / "ck" / "config.json").write_text(json.dumps({"format": "mats-bench/checkpoint", "step": 7}))

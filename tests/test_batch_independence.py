@@ -8,6 +8,7 @@ fusion) cropped its window out of another clip's padding.
 The tiny CLAP runs on its real shipped weights; LAION-CLAP and MS-CLAP on the random-weight
 fixtures of tests/test_clap_backends.py (offline, against its fake hub).
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -16,11 +17,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from test_clap_backends import hub, laion, ms, needs_laion, needs_msclap  # noqa: F401  (its fixtures)
 
 from mats_core import build
-from mats_core.harness import Pipeline, RunConfig
 from mats_core.interfaces import Sample
-from test_clap_backends import hub, laion, ms, needs_laion, needs_msclap  # noqa: F401  (its fixtures)
+from mats_core.run.harness import Pipeline, RunConfig
 
 SECONDS = (1.0, 2.5, 3.0, 4.2, 8.0, 3.0)  # two clips of one length: they may share a call
 
@@ -33,7 +34,9 @@ def _clips(tmp_path, sr: int, long_seconds: float) -> list[Sample]:
         n = int(sec * sr)
         t = np.arange(n) / sr
         f0 = 300 + 150 * i
-        wav = 0.3 * np.sin(2 * np.pi * f0 * t * (1 + 0.05 * t)) * np.linspace(0.2, 1.0, n) + 0.02 * rng.standard_normal(n)
+        wav = 0.3 * np.sin(2 * np.pi * f0 * t * (1 + 0.05 * t)) * np.linspace(0.2, 1.0, n) + 0.02 * rng.standard_normal(
+            n
+        )
         path = tmp_path / f"clip{i}.wav"
         sf.write(path, wav.astype(np.float32), sr, subtype="PCM_16")
         out.append(Sample(id=f"c{i}", audio=str(path), instruction="", sample_rate=None))
@@ -69,13 +72,13 @@ def test_tiny_clap_as_a_variable_length_encoder(tiny_clap, tmp_path, monkeypatch
 
 
 def test_order_and_chunks_do_not_matter(tiny_clap, tmp_path, monkeypatch):
-    import mats_core.harness as harness
+    import mats_core.run.pipeline as pipeline
 
     monkeypatch.setattr(tiny_clap, "clip_seconds", None)
     samples = _clips(tmp_path, 16_000, long_seconds=40.0)
     pipe, cfg = Pipeline(tiny_clap, None, {}), RunConfig()
     z, _, _ = pipe.embed_audio(samples, cfg)
-    monkeypatch.setattr(harness, "EMBED_CHUNK", 2)
+    monkeypatch.setattr(pipeline, "EMBED_CHUNK", 2)
     z_rev, _, _ = pipe.embed_audio(samples[::-1], cfg)
     torch.testing.assert_close(z_rev.flip(0), z, atol=2e-4, rtol=0)
 
@@ -87,6 +90,7 @@ def test_laion_clap(laion, tmp_path):  # noqa: F811  (the imported fixture)
 
 
 @needs_msclap
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_msclap(ms, tmp_path):  # noqa: F811
     assert_batch_independent(ms.encoder, _clips(tmp_path, 44_100, long_seconds=600.0))
 
@@ -109,4 +113,3 @@ def laion_fusion(hub, tmp_path_factory):  # noqa: F811
 def test_laion_clap_fusion(laion_fusion, tmp_path):
     assert laion_fusion.encoder.clip_seconds is None  # fusion reads whole clips: the variable-length path
     assert_batch_independent(laion_fusion.encoder, _clips(tmp_path, 48_000, long_seconds=25.0))
-

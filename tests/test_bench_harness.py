@@ -1,5 +1,6 @@
 """benchmarks/bench_harness.py on tiny sizes: the table holds both timings and the overhead, the
 file is appended to, and a harness/raw disagreement in predictions fails the run."""
+
 import importlib.util
 import re
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "plugins" / "mats_tiny" / "weights" / "mats"
-pytestmark = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")
+pytestmark = pytest.mark.skipif(
+    not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built"
+)
 
 
 @pytest.fixture
@@ -31,7 +34,9 @@ def test_quick_run_reports_both_timings_and_overhead(bench, tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     raw, harness, raw_ms, harness_ms = map(float, cells[1:5])
     assert raw > 0 and harness > 0
-    assert raw_ms == pytest.approx(1000 * raw / 8, rel=0.01) and harness_ms == pytest.approx(1000 * harness / 8, rel=0.01)
+    assert raw_ms == pytest.approx(1000 * raw / 8, rel=0.01) and harness_ms == pytest.approx(
+        1000 * harness / 8, rel=0.01
+    )
     overhead = float(re.search(r"\*\*([+-][0-9.]+)%\*\*", cells[5]).group(1))
     # the cells are rounded to 3 decimals, so the overhead lies within what the rounded timings allow
     lo, hi = 100 * ((harness - 5e-4) / (raw + 5e-4) - 1), 100 * ((harness + 5e-4) / (raw - 5e-4) - 1)

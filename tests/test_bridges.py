@@ -1,5 +1,6 @@
 """The built-in gap bridges (plugins/mats_bridges): formulas checked by hand, the batched
 k-means search against the published per-query algorithm, parameter and bank validation."""
+
 import math
 import sys
 
@@ -7,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mats_core import GapBridge, MatsError, build
-import mats_bridges.search as search_mod
 import mats_bridges.santa as santa_mod
+import mats_bridges.search as search_mod
 from mats_bridges._reference import ReferenceSanta, reference_kmeans
+from mats_core import GapBridge, MatsError, build
 
 
 def unit(*shape, seed=0):
@@ -44,7 +45,7 @@ def santa_by_hand(z, bank, k, lam, temperature, normalize_audio=True):
 
 # -- registration -------------------------------------------------------------------------
 def test_all_bridges_registered_and_conform():
-    from mats_core.plugins import get_host
+    from mats_core.registry.plugins import get_host
 
     entries = get_host().entries["bridge"]
     assert {n: entries[n].plugin for n in ("none", "noise", "santa", "memory")} == dict.fromkeys(
@@ -59,8 +60,14 @@ def test_all_bridges_registered_and_conform():
 def test_conformance_with_core_checker():
     testing = pytest.importorskip("mats_core.testing")
     bank = clustered(200, 24, topics=10)
-    for name, params in [("none", {}), ("noise", {}), ("santa", {}), ("memory", {}),
-                         ("santa", {"search": "kmeans", "clusters": 8, "k": 8}), ("santa", {"search": "faiss", "k": 8})]:
+    for name, params in [
+        ("none", {}),
+        ("noise", {}),
+        ("santa", {}),
+        ("memory", {}),
+        ("santa", {"search": "kmeans", "clusters": 8, "k": 8}),
+        ("santa", {"search": "faiss", "k": 8}),
+    ]:
         if params.get("search") == "faiss":
             pytest.importorskip("faiss")
         testing.check_bridge(build("bridge", name, **params), bank=bank)
@@ -143,8 +150,8 @@ def test_lam_one_is_the_memory_bridge_and_lam_zero_the_input():
 def test_memory_params_are_santas_without_lam():
     import inspect
 
-    from mats_core.plugins import get_host
-    from mats_core.registry import resolved_params
+    from mats_core.registry.plugins import get_host
+    from mats_core.registry.presets import resolved_params
 
     santa, memory = (inspect.signature(get_host().get("bridge", n).factory).parameters for n in ("santa", "memory"))
     assert list(memory) == [n for n in santa if n != "lam"]
@@ -194,15 +201,26 @@ def test_dtype_is_kept_and_float64_is_computed_in_float64():
 
 
 # -- k-means search vs the published per-query algorithm -----------------------------------
-@pytest.mark.parametrize("n,clusters,k,normalize_audio", [(600, 12, 16, True), (400, 20, 32, True), (500, 10, 8, False)])
+@pytest.mark.parametrize(
+    "n,clusters,k,normalize_audio", [(600, 12, 16, True), (400, 20, 32, True), (500, 10, 8, False)]
+)
 def test_batched_kmeans_equals_reference_loop(n, clusters, k, normalize_audio):
     # (400, 20, 32): ~20 members per cluster < k, so the padding path runs for most queries
     bank = clustered(n, 40, topics=15, seed=n)
     z = F.normalize(bank[:50] + 0.2 * unit(50, 40, seed=9), dim=-1)
     if not normalize_audio:
         z = z * 25
-    bridge = build("bridge", "santa", search="kmeans", clusters=clusters, k=k, kmeans_iters=10, seed=3,
-                   retrieval_noise_variance=0, normalize_audio=normalize_audio)
+    bridge = build(
+        "bridge",
+        "santa",
+        search="kmeans",
+        clusters=clusters,
+        k=k,
+        kmeans_iters=10,
+        seed=3,
+        retrieval_noise_variance=0,
+        normalize_audio=normalize_audio,
+    )
     bridge.fit(bank)
     ref = ReferenceSanta(k=k, clusters=clusters, iters=10, seed=3, noise_variance=0, normalize_audio=normalize_audio)
     ref.fit(bank)
@@ -242,12 +260,16 @@ def test_reference_kmeans_is_seeded():
 
 def test_chunked_search_paths_agree(monkeypatch):
     bank, z = clustered(300, 24, topics=9), unit(33, 24, seed=8)
-    exact, km = (build("bridge", "santa", k=10, search=s, clusters=9, retrieval_noise_variance=0) for s in ("exact", "kmeans"))
+    exact, km = (
+        build("bridge", "santa", k=10, search=s, clusters=9, retrieval_noise_variance=0) for s in ("exact", "kmeans")
+    )
     exact.fit(bank), km.fit(bank)
     want_exact, want_km = exact.infer(z, gen()), km.infer(z, gen())
     monkeypatch.setattr(search_mod, "SCORE_BLOCK", 256)  # bank scanned in 256 // 33 = 7-row chunks
     monkeypatch.setattr(santa_mod, "QUERY_BLOCK", 7)
-    exact2, km2 = (build("bridge", "santa", k=10, search=s, clusters=9, retrieval_noise_variance=0) for s in ("exact", "kmeans"))
+    exact2, km2 = (
+        build("bridge", "santa", k=10, search=s, clusters=9, retrieval_noise_variance=0) for s in ("exact", "kmeans")
+    )
     exact2.fit(bank), km2.fit(bank)
     assert torch.allclose(exact2.infer(z, gen()), want_exact, atol=1e-6)
     assert torch.equal(km2.index.labels, km.index.labels)
@@ -290,17 +312,20 @@ def test_faiss_missing_says_how_to_install(monkeypatch):
 
 
 # -- validation ------------------------------------------------------------------------------
-@pytest.mark.parametrize("params,message", [
-    ({"lam": 1.5}, "param 'lam': Input should be less than or equal to 1"),
-    ({"lam": -0.1}, "param 'lam': Input should be greater than or equal to 0"),
-    ({"temperature": 0}, "param 'temperature': Input should be greater than 0"),
-    ({"temperature": -2.0}, "param 'temperature': Input should be greater than 0"),
-    ({"k": 0}, "param 'k': Input should be greater than or equal to 1"),
-    ({"noise_variance": float("nan")}, "param 'noise_variance': Input should be a finite number"),
-    ({"search": "annoy"}, "param 'search': Input should be 'exact', 'kmeans' or 'faiss'"),
-    ({"clusters": 0}, "param 'clusters'"),
-    ({"lambda": 0.3}, "unknown param 'lambda'"),
-])
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"lam": 1.5}, "param 'lam': Input should be less than or equal to 1"),
+        ({"lam": -0.1}, "param 'lam': Input should be greater than or equal to 0"),
+        ({"temperature": 0}, "param 'temperature': Input should be greater than 0"),
+        ({"temperature": -2.0}, "param 'temperature': Input should be greater than 0"),
+        ({"k": 0}, "param 'k': Input should be greater than or equal to 1"),
+        ({"noise_variance": float("nan")}, "param 'noise_variance': Input should be a finite number"),
+        ({"search": "annoy"}, "param 'search': Input should be 'exact', 'kmeans' or 'faiss'"),
+        ({"clusters": 0}, "param 'clusters'"),
+        ({"lambda": 0.3}, "unknown param 'lambda'"),
+    ],
+)
 def test_bad_params_name_the_field(params, message):
     with pytest.raises(MatsError, match="bridge 'santa'") as err:
         build("bridge", "santa", **params)
@@ -316,15 +341,21 @@ def test_direct_construction_validates_too():
         SantaBridge(search="flat")
 
 
-@pytest.mark.parametrize("bank,message", [
-    (unit(10, 8), "k=32 is larger than the memory bank (10 rows); set k <= 10"),
-    (torch.tensor([[1.0, 0.0], [float("nan"), 1.0]]).repeat(20, 1), "NaN/inf values in 20 of 40 rows (first: row 1)"),
-    (unit(50, 8)[0], "must be 2-D [N, dim]"),
-    (torch.zeros(0, 8), "is empty"),
-    (torch.zeros(40, 8), "40 all-zero rows"),
-    (torch.ones(40, 8, dtype=torch.long), "must be floating point"),
-    ([[1.0, 0.0]] * 40, "must be a torch.Tensor"),
-])
+@pytest.mark.parametrize(
+    "bank,message",
+    [
+        (unit(10, 8), "k=32 is larger than the memory bank (10 rows); set k <= 10"),
+        (
+            torch.tensor([[1.0, 0.0], [float("nan"), 1.0]]).repeat(20, 1),
+            "NaN/inf values in 20 of 40 rows (first: row 1)",
+        ),
+        (unit(50, 8)[0], "must be 2-D [N, dim]"),
+        (torch.zeros(0, 8), "is empty"),
+        (torch.zeros(40, 8), "40 all-zero rows"),
+        (torch.ones(40, 8, dtype=torch.long), "must be floating point"),
+        ([[1.0, 0.0]] * 40, "must be a torch.Tensor"),
+    ],
+)
 def test_bad_banks_fail_at_fit(bank, message):
     with pytest.raises(MatsError, match="bridge 'santa': memory bank|bridge 'santa': k=") as err:
         build("bridge", "santa").fit(bank)
@@ -361,3 +392,23 @@ def test_cuda_matches_cpu(search):
     noisy.fit(bank)  # fitted on CPU, queried on CUDA with a CPU generator: seeded all the same
     first = noisy.infer(z.cuda(), gen(5))
     assert first.device.type == "cuda" and torch.equal(first, noisy.infer(z.cuda(), gen(5)))
+
+
+def test_audio_statistics_reach_a_bridge_when_the_llm_has_no_device():
+    """`device` is an optional LLM member: the `shift` bridge's audio pre-pass must not need it."""
+    from types import SimpleNamespace
+
+    from mats_core.run.bridge_stats import fit_audio
+
+    audio = unit(6, 8, seed=1)
+
+    class Pipe:
+        llm = SimpleNamespace(hidden_size=4, template="{audio}{instruction}")  # the v1 members only, no device
+
+        def embed_audio(self, samples, cfg):
+            return audio[: len(samples)], list(range(len(samples))), []
+
+    bridge = build("bridge", "shift")
+    assert fit_audio(Pipe(), bridge, list(range(6)), SimpleNamespace(bridge_block=4)) == 6
+    bridge.fit(unit(10, 8, seed=2))
+    assert torch.isfinite(bridge.infer(audio, gen())).all()

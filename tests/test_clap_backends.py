@@ -12,6 +12,7 @@ sets HF_HUB_OFFLINE=1 for the session; HF_HUB_CACHE is set below at import time,
 ``hub`` fixture also points already-imported hub modules at it (for when another test
 module imported transformers first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,20 +51,27 @@ TEXTS = ["a dog barks in the distance", "rain falls on a tin roof"]
 
 # -- registration and missing extras (any venv) ------------------------------------------------
 def test_plugins_lists_both_encoders_without_importing_them():
-    code = ("import json, sys; from mats_core.plugins import get_host; p = get_host().plugins['mats_clap']; "
-            "print(json.dumps({'status': p.status, 'provides': p.provides, "
-            "'imported': [m for m in ('laion_clap', 'msclap', 'mats_clap.laion', 'mats_clap.ms') if m in sys.modules]}))")
+    code = (
+        "import json, sys; from mats_core.registry.plugins import get_host; p = get_host().plugins['mats_clap']; "
+        "print(json.dumps({'status': p.status, 'provides': p.provides, "
+        "'imported': [m for m in ('laion_clap', 'msclap', 'mats_clap.laion', 'mats_clap.ms') if m in sys.modules]}))"
+    )
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert out == {"status": "ok", "provides": {"encoder": ["laion-clap", "msclap"]}, "imported": []}
-    listing = subprocess.run([sys.executable, "-m", "mats_core.cli", "plugins", "--json"], capture_output=True, text=True, check=True)
+    listing = subprocess.run(
+        [sys.executable, "-m", "mats_core.cli", "plugins", "--json"], capture_output=True, text=True, check=True
+    )
     rows = {r["name"]: r for r in json.loads(listing.stdout)}
     assert rows["mats_clap"]["provides"]["encoder"] == ["laion-clap", "msclap"]
 
 
-@pytest.mark.parametrize("name, module, extra, params", [
-    ("laion-clap", "laion_clap", "laion", {"checkpoint": "clap.pt"}),
-    ("msclap", "msclap", "msclap", {"model_fp": "clap.pth"}),
-])
+@pytest.mark.parametrize(
+    "name, module, extra, params",
+    [
+        ("laion-clap", "laion_clap", "laion", {"checkpoint": "clap.pt"}),
+        ("msclap", "msclap", "msclap", {"model_fp": "clap.pth"}),
+    ],
+)
 def test_missing_package_says_what_to_install(monkeypatch, name, module, extra, params):
     monkeypatch.setitem(sys.modules, module, None)  # as if not installed
     with pytest.raises(MatsError, match=rf"pip install 'mats-bench\[{extra}\]'"):
@@ -101,7 +109,13 @@ def test_checkpoint_pickle_refused_unless_trusted_and_convertible(tmp_path):
     with pytest.raises(MatsError) as err:
         _read(tmp_path / "pickled.pt")
     msg = str(err.value)
-    for part in ("refusing to unpickle", "argparse.Namespace", "arbitrary code", "trust_checkpoint=true", "safetensors"):
+    for part in (
+        "refusing to unpickle",
+        "argparse.Namespace",
+        "arbitrary code",
+        "trust_checkpoint=true",
+        "safetensors",
+    ):
         assert part in msg
     assert _read(tmp_path / "pickled.pt", trust=True)["args"].lr == 0.1
     # the conversion command the message gives works, and its output loads
@@ -134,7 +148,9 @@ def test_state_dict_fitting():
     with pytest.raises(MatsError, match="1 unknown weights"):
         load_into(model, {**model.state_dict(), "head.weight": torch.zeros(1)}, plugin="p", where="f", what="the model")
     with pytest.raises(MatsError, match="size mismatch"):
-        load_into(model, {"0.weight": torch.zeros(5, 2), "0.bias": torch.zeros(5)}, plugin="p", where="f", what="the model")
+        load_into(
+            model, {"0.weight": torch.zeros(5, 2), "0.bias": torch.zeros(5)}, plugin="p", where="f", what="the model"
+        )
     with pytest.raises(MatsError, match="holds no state dict"):
         state_dict_of({"epoch": 1}, plugin="p", where="f")
 
@@ -177,7 +193,9 @@ def laion(hub, tmp_path_factory):
         want_audio = ref.get_audio_embedding_from_data(waves, use_tensor=True)
         want_text = ref.get_text_embedding(TEXTS, use_tensor=True)
     ckpt = tmp_path_factory.mktemp("laion") / "epoch_1.pt"
-    torch.save({"epoch": 1, "state_dict": ref.model.state_dict(), "args": argparse.Namespace(amodel="HTSAT-tiny")}, ckpt)
+    torch.save(
+        {"epoch": 1, "state_dict": ref.model.state_dict(), "args": argparse.Namespace(amodel="HTSAT-tiny")}, ckpt
+    )
     del ref
     encoder = build("encoder", "laion-clap", checkpoint=str(ckpt), trust_checkpoint=True)
     return SimpleNamespace(encoder=encoder, ckpt=ckpt, waves=waves, want_audio=want_audio, want_text=want_text)
@@ -205,7 +223,7 @@ def test_laion_conforms_and_long_clips_are_deterministic(laion):
     enc = laion.encoder
     check_encoder(enc)
     long = tones(1, 48_000, seconds=12.0) * torch.linspace(0.2, 1.0, 12 * 48_000)  # not periodic over 10 s
-    torch.testing.assert_close(enc.embed_audio(long), enc.embed_audio(long[:, 48_000:11 * 48_000]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(enc.embed_audio(long), enc.embed_audio(long[:, 48_000 : 11 * 48_000]), atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match=r"\[batch, samples\]"):
         enc.embed_audio(long[0])
 
@@ -228,11 +246,19 @@ def test_laion_fusion_is_the_package_with_a_fixed_chunk_draw(hub, tmp_path):
     torch.manual_seed(0)
     ref = import_laion_clap().CLAP_Module(enable_fusion=True, device="cpu").eval()
     torch.save(ref.model.state_dict(), tmp_path / "fusion.pt")
-    long = tones(1, 48_000, seconds=12.0) * torch.linspace(0.2, 1.0, 12 * 48_000)  # > 10 s: random chunks in the package
+    long = tones(1, 48_000, seconds=12.0) * torch.linspace(
+        0.2, 1.0, 12 * 48_000
+    )  # > 10 s: random chunks in the package
     with torch.no_grad():
         np.random.seed(0)
         want = ref.get_audio_embedding_from_data(long, use_tensor=True)
-    enc = build("encoder", "laion-clap", checkpoint=str(tmp_path / "fusion.pt"), enable_fusion=True, tag="630k-audioset-fusion-best")
+    enc = build(
+        "encoder",
+        "laion-clap",
+        checkpoint=str(tmp_path / "fusion.pt"),
+        enable_fusion=True,
+        tag="630k-audioset-fusion-best",
+    )
     assert enc.clip_seconds is None  # fusion reads whole clips
     state = np.random.get_state()
     got = enc.embed_audio(torch.cat([long, long.flip(-1)]))
@@ -271,8 +297,15 @@ def ms(request, hub, tmp_path_factory):
     want_text = ref.get_text_embeddings(TEXTS)
     del ref
     encoder = build("encoder", "msclap", version=version, model_fp=str(ckpt))
-    return SimpleNamespace(encoder=encoder, version=version, seconds=seconds, waves=waves, want_audio=want_audio,
-                           want_text=want_text, dir=d)
+    return SimpleNamespace(
+        encoder=encoder,
+        version=version,
+        seconds=seconds,
+        waves=waves,
+        want_audio=want_audio,
+        want_text=want_text,
+        dir=d,
+    )
 
 
 @needs_msclap
@@ -292,20 +325,24 @@ def test_msclap_conforms_and_fits_clip_length(ms):
     # The tones repeat every second, so 3 s repeated to the clip length (as the package pads)
     # is the clip, and the middle of the clip with a second added on each side is that clip too.
     torch.testing.assert_close(enc.embed_audio(ms.waves[:, : 3 * 44_100]), ms.want_audio, atol=1e-4, rtol=0)
-    long = torch.cat([ms.waves[:, -44_100:], ms.waves, ms.waves[:, : 44_100]], dim=1)
+    long = torch.cat([ms.waves[:, -44_100:], ms.waves, ms.waves[:, :44_100]], dim=1)
     torch.testing.assert_close(enc.embed_audio(long), ms.want_audio, atol=1e-5, rtol=0)
 
 
 @needs_msclap
 def test_msclap_refuses_the_other_versions_checkpoint(ms):
     other = next(v for v in MS_CLIP_SECONDS if v != ms.version)  # the file names differ by the year only
-    with pytest.raises(MatsError, match=f"CLAP_weights_{ms.version}.pth does not fit MS-CLAP version {other}: .*size mismatch"):
+    with pytest.raises(
+        MatsError, match=f"CLAP_weights_{ms.version}.pth does not fit MS-CLAP version {other}: .*size mismatch"
+    ):
         build("encoder", "msclap", version=other, model_fp=str(ms.dir / f"CLAP_weights_{ms.version}.pth"))
 
 
 @needs_msclap
 def test_msclap_refuses_pickles_and_needs_a_file_offline(ms):
-    torch.save({"model": {"logit_scale": torch.ones(())}, "args": argparse.Namespace(version="2023")}, ms.dir / "pickled.pth")
+    torch.save(
+        {"model": {"logit_scale": torch.ones(())}, "args": argparse.Namespace(version="2023")}, ms.dir / "pickled.pth"
+    )
     with pytest.raises(MatsError, match="refusing to unpickle .*trust_checkpoint=true"):
         build("encoder", "msclap", model_fp=str(ms.dir / "pickled.pth"))
     with pytest.raises(MatsError, match="Pass --set encoder.model_fp=PATH"):
@@ -325,5 +362,7 @@ def test_msclap_import_keeps_host_warnings_and_logging(monkeypatch):
     level, before = logging.get_verbosity(), list(warnings.filters)
     import_msclap()
     assert "msclap.CLAPWrapper" in sys.modules
-    assert not [f for f in warnings.filters if f not in before and f[0] == "ignore" and f[1] is None and f[2] is Warning]
+    assert not [
+        f for f in warnings.filters if f not in before and f[0] == "ignore" and f[1] is None and f[2] is Warning
+    ]
     assert logging.get_verbosity() == level

@@ -1,5 +1,6 @@
 """mats_core.corpus: the JSONL training-corpus format, its validation, and the shared JSONL
 reader that dataset manifests use too (the same messages naming file, line and field)."""
+
 import json
 
 import pytest
@@ -38,8 +39,10 @@ def test_a_json_string_holding_a_unicode_line_separator_stays_one_line(tmp_path)
 BAD = [
     ("{not json", r"c\.jsonl:3: not valid JSON \(Expecting property name enclosed in double quotes at column 2\)"),
     ([1, 2], r"c\.jsonl:3: expected a JSON object, got list \(records need text, instruction, answer"),
-    ({k: v for k, v in GOOD.items() if k != "answer"},
-     r"c\.jsonl:3: field 'answer' is missing \(records need text, instruction, answer; 'task' optional\)"),
+    (
+        {k: v for k, v in GOOD.items() if k != "answer"},
+        r"c\.jsonl:3: field 'answer' is missing \(records need text, instruction, answer; 'task' optional\)",
+    ),
     ({**GOOD, "text": "  "}, r"c\.jsonl:3: field 'text' must be a non-empty string, got '  '"),
     ({**GOOD, "instruction": 7}, r"c\.jsonl:3: field 'instruction' must be a non-empty string, got 7"),
     ({**GOOD, "task": ["qa"]}, r"c\.jsonl:3: field 'task' must be a non-empty string, got \['qa'\]"),

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from dataset_fixtures import make_all, make_audiocaps, make_esc50, tone, write_csv
+
 from mats_core import MatsError, build
 from mats_core.testing import check_task
 
@@ -44,13 +44,14 @@ def ids(t, split=None) -> list[str]:
 
 # -- registration -------------------------------------------------------------------------
 def test_plugin_registers_every_task_and_imports_lazily():
-    from mats_core.plugins import get_host
+    from mats_core.registry.plugins import get_host
 
     info = get_host().plugins["mats_datasets"]
     assert info.status == "ok", info.error
-    assert sorted(info.provides["task"]) == sorted(DATASETS + ["jsonl"])
-    heavy = ["numpy", "torch", "soundfile"] + [f"mats_datasets.{m}" for m in ("captioning", "classification", "qa",
-                                                                              "manifest", "_audio", "_task")]
+    assert sorted(info.provides["task"]) == sorted(DATASETS + ["jsonl", "mmau", "fsd50k"])
+    heavy = ["numpy", "torch", "soundfile"] + [
+        f"mats_datasets.{m}" for m in ("captioning", "classification", "qa", "manifest", "_audio", "_task")
+    ]
     code = f"import sys, mats_datasets; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -161,18 +162,23 @@ def test_clotho_aqa_groups_annotators(data):
     assert samples[1].meta["answers"] == ["rain", "Rain", "water"]
     assert [s.meta["yes_no"] for s in samples] == [True, False, True]
     check_task(t, limit=3)
-    rows = [{"id": s.id, "prediction": p, "references": s.references, "label": None, "error": None}
-            for s, p in zip(samples, ["No.", "a dog", "yes"])]
+    rows = [
+        {"id": s.id, "prediction": p, "references": s.references, "label": None, "error": None}
+        for s, p in zip(samples, ["No.", "a dog", "yes"])
+    ]
     scores = t.score(rows)
     assert scores["accuracy"] == pytest.approx(2 / 3)
     assert scores["accuracy_yes_no"] == 1.0 and scores["accuracy_single_word"] == 0.0
 
 
-@pytest.mark.parametrize("name,kind,expected", [
-    ("caption.jsonl", "caption", {"c0": ["a tone", "a beep"], "2": ["a higher tone"]}),
-    ("classify.jsonl", "classification", {"1": "low tone", "2": "mid tone", "3": "high tone"}),
-    ("qa.jsonl", "qa", {"1": ["yes"], "2": ["one", "1"]}),
-])
+@pytest.mark.parametrize(
+    "name,kind,expected",
+    [
+        ("caption.jsonl", "caption", {"c0": ["a tone", "a beep"], "2": ["a higher tone"]}),
+        ("classify.jsonl", "classification", {"1": "low tone", "2": "mid tone", "3": "high tone"}),
+        ("qa.jsonl", "qa", {"1": ["yes"], "2": ["one", "1"]}),
+    ],
+)
 def test_jsonl_manifest(data, name, kind, expected):
     root, info = data
     manifest = info["manifests"]["folder"] / name
@@ -223,9 +229,12 @@ def test_score_works_from_disk_rows_without_samples(data):
 
 # -- errors -------------------------------------------------------------------------------
 METADATA = {
-    "clotho": "clotho/clotho_captions_evaluation.csv", "audiocaps": "audiocaps/test.csv",
-    "musiccaps": "musiccaps/musiccaps-public.csv", "esc50": "esc50/meta/esc50.csv",
-    "urbansound8k": "urbansound8k/metadata/UrbanSound8K.csv", "vggsound": "vggsound/vggsound.csv",
+    "clotho": "clotho/clotho_captions_evaluation.csv",
+    "audiocaps": "audiocaps/test.csv",
+    "musiccaps": "musiccaps/musiccaps-public.csv",
+    "esc50": "esc50/meta/esc50.csv",
+    "urbansound8k": "urbansound8k/metadata/UrbanSound8K.csv",
+    "vggsound": "vggsound/vggsound.csv",
     "clotho-aqa": "clotho-aqa/clotho_aqa_test.csv",
 }
 
@@ -234,7 +243,9 @@ METADATA = {
 def test_missing_location_or_metadata_is_a_clear_error(tmp_path, name):
     with pytest.raises(MatsError) as exc:
         build("task", name)
-    assert "data_root" in str(exc.value) and "path" in str(exc.value) and METADATA[name].split("/")[-1] in str(exc.value)
+    assert (
+        "data_root" in str(exc.value) and "path" in str(exc.value) and METADATA[name].split("/")[-1] in str(exc.value)
+    )
     (tmp_path / METADATA[name]).parent.mkdir(parents=True)
     with pytest.raises(MatsError) as exc:
         task(name, tmp_path)
@@ -252,11 +263,16 @@ def test_path_overrides_data_root_and_archive_folder_names(tmp_path):
 
 def test_bad_csv_names_file_line_and_column(tmp_path):
     meta = tmp_path / "esc50" / "meta" / "esc50.csv"
-    write_csv(meta, [["a.wav", 1, 0, "dog", "True", 1, "A"]], ["filename", "fold", "target", "category", "src_file", "take"])
+    write_csv(
+        meta, [["a.wav", 1, 0, "dog", "True", 1, "A"]], ["filename", "fold", "target", "category", "src_file", "take"]
+    )
     with pytest.raises(MatsError, match=r"missing column\(s\) esc10"):
         task("esc50", tmp_path).samples()
-    write_csv(meta, [["a.wav", 1, 0, "dog", "True", 1, "A"], ["b.wav", "one", 0, "dog", "True", 1, "A"]],
-              ["filename", "fold", "target", "category", "esc10", "src_file", "take"])
+    write_csv(
+        meta,
+        [["a.wav", 1, 0, "dog", "True", 1, "A"], ["b.wav", "one", 0, "dog", "True", 1, "A"]],
+        ["filename", "fold", "target", "category", "esc10", "src_file", "take"],
+    )
     with pytest.raises(MatsError, match=r"esc50\.csv:3: column 'fold' must be an integer, got 'one'"):
         task("esc50", tmp_path).samples()
     write_csv(tmp_path / "vggsound" / "vggsound.csv", [["abc", 1, "dog", "test"], ["abc", 2, "dog", "validation"]])
@@ -285,7 +301,11 @@ BAD_LINES = [
     ({"audio": 3, "references": ["x"]}, None, "field 'audio' must be a non-empty string"),
     ({"audio": "a.wav", "references": "x"}, None, "field 'references' must be a non-empty list"),
     ({"audio": "a.wav", "references": ["x", ""]}, None, "field 'references' must be a non-empty list"),
-    ({"audio": "a.wav", "instruction": "Q?", "references": ["x"], "answer": "y"}, "qa", "'references' or 'answer', not both"),
+    (
+        {"audio": "a.wav", "instruction": "Q?", "references": ["x"], "answer": "y"},
+        "qa",
+        "'references' or 'answer', not both",
+    ),
     ({"audio": "a.wav", "answer": "yes"}, "qa", "field 'instruction' is missing"),
     ({"audio": "a.wav", "label": ""}, "classification", "field 'label' must be a non-empty string"),
     ({"audio": "a.wav", "label": "dog", "answer": "x"}, "classification", "field 'answer' does not belong"),
@@ -298,9 +318,11 @@ BAD_LINES = [
 
 @pytest.mark.parametrize("bad,kind,message", BAD_LINES)
 def test_bad_manifest_line_names_file_line_and_field(tmp_path, bad, kind, message):
-    good = {"caption": {"id": "c0", "audio": "a.wav", "references": ["a tone"]},
-            "qa": {"id": "c0", "audio": "a.wav", "instruction": "Tone?", "answer": "yes"},
-            "classification": {"id": "c0", "audio": "a.wav", "label": "dog"}}[kind or "caption"]
+    good = {
+        "caption": {"id": "c0", "audio": "a.wav", "references": ["a tone"]},
+        "qa": {"id": "c0", "audio": "a.wav", "instruction": "Tone?", "answer": "yes"},
+        "classification": {"id": "c0", "audio": "a.wav", "label": "dog"},
+    }[kind or "caption"]
     manifest = tmp_path / "set.jsonl"
     manifest.write_text(json.dumps(good) + "\n\n" + (bad if isinstance(bad, str) else json.dumps(bad)) + "\n")
     with pytest.raises(MatsError) as exc:
@@ -310,8 +332,12 @@ def test_bad_manifest_line_names_file_line_and_field(tmp_path, bad, kind, messag
 
 def test_manifest_kind_labels_and_location_errors(tmp_path):
     manifest = tmp_path / "set.jsonl"
-    manifest.write_text(json.dumps({"audio": "a.wav", "label": "dog"}) + "\n"
-                        + json.dumps({"audio": "b.wav", "references": ["x"]}) + "\n")
+    manifest.write_text(
+        json.dumps({"audio": "a.wav", "label": "dog"})
+        + "\n"
+        + json.dumps({"audio": "b.wav", "references": ["x"]})
+        + "\n"
+    )
     with pytest.raises(MatsError, match="cannot tell the task kind .*pass --set task.task_kind="):
         build("task", "jsonl", path=str(manifest))
     manifest.write_text(json.dumps({"audio": "a.wav", "label": "dog"}) + "\n")
@@ -337,8 +363,16 @@ def test_manifest_kind_labels_and_location_errors(tmp_path):
 def test_audio_index_lists_each_folder_once(tmp_path, monkeypatch):
     from mats_datasets import _audio
 
-    for name in ("Yabc_30.000_40.000.flac", "abc_10.wav", "def.mp3", "ghi_000030.mp4", "ghi_000030.wav",
-                 "jkl_5000.ogg", "abc_x.wav", "notes.txt"):
+    for name in (
+        "Yabc_30.000_40.000.flac",
+        "abc_10.wav",
+        "def.mp3",
+        "ghi_000030.mp4",
+        "ghi_000030.wav",
+        "jkl_5000.ogg",
+        "abc_x.wav",
+        "notes.txt",
+    ):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "def.wav").write_bytes(b"x")
@@ -397,9 +431,12 @@ def _shipped_checkpoints() -> Path:
     return Path(mats_tiny.__file__).parent / "weights" / "mats"
 
 
-@pytest.mark.skipif(not all((_shipped_checkpoints() / k / "config.json").is_file() for k in ("clean", "noise")),
-                    reason="the shipped tiny MATS checkpoints (plugins/mats_tiny/weights/mats/{clean,noise}) are not "
-                           "built yet; `mats-bench tiny build` makes them")
+@pytest.mark.skipif(
+    not all((_shipped_checkpoints() / k / "config.json").is_file() for k in ("clean", "noise")),
+    reason="the shipped tiny MATS checkpoints (plugins/mats_tiny/weights/mats/{clean,noise}) are not "
+    "built yet; `mats-bench tiny build` makes them",
+)
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_end_to_end_every_dataset_through_the_cli(tmp_path):
     """One ``mats-bench run`` over every dataset (one model load): metrics per task, one row
     per sample, the corrupt and missing AudioCaps clips recorded as errors, the rest scored."""
@@ -407,14 +444,36 @@ def test_end_to_end_every_dataset_through_the_cli(tmp_path):
     info = make_all(root)
     manifests = info["manifests"]["folder"]
     registry = tmp_path / "registry.yaml"
-    presets = {f"my-{n}": {"plugin": "jsonl", "params": {"path": str(manifests / f"{n}.jsonl")}}
-               for n in ("caption", "classify", "qa")}
+    presets = {
+        f"my-{n}": {"plugin": "jsonl", "params": {"path": str(manifests / f"{n}.jsonl")}}
+        for n in ("caption", "classify", "qa")
+    }
     registry.write_text(yaml.safe_dump({"task": presets}))
     tasks = DATASETS + list(presets)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "mats_core.cli", "run", "--tasks", ",".join(tasks), "--data-root", str(root),
-           "--bridge", "none", "--no-reference", "--limit", "4", "--batch-size", "4", "--device", "cpu",
-           "--registry", str(registry), "--output", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mats_core.cli",
+        "run",
+        "--tasks",
+        ",".join(tasks),
+        "--data-root",
+        str(root),
+        "--bridge",
+        "none",
+        "--no-reference",
+        "--limit",
+        "4",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--registry",
+        str(registry),
+        "--output",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     check_run(out, info, tasks)
@@ -425,17 +484,34 @@ def check_run(out: Path, info: dict, tasks: list[str]) -> None:
     results = json.loads((out / "results.json").read_text())
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     expected_ids = {
-        "clotho": info["clotho"]["ids"], "audiocaps": info["audiocaps"]["ids"][:4],
-        "musiccaps": info["musiccaps"]["eval"], "esc50": info["esc50"]["ids"][:4],
-        "urbansound8k": info["urbansound8k"]["ids"], "vggsound": info["vggsound"]["test"],
-        "clotho-aqa": info["clotho-aqa"]["ids"], "my-caption": ["c0", "2"], "my-classify": ["1", "2", "3"],
+        "clotho": info["clotho"]["ids"],
+        "audiocaps": info["audiocaps"]["ids"][:4],
+        "musiccaps": info["musiccaps"]["eval"],
+        "esc50": info["esc50"]["ids"][:4],
+        "urbansound8k": info["urbansound8k"]["ids"],
+        "vggsound": info["vggsound"]["test"],
+        "clotho-aqa": info["clotho-aqa"]["ids"],
+        "my-caption": ["c0", "2"],
+        "my-classify": ["1", "2", "3"],
         "my-qa": ["1", "2"],
     }
-    headline = {"caption": ("bleu_4", "meteor", "rouge_l", "cider"), "classification": ("accuracy_exact", "accuracy_embed"),
-                "qa": ("accuracy", "wer")}
-    kinds = {"clotho": "caption", "audiocaps": "caption", "musiccaps": "caption", "esc50": "classification",
-             "urbansound8k": "classification", "vggsound": "classification", "clotho-aqa": "qa",
-             "my-caption": "caption", "my-classify": "classification", "my-qa": "qa"}
+    headline = {
+        "caption": ("bleu_4", "meteor", "rouge_l", "cider"),
+        "classification": ("accuracy_exact", "accuracy_embed"),
+        "qa": ("accuracy", "wer"),
+    }
+    kinds = {
+        "clotho": "caption",
+        "audiocaps": "caption",
+        "musiccaps": "caption",
+        "esc50": "classification",
+        "urbansound8k": "classification",
+        "vggsound": "classification",
+        "clotho-aqa": "qa",
+        "my-caption": "caption",
+        "my-classify": "classification",
+        "my-qa": "qa",
+    }
     for name in tasks:
         task_rows = [r for r in rows if r["task"] == name]
         assert [r["id"] for r in task_rows] == expected_ids[name], name
@@ -471,8 +547,12 @@ def _esc50(tmp_path, body: bytes | str, encoding: str = "utf-8"):
     return path
 
 
-ESC_ROWS = ['1-1-A-0.wav,1,0,dog,True,1,A\n', '1-2-A-0.wav,1,0,dog,True,2,A\n', '2-3-A-1.wav,2,1,rooster,True,3,A\n',
-            '2-4-A-1.wav,2,1,rooster,True,4,A\n']
+ESC_ROWS = [
+    "1-1-A-0.wav,1,0,dog,True,1,A\n",
+    "1-2-A-0.wav,1,0,dog,True,2,A\n",
+    "2-3-A-1.wav,2,1,rooster,True,3,A\n",
+    "2-4-A-1.wav,2,1,rooster,True,4,A\n",
+]
 
 
 def test_an_unclosed_quote_names_file_and_line_instead_of_swallowing_rows(tmp_path):
@@ -485,7 +565,7 @@ def test_an_unclosed_quote_names_file_and_line_instead_of_swallowing_rows(tmp_pa
 
 def test_a_field_over_the_csv_limit_names_file_and_line(tmp_path):
     rows = list(ESC_ROWS)
-    rows[2] = '2-3-A-1.wav,2,1,' + "x" * 140_000 + ',True,3,A\n'
+    rows[2] = "2-3-A-1.wav,2,1," + "x" * 140_000 + ",True,3,A\n"
     path = _esc50(tmp_path, ESC_HEADER + "".join(rows))
     with pytest.raises(MatsError, match=rf"{path}:4: field larger than field limit"):
         task("esc50", tmp_path).samples()
@@ -501,17 +581,25 @@ def test_a_utf16_csv_is_read(tmp_path, encoding):
 
 def test_clotho_aqa_questions_without_answers_are_counted_in_results_notes(tmp_path):
     folder = tmp_path / "clotho-aqa"
-    write_csv(folder / "clotho_aqa_test.csv", [
-        ["rain.wav", "Is it raining?", "yes", "yes"],
-        ["rain.wav", "What is it?", "", "yes"],
-        ["rain.wav", "What is it?", "?", "no"],
-        ["rain.wav", "Is it raining?", "no", "yes"],
-    ], ["file_name", "QuestionText", "answer", "confidence"])
+    write_csv(
+        folder / "clotho_aqa_test.csv",
+        [
+            ["rain.wav", "Is it raining?", "yes", "yes"],
+            ["rain.wav", "What is it?", "", "yes"],
+            ["rain.wav", "What is it?", "?", "no"],
+            ["rain.wav", "Is it raining?", "no", "yes"],
+        ],
+        ["file_name", "QuestionText", "answer", "confidence"],
+    )
     tone(folder / "audio_files" / "rain.wav")
     t = task("clotho-aqa", tmp_path)
-    with pytest.warns(UserWarning, match=r"1 of 2 questions in .*clotho_aqa_test.csv have no usable answer.*lines 3, 4"):
+    with pytest.warns(
+        UserWarning, match=r"1 of 2 questions in .*clotho_aqa_test.csv have no usable answer.*lines 3, 4"
+    ):
         samples = t.samples()
     assert [s.id for s in samples] == ["rain.wav#q1"]
-    rows = [{"id": s.id, "prediction": "yes", "references": s.references, "label": None, "error": None} for s in samples]
+    rows = [
+        {"id": s.id, "prediction": "yes", "references": s.references, "label": None, "error": None} for s in samples
+    ]
     t.score(rows)
     assert t.notes["dropped_rows"] == "1" and "lines 3, 4" in t.notes["dropped_rows_detail"]

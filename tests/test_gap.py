@@ -1,5 +1,6 @@
 """``mats-bench gap``: the statistics on the tiny world against a direct computation from the
 encoder's raw outputs, the CLI (table, gap.json, figure) and ``noise_variance=auto``."""
+
 import json
 
 import numpy as np
@@ -8,8 +9,8 @@ import torch
 from typer.testing import CliRunner
 
 from mats_core import MatsError, build
-from mats_core.cli import app
-from mats_core.gap import gap_statistics, measure, noise_variance_from, retrieval
+from mats_core.bench.gap import gap_statistics, measure, noise_variance_from, retrieval
+from mats_core.cli.main import app
 
 N = 24
 
@@ -34,8 +35,14 @@ def direct():
         "centroid_cosine": float(mu_a @ mu_t / np.linalg.norm(mu_a) / np.linalg.norm(mu_t)),
         "centred_residual": float(np.mean(np.sum(((a - mu_a) - (t - mu_t)) ** 2, 1)) / d),
         "gap_variance": float(np.mean(np.sum((a - t) ** 2, 1)) / d),
-        "r@1": float(np.mean([
-            [s.references[0] for s in samples][int(np.argmax(t @ a[i]))] == samples[i].references[0] for i in range(N)])),
+        "r@1": float(
+            np.mean(
+                [
+                    [s.references[0] for s in samples][int(np.argmax(t @ a[i]))] == samples[i].references[0]
+                    for i in range(N)
+                ]
+            )
+        ),
     }
 
 
@@ -66,8 +73,24 @@ def test_identical_modalities_have_no_gap():
 
 
 def test_cli_prints_writes_json_and_figure(tmp_path, direct):
-    res = CliRunner().invoke(app, ["gap", "--encoder", "tiny", "--tasks", "tiny-caption", "--limit", str(N),
-                                   "--memory-size", "300", "--bridge", "none,memory,shift,nearest", "--output", str(tmp_path)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "gap",
+            "--encoder",
+            "tiny",
+            "--tasks",
+            "tiny-caption",
+            "--limit",
+            str(N),
+            "--memory-size",
+            "300",
+            "--bridge",
+            "none,memory,shift,nearest",
+            "--output",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "gap_variance" in res.output and "cos to caption: shift" in res.output
     report = json.loads((tmp_path / "gap.json").read_text())
@@ -82,7 +105,7 @@ def test_noise_variance_auto(direct):
     enc = build("encoder", "tiny")
     value, record = noise_variance_from(enc, {"name": "tiny", "params": {}}, "tiny-caption", None, limit=N)
     assert value == pytest.approx(direct["gap_variance"], abs=2e-5) and record["clips"] == N
-    from mats_core.cli import _auto_noise
+    from mats_core.cli.train import _auto_noise
 
     ov = {"bridge": {"noise_variance": "auto"}, "task": {"split": "val", "limit": 16}}
     record = _auto_noise(ov, "tiny", {}, None, "tiny-caption")
@@ -90,3 +113,20 @@ def test_noise_variance_auto(direct):
     assert record["task_params"] == {"split": "val", "limit": 16}
     with pytest.raises(MatsError, match="--gap-task"):
         _auto_noise({"bridge": {"noise_variance": "auto"}}, "tiny", {}, None, None)
+
+
+def test_what_a_bridge_shows_comes_from_the_bridge_not_its_name(tmp_path):
+    """A preset of the noise (none) bridge under another name shows what noise (none) shows."""
+    from mats_core.bench.gap import bridge_outputs
+
+    reg = tmp_path / "reg.yaml"
+    reg.write_text("bridge:\n  jitter:\n    plugin: noise\n  plain:\n    plugin: none\n")
+    g = torch.Generator().manual_seed(0)
+    audio = torch.nn.functional.normalize(torch.randn(6, 8, generator=g), dim=-1)
+    text = torch.nn.functional.normalize(torch.randn(6, 8, generator=g), dim=-1)
+    bank = torch.nn.functional.normalize(torch.randn(40, 8, generator=g), dim=-1)
+    out = bridge_outputs(["noise", "jitter", "none", "plain", "santa"], audio, text, bank, str(reg), seed=3)
+    assert out["jitter"][0] == out["noise"][0] == "text + training noise"
+    assert torch.equal(out["jitter"][1], out["noise"][1]) and not torch.equal(out["jitter"][1], text)
+    assert out["plain"][0] == out["none"][0] == "audio" and torch.equal(out["plain"][1], audio)
+    assert out["santa"][0] == "santa(audio)"

@@ -85,7 +85,18 @@ def pycocoevalcap_scores(predictions, references, meteor):
 def test_caption_metrics_equal_pycocoevalcaps_own(caption_metric, meteor):
     theirs = pycocoevalcap_scores(CAPTION_PREDICTIONS, CAPTION_REFERENCES, meteor)
     ours = caption_metric.compute(CAPTION_PREDICTIONS, CAPTION_REFERENCES)
-    assert set(ours) == {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider", "spice", "spider", "distinct"}
+    assert set(ours) == {
+        "bleu_1",
+        "bleu_2",
+        "bleu_3",
+        "bleu_4",
+        "meteor",
+        "rouge_l",
+        "cider",
+        "spice",
+        "spider",
+        "distinct",
+    }
     for name, value in theirs.items():
         assert ours[name] == pytest.approx(value, abs=1e-12), name
         assert isinstance(ours[name], float)
@@ -327,10 +338,17 @@ def test_hf_evaluate_runs_a_local_metric_script(hf_metric_dir):
     assert metric.module_name == "exact_ratio"
     assert metric.compute(["a dog", "A Cat"], ["a dog", "a cat"]) == {"exact_ratio": 0.5}
     assert set(metric.notes) == {"per_item", "label"} and "average=" in metric.notes["per_item"]
-    cased = build("metric", "hf-evaluate", path=str(hf_metric_dir / "exact_ratio.py"), prefix="hf_",
-                  compute_args={"ignore_case": True}, average=["per_item"])
+    cased = build(
+        "metric",
+        "hf-evaluate",
+        path=str(hf_metric_dir / "exact_ratio.py"),
+        prefix="hf_",
+        compute_args={"ignore_case": True},
+        average=["per_item"],
+    )
     assert cased.compute(["a dog", "A Cat", "x"], ["a dog", "a cat", "y"]) == pytest.approx(
-        {"hf_exact_ratio": 2 / 3, "hf_per_item": 2 / 3})
+        {"hf_exact_ratio": 2 / 3, "hf_per_item": 2 / 3}
+    )
     first = build("metric", "hf-evaluate", path=str(hf_metric_dir), references="first")
     assert first.compute(["yes", "no"], [["yes", "yeah"], ["maybe"]]) == {"exact_ratio": 0.5}
     check_metric(first, predictions=["yes", "a dog"], references=[["yes"], ["a dog", "the dog"]])
@@ -338,7 +356,9 @@ def test_hf_evaluate_runs_a_local_metric_script(hf_metric_dir):
 
 def test_hf_evaluate_errors_say_what_to_do(hf_metric_dir, tmp_path):
     metric = build("metric", "hf-evaluate", path=str(hf_metric_dir))
-    with pytest.raises(MatsError, match=r"(?s)'exact_ratio' .* failed: ValueError: .*Check references= \(as_given or first\)"):
+    with pytest.raises(
+        MatsError, match=r"(?s)'exact_ratio' .* failed: ValueError: .*Check references= \(as_given or first\)"
+    ):
         metric.compute(["yes"], [["yes", "yeah"]])  # lists of references to a one-string feature
     with pytest.raises(MatsError, match="2 predictions but 1 references"):
         metric.compute(["a", "b"], ["a"])
@@ -346,7 +366,9 @@ def test_hf_evaluate_errors_say_what_to_do(hf_metric_dir, tmp_path):
         build("metric", "hf-evaluate", path=str(hf_metric_dir), average=["f1"]).compute(["a"], ["a"])
     with pytest.raises(MatsError, match=r"nope does not exist; pass path=<a metric directory"):
         build("metric", "hf-evaluate", path=str(tmp_path / "nope"))
-    with pytest.raises(MatsError, match=r"cannot load 'no-such-metric-xyz' \(HF_HUB_OFFLINE is set\).*local metric directory"):
+    with pytest.raises(
+        MatsError, match=r"cannot load 'no-such-metric-xyz' \(HF_HUB_OFFLINE is set\).*local metric directory"
+    ):
         build("metric", "hf-evaluate", path="no-such-metric-xyz")
     with pytest.raises(MatsError, match="metric 'hf-evaluate': param 'references'"):
         build("metric", "hf-evaluate", path=str(hf_metric_dir), references="all")

@@ -1,5 +1,6 @@
 """A newcomer's first hour (issue 18): the commands users copy, the flags they bring from
 lm-evaluation-harness, a clean terminal, Java checked up front."""
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,19 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from mats_core.cli import app
-from mats_core.registry import MatsError
+from mats_core.cli.main import app
+from mats_core.errors import MatsError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "plugins" / "mats_tiny" / "weights" / "mats"
-needs_checkpoints = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built")
+needs_checkpoints = pytest.mark.skipif(
+    not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny MATS checkpoints not built"
+)
 CLI = [sys.executable, "-m", "mats_core.cli"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]|\x1b\][^\x07]*\x07")
-NOISE = re.compile(r"Warning|PTBTokenizer|attention.mask|is_gradient_checkpointing|warnings\.warn|tokens per second", re.I)
+NOISE = re.compile(
+    r"Warning|PTBTokenizer|attention.mask|is_gradient_checkpointing|warnings\.warn|tokens per second", re.I
+)
 
 
 def _params(command: str, *argv: str) -> dict:
@@ -33,14 +38,26 @@ def _params(command: str, *argv: str) -> dict:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **extra}
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        **extra,
+    }
 
 
 # -- lm-evaluation-harness conventions ------------------------------------------------------
 def test_lm_eval_spellings_and_short_flags() -> None:
     p = _params("run", "-o", "out", "-t", "tiny-qa", "-b", "4", "--limit", "0.1", "--log_samples")
-    assert (p["output"], p["tasks"], p["batch_size"], p["limit"], p["log_samples"]) == (Path("out"), "tiny-qa", "4", 0.1, True)
+    assert (p["output"], p["tasks"], p["batch_size"], p["limit"], p["log_samples"]) == (
+        Path("out"),
+        "tiny-qa",
+        "4",
+        0.1,
+        True,
+    )
     assert _params("run", "--output_path", "a", "--batch_size", "8")["output"] == Path("a")
     assert _params("run", "--out", "b")["output"] == Path("b")
     assert _params("run")["output"] is None  # the per-config default
@@ -50,15 +67,19 @@ def test_lm_eval_spellings_and_short_flags() -> None:
 
 
 def test_fractional_limit() -> None:
-    from mats_core.cli import _limit
-    from mats_core.harness import RunConfig, limited
+    from mats_core.config.run_spec import parse_limit as _limit
+    from mats_core.run.harness import RunConfig, limited
 
     assert _limit(0.1) == 0.1 and _limit(100.0) == 100 and isinstance(_limit(100.0), int) and _limit(None) is None
     for bad in (0.0, 1.5, -2.0):
         with pytest.raises(MatsError, match="--limit"):
             _limit(bad)
     assert len(limited(list(range(300)), 0.1)) == 30 and len(limited(list(range(153)), 0.1)) == 16
-    assert len(limited(list(range(5)), 0.01)) == 1 and len(limited(list(range(5)), 3)) == 3 and len(limited(list(range(5)), None)) == 5
+    assert (
+        len(limited(list(range(5)), 0.01)) == 1
+        and len(limited(list(range(5)), 3)) == 3
+        and len(limited(list(range(5)), None)) == 5
+    )
     assert RunConfig(limit=0.1).limit == 0.1 and RunConfig(limit=100).limit == 100
     with pytest.raises(ValueError):
         RunConfig(limit=1.5)
@@ -74,8 +95,16 @@ def test_tasks_list_prints_registered_tasks() -> None:
 def test_plugins_list_presets_with_what_they_resolve_to() -> None:
     rows = json.loads(CliRunner().invoke(app, ["plugins", "--json"]).output)
     presets = {(p["kind"], p["name"]): p for r in rows for p in r["presets"]}
-    for key in (("encoder", "laion"), ("encoder", "msclap"), ("llm", "vicuna"), ("llm", "gpt2"), ("llm", "llama"),
-                ("llm", "smollm2"), ("bridge", "santa"), ("encoder", "tiny")):
+    for key in (
+        ("encoder", "laion"),
+        ("encoder", "msclap"),
+        ("llm", "vicuna"),
+        ("llm", "gpt2"),
+        ("llm", "llama"),
+        ("llm", "smollm2"),
+        ("bridge", "santa"),
+        ("encoder", "tiny"),
+    ):
         assert key in presets, key
     assert presets[("llm", "vicuna")]["plugin"] == "hf-causal-lm"
     assert presets[("llm", "vicuna")]["params"]["model"] == "lmsys/vicuna-7b-v1.5"
@@ -85,10 +114,14 @@ def test_plugins_list_presets_with_what_they_resolve_to() -> None:
 
 
 def test_report_writes_with_either_spelling(tmp_path: Path) -> None:
-    from mats_core.results import RunResults, write_results
+    from mats_core.run.results import RunResults, write_results
 
-    write_results(tmp_path / "runs" / "santa" / "results.json", RunResults(
-        config={}, versions={}, seed=0, results={"tiny-qa": {"accuracy": 0.5}}, task_kinds={"tiny-qa": "qa"}))
+    write_results(
+        tmp_path / "runs" / "santa" / "results.json",
+        RunResults(
+            config={}, versions={}, seed=0, results={"tiny-qa": {"accuracy": 0.5}}, task_kinds={"tiny-qa": "qa"}
+        ),
+    )
     for spelling in ("--out", "--output"):
         target = tmp_path / spelling.strip("-")
         res = CliRunner().invoke(app, ["report", str(tmp_path / "runs"), spelling, str(target)])
@@ -98,7 +131,7 @@ def test_report_writes_with_either_spelling(tmp_path: Path) -> None:
 
 # -- a directory per run configuration --------------------------------------------------------
 def test_default_output_is_per_config_and_latest_follows(tmp_path: Path) -> None:
-    from mats_core.rundir import default_output, point_latest, run_key
+    from mats_core.bench.rundir import default_output, point_latest, run_key
 
     base = {"bridge": "santa", "sets": {}, "limit": 100}
     changed = {**base, "sets": {"bridge": {"lam": 0.5, "k": 16}}}
@@ -118,7 +151,7 @@ def test_default_output_is_per_config_and_latest_follows(tmp_path: Path) -> None
 # -- Java before generating --------------------------------------------------------------------
 @needs_checkpoints
 def test_run_without_java_fails_up_front(tmp_path: Path) -> None:
-    from mats_core.runner import check_java
+    from mats_core.bench.prechecks import check_java
 
     nojava = tmp_path / "bin"
     nojava.mkdir()
@@ -128,17 +161,25 @@ def test_run_without_java_fails_up_front(tmp_path: Path) -> None:
         check_java({"tiny-classify": "classification", "tiny-qa": "qa"})  # no caption task: no Java needed
         with pytest.raises(MatsError, match="tiny-caption .*Java"):
             check_java({"tiny-caption": "caption", "tiny-qa": "qa"})
-    out = subprocess.run([*CLI, "run", "--limit", "2", "--output", str(tmp_path / "r")], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [*CLI, "run", "--limit", "2", "--output", str(tmp_path / "r")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and "java" in lines[0] and "--predict-only" in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith("error:") and "java" in lines[0] and "--predict-only" in lines[0], (
+        lines
+    )
     assert not list((tmp_path / "r").rglob("samples.jsonl"))  # nothing was generated
 
 
 # -- a clean terminal ---------------------------------------------------------------------------
 def test_quiet_sends_third_party_noise_to_the_log(tmp_path: Path, capfd) -> None:
-    from mats_core.quiet import quiet, terminal
+    from mats_core.process.quiet import quiet, terminal
 
     probe_logger = logging.getLogger("transformers.probe")
     probe_logger.setLevel(logging.WARNING)  # another test in this worker may have set transformers' verbosity to error
@@ -158,6 +199,56 @@ def test_quiet_sends_third_party_noise_to_the_log(tmp_path: Path, capfd) -> None
     assert "our own progress" in out and "after: on the terminal again" in out
 
 
+def test_quiet_catches_transformers_after_its_logging_is_configured(tmp_path: Path, capfd) -> None:
+    """Issue 36: once transformers' logging is configured, its logger stops propagating and writes
+    through its own handler to the stderr of that moment (here a stale stream, as after another
+    test's capture, or a terminal): quiet() must still send its records to the log, and leave the
+    handler as it found it."""
+    import io
+
+    from transformers.utils import logging as hf_logging
+
+    from mats_core.process.quiet import quiet
+
+    hf_logging.get_logger("transformers")  # configures the library root logger (once per process)
+    hf_logging.enable_default_handler()
+    library = logging.getLogger("transformers")
+    handler = hf_logging._default_handler
+    stale = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(handler, "stream", stale)
+        mp.setattr(library, "propagate", False)
+        mp.setattr(library, "level", logging.WARNING)
+        with quiet(tmp_path) as log:
+            hf_logging.get_logger("transformers.probe36").warning("probe36 generation flags are not valid")
+        assert "probe36" in log.read_text() and "probe36" not in stale.getvalue()
+        assert handler in library.handlers and library.propagate is False  # put back on exit
+        hf_logging.get_logger("transformers.probe36").warning("probe36 after")
+        assert "probe36 after" in stale.getvalue()
+    out, err = capfd.readouterr()
+    assert "probe36" not in out + err
+
+
+def test_quiet_repoints_a_handler_made_inside_it(tmp_path: Path) -> None:
+    """A library that configures its logging inside quiet() gets a handler on the log file; on exit
+    it must not be left writing into the closed file."""
+    from mats_core.process.quiet import quiet
+
+    lib = logging.getLogger("thirdparty36")
+    try:
+        with quiet(tmp_path) as log:
+            h = logging.StreamHandler()  # the stderr of the moment: the log
+            h.flush = sys.stderr.flush  # as transformers does
+            lib.addHandler(h)
+            lib.propagate = False
+            lib.warning("probe inside")
+        assert "probe inside" in log.read_text() and h.stream is sys.stderr
+        h.flush()  # no ValueError: I/O operation on closed file
+    finally:
+        lib.handlers.clear()
+        lib.propagate = True
+
+
 def _pty_run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
     """Run ``mats-bench argv`` on a pseudo-terminal, as a user's shell does; its whole screen output."""
     import pty
@@ -165,7 +256,9 @@ def _pty_run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]
     pid, fd = pty.fork()
     if pid == 0:  # the child: a terminal session of its own
         os.chdir(cwd)
-        os.execve(sys.executable, [sys.executable, "-m", "mats_core.cli", *argv], {**env, "COLUMNS": "120", "TERM": "xterm"})
+        os.execve(
+            sys.executable, [sys.executable, "-m", "mats_core.cli", *argv], {**env, "COLUMNS": "120", "TERM": "xterm"}
+        )
     chunks = []
     while True:
         try:
@@ -191,8 +284,9 @@ def test_readme_commands_in_a_pty(tmp_path: Path) -> None:
     assert code == 0, first[-3000:]
     runs = tmp_path / "runs"
     one = (runs / "latest").resolve()
-    code, second = _pty_run(["run", "--bridge", "santa", "--set", "bridge.lam=0.5", "--set", "bridge.k=16", "--limit", "3"],
-                            tmp_path, env)
+    code, second = _pty_run(
+        ["run", "--bridge", "santa", "--set", "bridge.lam=0.5", "--set", "bridge.k=16", "--limit", "3"], tmp_path, env
+    )
     assert code == 0, second[-3000:]
     two = (runs / "latest").resolve()
     assert one != two and one.parent == two.parent == runs.resolve()
@@ -207,6 +301,7 @@ def test_readme_commands_in_a_pty(tmp_path: Path) -> None:
     zs = json.loads((one / "clap-zero-shot" / "results.json").read_text())
     assert zs["config"]["reference"] == "clap-zero-shot" and zs["samples_count"] == {"tiny-classify": 3}
     assert "PTBTokenizer" in (one / "mats-bench.log").read_text()  # the noise is kept, off the screen
-    code, again = _pty_run(["run", "--bridge", "santa", "--set", "bridge.lam=0.5", "--set", "bridge.k=16", "--limit", "3"],
-                           tmp_path, env)
+    code, again = _pty_run(
+        ["run", "--bridge", "santa", "--set", "bridge.lam=0.5", "--set", "bridge.k=16", "--limit", "3"], tmp_path, env
+    )
     assert code == 0 and (runs / "latest").resolve() == two  # an identical command resumes its own directory

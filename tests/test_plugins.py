@@ -1,4 +1,5 @@
 """Plugin loading: entry points, isolation of broken plugins, filters, conflicts, presets."""
+
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import pytest
 
 import mats_core
 from mats_core import MatsError, build, hookimpl
-from mats_core.plugins import PluginHost, get_host, reset_host
+from mats_core.registry.plugins import PluginHost, get_host, reset_host
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -53,7 +54,7 @@ def test_name_conflict_names_both_packages(monkeypatch):
     host = PluginHost(autoload=False)
     host.register_plugin(GoodPlugin(), "good", package="pkg-a")
     host.register_plugin(ConflictPlugin(), "clash", package="pkg-b")
-    monkeypatch.setattr("mats_core.plugins._HOST", host)
+    monkeypatch.setattr("mats_core.registry.plugins._HOST", host)
     with pytest.raises(MatsError) as exc:
         build("bridge", "test-identity", scale=1)
     assert "pkg-a" in str(exc.value) and "pkg-b" in str(exc.value) and "MATS_DISABLE_PLUGINS" in str(exc.value)
@@ -71,7 +72,7 @@ def test_build_validates_params_against_the_factory_signature(monkeypatch):
             register("typed", factory)
 
     host.register_plugin(P(), "p")
-    monkeypatch.setattr("mats_core.plugins._HOST", host)
+    monkeypatch.setattr("mats_core.registry.plugins._HOST", host)
     assert build("bridge", "typed", scale="0.5") == (0.5, "x")
     with pytest.raises(MatsError, match="param 'scale'"):
         build("bridge", "typed", scale="not a number")
@@ -122,9 +123,21 @@ def test_missing_plugin_gives_install_hint(tmp_path):
 def _pip_target(tmp_path, name):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-         "--target", str(target), str(FIXTURES / name)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "--target",
+            str(target),
+            str(FIXTURES / name),
+        ],
+        check=True,
+        capture_output=True,
     )
     return target
 
@@ -135,7 +148,13 @@ def test_third_party_package_installed_with_pip(tmp_path):
     good = _pip_target(tmp_path / "a", "mats-example-plugin")
     bad = _pip_target(tmp_path / "b", "mats-broken-plugin")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(good), str(bad)])}
-    out = subprocess.run([sys.executable, "-m", "mats_core.cli", "plugins", "--json"], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mats_core.cli", "plugins", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert rows["example"]["source"] == "third-party" and rows["example"]["status"] == "ok"
     assert rows["example"]["package"] == "mats-example-plugin"

@@ -2,6 +2,7 @@
 task tokens, the answer-token cap, paper decoding, the answer's token boundary and the
 published mapper. The references below are written by hand from the published code's
 description (notes/mats-paper.md), independently of the project's batched implementations."""
+
 import json
 import math
 import subprocess
@@ -28,9 +29,20 @@ def predictions(run_dir):
 
 # -- 1. normalize_audio=false reaches the bridge -------------------------------------------
 @pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_normalize_audio_false_changes_a_run(tmp_path):
-    common = ["run", "--bridge", "santa", "--tasks", "tiny-caption", "--limit", "10", "--no-reference",
-              "--set", "bridge.search=kmeans"]
+    common = [
+        "run",
+        "--bridge",
+        "santa",
+        "--tasks",
+        "tiny-caption",
+        "--limit",
+        "10",
+        "--no-reference",
+        "--set",
+        "bridge.search=kmeans",
+    ]
     cli(*common, "--output", tmp_path / "unit")
     cli(*common, "--set", "bridge.normalize_audio=false", "--output", tmp_path / "raw")
     unit, raw = predictions(tmp_path / "unit"), predictions(tmp_path / "raw")
@@ -50,17 +62,25 @@ def test_default_bridges_get_unit_audio_and_santa_raw_asks_for_raw():
 
 def test_harness_hands_raw_embeddings_only_to_bridges_that_ask(monkeypatch):
     """Pipeline.embed_audio gives unit rows by default and the encoder's own rows with raw=True."""
-    from mats_core.harness import Pipeline, RunConfig
-    from mats_core.interfaces import Sample
     from fakes import HashEncoder
+
+    from mats_core.interfaces import Sample
+    from mats_core.run.harness import Pipeline, RunConfig
 
     enc = HashEncoder(dim=16)
     enc.embed_audio = lambda w, f=enc.embed_audio: 27.0 * f(w)  # raw norms like the tiny CLAP's
     pipe = Pipeline(encoder=enc, llm=None, spec={})
     import numpy as np
 
-    samples = [Sample(id=str(i), audio=np.random.default_rng(i).standard_normal(800).astype("float32"), instruction="x",
-                      sample_rate=enc.sample_rate) for i in range(3)]
+    samples = [
+        Sample(
+            id=str(i),
+            audio=np.random.default_rng(i).standard_normal(800).astype("float32"),
+            instruction="x",
+            sample_rate=enc.sample_rate,
+        )
+        for i in range(3)
+    ]
     unit, _, _ = pipe.embed_audio(samples, RunConfig())
     raw, _, _ = pipe.embed_audio(samples, RunConfig(), raw=True)
     assert torch.allclose(unit.norm(dim=-1), torch.ones(3), atol=1e-5)
@@ -68,7 +88,7 @@ def test_harness_hands_raw_embeddings_only_to_bridges_that_ask(monkeypatch):
 
 
 def test_model_normalises_the_bridge_output_before_the_mapper():
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     class LLM:  # the least a LanguageModel needs for MATSModel.mapper
         hidden_size, template, device = 8, "{audio} {instruction}", "cpu"
@@ -96,7 +116,9 @@ def published_kmeans(bank, clusters, iters, seed):
         dists = -((bank[:, None, :] - means[None, :, :]) ** 2).sum(dim=-1)
         buckets = dists.max(dim=-1).indices
         bins = torch.bincount(buckets, minlength=clusters)
-        sums = torch.zeros(clusters, bank.shape[1], dtype=bank.dtype).scatter_add_(0, buckets[:, None].repeat(1, bank.shape[1]), bank)
+        sums = torch.zeros(clusters, bank.shape[1], dtype=bank.dtype).scatter_add_(
+            0, buckets[:, None].repeat(1, bank.shape[1]), bank
+        )
         new = sums / bins.masked_fill(bins == 0, 1)[:, None]
         means = torch.where((bins == 0)[:, None], means, new)
     members = [[] for _ in range(clusters)]
@@ -116,7 +138,9 @@ def published_encode_audio(audio, means, members, k, lam, temperature, var, gene
         if cluster.shape[0] < k:
             cluster = torch.cat([cluster, cluster[:1].repeat(k - cluster.shape[0], 1)])
         top = cluster[torch.cdist(a[None], cluster)[0].topk(k, largest=False).indices]
-        noisy = F.normalize(F.normalize(top, dim=-1) + math.sqrt(var) * torch.randn(top.shape, generator=generator), dim=-1)
+        noisy = F.normalize(
+            F.normalize(top, dim=-1) + math.sqrt(var) * torch.randn(top.shape, generator=generator), dim=-1
+        )
         w = torch.softmax((noisy @ a) * temperature, dim=-1)
         out.append(F.normalize(a * (1 - lam) + (w[:, None] * noisy).sum(0) * lam, dim=-1))
     return torch.stack(out)
@@ -128,14 +152,29 @@ def test_santa_on_raw_audio_equals_the_published_formula(var):
 
     g = torch.Generator().manual_seed(1)
     centres = F.normalize(torch.randn(12, 24, generator=g), dim=-1)
-    bank = F.normalize(centres[torch.randint(0, 12, (300,), generator=g)] + 0.3 * torch.randn(300, 24, generator=g), dim=-1)
-    audio = 27.0 * F.normalize(centres[torch.randint(0, 12, (40,), generator=g)] + 0.4 * torch.randn(40, 24, generator=g), dim=-1)
+    bank = F.normalize(
+        centres[torch.randint(0, 12, (300,), generator=g)] + 0.3 * torch.randn(300, 24, generator=g), dim=-1
+    )
+    audio = 27.0 * F.normalize(
+        centres[torch.randint(0, 12, (40,), generator=g)] + 0.4 * torch.randn(40, 24, generator=g), dim=-1
+    )
     means, members = published_kmeans(bank, clusters=20, iters=10, seed=0)
     assert any(0 < len(m) < 8 for m in members)  # the padding path is exercised
     nearest = torch.cdist(audio, means).argmin(dim=1)
     assert all(len(members[int(c)]) > 0 for c in nearest)  # (the published code would crash otherwise)
-    bridge = build("bridge", "santa", k=8, lam=0.3, temperature=10.0, noise_variance=var, search="kmeans", clusters=20,
-                   kmeans_iters=10, normalize_audio=False, seed=0)
+    bridge = build(
+        "bridge",
+        "santa",
+        k=8,
+        lam=0.3,
+        temperature=10.0,
+        noise_variance=var,
+        search="kmeans",
+        clusters=20,
+        kmeans_iters=10,
+        normalize_audio=False,
+        seed=0,
+    )
     assert bridge.raw_input
     bridge.fit(bank)
     got = bridge.infer(audio, torch.Generator().manual_seed(5))
@@ -148,7 +187,7 @@ def test_santa_on_raw_audio_equals_the_published_formula(var):
 
 # -- 7. the published mapper --------------------------------------------------------------
 def test_published_mapper_parameter_count_at_the_paper_config():
-    from mats_core.mapper import build_mapper
+    from mats_core.model.mapper import build_mapper
 
     paper = {"prefix_length": 40, "clip_length": 40, "num_layers": 8, "width": 1024, "heads": 8}
     with torch.device("meta"):
@@ -160,7 +199,7 @@ def test_published_mapper_parameter_count_at_the_paper_config():
 
 
 def test_mlp_mapper_hidden_width_defaults_to_clipcaps_and_can_be_set():
-    from mats_core.mapper import build_mapper
+    from mats_core.model.mapper import build_mapper
 
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     clipcap = build_mapper(256, 192, {"type": "mlp", "prefix_length": 8})  # hidden 192 * 8 / 2 = 768
@@ -171,7 +210,7 @@ def test_mlp_mapper_hidden_width_defaults_to_clipcaps_and_can_be_set():
 
 
 def test_published_mapper_init_and_equivalence_with_the_default_blocks():
-    from mats_core.mapper import build_mapper
+    from mats_core.model.mapper import build_mapper
 
     cfg = {"prefix_length": 300, "clip_length": 3, "num_layers": 2, "width": 32, "heads": 4}
     torch.manual_seed(0)
@@ -201,7 +240,7 @@ def test_published_mapper_init_and_equivalence_with_the_default_blocks():
 # -- 3. the answer-token cap (published max_txt_len) ---------------------------------------
 def _tiny_model(**llm_params):
     from mats_core import build
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     lm = build("llm", "tiny", device="cpu", **llm_params)
     return lm, MATSModel(lm, 256, None)
@@ -241,36 +280,63 @@ def test_corpus_record_task_token_and_trainer_mapping(tmp_path, monkeypatch):
 
     from mats_core import build
     from mats_core.corpus import validate_record
-    from mats_core.model import MATSModel
-    from mats_core.registry import MatsError
-    from mats_core.trainer import TrainConfig, train
+    from mats_core.errors import MatsError
+    from mats_core.model.pipeline import MATSModel
+    from mats_core.train.trainer import TrainConfig, train
 
     with pytest.raises(MatsError, match="task_token"):
         validate_record({"text": "a", "instruction": "b", "answer": "c", "task_token": 3}, "corpus.jsonl:1")
-    records = [validate_record({"text": "a dog barks", "instruction": "Describe.", "answer": "a dog barks",
-                                "task_token": "[audio caption clotho]"}, "x"),
-               validate_record({"text": "rain", "instruction": "Classify.", "answer": "rain", "task": "classification"}, "x"),
-               validate_record({"text": "wind", "instruction": "What?", "answer": "wind", "task": "qa"}, "x")]
+    records = [
+        validate_record(
+            {
+                "text": "a dog barks",
+                "instruction": "Describe.",
+                "answer": "a dog barks",
+                "task_token": "[audio caption clotho]",
+            },
+            "x",
+        ),
+        validate_record({"text": "rain", "instruction": "Classify.", "answer": "rain", "task": "classification"}, "x"),
+        validate_record({"text": "wind", "instruction": "What?", "answer": "wind", "task": "qa"}, "x"),
+    ]
     seen = []
     real = MATSModel.loss
-    monkeypatch.setattr(MATSModel, "loss", lambda self, z, i, a, t=None: (seen.append(dict(zip(a, t))), real(self, z, i, a, t))[1])
+    monkeypatch.setattr(
+        MATSModel, "loss", lambda self, z, i, a, t=None: (seen.append(dict(zip(a, t))), real(self, z, i, a, t))[1]
+    )
     lm = build("llm", "tiny", device="cpu")
-    train(HashEncoder(dim=16), lm, build("bridge", "noise"), records, tmp_path / "ck",
-          TrainConfig(steps=2, batch_size=8, device="cpu", task_tokens={"classification": "[single event]"}), progress=False)
+    train(
+        HashEncoder(dim=16),
+        lm,
+        build("bridge", "noise"),
+        records,
+        tmp_path / "ck",
+        TrainConfig(steps=2, batch_size=3, device="cpu", task_tokens={"classification": "[single event]"}),
+        progress=False,
+    )
     tokens = {k: v for step in seen for k, v in step.items()}
     assert tokens == {"a dog barks": "[audio caption clotho]", "rain": "[single event]", "wind": None}
 
 
 @pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
 def test_evaluation_uses_the_task_token(tmp_path, monkeypatch):
-    from mats_core.harness import Pipeline, RunConfig, evaluate
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
+    from mats_core.run.harness import Pipeline, RunConfig, evaluate
 
     seen = []
     real = MATSModel.generate
-    monkeypatch.setattr(MATSModel, "generate", lambda self, z, i, task_tokens=None, **d: (seen.extend(task_tokens or [None] * len(i)), real(self, z, i, task_tokens, **d))[1])
+    monkeypatch.setattr(
+        MATSModel,
+        "generate",
+        lambda self, z, i, task_tokens=None, **d: (
+            seen.extend(task_tokens or [None] * len(i)),
+            real(self, z, i, task_tokens, **d),
+        )[1],
+    )
     pipe = Pipeline.from_checkpoint(SHIPPED / "noise", device="cpu")
-    cfg = RunConfig(limit=3, task_tokens={"tiny-classify": "[single event]"}, decoding={"preset": "greedy", "max_new_tokens": 4})
+    cfg = RunConfig(
+        limit=3, task_tokens={"tiny-classify": "[single event]"}, decoding={"preset": "greedy", "max_new_tokens": 4}
+    )
     res = evaluate(pipe, SHIPPED / "noise", "noise", ["tiny-classify", "tiny-qa"], tmp_path / "run", cfg)
     assert seen == ["[single event]"] * 3 + [None] * 3
     assert res.config["task_tokens"] == {"tiny-classify": "[single event]"}
@@ -280,13 +346,20 @@ def test_evaluation_uses_the_task_token(tmp_path, monkeypatch):
 
 # -- 4. paper decoding ----------------------------------------------------------------------
 def test_paper_decoding_preset_and_suites():
-    from mats_core.generation import resolve_decoding
-    from mats_core.registry import MatsError
-    from mats_core.suites import load_suite, suite_options
+    from mats_core.config.suites import load_suite, suite_options
+    from mats_core.errors import MatsError
+    from mats_core.model.generation import resolve_decoding
 
     paper = resolve_decoding({"preset": "paper"})
-    assert paper == {"num_beams": 4, "do_sample": False, "max_new_tokens": 200, "min_length": 1,
-                     "no_repeat_ngram_size": 2, "repetition_penalty": 2.0, "length_penalty": 1.0}
+    assert paper == {
+        "num_beams": 4,
+        "do_sample": False,
+        "max_new_tokens": 200,
+        "min_length": 1,
+        "no_repeat_ngram_size": 2,
+        "repetition_penalty": 2.0,
+        "length_penalty": 1.0,
+    }
     assert resolve_decoding({"preset": "paper", "max_new_tokens": 30})["max_new_tokens"] == 30
     with pytest.raises(MatsError, match="unknown preset 'papr'"):
         resolve_decoding({"preset": "papr"})
@@ -295,7 +368,9 @@ def test_paper_decoding_preset_and_suites():
         suite = load_suite(root / name)
         assert suite.decoding == {"preset": "paper"}
         opts = suite_options(root / name)
-        assert "mats-santa" in opts.bridge and "mats-santa-exact" in opts.bridge and "mats-santa-published" in opts.bridge
+        assert (
+            "mats-santa" in opts.bridge and "mats-santa-exact" in opts.bridge and "mats-santa-published" in opts.bridge
+        )
         assert opts.overrides["run"]["task_tokens"] and "task_token" not in str(opts.overrides.get("tasks", {}))
     tokens = suite_options(root / "paper-closed-ended.yaml").overrides["run"]["task_tokens"]
     assert tokens["esc50"] == "[single event]" and tokens["clotho-aqa"] == "[audio qa]"
@@ -308,15 +383,32 @@ TEMPLATE = "USER: <Speech>{audio}</Speech> {instruction}\nASSISTANT:"
 @pytest.fixture(scope="module")
 def sp_model(tmp_path_factory):
     spm = pytest.importorskip("sentencepiece")
-    texts = ["USER: <Speech></Speech> Describe the following audio in a caption.\nASSISTANT: a dog barks and a car passes by.",
-             "a man speaks while birds chirp in the distance", "Identify the sounds in the audio clip, only display audio tags.",
-             "rain falls on a tin roof", "water runs and people talk", "the engine of a truck idles loudly"] * 20
+    texts = [
+        "USER: <Speech></Speech> Describe the following audio in a caption.\nASSISTANT: a dog barks and a car passes by.",
+        "a man speaks while birds chirp in the distance",
+        "Identify the sounds in the audio clip, only display audio tags.",
+        "rain falls on a tin roof",
+        "water runs and people talk",
+        "the engine of a truck idles loudly",
+    ] * 20
     prefix = tmp_path_factory.mktemp("sp") / "llama"
     # LLaMA's settings: BPE, byte fallback, a dummy prefix, whitespace kept as is
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_prefix=str(prefix), vocab_size=400, model_type="bpe",
-                                   unk_id=0, bos_id=1, eos_id=2, pad_id=-1, byte_fallback=True, add_dummy_prefix=True,
-                                   character_coverage=1.0, normalization_rule_name="identity", remove_extra_whitespaces=False,
-                                   minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts),
+        model_prefix=str(prefix),
+        vocab_size=400,
+        model_type="bpe",
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        byte_fallback=True,
+        add_dummy_prefix=True,
+        character_coverage=1.0,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        minloglevel=2,
+    )
     return str(prefix) + ".model"
 
 
@@ -325,16 +417,25 @@ def test_answer_ids_continue_the_prompt_as_the_published_code(sp_model, legacy):
     import transformers
 
     if int(transformers.__version__.split(".")[0]) >= 5:  # CI's second venv
-        pytest.skip("transformers 5 has no SentencePiece-backed (slow) LlamaTokenizer: LlamaTokenizer(vocab_file=...) "
-                    "no longer reads the .model file, and the legacy flag is that slow tokenizer's behaviour")
+        pytest.skip(
+            "transformers 5 has no SentencePiece-backed (slow) LlamaTokenizer: LlamaTokenizer(vocab_file=...) "
+            "no longer reads the .model file, and the legacy flag is that slow tokenizer's behaviour"
+        )
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizer
 
     from mats_core.hf import HFCausalLM
-    from mats_core.model import MATSModel
+    from mats_core.model.pipeline import MATSModel
 
     tok = LlamaTokenizer(vocab_file=sp_model, legacy=legacy)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                      num_key_value_heads=2, max_position_embeddings=128)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
     llm = HFCausalLM.from_model(LlamaForCausalLM(cfg), tok, TEMPLATE)
     model = MATSModel(llm, 8, {"type": "mlp", "prefix_length": 2})
     answer, instruction = "a dog barks and a car passes by.", "Describe the following audio in a caption."

@@ -1,12 +1,13 @@
 """Results files (atomic, torn-line tolerant) and the audio front end (errors per file)."""
+
 import json
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from mats_core.audio import AudioError, load_audio
-from mats_core.results import RunResults, SamplesWriter, read_results, write_results
+from mats_core.model.audio import AudioError, load_audio
+from mats_core.run.results import RunResults, SamplesWriter, read_results, write_results
 
 
 def test_results_roundtrip(tmp_path):

@@ -1,6 +1,7 @@
 """Run/score consistency and resume with changed data (issue 12.4, 12.8), on real tiny runs:
 rows that are not sample rows, duplicated rows, a killed run scored, a torn results.json,
 and a dataset relabelled between a run and its rerun."""
+
 from __future__ import annotations
 
 import json
@@ -9,17 +10,33 @@ import warnings
 from pathlib import Path
 
 import pytest
+from dataset_fixtures import make_esc50
 from typer.testing import CliRunner
 
-from dataset_fixtures import make_esc50
 from mats_core import MatsError
-from mats_core.cli import app
-from mats_core.results import read_results, read_samples, scan_samples
+from mats_core.cli.main import app
+from mats_core.run.results import read_results, read_samples, scan_samples
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
-pytestmark = pytest.mark.skipif(not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built")
-RUN = ["run", "--bridge", "noise", "--tasks", "tiny-classify,tiny-qa", "--limit", "3", "--batch-size", "3",
-       "--no-reference", "--device", "cpu", "--set", "decoding.max_new_tokens=4"]
+pytestmark = pytest.mark.skipif(
+    not (SHIPPED / "noise" / "config.json").exists(), reason="shipped tiny checkpoints not built"
+)
+RUN = [
+    "run",
+    "--bridge",
+    "noise",
+    "--tasks",
+    "tiny-classify,tiny-qa",
+    "--limit",
+    "3",
+    "--batch-size",
+    "3",
+    "--no-reference",
+    "--device",
+    "cpu",
+    "--set",
+    "decoding.max_new_tokens=4",
+]
 
 
 def invoke(*args):
@@ -111,8 +128,13 @@ def test_report_on_a_truncated_results_json_is_one_error_line(run_dir):
 
 def test_scan_samples_policy(tmp_path):
     path = tmp_path / "samples.jsonl"
-    rows = [{"task": "t", "id": "1", "prediction": "a"}, {"id": "2"}, [1, 2], {"task": "t", "id": "1", "prediction": "b"}]
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n{\"task\": \"t\", \"id\"")
+    rows = [
+        {"task": "t", "id": "1", "prediction": "a"},
+        {"id": "2"},
+        [1, 2],
+        {"task": "t", "id": "1", "prediction": "b"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + '\n{"task": "t", "id"')
     with pytest.warns(UserWarning) as caught:
         found, kept = scan_samples(path)
     messages = [str(w.message) for w in caught]
@@ -127,8 +149,24 @@ def test_a_relabelled_dataset_row_refuses_the_resume(tmp_path):
     root = tmp_path / "data"
     make_esc50(root)
     out = tmp_path / "out"
-    args = ["run", "--bridge", "noise", "--tasks", "esc50", "--data-root", root, "--limit", "4", "--no-reference",
-            "--device", "cpu", "--set", "decoding.max_new_tokens=4", "--output", out]
+    args = [
+        "run",
+        "--bridge",
+        "noise",
+        "--tasks",
+        "esc50",
+        "--data-root",
+        root,
+        "--limit",
+        "4",
+        "--no-reference",
+        "--device",
+        "cpu",
+        "--set",
+        "decoding.max_new_tokens=4",
+        "--output",
+        out,
+    ]
     res, _ = invoke(*args)
     assert res.exit_code == 0, res.output
     before = {r["id"]: r["label"] for r in read_samples(out / "samples.jsonl")}
@@ -143,16 +181,18 @@ def test_a_relabelled_dataset_row_refuses_the_resume(tmp_path):
     assert res.exit_code == 0, res.output
     after = {r["id"]: r["label"] for r in read_samples(out / "samples.jsonl")}
     assert before["1-100032-A-0"] == "dog" and after["1-100032-A-0"] == "rain"
-    assert {k: v for k, v in after.items() if k != "1-100032-A-0"} == {k: v for k, v in before.items() if k != "1-100032-A-0"}
+    assert {k: v for k, v in after.items() if k != "1-100032-A-0"} == {
+        k: v for k, v in before.items() if k != "1-100032-A-0"
+    }
 
 
 def test_a_changed_run_setting_is_refused_before_the_models_load(run_dir, monkeypatch):
-    import mats_core.harness
+    import mats_core.run.harness
 
     def no_load(*a, **k):
         raise AssertionError("models loaded before the refusal")
 
-    monkeypatch.setattr(mats_core.harness.Pipeline, "from_checkpoint", classmethod(no_load))
+    monkeypatch.setattr(mats_core.run.harness.Pipeline, "from_checkpoint", classmethod(no_load))
     args = [a if a != "3" else "2" for a in RUN]  # --limit 2 instead of 3
     res, _ = invoke(*args, "--output", run_dir)
     assert res.exit_code == 2, res.output
@@ -178,8 +218,23 @@ def test_a_fractional_limit_runs_the_reference_rows(tmp_path):
     """``--limit 0.02`` with the reference rows: the CLAP zero-shot row counts what it scored
     (slicing its samples by a fraction raised before)."""
     out = tmp_path / "ref"
-    res, _ = invoke("run", "--bridge", "noise", "--tasks", "tiny-classify", "--limit", "0.02", "--controls", "none",
-                    "--device", "cpu", "--set", "decoding.max_new_tokens=4", "--output", out)
+    res, _ = invoke(
+        "run",
+        "--bridge",
+        "noise",
+        "--tasks",
+        "tiny-classify",
+        "--limit",
+        "0.02",
+        "--controls",
+        "none",
+        "--device",
+        "cpu",
+        "--set",
+        "decoding.max_new_tokens=4",
+        "--output",
+        out,
+    )
     assert res.exit_code == 0, res.output
     zero_shot = read_results(out / "clap-zero-shot" / "results.json")
     assert zero_shot.samples_count == {"tiny-classify": 3}  # ceil(0.02 * 127)
@@ -199,4 +254,6 @@ def test_report_keeps_a_row_without_samples_unpaired(finished, tmp_path):
     assert "no samples.jsonl" in doc["skipped"]["values-only"]
     res, _ = invoke("report", merged, "--reference-row", "values-only", "--output", tmp_path / "t2")
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "t2.json").read_text())["skipped"] == {"*": "no reference row 'values-only' with samples"}
+    assert json.loads((tmp_path / "t2.json").read_text())["skipped"] == {
+        "*": "no reference row 'values-only' with samples"
+    }

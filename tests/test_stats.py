@@ -1,4 +1,5 @@
-"""Bootstrap intervals and paired differences (mats_core.stats) against analytic and direct values."""
+"""Bootstrap intervals and paired differences (mats_core.stats.intervals) against analytic and direct values."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from mats_core.stats import SampleStats, across_seeds, intervals, paired, resample_counts, resampled
+from mats_core.stats.intervals import SampleStats, across_seeds, intervals, paired, resample_counts, resampled
 
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="caption metrics need Java")
 
@@ -51,7 +52,9 @@ def test_paired_difference_detects_a_real_gap():
     b = a.copy()
     b[rng.choice(300, 90, replace=False)] = 0  # b is a with 90 answers knocked out
     pa, pb = {"accuracy": a.mean()}, {"accuracy": b.mean()}
-    d = paired(SampleStats(300, {"accuracy": a}), SampleStats(300, {"accuracy": b}), pa, pb, resample_counts(300, 1000, 0, "t"))
+    d = paired(
+        SampleStats(300, {"accuracy": a}), SampleStats(300, {"accuracy": b}), pa, pb, resample_counts(300, 1000, 0, "t")
+    )
     assert d["accuracy"]["excludes_zero"] and d["accuracy"]["p"] < 0.01 and d["accuracy"]["low"] > 0
 
 

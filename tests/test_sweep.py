@@ -1,12 +1,15 @@
-"""mats_core.sweep: the whole grid is validated before any point runs (errors name the grid
+"""mats_core.bench.sweep: the whole grid is validated before any point runs (errors name the grid
 file and key), and the plots draw the metric against one swept param, one line per value of
 the other swept params."""
+
 from pathlib import Path
 
 import pytest
 
 from mats_core import MatsError
-from mats_core.sweep import check_spec, load_spec, plot, plot_param, run_sweep, swept_params
+from mats_core.bench.sweep import run_sweep
+from mats_core.bench.sweep_plots import plot, plot_param, swept_params
+from mats_core.bench.sweep_spec import check_spec, load_spec
 
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "mats_tiny" / "weights" / "mats"
 GOOD = """\
@@ -29,7 +32,7 @@ def grid(tmp_path, text):
 @pytest.fixture
 def no_runs(monkeypatch):
     """Fail the test if anything starts loading models or running a point."""
-    import mats_core.harness as harness
+    import mats_core.run.harness as harness
 
     def boom(*a, **k):
         raise AssertionError("a point ran before the grid was validated")
@@ -46,7 +49,10 @@ def test_a_good_grid_passes(tmp_path):
 
 
 BAD = [
-    ("{lam: [0.0, 1.5]}", "grid[1].params.lam[1] = 1.5: bridge 'santa': param 'lam': Input should be less than or equal to 1"),
+    (
+        "{lam: [0.0, 1.5]}",
+        "grid[1].params.lam[1] = 1.5: bridge 'santa': param 'lam': Input should be less than or equal to 1",
+    ),
     ("{lamda: [0.1, 0.2]}", "grid[1].params.lamda[0] = 0.1: bridge 'santa': unknown param 'lamda'"),
     ("{k: 0}", "grid[1].params.k = 0: bridge 'santa': param 'k': Input should be greater than or equal to 1"),
     ("{search: [exact, annoy]}", "grid[1].params.search[1] = 'annoy': bridge 'santa': param 'search'"),
@@ -62,14 +68,29 @@ def test_a_bad_param_value_fails_before_any_point_runs(tmp_path, no_runs, params
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("text,message", [
-    ("tasks: [tiny-qa, tiny-qaa]\ngrid: [{bridge: none}]\n", "tasks[1]: unknown task 'tiny-qaa'; did you mean 'tiny-qa'?"),
-    ("tasks: [tiny-qa]\ngrid: [{bridge: none}, {bridge: sant}]\n", "grid[1].bridge: unknown bridge 'sant'"),
-    ("encoder: tinyy\ntasks: [tiny-qa]\ngrid: [{bridge: none}]\n", "encoder: unknown encoder 'tinyy'"),
-    ("tasks: [tiny-qa]\nrun: {limt: 3}\ngrid: [{bridge: none}]\n", "run: unknown setting 'run.limt'; did you mean 'limit'?"),
-    ("tasks: [tiny-qa]\nrun: {limit: 0}\ngrid: [{bridge: none}]\n", "run: setting 'run.limit': Input should be greater than or equal to 1, or a fraction between 0 and 1 (got 0)"),
-    ("tasks: [tiny-qa]\ncheckpoints: [/nonexistent/ck]\ngrid: [{bridge: none}]\n", "checkpoints[0]: /nonexistent/ck: neither a checkpoint"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "tasks: [tiny-qa, tiny-qaa]\ngrid: [{bridge: none}]\n",
+            "tasks[1]: unknown task 'tiny-qaa'; did you mean 'tiny-qa'?",
+        ),
+        ("tasks: [tiny-qa]\ngrid: [{bridge: none}, {bridge: sant}]\n", "grid[1].bridge: unknown bridge 'sant'"),
+        ("encoder: tinyy\ntasks: [tiny-qa]\ngrid: [{bridge: none}]\n", "encoder: unknown encoder 'tinyy'"),
+        (
+            "tasks: [tiny-qa]\nrun: {limt: 3}\ngrid: [{bridge: none}]\n",
+            "run: unknown setting 'run.limt'; did you mean 'limit'?",
+        ),
+        (
+            "tasks: [tiny-qa]\nrun: {limit: 0}\ngrid: [{bridge: none}]\n",
+            "run: setting 'run.limit': Input should be greater than or equal to 1, or a fraction between 0 and 1 (got 0)",
+        ),
+        (
+            "tasks: [tiny-qa]\ncheckpoints: [/nonexistent/ck]\ngrid: [{bridge: none}]\n",
+            "checkpoints[0]: /nonexistent/ck: neither a checkpoint",
+        ),
+    ],
+)
 def test_bad_names_fail_before_any_point_runs(tmp_path, no_runs, text, message):
     path = grid(tmp_path, text)
     with pytest.raises(MatsError) as exc:
@@ -79,7 +100,10 @@ def test_bad_names_fail_before_any_point_runs(tmp_path, no_runs, text, message):
 
 def test_a_malformed_grid_file_names_the_file_and_key(tmp_path):
     path = grid(tmp_path, "tasks: tiny-qa\ngrid: [{bridge: none, param: {}}]\n")
-    with pytest.raises(MatsError, match=r"grid\.yaml: key 'tasks': Input should be a valid list \(got 'tiny-qa'\); unknown key 'grid\.0\.param'$"):
+    with pytest.raises(
+        MatsError,
+        match=r"grid\.yaml: key 'tasks': Input should be a valid list \(got 'tiny-qa'\); unknown key 'grid\.0\.param'$",
+    ):
         load_spec(path)
 
 
@@ -89,8 +113,17 @@ def summary_rows():
     rows = []
     for lam in (0.0, 0.3, 1.0):
         for k in (4, 32):
-            rows.append({"bridge": "santa", "param.lam": lam, "param.k": k, "param.search": "exact",
-                         "mean": 0.5 + lam / 4 + k / 200, "std": 0.02, "n": 2})
+            rows.append(
+                {
+                    "bridge": "santa",
+                    "param.lam": lam,
+                    "param.k": k,
+                    "param.search": "exact",
+                    "mean": 0.5 + lam / 4 + k / 200,
+                    "std": 0.02,
+                    "n": 2,
+                }
+            )
     rows += [{"bridge": "memory", "param.k": k, "mean": 0.4 + k / 100, "std": 0.0, "n": 2} for k in (4, 32)]
     rows += [{"bridge": "none", "mean": 0.3, "std": 0.0, "n": 2}]
     return [{"task": "tiny-classify", "metric": "accuracy_exact", **r} for r in rows]
@@ -117,9 +150,19 @@ def test_one_line_per_value_of_the_other_swept_params():
 
 
 def test_categorical_params_and_files(tmp_path):
-    rows = [{"task": "t", "metric": "m", "bridge": "santa", "param.search": s, "param.normalize_audio": na,
-             "mean": 0.1 * i, "std": 0.0, "n": 1}
-            for i, (s, na) in enumerate([(s, na) for s in ("exact", "kmeans") for na in (True, False)])]
+    rows = [
+        {
+            "task": "t",
+            "metric": "m",
+            "bridge": "santa",
+            "param.search": s,
+            "param.normalize_audio": na,
+            "mean": 0.1 * i,
+            "std": 0.0,
+            "n": 1,
+        }
+        for i, (s, na) in enumerate([(s, na) for s in ("exact", "kmeans") for na in (True, False)])
+    ]
     paths = plot(rows, tmp_path)
     assert sorted(p.name for p in paths) == ["plot-t-m-normalize_audio.png", "plot-t-m-search.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
@@ -128,11 +171,16 @@ def test_categorical_params_and_files(tmp_path):
     assert legend(fig) == ["santa normalize_audio=False", "santa normalize_audio=True"]
     counted = [{**r, "metric": "n", "mean": 150.0} for r in summary_rows()]
     paths = plot(summary_rows() + counted, tmp_path)
-    assert {p.name for p in paths} >= {"plot-tiny-classify-accuracy_exact-lam.png", "plot-tiny-classify-accuracy_exact-k.png"}
+    assert {p.name for p in paths} >= {
+        "plot-tiny-classify-accuracy_exact-lam.png",
+        "plot-tiny-classify-accuracy_exact-k.png",
+    }
     assert not any("-n-" in p.name for p in paths)  # counts stay in the table
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "grids").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "grids").glob("*.yaml")), ids=lambda p: p.name
+)
 def test_shipped_grids_validate(path):
     """The grids the README and docs run name only known bridges, params and tasks."""
     spec = load_spec(path)

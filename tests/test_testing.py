@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from mats_core import MatsError, Sample, build, hookimpl
-from mats_core.plugins import get_host
+from mats_core.registry.plugins import get_host
 from mats_core.testing import (
     check_bridge,
     check_corpus,

@@ -1,9 +1,9 @@
 """The shipped tiny CLAP: loads offline and fast, embeds, keeps a real modality gap; and the
 quick `tiny build` pipeline runs end to end."""
+
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -27,11 +27,26 @@ def test_split():
     return scenes, render_all(scenes)
 
 
-def test_loads_offline_under_two_seconds():
-    start = time.perf_counter()
+def test_loads_offline_from_the_shipped_files(monkeypatch):
+    """Building tiny-clap reads the shipped weights: it trains nothing and opens no connection, and
+    the model holds the shipped numbers (deterministic; a wall-clock bound fails on a busy machine)."""
+    import socket
+
+    from safetensors.torch import load_file
+
+    from mats_tiny import clap
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("loading tiny-clap must not train or connect")
+
+    for name in ("train_clap", "train_tokenizer"):
+        monkeypatch.setattr(clap, name, refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
     enc = mats_core.build("encoder", "tiny-clap")
-    assert time.perf_counter() - start < 2.0
     assert isinstance(enc, mats_core.AlignmentEncoder) and enc.sample_rate == 16000
+    shipped = load_file(str(SHIPPED_DIR / "model.safetensors"))
+    own = enc.model.state_dict()
+    assert all(torch.equal(own[k], v.float()) for k, v in shipped.items())
 
 
 def test_embeds_any_length_deterministically(encoder):
@@ -43,8 +58,9 @@ def test_embeds_any_length_deterministically(encoder):
     assert torch.allclose(encoder.embed_audio(longer), a, atol=1e-4)
     assert encoder.embed_audio(wav[:, :20000]).shape == (2, encoder.dim)
     t = encoder.embed_text(["a dog barks twice.", "rain falls softly with wind in the background."])
-    assert t.shape == (2, encoder.dim) and torch.equal(t, encoder.embed_text(["a dog barks twice.",
-                                                                             "rain falls softly with wind in the background."]))
+    assert t.shape == (2, encoder.dim) and torch.equal(
+        t, encoder.embed_text(["a dog barks twice.", "rain falls softly with wind in the background."])
+    )
     with pytest.raises(ValueError, match="waveforms"):
         encoder.embed_audio(wav[0])
 
@@ -85,7 +101,7 @@ def test_gap_breaks_a_text_trained_decoder(encoder, test_split):
 def test_info_command_prints_quality():
     from typer.testing import CliRunner
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     result = CliRunner().invoke(app, ["tiny", "info"])
     assert result.exit_code == 0, result.output
@@ -104,6 +120,7 @@ def test_missing_weights_say_how_to_build(tmp_path):
         load_tiny_clap(tmp_path)
 
 
+@pytest.mark.slow  # end to end, > 30 s on a 2-core machine (fast tier: python -m pytest -q)
 def test_quick_build_end_to_end(tmp_path):
     from mats_tiny.build import build_all
 

@@ -1,4 +1,5 @@
 """The tiny world's generator, texts and splits: determinism, distinctness, held-out pairs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,7 +32,7 @@ def test_render_shape_level_and_no_clipping():
 def test_splits_use_disjoint_seeds():
     seeds = {split: {s.seed for s in data.make_scenes(split, 50)} for split in data.SPLITS}
     for i, a in enumerate(data.SPLITS):
-        for b in data.SPLITS[i + 1:]:
+        for b in data.SPLITS[i + 1 :]:
             assert not seeds[a] & seeds[b], (a, b)
 
 
@@ -48,12 +49,24 @@ def test_class_signatures_are_distinct():
     """A nearest-centroid classifier on crude spectral features, fitted on 3 clips per class,
     tells the 48 classes apart far above chance (0.02) across clips that vary in pitch,
     timbre, count and level (0.67 measured; a learnt classifier on log-mel gets about 0.9)."""
-    feats = {c: [_features(render(Scene((Source(c, 2 if c in COUNTABLE else None,
-                                                loudness=("quiet", "normal", "loud")[i % 3]),), seed=1000 * k + i)))
-                  for i in range(6)] for k, c in enumerate(CLASSES)}
+    feats = {
+        c: [
+            _features(
+                render(
+                    Scene(
+                        (Source(c, 2 if c in COUNTABLE else None, loudness=("quiet", "normal", "loud")[i % 3]),),
+                        seed=1000 * k + i,
+                    )
+                )
+            )
+            for i in range(6)
+        ]
+        for k, c in enumerate(CLASSES)
+    }
     centroids = np.stack([np.mean(f[:3], 0) for f in feats.values()])
-    correct = sum(int(np.argmin(((centroids - x) ** 2).sum(1)) == k)
-                  for k, f in enumerate(feats.values()) for x in f[3:])
+    correct = sum(
+        int(np.argmin(((centroids - x) ** 2).sum(1)) == k) for k, f in enumerate(feats.values()) for x in f[3:]
+    )
     assert correct / (3 * len(CLASSES)) >= 0.6
     assert len(CLASSES) >= 48
 
@@ -70,8 +83,12 @@ def test_five_distinct_references_per_test_clip():
         refs = text.captions(s, k=5, omit=0.0)  # question-training text: nothing left out
         for src in s.sources:  # every full caption states the counts it must
             if src.cls in COUNTABLE:
-                words = {1: ("once", "one", "single"), 2: ("twice", "two"), 3: ("three", "thrice"),
-                         0: ("repeated", "over and over", "again", "several", "many")}[src.count]
+                words = {
+                    1: ("once", "one", "single"),
+                    2: ("twice", "two"),
+                    3: ("three", "thrice"),
+                    0: ("repeated", "over and over", "again", "several", "many"),
+                }[src.count]
                 assert all(any(w in r.lower() for w in words) for r in refs), refs
 
 
@@ -151,7 +168,7 @@ def test_bad_scene_fails_with_field_named():
 
 def test_plugins_registered_and_validated():
     import mats_core
-    from mats_core.registry import MatsError
+    from mats_core.errors import MatsError
 
     task = mats_core.build("task", "tiny-classify", limit=2)
     assert task.kind == "classification" and len(task.samples()) == 2
@@ -165,15 +182,18 @@ def test_task_scores_count_errors_as_failures():
     import mats_core
 
     task = mats_core.build("task", "tiny-classify", limit=4)
-    rows = [{"id": s.id, "prediction": s.label, "references": [], "label": s.label, "error": None}
-            for s in task.samples()]
+    rows = [
+        {"id": s.id, "prediction": s.label, "references": [], "label": s.label, "error": None} for s in task.samples()
+    ]
     assert task.score(rows)["accuracy_exact"] == 1.0
     rows[0] = {**rows[0], "error": "RuntimeError: boom"}  # a crashed sample is a wrong answer
     scores = task.score(rows)
     assert scores["accuracy_exact"] == 0.75 and scores["errors"] == 1 and scores["n"] == 4
     qa = mats_core.build("task", "tiny-qa", limit=3)
-    rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "label": None, "error": None}
-            for s in qa.samples()]
+    rows = [
+        {"id": s.id, "prediction": s.references[0], "references": s.references, "label": None, "error": None}
+        for s in qa.samples()
+    ]
     scores = qa.score(rows)
     assert scores["n"] == 3 and scores["accuracy"] == 1.0
     kinds = [s.meta["question_kind"] for s in qa.samples()]
@@ -196,7 +216,14 @@ def test_samples_render_their_own_scene_lazily_or_at_once(kind):
     scenes = data.make_scenes("test")
     for a, b in zip(lazy, eager, strict=True):
         assert (a.id, a.instruction, a.sample_rate, a.references, a.label, a.labels, a.meta) == (
-            b.id, b.instruction, b.sample_rate, b.references, b.label, b.labels, b.meta)
+            b.id,
+            b.instruction,
+            b.sample_rate,
+            b.references,
+            b.label,
+            b.labels,
+            b.meta,
+        )
         scene = scenes[int(a.id.rsplit("-", 1)[1])]
         assert a.meta["scene"] == scene.to_dict()
         assert np.array_equal(a.audio, render(scene)) and np.array_equal(b.audio, render(scene)) and a.rendered
@@ -206,7 +233,7 @@ def test_a_limited_run_renders_only_the_clips_it_embeds(monkeypatch):
     """The harness does list(task.samples())[:limit] and reads .audio when it embeds."""
     import mats_core
     import mats_tiny.tasks as tasks
-    from mats_core.harness import Pipeline, RunConfig
+    from mats_core.run.harness import Pipeline, RunConfig
 
     rendered = []
     monkeypatch.setattr(tasks, "render", lambda scene: rendered.append(scene.seed) or render(scene))
@@ -220,18 +247,24 @@ def test_a_limited_run_renders_only_the_clips_it_embeds(monkeypatch):
 
 
 def test_tasks_share_one_metric_object_per_process(monkeypatch):
-    import mats_core.registry
+    import mats_core.registry.presets
     import mats_core.scoring
     import mats_tiny.tasks as tasks
 
     built = []
-    real = mats_core.registry.build
+    real = mats_core.registry.presets.build
     monkeypatch.setattr(mats_core.scoring, "_METRICS", {})  # the public scoring helper keeps them
-    monkeypatch.setattr(mats_core.registry, "build", lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw))
+    monkeypatch.setattr(
+        mats_core.registry.presets,
+        "build",
+        lambda kind, name, *a, **kw: built.append(name) or real(kind, name, *a, **kw),
+    )
     for _ in range(2):
         task = tasks.TinyTask("tiny-qa", "qa", limit=2)
-        rows = [{"id": s.id, "prediction": s.references[0], "references": s.references, "error": None}
-                for s in task.samples()]
+        rows = [
+            {"id": s.id, "prediction": s.references[0], "references": s.references, "error": None}
+            for s in task.samples()
+        ]
         assert task.score(rows)["accuracy"] == 1.0
     assert built == ["qa"]
 
@@ -258,7 +291,8 @@ def test_corpus_is_cached_per_split_size_seed_and_source(tmp_path, monkeypatch):
 
 def test_classify_label_prompt_speaks_like_the_clap_captions(monkeypatch):
     import mats_core
-    from mats_core.harness import Pipeline, RunConfig, zero_shot
+    from mats_core.run.harness import Pipeline, RunConfig
+    from mats_core.run.reference_row import score_zero_shot
 
     task = mats_core.build("task", "tiny-classify")
     assert task.label_prompt.format(label="bark") == "the sound of a dog barking."
@@ -266,9 +300,9 @@ def test_classify_label_prompt_speaks_like_the_clap_captions(monkeypatch):
     assert not hasattr(mats_core.build("task", "tiny-caption"), "label_prompt")
     pipe = Pipeline(encoder=mats_core.build("encoder", "tiny-clap"), llm=None, spec={})
     cfg = RunConfig(limit=60, device="cpu")
-    prompted = zero_shot(pipe, "tiny-classify", cfg)["accuracy"]
+    prompted = score_zero_shot(pipe, "tiny-classify", cfg).metrics["accuracy"]
     monkeypatch.setattr(text, "LABEL_PROMPT", "{label}")
-    bare = zero_shot(pipe, "tiny-classify", cfg)["accuracy"]
+    bare = score_zero_shot(pipe, "tiny-classify", cfg).metrics["accuracy"]
     # first 100 test clips: bare labels 0.49, this prompt 0.76, the build's prompt ensemble 0.79
     assert prompted >= bare + 0.15, (prompted, bare)
 

@@ -6,6 +6,7 @@ renders ``'Tensor'`` as a string literal. Here a quoted name right after ``:``, 
 or ``,`` in a rendered signature becomes a plain name; string *defaults* (after ``=``) keep
 their quotes.
 """
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ reference cannot drift from the code. Uses only click's public introspection API
 (``get_params``, ``get_help_record``, ``list_commands``). Any failure stops the build: a
 silently empty reference would be worse than none.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ def render_cli(prog: str = "mats-bench") -> str:
     """Markdown reference of every ``mats-bench`` command (one section each)."""
     import typer
 
-    from mats_core.cli import app
+    from mats_core.cli.main import app
 
     root = typer.main.get_command(app)
     ctx = root.make_context(prog, [], resilient_parsing=True)

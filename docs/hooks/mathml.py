@@ -6,6 +6,7 @@ converts those to MathML with ``latex2mathml`` instead, so the site shows typese
 no script and no network at view time (browsers render MathML natively). A formula that
 fails to convert stops the build: raw TeX on a page is a bug.
 """
+
 from __future__ import annotations
 
 import html

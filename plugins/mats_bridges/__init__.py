@@ -5,6 +5,7 @@ Written as any third-party plugin would be: a module-level ``register_bridges`` 
 and type-annotated factories, so ``mats_core.build`` validates params (bounds included) and
 names the field on error. torch is imported only inside the factories, keeping the CLI fast.
 """
+
 import inspect
 from typing import Annotated, Any, Callable, Literal, Optional
 
@@ -55,8 +56,13 @@ def shift_bridge(
     """
     from mats_bridges.field import ShiftBridge
 
-    return ShiftBridge(mode=mode, noise_variance=noise_variance, audio_stats=audio_stats,
-                       audio_stats_split=audio_stats_split, audio_stats_limit=audio_stats_limit)
+    return ShiftBridge(
+        mode=mode,
+        noise_variance=noise_variance,
+        audio_stats=audio_stats,
+        audio_stats_split=audio_stats_split,
+        audio_stats_limit=audio_stats_limit,
+    )
 
 
 def nearest_bridge(noise_variance: Variance = 0.0, pairs_with: Pairing = "clean") -> GapBridge:
@@ -70,7 +76,9 @@ def nearest_bridge(noise_variance: Variance = 0.0, pairs_with: Pairing = "clean"
     return NearestBridge(noise_variance=noise_variance, pairs_with=pairs_with)
 
 
-def project_bridge(temperature: Positive = 0.01, noise_variance: Variance = 0.0, pairs_with: Pairing = "clean") -> GapBridge:
+def project_bridge(
+    temperature: Positive = 0.01, noise_variance: Variance = 0.0, pairs_with: Pairing = "clean"
+) -> GapBridge:
     """DeCap projection (Li et al., ICLR 2023): normalize(sum_i softmax(<a, m_i> / temperature) m_i)
     over the whole bank; temperature DIVIDES (DeCap's 0.01), no top-k, no k-means, no noise."""
     from mats_bridges.field import ProjectBridge
@@ -101,9 +109,20 @@ def santa_bridge(
     pairs_with: the checkpoint of a set this bridge is evaluated with (clean = the "no
     training noise" ablation, santa-clean).
     """
-    return _santa("santa", k=k, lam=lam, temperature=temperature, noise_variance=noise_variance,
-                  retrieval_noise_variance=retrieval_noise_variance, search=search, clusters=clusters,
-                  kmeans_iters=kmeans_iters, normalize_audio=normalize_audio, seed=seed, pairs_with=pairs_with)
+    return _santa(
+        "santa",
+        k=k,
+        lam=lam,
+        temperature=temperature,
+        noise_variance=noise_variance,
+        retrieval_noise_variance=retrieval_noise_variance,
+        search=search,
+        clusters=clusters,
+        kmeans_iters=kmeans_iters,
+        normalize_audio=normalize_audio,
+        seed=seed,
+        pairs_with=pairs_with,
+    )
 
 
 def _santa(name: str, **params: Any) -> GapBridge:
@@ -130,7 +149,8 @@ def _santa_variant(name: str, doc: str, **pinned: Any) -> Callable[..., GapBridg
 
 
 memory_bridge = _santa_variant(
-    "memory", "Memory-only: Santa with lam = 1 (the audio is replaced by the retrieved captions).", lam=1.0)
+    "memory", "Memory-only: Santa with lam = 1 (the audio is replaced by the retrieved captions).", lam=1.0
+)
 
 
 @hookimpl

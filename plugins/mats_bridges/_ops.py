@@ -3,6 +3,7 @@ and input validation with messages that say which argument is wrong and what to 
 
 Imported only by the bridge factories, so importing torch at top level is fine here.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,12 @@ def uniform_ball(shape: tuple[int, ...], like: Tensor, generator: torch.Generato
     sqrt(var): the same ``noise_variance`` is a much smaller perturbation in high dimension.
     """
     direction = normalize(gaussian(shape, like, generator))
-    u = torch.rand(shape[:-1] + (1,), generator=generator, device=generator.device if generator is not None else like.device,
-                   dtype=like.dtype).to(like.device)
+    u = torch.rand(
+        shape[:-1] + (1,),
+        generator=generator,
+        device=generator.device if generator is not None else like.device,
+        dtype=like.dtype,
+    ).to(like.device)
     return direction * (radius * u.pow(1.0 / shape[-1]))
 
 
@@ -84,11 +89,11 @@ def check_bank(bank: object, bridge: str) -> Tensor:
     if not isinstance(bank, torch.Tensor):
         raise MatsError(f"{where} must be a torch.Tensor of shape [N, dim], got {type(bank).__name__}")
     if bank.dim() != 2:
-        raise MatsError(
-            f"{where} must be 2-D [N, dim] (one caption embedding per row), got shape {tuple(bank.shape)}"
-        )
+        raise MatsError(f"{where} must be 2-D [N, dim] (one caption embedding per row), got shape {tuple(bank.shape)}")
     if bank.shape[0] == 0 or bank.shape[1] == 0:
-        raise MatsError(f"{where} is empty (shape {tuple(bank.shape)}); embed at least k captions of the training corpus")
+        raise MatsError(
+            f"{where} is empty (shape {tuple(bank.shape)}); embed at least k captions of the training corpus"
+        )
     if not bank.is_floating_point():
         raise MatsError(f"{where} must be floating point, got {bank.dtype}")
     # row by row statistics in chunks: a 5M x 1024 bank must not get a full-size temporary

@@ -18,6 +18,7 @@ Differences from the published code, all deliberate: clusters are stacked once r
 every call; an empty cluster is never chosen (the published code would crash on it); the
 audio is L2-normalised first unless ``normalize_audio`` is false (the published behaviour).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def reference_kmeans(bank: Tensor, clusters: int, iters: int = 10, seed: int = 0) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+def reference_kmeans(
+    bank: Tensor, clusters: int, iters: int = 10, seed: int = 0
+) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """(centroids [C, dim], members per cluster [n_c, dim], bank indices per cluster [n_c])."""
     g = torch.Generator().manual_seed(seed)
     chosen = torch.randperm(bank.shape[0], generator=g)[:clusters].to(bank.device)
@@ -51,15 +54,26 @@ def clusters_of(bank: Tensor, labels: Tensor, clusters: int) -> tuple[list[Tenso
 class ReferenceSanta:
     """Santa with k-means retrieval, one query at a time (the published algorithm)."""
 
-    def __init__(self, k: int = 32, lam: float = 0.3, temperature: float = 10.0, noise_variance: float = 0.015,
-                 clusters: int = 100, iters: int = 10, normalize_audio: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        k: int = 32,
+        lam: float = 0.3,
+        temperature: float = 10.0,
+        noise_variance: float = 0.015,
+        clusters: int = 100,
+        iters: int = 10,
+        normalize_audio: bool = True,
+        seed: int = 0,
+    ):
         self.k, self.lam, self.temperature = k, lam, temperature
         self.noise_variance, self.normalize_audio = noise_variance, normalize_audio
         self.clusters, self.iters, self.seed = clusters, iters, seed
 
     def fit(self, bank: Tensor) -> None:
         self.bank = F.normalize(bank.float(), dim=-1)
-        self.centroids, self.members, self.member_ids = reference_kmeans(self.bank, self.clusters, self.iters, self.seed)
+        self.centroids, self.members, self.member_ids = reference_kmeans(
+            self.bank, self.clusters, self.iters, self.seed
+        )
         self.empty = torch.tensor([len(ids) == 0 for ids in self.member_ids], device=self.bank.device)
 
     def use_clustering(self, centroids: Tensor, labels: Tensor) -> None:
@@ -88,7 +102,9 @@ class ReferenceSanta:
             m = self.bank[self.retrieve(s)]
             if self.noise_variance > 0:
                 where = generator.device if generator is not None else m.device
-                noise = torch.randn(m.shape, generator=generator, device=where).to(m.device) * math.sqrt(self.noise_variance)
+                noise = torch.randn(m.shape, generator=generator, device=where).to(m.device) * math.sqrt(
+                    self.noise_variance
+                )
                 m = F.normalize(F.normalize(m, dim=-1) + noise, dim=-1)
             weights = torch.softmax(self.temperature * (m @ s), dim=0)
             text = (weights[:, None] * m).sum(dim=0)

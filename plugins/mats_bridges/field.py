@@ -21,6 +21,7 @@
   no k-means, no noise on the retrieved captions, a much sharper softmax (x100 vs Santa's
   x10), and clean training (pairs with the clean checkpoint).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,10 @@ BANK_BLOCK = 1 << 16
 
 
 def _not_fitted(name: str) -> MatsError:
-    return MatsError(f"bridge '{name}': infer() was called before fit(); "
-                     "call bridge.fit(memory) with the caption embeddings of the training corpus first")
+    return MatsError(
+        f"bridge '{name}': infer() was called before fit(); "
+        "call bridge.fit(memory) with the caption embeddings of the training corpus first"
+    )
 
 
 class _BankBridge:
@@ -68,8 +71,12 @@ class _BankBridge:
         return self.bank
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "noise_variance": self.noise_variance, "pairs_with": self.pairs_with,
-                "bank_size": None if self.bank is None else int(self.bank.shape[0])}
+        return {
+            "name": self.name,
+            "noise_variance": self.noise_variance,
+            "pairs_with": self.pairs_with,
+            "bank_size": None if self.bank is None else int(self.bank.shape[0]),
+        }
 
 
 class NearestBridge(_BankBridge):
@@ -93,6 +100,7 @@ class ProjectBridge(_BankBridge):
     """Inference: normalize(sum_i softmax(<s, m_i> / temperature) m_i) over the whole bank."""
 
     name = "project"
+    key_params = ("temperature",)  # shown next to the row under a run's table
 
     def __init__(self, temperature: float = 0.01, noise_variance: float = 0.0, pairs_with: str = "clean"):
         super().__init__(noise_variance, pairs_with)
@@ -126,8 +134,14 @@ class ShiftBridge:
     name = "shift"
     pairs_with = "noise"
 
-    def __init__(self, mode: str = "shift", noise_variance: float = 0.015, audio_stats: str = "eval",
-                 audio_stats_split: str | None = None, audio_stats_limit: int | None = None):
+    def __init__(
+        self,
+        mode: str = "shift",
+        noise_variance: float = 0.015,
+        audio_stats: str = "eval",
+        audio_stats_split: str | None = None,
+        audio_stats_limit: int | None = None,
+    ):
         if mode not in ("shift", "center"):
             raise MatsError(f"bridge 'shift': param 'mode' must be 'shift' or 'center', got {mode!r}")
         self.mode, self.noise_variance = mode, float(noise_variance)
@@ -144,9 +158,13 @@ class ShiftBridge:
 
     def fit_audio(self, unpaired: Tensor) -> None:
         """mu_a from unpaired audio embeddings [N, dim] (no captions needed)."""
-        z = check_embeddings(unpaired, "shift.fit_audio(unpaired)", None if self.text_mean is None else self.text_mean.numel())
+        z = check_embeddings(
+            unpaired, "shift.fit_audio(unpaired)", None if self.text_mean is None else self.text_mean.numel()
+        )
         if z.shape[0] == 0:
-            raise MatsError("bridge 'shift': fit_audio got no audio embeddings; the audio statistics need at least one clip")
+            raise MatsError(
+                "bridge 'shift': fit_audio got no audio embeddings; the audio statistics need at least one clip"
+            )
         self.audio_mean = normalize(z.detach().double()).mean(dim=0)
         self.audio_rows = int(z.shape[0])
 
@@ -155,18 +173,22 @@ class ShiftBridge:
         if self.mode == "shift":
             return noise_injection(text, self.noise_variance, generator)
         if self.text_mean is None:
-            raise MatsError("bridge 'shift' (mode center): train() needs the text mean; call fit(text embeddings) first")
+            raise MatsError(
+                "bridge 'shift' (mode center): train() needs the text mean; call fit(text embeddings) first"
+            )
         x = normalize(text) - self.text_mean.to(text)
         if self.noise_variance > 0:
-            x = x + self.noise_variance ** 0.5 * gaussian(tuple(x.shape), x, generator)
+            x = x + self.noise_variance**0.5 * gaussian(tuple(x.shape), x, generator)
         return normalize(x)
 
     def infer(self, audio: Tensor, generator: torch.Generator | None = None) -> Tensor:
         if self.text_mean is None:
             raise _not_fitted(self.name)
         if self.audio_mean is None:
-            raise MatsError("bridge 'shift': infer() needs the audio mean; call bridge.fit_audio(unpaired audio embeddings) "
-                            "first (the harness does, with the evaluation audio or the task named by audio_stats)")
+            raise MatsError(
+                "bridge 'shift': infer() needs the audio mean; call bridge.fit_audio(unpaired audio embeddings) "
+                "first (the harness does, with the evaluation audio or the task named by audio_stats)"
+            )
         check_embeddings(audio, "shift.infer(audio)", self.text_mean.numel())
         x = normalize(audio.detach().double()) - self.audio_mean.to(audio.device)
         if self.mode == "shift":
@@ -174,13 +196,25 @@ class ShiftBridge:
         return normalize(x).to(audio.dtype)
 
     def config(self) -> dict[str, Any]:
-        source = "evaluation audio of each task" if self.audio_source == "eval" else f"audio of task {self.audio_source}"
+        source = (
+            "evaluation audio of each task" if self.audio_source == "eval" else f"audio of task {self.audio_source}"
+        )
         if self.audio_split:
             source += f" (split {self.audio_split})"
-        return {"name": self.name, "mode": self.mode, "noise_variance": self.noise_variance,
-                "audio_stats": self.audio_source, "audio_stats_split": self.audio_split, "audio_stats_limit": self.audio_limit,
-                "statistics": {"text_mean": f"text-only: memory bank ({self.text_rows} captions)",
-                               "audio_mean": f"unpaired audio: {source}"}}
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "noise_variance": self.noise_variance,
+            "audio_stats": self.audio_source,
+            "audio_stats_split": self.audio_split,
+            "audio_stats_limit": self.audio_limit,
+            "statistics": {
+                "text_mean": f"text-only: memory bank ({self.text_rows} captions)",
+                "audio_mean": f"unpaired audio: {source}",
+            },
+        }
 
     def __repr__(self) -> str:
-        return f"ShiftBridge(mode={self.mode!r}, noise_variance={self.noise_variance}, audio_stats={self.audio_source!r})"
+        return (
+            f"ShiftBridge(mode={self.mode!r}, noise_variance={self.noise_variance}, audio_stats={self.audio_source!r})"
+        )

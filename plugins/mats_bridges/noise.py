@@ -1,5 +1,6 @@
 """The two bridges that need no memory bank: ``none`` (the naive swap) and ``noise``
 (Gaussian noise at training, audio used as is at test: the released MATS default)."""
+
 from __future__ import annotations
 
 import math
@@ -30,6 +31,10 @@ class NoneBridge:
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name}
+
+    def gap_points(self, text: Tensor, audio: Tensor, generator: torch.Generator) -> tuple[str, Tensor]:
+        """What ``mats-bench gap`` shows for this bridge: the audio itself."""
+        return "audio", self.infer(audio, generator)
 
     def __repr__(self) -> str:
         return "NoneBridge()"
@@ -68,6 +73,11 @@ class NoiseBridge:
     def config(self) -> dict[str, Any]:
         cfg = {"name": self.name, "noise_variance": self.noise_variance}
         return cfg | {"uniform_noise": True} if self.uniform_noise else cfg
+
+    def gap_points(self, text: Tensor, audio: Tensor, generator: torch.Generator) -> tuple[str, Tensor]:
+        """What ``mats-bench gap`` shows for this bridge: its inference is the identity, so its
+        training input (noisy text) is what it moves toward the audio."""
+        return "text + training noise", self.train(text, generator)
 
     def __repr__(self) -> str:
         return f"NoiseBridge(noise_variance={self.noise_variance}, uniform_noise={self.uniform_noise})"

@@ -8,6 +8,7 @@ it with the most similar noisy caption embeddings of a memory bank.
 
 ``memory`` is the same bridge with lam = 1 (the audio term dropped).
 """
+
 from __future__ import annotations
 
 import math
@@ -68,14 +69,23 @@ class SantaBridge:
         _require(name, "k", k, isinstance(k, int) and k >= 1, "an integer >= 1")
         _require(name, "lam", lam, _finite(lam) and 0.0 <= lam <= 1.0, "a number in [0, 1]")
         _require(name, "temperature", temperature, _finite(temperature) and temperature > 0, "a number > 0")
-        _require(name, "noise_variance", noise_variance, _finite(noise_variance) and noise_variance >= 0, "a number >= 0")
+        _require(
+            name, "noise_variance", noise_variance, _finite(noise_variance) and noise_variance >= 0, "a number >= 0"
+        )
         if retrieval_noise_variance is None:
             retrieval_noise_variance = noise_variance
-        _require(name, "retrieval_noise_variance", retrieval_noise_variance,
-                 _finite(retrieval_noise_variance) and retrieval_noise_variance >= 0, "a number >= 0 or None")
+        _require(
+            name,
+            "retrieval_noise_variance",
+            retrieval_noise_variance,
+            _finite(retrieval_noise_variance) and retrieval_noise_variance >= 0,
+            "a number >= 0 or None",
+        )
         _require(name, "search", search, search in SEARCHES, "one of " + ", ".join(SEARCHES))
         _require(name, "clusters", clusters, isinstance(clusters, int) and clusters >= 1, "an integer >= 1")
-        _require(name, "kmeans_iters", kmeans_iters, isinstance(kmeans_iters, int) and kmeans_iters >= 1, "an integer >= 1")
+        _require(
+            name, "kmeans_iters", kmeans_iters, isinstance(kmeans_iters, int) and kmeans_iters >= 1, "an integer >= 1"
+        )
         self.k, self.lam, self.temperature = k, float(lam), float(temperature)
         self.noise_variance = float(noise_variance)
         self.retrieval_noise_variance = float(retrieval_noise_variance)
@@ -84,6 +94,10 @@ class SantaBridge:
         self.index = None
         self.bank_size: int | None = None
         self.dim: int | None = None
+
+    # shown next to the row under a run's table; retrieval noise comes from the checkpoint
+    # (results.json: bridge.effective)
+    key_params = ("k", "lam", "temperature", "search")
 
     @property
     def raw_input(self) -> bool:

@@ -6,6 +6,7 @@ positions into ``rows`` of the retrieved entries. All paths are batched: no Pyth
 per query. Because bank rows are unit vectors, ranking by L2 distance (the published code)
 and by dot product (what we compute) gives the same order.
 """
+
 from __future__ import annotations
 
 import math
@@ -153,7 +154,6 @@ class KMeansIndex:
         out_scores, out_found = torch.empty_like(scores), torch.empty_like(found)
         out_scores[qorder], out_found[qorder] = scores, found
         return out_scores, out_found
-
 
     @staticmethod
     def _pad(scores: Tensor, found: Tensor, kk: int, first: int) -> None:

@@ -10,6 +10,7 @@ a pickle that needs more is refused unless ``trust_checkpoint=true``. Without a 
 checkpoint each encoder fetches its released weights from the Hugging Face hub, which
 fails offline with a message saying which param to set.
 """
+
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -35,8 +36,15 @@ def laion_clap(
     must match the checkpoint (HTSAT-tiny + roberta for the released ones)."""
     from mats_clap.laion import LaionClapEncoder
 
-    return LaionClapEncoder(checkpoint=checkpoint, amodel=amodel, tmodel=tmodel, enable_fusion=enable_fusion,
-                            tag=tag, device=device, trust_checkpoint=trust_checkpoint)
+    return LaionClapEncoder(
+        checkpoint=checkpoint,
+        amodel=amodel,
+        tmodel=tmodel,
+        enable_fusion=enable_fusion,
+        tag=tag,
+        device=device,
+        trust_checkpoint=trust_checkpoint,
+    )
 
 
 def msclap(

@@ -5,6 +5,7 @@ code the file carries. We read checkpoints ourselves with ``weights_only=True`` 
 dicts, numbers and strings only) or from safetensors, and unpickle fully only when the user
 says they trust the file. Then we ``load_state_dict`` into the package's model ourselves.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +21,7 @@ from mats_core import MatsError
 log = logging.getLogger(__name__)
 
 _CONVERT = (
-    "python -c \"import torch; from safetensors.torch import save_file; "
+    'python -c "import torch; from safetensors.torch import save_file; '
     "c = torch.load('{path}', map_location='cpu', weights_only=False); "
     "sd = c.get('state_dict', c.get('model', c)); "
     "save_file({{k: v.contiguous().clone() for k, v in sd.items() if isinstance(v, torch.Tensor)}}, 'clap.safetensors')\""
@@ -39,7 +40,9 @@ def read_checkpoint(path: str | Path, *, plugin: str, param: str, trust: bool) -
         try:
             return load_file(p)
         except Exception as exc:  # noqa: BLE001
-            raise MatsError(f"encoder '{plugin}': {param}={str(p)!r} is not a readable safetensors file ({exc})") from exc
+            raise MatsError(
+                f"encoder '{plugin}': {param}={str(p)!r} is not a readable safetensors file ({exc})"
+            ) from exc
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -66,7 +69,9 @@ def _reason(exc: BaseException) -> str:
     return line.split(" was not an allowed global")[0][:200]
 
 
-def state_dict_of(obj: Any, *, plugin: str, where: str, keys: Iterable[str] = ("state_dict", "model")) -> dict[str, torch.Tensor]:
+def state_dict_of(
+    obj: Any, *, plugin: str, where: str, keys: Iterable[str] = ("state_dict", "model")
+) -> dict[str, torch.Tensor]:
     """The tensor dict inside a checkpoint: ``obj`` itself or ``obj[key]``; a ``module.``
     prefix (saved from DistributedDataParallel) is removed."""
     if isinstance(obj, Mapping):
@@ -81,7 +86,7 @@ def state_dict_of(obj: Any, *, plugin: str, where: str, keys: Iterable[str] = ("
         )
     state = dict(obj)
     if all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     return state
 
 
@@ -92,8 +97,15 @@ def state_dict_of(obj: Any, *, plugin: str, where: str, keys: Iterable[str] = ("
 LEGACY_BUFFERS = ("embeddings.position_ids", ".attn.bias", ".attn.masked_bias")
 
 
-def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, plugin: str, where: str,
-              what: str, optional_missing: tuple[str, ...] = ()) -> None:
+def load_into(
+    model: torch.nn.Module,
+    state: dict[str, torch.Tensor],
+    *,
+    plugin: str,
+    where: str,
+    what: str,
+    optional_missing: tuple[str, ...] = (),
+) -> None:
     """``load_state_dict`` that names what does not fit. Missing keys fail (they would stay
     random) unless they start with one of ``optional_missing``; unknown keys fail too, except
     the legacy buffers above."""
@@ -109,7 +121,9 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, plugin:
         if missing:
             parts.append(f"{len(missing)} weights missing (e.g. {', '.join(missing[:3])})")
         if result.unexpected_keys:
-            parts.append(f"{len(result.unexpected_keys)} unknown weights (e.g. {', '.join(result.unexpected_keys[:3])})")
+            parts.append(
+                f"{len(result.unexpected_keys)} unknown weights (e.g. {', '.join(result.unexpected_keys[:3])})"
+            )
         raise MatsError(f"encoder '{plugin}': {where} does not fit {what}: {'; '.join(parts)}")
 
 

@@ -23,6 +23,7 @@ Both packages also fetch hard-coded hub repos (``roberta-base``, ``bert-base-unc
 ``facebook/bart-base``, ``gpt2``) while importing/building; a failure there is turned into a
 message saying so instead of transformers' bare ``TypeError: stat: path should be ...``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -89,7 +90,9 @@ def ensure_torchvision() -> bool:
 
     def unavailable(name: str) -> type:
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            raise RuntimeError(f"torchvision.{name} is unavailable: torchvision is stubbed by mats_clap (see mats_clap._compat)")
+            raise RuntimeError(
+                f"torchvision.{name} is unavailable: torchvision is stubbed by mats_clap (see mats_clap._compat)"
+            )
 
         return type(name.rsplit(".", 1)[-1], (), {"__init__": __init__})
 
@@ -122,7 +125,9 @@ def ensure_torchaudio() -> Any:
 
         def fail_if_no_align(func: Any) -> Any:  # forced alignment is C++-only
             def unavailable(*args: Any, **kwargs: Any) -> Any:
-                raise RuntimeError(f"torchaudio.{func.__name__} needs torchaudio's C++ extension, which cannot load here")
+                raise RuntimeError(
+                    f"torchaudio.{func.__name__} needs torchaudio's C++ extension, which cannot load here"
+                )
 
             return unavailable
 
@@ -152,8 +157,9 @@ def _torchcodec_works() -> bool:
         return False
 
 
-def _soundfile_load(uri: Any, frame_offset: int = 0, num_frames: int = -1, normalize: bool = True,
-                    channels_first: bool = True, **_: Any) -> tuple[Any, int]:
+def _soundfile_load(
+    uri: Any, frame_offset: int = 0, num_frames: int = -1, normalize: bool = True, channels_first: bool = True, **_: Any
+) -> tuple[Any, int]:
     """``torchaudio.load`` (float32, [channels, frames]) backed by soundfile."""
     import soundfile as sf
     import torch

@@ -1,4 +1,5 @@
 """Input checks and the fixed-length crops the CLAP encoders were trained on."""
+
 from __future__ import annotations
 
 from typing import Any

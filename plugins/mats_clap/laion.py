@@ -6,6 +6,7 @@ loads the weights safely and makes long clips deterministic: the package crops a
 longer than 10 s at a random offset (and picks fusion chunks at random), which would give a
 benchmark a different embedding for the same clip on every run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,29 +41,54 @@ class LaionClapEncoder:
     embeddings, float32 on the CPU.
     """
 
-    def __init__(self, checkpoint: str | None = None, amodel: str = "HTSAT-tiny", tmodel: str = "roberta",
-                 enable_fusion: bool = False, tag: str = "630k-audioset-best", device: str = "cpu",
-                 trust_checkpoint: bool = False):
+    def __init__(
+        self,
+        checkpoint: str | None = None,
+        amodel: str = "HTSAT-tiny",
+        tmodel: str = "roberta",
+        enable_fusion: bool = False,
+        tag: str = "630k-audioset-best",
+        device: str = "cpu",
+        trust_checkpoint: bool = False,
+    ):
         from mats_core.hf import resolve_device
 
         _compat.require("laion_clap", "laion", PLUGIN)
         if tmodel not in TEXT_MODELS:
-            raise MatsError(f"encoder '{PLUGIN}': param 'tmodel' must be one of {', '.join(TEXT_MODELS)}; got {tmodel!r}")
+            raise MatsError(
+                f"encoder '{PLUGIN}': param 'tmodel' must be one of {', '.join(TEXT_MODELS)}; got {tmodel!r}"
+            )
         if enable_fusion and importlib.util.find_spec("torchaudio") is None:
-            raise MatsError(f"encoder '{PLUGIN}': enable_fusion=true computes mel spectrograms with torchaudio, "
-                            "which is not installed: pip install torchaudio==2.11.0")
+            raise MatsError(
+                f"encoder '{PLUGIN}': enable_fusion=true computes mel spectrograms with torchaudio, "
+                "which is not installed: pip install torchaudio==2.11.0"
+            )
         self.device = resolve_device(device)
         path = Path(checkpoint).expanduser() if checkpoint else _released_checkpoint(tag, enable_fusion)
-        state = state_dict_of(read_checkpoint(path, plugin=PLUGIN, param="checkpoint", trust=trust_checkpoint),
-                              plugin=PLUGIN, where=str(path), keys=("state_dict",))
+        state = state_dict_of(
+            read_checkpoint(path, plugin=PLUGIN, param="checkpoint", trust=trust_checkpoint),
+            plugin=PLUGIN,
+            where=str(path),
+            keys=("state_dict",),
+        )
         laion_clap = _compat.import_laion_clap()
         _check_amodel(laion_clap, amodel)
         try:
-            self.model = laion_clap.CLAP_Module(enable_fusion=enable_fusion, device=self.device, amodel=amodel, tmodel=tmodel)
+            self.model = laion_clap.CLAP_Module(
+                enable_fusion=enable_fusion, device=self.device, amodel=amodel, tmodel=tmodel
+            )
         except (OSError, TypeError) as exc:  # offline hub lookups of the text model
-            raise _compat.hub_failure(PLUGIN, "'roberta-base' (or the tmodel's repo) weights and tokenizer", exc) from exc
-        load_into(self.model.model, state, plugin=PLUGIN, where=str(path), optional_missing=FRONT_END,
-                  what=f"amodel={amodel}, tmodel={tmodel}, enable_fusion={enable_fusion}")
+            raise _compat.hub_failure(
+                PLUGIN, "'roberta-base' (or the tmodel's repo) weights and tokenizer", exc
+            ) from exc
+        load_into(
+            self.model.model,
+            state,
+            plugin=PLUGIN,
+            where=str(path),
+            optional_missing=FRONT_END,
+            what=f"amodel={amodel}, tmodel={tmodel}, enable_fusion={enable_fusion}",
+        )
         self.model.eval().requires_grad_(False)
         self.enable_fusion = enable_fusion
         self.dim: int = int(self.model.model.joint_embed_shape)
@@ -113,8 +139,10 @@ def _released_checkpoint(tag: str, enable_fusion: bool) -> Path:
     the hub (cached by huggingface_hub)."""
     if ("fusion" in tag) != enable_fusion:
         want = "a fusion" if "fusion" in tag else "a non-fusion"
-        raise MatsError(f"encoder '{PLUGIN}': tag={tag!r} is {want} checkpoint but enable_fusion={str(enable_fusion).lower()}; "
-                        f"tags: {', '.join(TAGS)}")
+        raise MatsError(
+            f"encoder '{PLUGIN}': tag={tag!r} is {want} checkpoint but enable_fusion={str(enable_fusion).lower()}; "
+            f"tags: {', '.join(TAGS)}"
+        )
     spec = importlib.util.find_spec("laion_clap")
     for folder in (spec.submodule_search_locations or []) if spec else []:
         local = Path(folder) / f"{tag}.pt"
@@ -126,7 +154,8 @@ def _released_checkpoint(tag: str, enable_fusion: bool) -> Path:
 def _check_amodel(laion_clap: Any, amodel: str) -> None:
     folder = Path(laion_clap.__file__).parent / "clap_module" / "model_configs"
     known = sorted(
-        p.stem for p in folder.glob("*.json")
+        p.stem
+        for p in folder.glob("*.json")
         if json.loads(p.read_text()).get("audio_cfg", {}).get("model_type") in ("HTSAT", "PANN")
     )
     if amodel not in known:

@@ -5,6 +5,7 @@ its ``CLAPWrapper``: the wrapper only embeds audio *files* and crops them at ran
 is fitted to the config's clip length the way the wrapper does (short clips repeated), with
 a centred crop for long clips; text is tokenised the way the wrapper does.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -19,8 +20,12 @@ from mats_clap._inputs import center_crop, repeat_to, waveform_batch
 
 PLUGIN = "msclap"
 # Front-end buffers computed from the config (STFT kernels, mel filters), not learned.
-FRONT_END = ("audio_encoder.base.spectrogram_extractor.", "audio_encoder.base.logmel_extractor.",
-             "audio_encoder.base.htsat.spectrogram_extractor.", "audio_encoder.base.htsat.logmel_extractor.")
+FRONT_END = (
+    "audio_encoder.base.spectrogram_extractor.",
+    "audio_encoder.base.logmel_extractor.",
+    "audio_encoder.base.htsat.spectrogram_extractor.",
+    "audio_encoder.base.htsat.logmel_extractor.",
+)
 
 
 class MsClapEncoder:
@@ -29,8 +34,9 @@ class MsClapEncoder:
     ``model`` is the package's ``CLAP`` module. Outputs are raw projections, float32 on the CPU.
     """
 
-    def __init__(self, version: str = "2023", model_fp: str | None = None, device: str = "cpu",
-                 trust_checkpoint: bool = False):
+    def __init__(
+        self, version: str = "2023", model_fp: str | None = None, device: str = "cpu", trust_checkpoint: bool = False
+    ):
         import yaml
 
         from mats_core.hf import resolve_device
@@ -39,10 +45,17 @@ class MsClapEncoder:
         self.device = resolve_device(device)
         msclap = _compat.import_msclap()
         wrapper = msclap.CLAP  # the package's CLAPWrapper: its hub repo and file names
-        path = Path(model_fp).expanduser() if model_fp else Path(
-            hub_file(wrapper.model_repo, wrapper.model_name[version], plugin=PLUGIN, param="model_fp"))
-        state = state_dict_of(read_checkpoint(path, plugin=PLUGIN, param="model_fp", trust=trust_checkpoint),
-                              plugin=PLUGIN, where=str(path), keys=("model",))
+        path = (
+            Path(model_fp).expanduser()
+            if model_fp
+            else Path(hub_file(wrapper.model_repo, wrapper.model_name[version], plugin=PLUGIN, param="model_fp"))
+        )
+        state = state_dict_of(
+            read_checkpoint(path, plugin=PLUGIN, param="model_fp", trust=trust_checkpoint),
+            plugin=PLUGIN,
+            where=str(path),
+            keys=("model",),
+        )
         cfg = yaml.safe_load((Path(msclap.__file__).parent / "configs" / f"config_{version}.yml").read_text())
 
         from msclap.models.clap import CLAP
@@ -51,24 +64,41 @@ class MsClapEncoder:
         text_model = cfg["text_model"]
         try:
             self.model = CLAP(
-                audioenc_name=cfg["audioenc_name"], sample_rate=cfg["sampling_rate"], window_size=cfg["window_size"],
-                hop_size=cfg["hop_size"], mel_bins=cfg["mel_bins"], fmin=cfg["fmin"], fmax=cfg["fmax"],
-                classes_num=cfg["num_classes"], out_emb=cfg["out_emb"], text_model=text_model,
-                transformer_embed_dim=cfg["transformer_embed_dim"], d_proj=cfg["d_proj"],
+                audioenc_name=cfg["audioenc_name"],
+                sample_rate=cfg["sampling_rate"],
+                window_size=cfg["window_size"],
+                hop_size=cfg["hop_size"],
+                mel_bins=cfg["mel_bins"],
+                fmin=cfg["fmin"],
+                fmax=cfg["fmax"],
+                classes_num=cfg["num_classes"],
+                out_emb=cfg["out_emb"],
+                text_model=text_model,
+                transformer_embed_dim=cfg["transformer_embed_dim"],
+                d_proj=cfg["d_proj"],
             )
             self.tokenizer = AutoTokenizer.from_pretrained(text_model)
         except (OSError, TypeError) as exc:  # offline hub lookups of the text model
             raise _compat.hub_failure(PLUGIN, f"{text_model!r} (text encoder and tokenizer)", exc) from exc
-        load_into(self.model, state, plugin=PLUGIN, where=str(path), optional_missing=FRONT_END,
-                  what=f"MS-CLAP version {version}")
+        load_into(
+            self.model,
+            state,
+            plugin=PLUGIN,
+            where=str(path),
+            optional_missing=FRONT_END,
+            what=f"MS-CLAP version {version}",
+        )
         self.model.to(self.device).eval().requires_grad_(False)
 
         self._gpt = "gpt" in text_model
         if self._gpt:  # as CLAPWrapper: pad with '!' (id 0 in GPT-2, which the pooling relies on)
             self.tokenizer.add_special_tokens({"pad_token": "!"})
         # CLAPWrapper.load_clap's choice of tokenizer outputs fed to the text model
-        self._token_keys = ["input_ids", "attention_mask"] if self._gpt or "roberta" in text_model or "clip" in text_model \
+        self._token_keys = (
+            ["input_ids", "attention_mask"]
+            if self._gpt or "roberta" in text_model or "clip" in text_model
             else ["input_ids", "token_type_ids", "attention_mask"]
+        )
         self._text_len = int(cfg["text_len"])
         self.version = version
         self.dim: int = int(cfg["d_proj"])
@@ -104,7 +134,9 @@ class MsClapEncoder:
         if len(texts) == 0:
             return torch.empty(0, self.dim)
         texts = [t + " <|endoftext|>" for t in texts] if self._gpt else list(texts)
-        tok = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self._text_len, return_tensors="pt")
+        tok = self.tokenizer(
+            texts, padding="max_length", truncation=True, max_length=self._text_len, return_tensors="pt"
+        )
         with torch.no_grad():
             out = self.model.caption_encoder({k: tok[k].to(self.device) for k in self._token_keys})
         return out.float().cpu()

@@ -69,8 +69,10 @@ def _open_text(path: Path):
         try:
             return raw.decode(utf16)
         except UnicodeDecodeError as exc:
-            raise MatsError(f"{path}: looks like {utf16.upper()} (byte-order mark or zero bytes) but does not decode: {exc}; "
-                            "save it as UTF-8") from None
+            raise MatsError(
+                f"{path}: looks like {utf16.upper()} (byte-order mark or zero bytes) but does not decode: {exc}; "
+                "save it as UTF-8"
+            ) from None
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             return raw.decode(encoding)
@@ -113,9 +115,10 @@ def read_csv(path: Path, columns: Sequence[str], header: bool = True) -> Iterato
     for fields in rows:
         if not any(f.strip() for f in fields):
             continue
-        if len(fields) < len(names) or (not header and len(fields) != len(names)):
+        if len(fields) != len(names):  # more: an unquoted comma would shift the fields after it and drop the last
+            more = '; a field holding a comma must be quoted ("a, b")' if len(fields) > len(names) else ""
             raise MatsError(
-                f"{path}:{reader.line_num}: {len(fields)} fields, expected {len(names)} ({','.join(names)})"
+                f"{path}:{reader.line_num}: {len(fields)} fields, expected {len(names)} ({','.join(names)}){more}"
             )
         yield reader.line_num, {n: f.strip() for n, f in zip(names, fields)}
 
@@ -129,12 +132,27 @@ def _rows(reader: Any, path: Path) -> Iterator[list[str]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise MatsError(f"{path}:{start}: {exc} (an unclosed quote runs to here?); fix the quoting on line {start} "
-                            "or the lines before it") from None
+            raise MatsError(
+                f"{path}:{start}: {exc} (an unclosed quote runs to here?); fix the quoting on line {start} "
+                "or the lines before it"
+            ) from None
         if reader.line_num > start and any("\n" in f or "\r" in f for f in fields):
-            raise MatsError(f"{path}:{start}: a quoted field runs over lines {start}-{reader.line_num}, so the rows in "
-                            "between would be lost: an unclosed quote? Close it, or remove the line breaks in the field")
+            raise MatsError(
+                f"{path}:{start}: a quoted field runs over lines {start}-{reader.line_num}, so the rows in "
+                "between would be lost: an unclosed quote? Close it, or remove the line breaks in the field"
+            )
         yield fields
+
+
+def inside(folder: Path, name: str, where: str, column: str) -> Path:
+    """``folder / name`` for a file name read from an official layout's metadata; an absolute name or
+    one that climbs out (``../``) is an error: these layouts name files inside their own folders."""
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise MatsError(
+            f"{where}: {column} {name!r} points outside the dataset folder {folder}; the official layout names "
+            "files inside it (a manifest, task jsonl, takes paths elsewhere)"
+        )
+    return folder / name
 
 
 def as_int(value: str, column: str, where: str) -> int:

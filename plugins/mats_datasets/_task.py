@@ -15,11 +15,12 @@ from typing import Any
 
 from mats_core import MatsError, Sample
 from mats_core.scoring import MetricTask, prediction_texts, shared_metric
-
 from mats_datasets._common import params_fingerprint
 
 METRIC = {"caption": "caption", "classification": "classification", "qa": "qa"}
-NEEDS_ENCODER = "needs an alignment encoder: score(..., encoder=...) maps answers to labels by text-embedding cosine (LTU)"
+NEEDS_ENCODER = (
+    "needs an alignment encoder: score(..., encoder=...) maps answers to labels by text-embedding cosine (LTU)"
+)
 
 
 class DatasetTask(MetricTask):
@@ -37,7 +38,9 @@ class DatasetTask(MetricTask):
         self.name, self.folder, self.split, self.limit = name, folder, split, limit
         self.params = params
         self.notes: dict[str, str] = {}
-        self.data_notes: dict[str, str] = {}  # what load() had to leave out (dropped_rows ...): kept in results.json notes
+        self.data_notes: dict[
+            str, str
+        ] = {}  # what load() had to leave out (dropped_rows ...): kept in results.json notes
         self._loaded: dict[str, list[Sample]] = {}
         self._check_split(split)
         files = self.metadata(split)
@@ -63,7 +66,9 @@ class DatasetTask(MetricTask):
             seen: set[str] = set()
             for s in items:  # the harness resumes and scores by id
                 if s.id in seen:
-                    raise MatsError(f"{self.name}: sample id {s.id!r} occurs twice in split {split!r}; ids must be unique")
+                    raise MatsError(
+                        f"{self.name}: sample id {s.id!r} occurs twice in split {split!r}; ids must be unique"
+                    )
                 seen.add(s.id)
             self._loaded[split] = items
         items = self._loaded[split]

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from mats_core import MatsError, Sample
-
 from mats_datasets._audio import AudioIndex
 from mats_datasets._common import (
     CAPTION_PROMPT,
     MUSIC_PROMPT,
     as_bool,
     as_float,
+    inside,
     metadata_file,
     read_csv,
 )
@@ -65,9 +65,16 @@ class Clotho(DatasetTask):
             refs = [row[c] for c in columns[1:] if row[c]]
             if not refs:
                 raise MatsError(f"{csv_path}:{line}: {name!r} has no caption (caption_1..caption_5 are empty)")
-            audio = (self.folder / split / name).absolute()
-            out.append(Sample(id=name, audio=str(audio), instruction=CAPTION_PROMPT, references=refs,
-                              meta={"file_name": name, "split": split}))
+            audio = inside(self.folder / split, name, f"{csv_path}:{line}", "file_name").absolute()
+            out.append(
+                Sample(
+                    id=name,
+                    audio=str(audio),
+                    instruction=CAPTION_PROMPT,
+                    references=refs,
+                    meta={"file_name": name, "split": split},
+                )
+            )
         return out
 
 
@@ -122,7 +129,9 @@ class AudioCaps(YouTubeCaptions):
             audio, found = self._audio(index, ytid, start)
             sample_id = ytid if starts[ytid] == 1 else f"{ytid}_{clip['start']}"
             meta = {"youtube_id": ytid, "start_time": start, "audiocap_ids": clip["ids"], "audio_found": found}
-            out.append(Sample(id=sample_id, audio=audio, instruction=CAPTION_PROMPT, references=clip["refs"], meta=meta))
+            out.append(
+                Sample(id=sample_id, audio=audio, instruction=CAPTION_PROMPT, references=clip["refs"], meta=meta)
+            )
         return out
 
 
@@ -131,8 +140,17 @@ class MusicCaps(YouTubeCaptions):
 
     splits = ("eval", "train", "all")
     layout = MUSICCAPS_LAYOUT
-    columns = ["ytid", "start_s", "end_s", "audioset_positive_labels", "aspect_list", "caption", "author_id",
-               "is_balanced_subset", "is_audioset_eval"]
+    columns = [
+        "ytid",
+        "start_s",
+        "end_s",
+        "audioset_positive_labels",
+        "aspect_list",
+        "caption",
+        "author_id",
+        "is_balanced_subset",
+        "is_audioset_eval",
+    ]
 
     def metadata(self, split: str) -> list[Path]:
         return [metadata_file(self.name, self.folder, "musiccaps-public.csv", self.layout)]

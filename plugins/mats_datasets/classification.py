@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mats_core import MatsError, Sample
-
 from mats_datasets._audio import AudioIndex
-from mats_datasets._common import CLASSIFY_PROMPT, as_bool, as_int, label_text, metadata_file, read_csv
+from mats_datasets._common import CLASSIFY_PROMPT, as_bool, as_int, inside, label_text, metadata_file, read_csv
 from mats_datasets._task import DatasetTask
 
 ESC50_LAYOUT = """\
@@ -111,10 +110,24 @@ class ESC50(ClassificationTask):
             classes.append((target, label_text(row["category"])))
             if fold is not None and row_fold != fold:
                 continue
-            meta = {"filename": row["filename"], "fold": row_fold, "target": target, "esc10": in_esc10,
-                    "src_file": row["src_file"], "take": row["take"]}
-            out.append(Sample(id=Path(row["filename"]).stem, audio=str(self.folder / "audio" / row["filename"]),
-                              instruction=CLASSIFY_PROMPT, label=label_text(row["category"]), meta=meta))
+            meta = {
+                "filename": row["filename"],
+                "fold": row_fold,
+                "target": target,
+                "esc10": in_esc10,
+                "src_file": row["src_file"],
+                "take": row["take"],
+            }
+            audio = inside(self.folder / "audio", row["filename"], where, "filename")
+            out.append(
+                Sample(
+                    id=Path(row["filename"]).stem,
+                    audio=str(audio),
+                    instruction=CLASSIFY_PROMPT,
+                    label=label_text(row["category"]),
+                    meta=meta,
+                )
+            )
         labels = self.ordered_labels(_class_names(classes, csv_path, "target", "category"), csv_path)
         return out, labels
 
@@ -143,9 +156,16 @@ class UrbanSound8K(ClassificationTask):
                 continue
             meta = {k: row[k] for k in ("slice_file_name", "fsID", "start", "end", "salience")}
             meta.update(fold=row_fold, classID=class_id)
-            audio = self.folder / "audio" / f"fold{row_fold}" / row["slice_file_name"]
-            out.append(Sample(id=Path(row["slice_file_name"]).stem, audio=str(audio), instruction=CLASSIFY_PROMPT,
-                              label=label_text(row["class"]), meta=meta))
+            audio = inside(self.folder / "audio" / f"fold{row_fold}", row["slice_file_name"], where, "slice_file_name")
+            out.append(
+                Sample(
+                    id=Path(row["slice_file_name"]).stem,
+                    audio=str(audio),
+                    instruction=CLASSIFY_PROMPT,
+                    label=label_text(row["class"]),
+                    meta=meta,
+                )
+            )
         labels = self.ordered_labels(_class_names(classes, csv_path, "classID", "class"), csv_path)
         return out, labels
 
@@ -183,8 +203,15 @@ class VGGSound(ClassificationTask):
             found = index.clip(ytid, start)
             audio = found or index.expected(f"{ytid}_{start:06d}.mp4")
             meta = {"youtube_id": ytid, "start": start, "split": row["split"], "audio_found": found is not None}
-            out.append(Sample(id=f"{ytid}_{start:06d}", audio=str(audio), instruction=CLASSIFY_PROMPT,
-                              label=row["label"], meta=meta))
+            out.append(
+                Sample(
+                    id=f"{ytid}_{start:06d}",
+                    audio=str(audio),
+                    instruction=CLASSIFY_PROMPT,
+                    label=row["label"],
+                    meta=meta,
+                )
+            )
         return out, sorted(labels)
 
     def in_split(self, sample: Sample, split: str) -> bool:

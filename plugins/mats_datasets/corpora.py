@@ -6,6 +6,7 @@ regime measures use to group a clip's captions), so ``mats-bench train --corpus 
 --data-root DIR`` trains on the standard corpus text. No audio is read. A missing file, column or
 field is a MatsError naming the file and what the official release has there.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError
-
 from mats_datasets._common import CAPTION_PROMPT, dataset_folder, metadata_file, read_csv
 
 AUDIOCAPS_CORPUS_LAYOUT = """\
@@ -34,8 +34,12 @@ MACS_LAYOUT = """\
   macs/
     MACS.yaml   files: [{filename: ..., annotations: [{annotator_id: ..., sentence: ..., tags: [...]}, ...]}, ...]
                 (zenodo.org/record/5114771)"""
-WAVCAPS_SUBSETS = {"AudioSet_SL": "as_final.json", "BBC_Sound_Effects": "bbc_final.json",
-                   "FreeSound": "fsd_final.json", "SoundBible": "sb_final.json"}
+WAVCAPS_SUBSETS = {
+    "AudioSet_SL": "as_final.json",
+    "BBC_Sound_Effects": "bbc_final.json",
+    "FreeSound": "fsd_final.json",
+    "SoundBible": "sb_final.json",
+}
 
 
 class CaptionCorpus:
@@ -45,8 +49,13 @@ class CaptionCorpus:
     layout = ""
     folders: tuple[str, ...] = ()
 
-    def __init__(self, data_root: str | None = None, path: str | None = None, limit: int | None = None,
-                 task_token: str | None = None):
+    def __init__(
+        self,
+        data_root: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+        task_token: str | None = None,
+    ):
         self.folder = dataset_folder(self.name, data_root, path, self.folders, self.layout)
         self.limit, self.task_token = limit, task_token
 
@@ -119,7 +128,9 @@ class WavCapsCorpus(CaptionCorpus):
         super().__init__(**kw)
         unknown = [s for s in subsets or [] if s not in WAVCAPS_SUBSETS]
         if unknown:
-            raise MatsError(f"wavcaps: unknown subset(s) {', '.join(unknown)}; the subsets are {', '.join(WAVCAPS_SUBSETS)}")
+            raise MatsError(
+                f"wavcaps: unknown subset(s) {', '.join(unknown)}; the subsets are {', '.join(WAVCAPS_SUBSETS)}"
+            )
         self.subsets = list(subsets) if subsets else None
 
     def paths(self) -> list[Path]:
@@ -128,7 +139,9 @@ class WavCapsCorpus(CaptionCorpus):
             return [self.file(rel[s]) for s in self.subsets]
         found = [self.folder / r for r in rel.values() if (self.folder / r).is_file()]
         if not found:
-            raise MatsError(f"wavcaps: no WavCaps JSON file under {self.folder}. Expected the official layout:\n{self.layout}")
+            raise MatsError(
+                f"wavcaps: no WavCaps JSON file under {self.folder}. Expected the official layout:\n{self.layout}"
+            )
         return found
 
     def captions(self) -> Iterator[tuple[str, str]]:
@@ -136,11 +149,17 @@ class WavCapsCorpus(CaptionCorpus):
             data = _json(path)
             entries = data.get("data") if isinstance(data, dict) else None
             if not isinstance(entries, list):
-                raise MatsError(f"{path}: expected an object with a 'data' list (the WavCaps JSON files), got {type(data).__name__}"
-                                + (f" with keys {', '.join(map(str, data))}" if isinstance(data, dict) else ""))
+                raise MatsError(
+                    f"{path}: expected an object with a 'data' list (the WavCaps JSON files), got {type(data).__name__}"
+                    + (f" with keys {', '.join(map(str, data))}" if isinstance(data, dict) else "")
+                )
             for i, entry in enumerate(entries):
                 for key in ("id", "caption"):
-                    if not isinstance(entry, dict) or not isinstance(entry.get(key), (str, int)) or str(entry.get(key)).strip() == "":
+                    if (
+                        not isinstance(entry, dict)
+                        or not isinstance(entry.get(key), (str, int))
+                        or str(entry.get(key)).strip() == ""
+                    ):
                         raise MatsError(f"{path}: data[{i}] has no '{key}' (each entry needs 'id' and 'caption')")
                 yield f"{path.parent.name}/{entry['id']}", str(entry["caption"]).strip()
 

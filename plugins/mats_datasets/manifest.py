@@ -22,7 +22,6 @@ from typing import Any
 
 from mats_core import MatsError, Sample
 from mats_core.io import json_object, read_jsonl, text_field
-
 from mats_datasets._common import CAPTION_PROMPT, CLASSIFY_PROMPT, DEFAULT_LABEL_PROMPT
 from mats_datasets._task import DatasetTask
 
@@ -33,8 +32,10 @@ PROMPTS = {"caption": CAPTION_PROMPT, "classification": CLASSIFY_PROMPT}
 def manifest_path(path: str | None, data_root: str | None) -> Path:
     """``path`` as given; a relative path that does not exist is also tried under ``data_root``."""
     if not path:
-        raise MatsError("jsonl: pass path=<manifest.jsonl> (e.g. --set task.path=data/my_set.jsonl); "
-                        f"each line is a JSON object with the fields {', '.join(FIELDS)}")
+        raise MatsError(
+            "jsonl: pass path=<manifest.jsonl> (e.g. --set task.path=data/my_set.jsonl); "
+            f"each line is a JSON object with the fields {', '.join(FIELDS)}"
+        )
     given = Path(path).expanduser()
     tried = [given.absolute()]
     if not given.is_absolute() and data_root and not given.exists():
@@ -73,7 +74,9 @@ class _Line:
         if "answer" in self.obj:
             raise MatsError(f"{self.where}: give 'references' or 'answer', not both")
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r.strip() for r in refs):
-            raise MatsError(f"{self.where}: field 'references' must be a non-empty list of non-empty strings, got {refs!r}")
+            raise MatsError(
+                f"{self.where}: field 'references' must be a non-empty list of non-empty strings, got {refs!r}"
+            )
         return [r.strip() for r in refs]
 
     def meta(self) -> dict:
@@ -93,22 +96,32 @@ def infer_kind(lines: list[_Line], manifest: Path) -> str:
     if not has["label"] and has["references"]:
         return "caption"
     found = ", ".join(k for k, v in has.items() if v) or "none of label, answer, references"
-    raise MatsError(f"{manifest}: cannot tell the task kind from the fields ({found}); pass --set task.task_kind=caption, "
-                    "classification or qa (or task_kind: in your registry preset)")
+    raise MatsError(
+        f"{manifest}: cannot tell the task kind from the fields ({found}); pass --set task.task_kind=caption, "
+        "classification or qa (or task_kind: in your registry preset)"
+    )
 
 
 class ManifestTask(DatasetTask):
     """A caption / classification / qa task over a JSONL manifest (parsed when built)."""
 
-    def __init__(self, manifest: Path, kind: str | None, labels: list[str] | None, split: str | None,
-                 limit: int | None, label_prompt: str = DEFAULT_LABEL_PROMPT):
+    def __init__(
+        self,
+        manifest: Path,
+        kind: str | None,
+        labels: list[str] | None,
+        split: str | None,
+        limit: int | None,
+        label_prompt: str = DEFAULT_LABEL_PROMPT,
+    ):
         self.manifest = manifest
         lines = self._parse()
         self.kind = kind or infer_kind(lines, manifest)
         self.label_prompt = label_prompt
         self._all = self._samples(lines, labels)
-        super().__init__("jsonl", manifest.parent, split, limit, kind=self.kind, labels=labels,
-                         label_prompt=label_prompt)
+        super().__init__(
+            "jsonl", manifest.parent, split, limit, kind=self.kind, labels=labels, label_prompt=label_prompt
+        )
 
     def metadata(self, split: str | None) -> list[Path]:
         return [self.manifest]
@@ -119,8 +132,10 @@ class ManifestTask(DatasetTask):
         picked = [s for s in self._all if s.meta.get("split") == split]
         if not picked:
             present = sorted({str(s.meta["split"]) for s in self._all if "split" in s.meta})
-            raise MatsError(f"{self.manifest}: no line has split {split!r}; splits in the file: "
-                            f"{', '.join(present) or '(none: lines have no split field)'}")
+            raise MatsError(
+                f"{self.manifest}: no line has split {split!r}; splits in the file: "
+                f"{', '.join(present) or '(none: lines have no split field)'}"
+            )
         return picked
 
     def _parse(self) -> list[_Line]:
@@ -151,14 +166,17 @@ class ManifestTask(DatasetTask):
             if kind == "classification":
                 for key in ("references", "answer"):
                     if key in line.obj:
-                        raise MatsError(f"{line.where}: field {key!r} does not belong in a classification "
-                                        "manifest; give 'label'")
+                        raise MatsError(
+                            f"{line.where}: field {key!r} does not belong in a classification manifest; give 'label'"
+                        )
                 sample.label = line.text("label", required=True)
                 if labels is not None and sample.label not in labels:
                     raise MatsError(f"{line.where}: field 'label' {sample.label!r} is not in labels {labels[:10]}")
             else:
                 if "label" in line.obj:
-                    raise MatsError(f"{line.where}: field 'label' belongs to classification manifests; this one is {kind}")
+                    raise MatsError(
+                        f"{line.where}: field 'label' belongs to classification manifests; this one is {kind}"
+                    )
                 refs = line.references()
                 if refs is None:
                     raise MatsError(f"{line.where}: field 'references' (or 'answer') is missing")

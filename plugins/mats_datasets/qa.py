@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError, Sample
-
 from mats_datasets._audio import AudioIndex
 from mats_datasets._common import metadata_file, read_csv
 from mats_datasets._task import DatasetTask
@@ -73,10 +72,16 @@ class ClothoAQA(DatasetTask):
                 continue
             audio = index.by_name(name) or index.expected(name)
             refs = list({_words(a): a for a in reversed(item["answers"])}.values())[::-1]  # distinct, first spelling
-            meta = {"file_name": name, "question": question, "answers": item["answers"],
-                    "confidence": item["confidence"], "yes_no": is_yes_no(refs)}
-            out.append(Sample(id=f"{name}#q{item['n']}", audio=str(audio), instruction=question, references=refs,
-                              meta=meta))
+            meta = {
+                "file_name": name,
+                "question": question,
+                "answers": item["answers"],
+                "confidence": item["confidence"],
+                "yes_no": is_yes_no(refs),
+            }
+            out.append(
+                Sample(id=f"{name}#q{item['n']}", audio=str(audio), instruction=question, references=refs, meta=meta)
+            )
         self.skipped = sum(1 for q in questions.values() if not q["answers"])
         self._note_dropped(csv_path, dropped, len(questions))
         return out
@@ -88,8 +93,10 @@ class ClothoAQA(DatasetTask):
         import warnings
 
         shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
-        why = (f"{self.skipped} of {total} questions in {csv_path} have no usable answer (every answer empty) and are "
-               f"not evaluated: lines {shown}")
+        why = (
+            f"{self.skipped} of {total} questions in {csv_path} have no usable answer (every answer empty) and are "
+            f"not evaluated: lines {shown}"
+        )
         warnings.warn(why, stacklevel=2)
         self.data_notes.update({"dropped_rows": str(self.skipped), "dropped_rows_detail": why})
 

@@ -1,8 +1,10 @@
-"""Built-in LLM plugin: any transformers causal LM through the core wrapper, plus SmolLM2 offline.
+"""Built-in LLM plugin: any transformers causal LM through the core wrapper, plus SmolLM2 offline;
+and the audio-supervised Qwen2-Audio as an ``audio_lm`` row (API v1.2, :mod:`mats_hf.qwen2_audio`).
 
 Written exactly as a third-party plugin package would be: hookimpls only, heavy imports
 inside the factories.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -71,7 +73,13 @@ def smollm2(
         else:
             model = SMOLLM2_HUB_ID
     return HFCausalLM(
-        model=model, template=template, gguf_file=gguf_file, dtype=dtype, device=device, lora=lora, generation=generation
+        model=model,
+        template=template,
+        gguf_file=gguf_file,
+        dtype=dtype,
+        device=device,
+        lora=lora,
+        generation=generation,
     )
 
 
@@ -88,6 +96,29 @@ def find_smollm2_gguf():
         if files:
             return files[0]
     return None
+
+
+def qwen2_audio(
+    model: str = "Qwen/Qwen2-Audio-7B-Instruct",
+    processor: str | None = None,
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32",
+    device: str = "cpu",
+    system: str | None = None,
+    generation: dict | None = None,
+):
+    """Qwen2-Audio (transformers' ``Qwen2AudioForConditionalGeneration``) by hub id or local directory
+    (``model``; ``processor`` if the processor lives elsewhere), prompted with the processor's chat template
+    (``system``: an optional system turn; the template's own default otherwise)."""
+    from mats_hf.qwen2_audio import Qwen2Audio
+
+    return Qwen2Audio(
+        model=model, processor=processor, dtype=dtype, device=device, system=system, generation=generation
+    )
+
+
+@hookimpl
+def register_audio_lms(register):
+    register("qwen2-audio", qwen2_audio)
 
 
 @hookimpl

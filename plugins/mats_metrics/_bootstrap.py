@@ -32,7 +32,9 @@ def sparse_product(dense: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: 
     return out
 
 
-def bleu_resampler(gts: dict[int, list[str]], res: dict[int, list[str]]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+def bleu_resampler(
+    gts: dict[int, list[str]], res: dict[int, list[str]]
+) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
     """BLEU-1..4 (pycocoevalcap, ``closest`` reference length) on each resample."""
     from pycocoevalcap.bleu.bleu_scorer import cook_refs, cook_test
 
@@ -72,7 +74,9 @@ class _Order:
         return tuple(np.asarray(x, dtype=np.int64 if k < 2 else np.float64) for k, x in enumerate(triplet))
 
 
-def cider_resampler(gts: dict[int, list[str]], res: dict[int, list[str]]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+def cider_resampler(
+    gts: dict[int, list[str]], res: dict[int, list[str]]
+) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
     """CIDEr-D (pycocoevalcap's, idf recomputed on every resample) on each resample."""
     from pycocoevalcap.cider.cider_scorer import precook
 
@@ -102,8 +106,17 @@ def cider_resampler(gts: dict[int, list[str]], res: dict[int, list[str]]) -> Cal
     pairs = np.asarray(pair_sample, dtype=np.int64)
     pen = np.asarray(penalty)
     refs_per_sample = np.bincount(pairs, minlength=n).astype(np.float64)
-    packed = [(len(o.vocab), np.asarray(o.doc[0], dtype=np.int64), np.asarray(o.doc[1], dtype=np.int64),
-               o.arrays(o.hyp), o.arrays(o.ref), o.arrays(o.num)) for o in orders]
+    packed = [
+        (
+            len(o.vocab),
+            np.asarray(o.doc[0], dtype=np.int64),
+            np.asarray(o.doc[1], dtype=np.int64),
+            o.arrays(o.hyp),
+            o.arrays(o.ref),
+            o.arrays(o.num),
+        )
+        for o in orders
+    ]
 
     def resample(counts: np.ndarray) -> dict[str, np.ndarray]:
         b = counts.shape[0]
@@ -137,7 +150,9 @@ def ratio_resampler(names: Sequence[str], numerators: Sequence[np.ndarray], deno
     return resample
 
 
-def macro_f1_resampler(names: Sequence[str], mapped: Sequence[Sequence[str | None]], gold: Sequence[str], labels: Sequence[str]):
+def macro_f1_resampler(
+    names: Sequence[str], mapped: Sequence[Sequence[str | None]], gold: Sequence[str], labels: Sequence[str]
+):
     """Macro-F1 over labels present in the resample's gold or mapped answers (as accuracy_f1)."""
     index = {label: k for k, label in enumerate(labels)}
     g = np.zeros((len(gold), len(labels)))

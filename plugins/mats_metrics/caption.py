@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from mats_core import MatsError
-
 from mats_metrics._inputs import check_pairing, reference_lists, str_list
 
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
@@ -106,7 +105,7 @@ class CaptionMetric:
         return scores
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> Any:
-        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats).
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats.intervals).
 
         ROUGE-L is a mean of per-sample scores; BLEU and CIDEr-D are recomputed per resample from
         n-gram counts (CIDEr-D's idf on the resample). METEOR's corpus score comes from the
@@ -124,8 +123,12 @@ class CaptionMetric:
         gts, res = self._tokenize(preds, refs)
         rouge = Rouge()
         means = {"rouge_l": np.array([rouge.calc_score(res[i], gts[i]) for i in range(len(preds))])}
-        notes = {"meteor": "no interval: METEOR's corpus score is aggregated inside the METEOR jar; its segment scores do not average to it"}
-        return SampleStats(n=len(preds), means=means, corpus=merge(bleu_resampler(gts, res), cider_resampler(gts, res)), notes=notes)
+        notes = {
+            "meteor": "no interval: METEOR's corpus score is aggregated inside the METEOR jar; its segment scores do not average to it"
+        }
+        return SampleStats(
+            n=len(preds), means=means, corpus=merge(bleu_resampler(gts, res), cider_resampler(gts, res)), notes=notes
+        )
 
     def _tokenize(self, preds: list[str], refs: list[list[str]]) -> tuple[dict, dict]:
         key = hash((tuple(preds), tuple(map(tuple, refs))))

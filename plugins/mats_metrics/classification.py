@@ -99,7 +99,13 @@ class ClassificationMetric:
 
     name = "classification"
     headline = ["accuracy_exact", "accuracy_embed"]  # what tables show
-    higher_is_better = {"accuracy_exact": True, "f1_exact": True, "unmapped_exact": False, "accuracy_embed": True, "f1_embed": True}
+    higher_is_better = {
+        "accuracy_exact": True,
+        "f1_exact": True,
+        "unmapped_exact": False,
+        "accuracy_embed": True,
+        "f1_embed": True,
+    }
 
     def compute(
         self,
@@ -136,9 +142,15 @@ class ClassificationMetric:
             )
         return scores
 
-    def sample_stats(self, predictions: Sequence[str], references: Sequence[str], labels: Sequence[str] | None = None,
-                     encoder: Any = None, **context: Any) -> Any:
-        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats):
+    def sample_stats(
+        self,
+        predictions: Sequence[str],
+        references: Sequence[str],
+        labels: Sequence[str] | None = None,
+        encoder: Any = None,
+        **context: Any,
+    ) -> Any:
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats.intervals):
         accuracies and the unmapped share are means of 0/1 values; macro-F1 is recounted per resample."""
         import numpy as np
 
@@ -150,8 +162,10 @@ class ClassificationMetric:
         check_pairing(preds, gold, self.name)
         label_set = self._label_set(labels)
         exact = [map_exact(p, label_set) for p in preds]
-        means = {"accuracy_exact": np.array([m == g for m, g in zip(exact, gold)], dtype=float),
-                 "unmapped_exact": np.array([m is None for m in exact], dtype=float)}
+        means = {
+            "accuracy_exact": np.array([m == g for m, g in zip(exact, gold)], dtype=float),
+            "unmapped_exact": np.array([m is None for m in exact], dtype=float),
+        }
         names, mapped = ["f1_exact"], [exact]
         if encoder is not None:
             embed = map_embed(preds, label_set, encoder)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mats_core import MatsError
-
 from mats_metrics._inputs import MetricInputError, check_pairing, reference_lists, str_list
 
 INSTALL = "pip install 'mats-bench[evaluate]'"
@@ -33,14 +32,19 @@ def load_module(path: str, config_name: str | None = None, revision: str | None 
     try:
         import evaluate
     except ImportError as exc:
-        raise MatsError(f"metric 'hf-evaluate' needs the 'evaluate' package ({exc}); install it with  {INSTALL}") from None
+        raise MatsError(
+            f"metric 'hf-evaluate' needs the 'evaluate' package ({exc}); install it with  {INSTALL}"
+        ) from None
     local = Path(path).expanduser()
     if not local.exists() and (path.endswith(".py") or path.startswith((".", "/", "~"))):
-        raise MatsError(f"metric 'hf-evaluate': {local} does not exist; pass path=<a metric directory holding "
-                        f"<name>/<name>.py, or that .py file>")
+        raise MatsError(
+            f"metric 'hf-evaluate': {local} does not exist; pass path=<a metric directory holding "
+            f"<name>/<name>.py, or that .py file>"
+        )
     try:
-        return evaluate.load(str(local) if local.exists() else path, config_name=config_name, revision=revision,
-                             keep_in_memory=True)
+        return evaluate.load(
+            str(local) if local.exists() else path, config_name=config_name, revision=revision, keep_in_memory=True
+        )
     except FileNotFoundError as exc:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
         why = " (HF_HUB_OFFLINE is set)" if offline else ""
@@ -95,8 +99,10 @@ class HFEvaluateMetric:
         try:
             raw = self.module.compute(predictions=preds, references=refs, **self.compute_args)
         except (ValueError, TypeError, KeyError) as exc:
-            raise MatsError(f"hf-evaluate metric {self.module_name!r} ({self.path}) failed: {type(exc).__name__}: {exc}. "
-                            "Check references= (as_given or first) and compute_args against the metric's inputs") from None
+            raise MatsError(
+                f"hf-evaluate metric {self.module_name!r} ({self.path}) failed: {type(exc).__name__}: {exc}. "
+                "Check references= (as_given or first) and compute_args against the metric's inputs"
+            ) from None
         return self._flatten(raw or {}, len(preds))
 
     def _flatten(self, raw: dict[str, Any], n: int) -> dict[str, float | None]:
@@ -104,16 +110,20 @@ class HFEvaluateMetric:
         self._notes = {}
         missing = [k for k in self.average if k not in raw]
         if missing:
-            raise MatsError(f"hf-evaluate metric {self.module_name!r}: average= names {missing}, which it does not "
-                            f"return; it returns {sorted(raw)}")
+            raise MatsError(
+                f"hf-evaluate metric {self.module_name!r}: average= names {missing}, which it does not "
+                f"return; it returns {sorted(raw)}"
+            )
         for key, value in raw.items():
             name = f"{self.prefix}{key}"
             if getattr(value, "ndim", 0) >= 1 and hasattr(value, "tolist"):  # numpy / torch arrays
                 value = value.tolist()
             if key in self.average:
                 if not _numbers(value) or len(value) != n:
-                    raise MatsError(f"hf-evaluate metric {self.module_name!r}: average= names {key!r}, which is not "
-                                    f"a list of {n} per-sample numbers")
+                    raise MatsError(
+                        f"hf-evaluate metric {self.module_name!r}: average= names {key!r}, which is not "
+                        f"a list of {n} per-sample numbers"
+                    )
                 value = sum(float(v) for v in value) / n
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
                 value = float(value)
@@ -129,4 +139,6 @@ class HFEvaluateMetric:
 
 
 def _numbers(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+    )

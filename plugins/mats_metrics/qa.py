@@ -60,7 +60,7 @@ class QAMetric:
         }
 
     def sample_stats(self, predictions: Sequence[str], references: Sequence[Any], **context: Any) -> Any:
-        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats):
+        """Per-sample statistics for bootstrap intervals (optional capability, see mats_core.stats.intervals):
         accuracy is a mean of 0/1 values; WER / CER are re-totalled (edits / reference length) per resample."""
         import jiwer
         import numpy as np
@@ -79,7 +79,9 @@ class QAMetric:
                 n.append(out.hits + out.substitutions + out.deletions)
             edits.append(e)
             lengths.append(n)
-        return SampleStats(n=len(preds), means={"accuracy": correct}, corpus=ratio_resampler(["wer", "cer"], edits, lengths))
+        return SampleStats(
+            n=len(preds), means={"accuracy": correct}, corpus=ratio_resampler(["wer", "cer"], edits, lengths)
+        )
 
     def _normalized(self, predictions: Sequence[str], references: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
         preds = [normalize(p) for p in str_list(predictions, "predictions", self.name)]
@@ -94,4 +96,3 @@ class QAMetric:
                 )
             norm_refs.append(normed)
         return preds, norm_refs
-

@@ -7,6 +7,7 @@ llm ``tiny-lm``, tasks ``tiny-caption`` / ``tiny-classify`` / ``tiny-qa``, corpu
 
 Heavy modules (numpy, torch) are imported inside the factories only.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,16 +30,28 @@ def tiny_clap(weights: str | None = None, device: str = "cpu"):
     return load_tiny_clap(weights, device=device)
 
 
-def tiny_lm(weights: str | None = None, lora: dict | None | Literal["default"] = "default", device: str = "cpu",
-            template: str | None = None, max_length: int | None = None, generation: dict | None = None,
-            max_answer_tokens: int | None = None):
+def tiny_lm(
+    weights: str | None = None,
+    lora: dict | None | Literal["default"] = "default",
+    device: str = "cpu",
+    template: str | None = None,
+    max_length: int | None = None,
+    generation: dict | None = None,
+    max_answer_tokens: int | None = None,
+):
     """The tiny GPT-2-architecture LM (``mats_tiny.lm.load_tiny_lm``). Params are named so that an
     unknown one is refused before anything loads; ``lora: default`` is LoRA on c_attn, ``null``
     none; ``template: null`` the MATS template."""
     from mats_tiny.lm import load_tiny_lm
 
-    given = dict(weights=weights, device=device, template=template, max_length=max_length, generation=generation,
-                 max_answer_tokens=max_answer_tokens)
+    given = dict(
+        weights=weights,
+        device=device,
+        template=template,
+        max_length=max_length,
+        generation=generation,
+        max_answer_tokens=max_answer_tokens,
+    )
     if lora != "default":
         given["lora"] = lora
     return load_tiny_lm(**{k: v for k, v in given.items() if v is not None or k == "lora"})
@@ -96,8 +109,9 @@ def register_corpora(register):
 def register_commands(cli):
     import typer
 
-    app = typer.Typer(help="The embedded tiny world: rebuild its data and models, show their quality.",
-                      no_args_is_help=True)
+    app = typer.Typer(
+        help="The embedded tiny world: rebuild its data and models, show their quality.", no_args_is_help=True
+    )
 
     @app.command()
     def build(

@@ -7,6 +7,7 @@ cosine, centroid distance) and as its practical effect, the gap probe: a classif
 trained on clean TEXT embeddings must do clearly worse on AUDIO embeddings, and noise
 injection at training (the paper's remedy) must recover part of the loss.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
+from mats_core import MatsError
 from mats_tiny import data, text  # noqa: E402
 from mats_tiny.regime import world_regime  # noqa: E402
 from mats_tiny.world import CLASSES, FAMILIES, content_hash, render  # noqa: E402
-from mats_core import MatsError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FULL = {"sizes": dict(data.SIZES), "epochs": 12, "batch": 64, "lr": 1e-3}
@@ -73,7 +74,8 @@ def class_prompts(cls: str) -> list[str]:
     verbs (CLIP-style prompt ensembling over the class's synonyms; no scene attributes)."""
     lex = text.LEXICON[cls]
     return [t.format(text.LABEL_PHRASE[cls]) for t in ZERO_SHOT_TEMPLATES] + [
-        f"{np_} {verb}." for np_ in lex["np"] for verb, _ in lex["vb"]]
+        f"{np_} {verb}." for np_ in lex["np"] for verb, _ in lex["vb"]
+    ]
 
 
 def zero_shot_weights(encoder) -> torch.Tensor:
@@ -103,16 +105,26 @@ def clap_quality(encoder, scenes, wavs: torch.Tensor) -> dict[str, float]:
     return {
         "zero_shot_accuracy": float((pred == gold).float().mean()) if single else float("nan"),
         "zero_shot_clips": float(len(single)),
-        "a2t_R1": float((first_hit < 1).float().mean()), "a2t_R5": float((first_hit < 5).float().mean()),
-        "t2a_R1": float((t2a_rank < 1).float().mean()), "t2a_R5": float((t2a_rank < 5).float().mean()),
+        "a2t_R1": float((first_hit < 1).float().mean()),
+        "a2t_R5": float((first_hit < 5).float().mean()),
+        "t2a_R1": float((t2a_rank < 1).float().mean()),
+        "t2a_R5": float((t2a_rank < 5).float().mean()),
         "paired_cosine": float((a[:, None] * t).sum(-1).mean()),
         "centroid_distance": float((a.mean(0) - t.reshape(-1, t.shape[-1]).mean(0)).norm()),
         "audio_text_cosine_to_own_caption_mean": float((a * tc).sum(-1).mean()),
     }
 
 
-def gap_probe(encoder, train_scenes, test_scenes, test_wavs: torch.Tensor, seed: int = 0,
-              audio_scenes=None, audio_wavs: torch.Tensor | None = None, steps: int = 2000) -> dict[str, float]:
+def gap_probe(
+    encoder,
+    train_scenes,
+    test_scenes,
+    test_wavs: torch.Tensor,
+    seed: int = 0,
+    audio_scenes=None,
+    audio_wavs: torch.Tensor | None = None,
+    steps: int = 2000,
+) -> dict[str, float]:
     """The gap's practical effect, measured like MATS meets it. A small MLP is trained to
     convergence on clean TEXT embeddings of single-source captions -> class, then tested on
     held-out text and on AUDIO embeddings; then again with noise-injected text training (the
@@ -166,8 +178,14 @@ def _fit(x: torch.Tensor, y: torch.Tensor, noise_var: float, seed: int, steps: i
 
 
 # -- the pipeline ---------------------------------------------------------------------------
-def build_all(out: str | os.PathLike | None = None, quick: bool = False, seed: int = 0, log: Callable = None,
-              threads: int | None = None, lm: bool = True) -> dict:
+def build_all(
+    out: str | os.PathLike | None = None,
+    quick: bool = False,
+    seed: int = 0,
+    log: Callable = None,
+    threads: int | None = None,
+    lm: bool = True,
+) -> dict:
     """Data -> tiny CLAP (+ quality) -> tiny LM (if ``mats_tiny.lm`` exists) -> metadata.json.
 
     ``out`` defaults to the package's ``weights/`` (what ships); ``quick`` uses tiny sizes
@@ -206,8 +224,10 @@ def _build(root: Path, quick: bool, seed: int, log: Callable | None, train_lm_to
     records = data.text_records("text-train", sizes["text-train"], seed=seed)
     captions = [text.captions(s, k=5) for s in scenes["clap-pairs"]]
     timings["data_s"] = time.perf_counter() - started
-    data_hash = content_hash([w.numpy() for split in ("clap-pairs", "val", "test") for w in wavs[split]],
-                             [c for cs in captions for c in cs] + [json.dumps(r, sort_keys=True) for r in records])
+    data_hash = content_hash(
+        [w.numpy() for split in ("clap-pairs", "val", "test") for w in wavs[split]],
+        [c for cs in captions for c in cs] + [json.dumps(r, sort_keys=True) for r in records],
+    )
     log(f"data: {', '.join(f'{k} {len(v)}' for k, v in scenes.items())}; hash {data_hash[:16]}")
 
     # the probe's text has every class equally often (the CLAP pairs' captions): it measures the
@@ -217,26 +237,47 @@ def _build(root: Path, quick: bool, seed: int, log: Callable | None, train_lm_to
     def monitor(model, tokenizer, epoch):
         enc = TinyCLAP(model, tokenizer)
         q = clap_quality(enc, scenes["val"], wavs["val"])
-        return {f"val_{k}": v for k, v in q.items() if k in ("zero_shot_accuracy", "a2t_R5", "paired_cosine",
-                                                              "centroid_distance")}
+        return {
+            f"val_{k}": v
+            for k, v in q.items()
+            if k in ("zero_shot_accuracy", "a2t_R5", "paired_cosine", "centroid_distance")
+        }
 
     def select(row):  # best val zero-shot among checkpoints whose gap is still real-CLAP-like
         if quick:
             return row["epoch"]
-        ok = (row["val_paired_cosine"] <= SELECT_LIMITS["paired_cosine_max"]
-              and row["val_centroid_distance"] >= SELECT_LIMITS["centroid_distance_min"])
+        ok = (
+            row["val_paired_cosine"] <= SELECT_LIMITS["paired_cosine_max"]
+            and row["val_centroid_distance"] >= SELECT_LIMITS["centroid_distance_min"]
+        )
         return row["val_zero_shot_accuracy"] if ok else None
 
     t0 = time.perf_counter()
     model, tokenizer, history = train_clap(
-        wavs["clap-pairs"], captions, ClapConfig(), epochs=recipe["epochs"], batch_size=recipe["batch"],
-        lr=recipe["lr"], seed=seed, log=log, monitor=monitor, select=select, tokenizer_texts=[r["text"] for r in records[:2000]] + [
-            p for c in CLASSES for p in class_prompts(c)])
+        wavs["clap-pairs"],
+        captions,
+        ClapConfig(),
+        epochs=recipe["epochs"],
+        batch_size=recipe["batch"],
+        lr=recipe["lr"],
+        seed=seed,
+        log=log,
+        monitor=monitor,
+        select=select,
+        tokenizer_texts=[r["text"] for r in records[:2000]] + [p for c in CLASSES for p in class_prompts(c)],
+    )
     timings["clap_train_s"] = time.perf_counter() - t0
     encoder = TinyCLAP(model, tokenizer)
     quality = clap_quality(encoder, scenes["test"], wavs["test"])
-    quality["gap_probe"] = gap_probe(encoder, probe_scenes, scenes["test"], wavs["test"], seed=seed,
-                                     audio_scenes=scenes["clap-pairs"], audio_wavs=wavs["clap-pairs"])
+    quality["gap_probe"] = gap_probe(
+        encoder,
+        probe_scenes,
+        scenes["test"],
+        wavs["test"],
+        seed=seed,
+        audio_scenes=scenes["clap-pairs"],
+        audio_wavs=wavs["clap-pairs"],
+    )
     hashes = {f"clap/{k}": v for k, v in save_clap(model, tokenizer, root / "clap").items()}
     log(f"clap: {json.dumps(quality)}")
     regime = world_regime(encoder, records, scenes["test"], quality, metric=_caption_metric(log))
@@ -256,15 +297,35 @@ def _build(root: Path, quick: bool, seed: int, log: Callable | None, train_lm_to
 
     timings["total_s"] = time.perf_counter() - started
     meta = {
-        "seed": seed, "quick": quick, "sizes": sizes, "classes": list(CLASSES), "families": FAMILIES,
-        "heldout_pairs": data.HELDOUT_PAIRS, "heldout_attrs": data.HELDOUT_ATTRS,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "timings": timings,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "python": platform.python_version(), "torch": torch.__version__},
-        "data_hash": data_hash, "fingerprint": data.fingerprint(seed),
-        "clap": {"params": param_count(model), "config": model.cfg.__dict__ | {"channels": list(model.cfg.channels)},
-                 "epochs": recipe["epochs"], "history": history, "test": quality, "gap_limits": GAP_LIMITS},
-        "regime": regime, "lm": lm_result, "files": hashes,
+        "seed": seed,
+        "quick": quick,
+        "sizes": sizes,
+        "classes": list(CLASSES),
+        "families": FAMILIES,
+        "heldout_pairs": data.HELDOUT_PAIRS,
+        "heldout_attrs": data.HELDOUT_ATTRS,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "timings": timings,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
+        "data_hash": data_hash,
+        "fingerprint": data.fingerprint(seed),
+        "clap": {
+            "params": param_count(model),
+            "config": model.cfg.__dict__ | {"channels": list(model.cfg.channels)},
+            "epochs": recipe["epochs"],
+            "history": history,
+            "test": quality,
+            "gap_limits": GAP_LIMITS,
+        },
+        "regime": regime,
+        "lm": lm_result,
+        "files": hashes,
     }
     (root / "metadata.json").write_text(json.dumps(meta, indent=1, default=_jsonable) + "\n")
     log(f"built in {timings['total_s']:.0f} s -> {root}")

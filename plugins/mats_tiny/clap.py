@@ -10,6 +10,7 @@ temperature, training on this clean synthetic world closes the modality gap (pai
 text in separate cones; a fixed, low temperature keeps that gap here too (it closes only
 slowly with long training, so ``train_clap`` stops early and the build checks the gap).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
 from mats_core import MatsError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights" / "clap"
@@ -64,9 +66,17 @@ class LogMel(nn.Module):
         if filters is None:
             from transformers.audio_utils import mel_filter_bank
 
-            filters = torch.tensor(mel_filter_bank(
-                num_frequency_bins=cfg.n_fft // 2 + 1, num_mel_filters=cfg.n_mels, min_frequency=cfg.fmin,
-                max_frequency=cfg.fmax, sampling_rate=cfg.sample_rate, norm="slaney", mel_scale="slaney"))
+            filters = torch.tensor(
+                mel_filter_bank(
+                    num_frequency_bins=cfg.n_fft // 2 + 1,
+                    num_mel_filters=cfg.n_mels,
+                    min_frequency=cfg.fmin,
+                    max_frequency=cfg.fmax,
+                    sampling_rate=cfg.sample_rate,
+                    norm="slaney",
+                    mel_scale="slaney",
+                )
+            )
         self.register_buffer("fb", filters.float())
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
         self.n_fft, self.hop = cfg.n_fft, cfg.hop
@@ -96,8 +106,9 @@ class AudioTower(nn.Module):
         self.steps = steps
         self.proj_in = nn.Linear(c_in * mels, cfg.width)
         self.pos = nn.Parameter(torch.zeros(1, steps, cfg.width))
-        layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, 2 * cfg.width, cfg.dropout, batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            cfg.width, cfg.heads, 2 * cfg.width, cfg.dropout, batch_first=True, norm_first=True
+        )
         self.temporal = nn.TransformerEncoder(layer, cfg.audio_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(2 * cfg.width)
 
@@ -113,8 +124,9 @@ class TextTower(nn.Module):
         super().__init__()
         self.tok = nn.Embedding(cfg.vocab_size, cfg.width, padding_idx=0)
         self.pos = nn.Parameter(torch.zeros(1, cfg.max_tokens, cfg.width))
-        layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, 2 * cfg.width, cfg.dropout, batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            cfg.width, cfg.heads, 2 * cfg.width, cfg.dropout, batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, cfg.text_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.width)
 
@@ -167,7 +179,7 @@ def fit_length(wav: torch.Tensor, n: int) -> torch.Tensor:
     t = wav.shape[-1]
     if t > n:
         start = (t - n) // 2
-        return wav[..., start:start + n]
+        return wav[..., start : start + n]
     if t < n:
         left = (n - t) // 2
         return F.pad(wav, (left, n - t - left))
@@ -184,8 +196,9 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int):
     tok.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.Lowercase()])
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     alphabet = list("abcdefghijklmnopqrstuvwxyz0123456789.,;:!?'\"-()")
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, initial_alphabet=alphabet,
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIALS, initial_alphabet=alphabet, show_progress=False
+    )
     tok.train_from_iterator(texts, trainer)
     return tok
 
@@ -212,6 +225,23 @@ class TinyCLAP:
         self.config = model.cfg
         # its trained window (3 s): mats-bench crops / repeats each clip to it, on its own
         self.clip_seconds = model.cfg.clip_samples / model.cfg.sample_rate
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the config, the weights and the tokenizer (the core keys its embeddings caches
+        on it: rebuilt weights never read a stale cache); computed on first use."""
+        if self._fingerprint is None:
+            import hashlib
+
+            h = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True).encode() + b"\0")
+            for name, tensor in sorted(self.model.state_dict().items()):
+                t = tensor.detach().cpu().contiguous()
+                h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\0".encode())
+                h.update(t.reshape(-1).view(torch.uint8).numpy())
+            h.update(self.tokenizer.to_str().encode())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     @torch.no_grad()
     def embed_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
@@ -227,13 +257,13 @@ class TinyCLAP:
             raise TypeError("embed_text: pass a list of strings, not one string")
         out = []
         for i in range(0, len(texts), self.batch_size):
-            ids = encode_texts(self.tokenizer, texts[i:i + self.batch_size], self.config.max_tokens)
+            ids = encode_texts(self.tokenizer, texts[i : i + self.batch_size], self.config.max_tokens)
             out.append(self.model.encode_text(ids.to(self.device)).cpu())
         return torch.cat(out) if out else torch.zeros(0, self.dim)
 
 
 def resolve_device(device: str) -> str:
-    """"auto" -> cuda when available, else cpu (the core's rule, :func:`mats_core.hf.resolve_device`)."""
+    """ "auto" -> cuda when available, else cpu (the core's rule, :func:`mats_core.hf.resolve_device`)."""
     from mats_core.hf import resolve_device as core_resolve
 
     return str(core_resolve(device))
@@ -248,12 +278,15 @@ def save_clap(model: ClapModel, tokenizer, out_dir: str | os.PathLike) -> dict[s
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(model.cfg), indent=1) + "\n")
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
-             if v.is_floating_point()}
+    state = {
+        k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items() if v.is_floating_point()
+    }
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt", "dtype": "float16"})
     tokenizer.save(str(out / "tokenizer.json"))
-    return {f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in ("config.json", "model.safetensors",
-                                                                            "tokenizer.json")}
+    return {
+        f: hashlib.sha256((out / f).read_bytes()).hexdigest()
+        for f in ("config.json", "model.safetensors", "tokenizer.json")
+    }
 
 
 def load_tiny_clap(weights: str | os.PathLike | None = None, device: str = "cpu") -> TinyCLAP:
@@ -264,8 +297,10 @@ def load_tiny_clap(weights: str | os.PathLike | None = None, device: str = "cpu"
     path = Path(weights) if weights is not None else SHIPPED_DIR
     missing = [f for f in ("config.json", "model.safetensors", "tokenizer.json") if not (path / f).is_file()]
     if missing:
-        raise MatsError(f"tiny-clap weights: {path} lacks {', '.join(missing)}; "
-                                "run `mats-bench tiny build` (or pass weights=<dir of a build>)")
+        raise MatsError(
+            f"tiny-clap weights: {path} lacks {', '.join(missing)}; "
+            "run `mats-bench tiny build` (or pass weights=<dir of a build>)"
+        )
     raw = json.loads((path / "config.json").read_text())
     cfg = ClapConfig(**{**raw, "channels": tuple(raw["channels"])})
     state = {k: v.float() for k, v in load_file(str(path / "model.safetensors")).items()}
@@ -277,9 +312,20 @@ def load_tiny_clap(weights: str | os.PathLike | None = None, device: str = "cpu"
 
 
 # -- training ------------------------------------------------------------------------------
-def train_clap(wavs: torch.Tensor, captions: Sequence[Sequence[str]], cfg: ClapConfig = ClapConfig(), epochs: int = 6,
-               batch_size: int = 64, lr: float = 1e-3, seed: int = 0, log=print, tokenizer_texts: Sequence[str] = (),
-               monitor=None, select=None, checks_per_epoch: int = 2) -> tuple[ClapModel, object, list[dict]]:
+def train_clap(
+    wavs: torch.Tensor,
+    captions: Sequence[Sequence[str]],
+    cfg: ClapConfig = ClapConfig(),
+    epochs: int = 6,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    log=print,
+    tokenizer_texts: Sequence[str] = (),
+    monitor=None,
+    select=None,
+    checks_per_epoch: int = 2,
+) -> tuple[ClapModel, object, list[dict]]:
     """Train on (clip, one of its captions, drawn afresh each epoch) pairs.
 
     ``monitor(model, tokenizer, epoch) -> dict`` is called ``checks_per_epoch`` times per
@@ -301,7 +347,8 @@ def train_clap(wavs: torch.Tensor, captions: Sequence[Sequence[str]], cfg: ClapC
     total = epochs * steps_per_epoch
     warm = max(1, total // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+    )
     checks = {round(steps_per_epoch * (i + 1) / checks_per_epoch) for i in range(checks_per_epoch)}
     history, best, start, losses = [], (None, None), time.perf_counter(), []
     for epoch in range(epochs):
@@ -309,7 +356,7 @@ def train_clap(wavs: torch.Tensor, captions: Sequence[Sequence[str]], cfg: ClapC
         pick = [caps[int(rng.integers(len(caps)))] for caps in captions]
         for s in range(steps_per_epoch):
             model.train()
-            idx = order[s * batch_size:(s + 1) * batch_size]
+            idx = order[s * batch_size : (s + 1) * batch_size]
             ids = encode_texts(tokenizer, [pick[i] for i in idx], cfg.max_tokens)
             audio = model.audio_proj(model.audio(mels[torch.as_tensor(idx)]))
             loss = info_nce(audio, model.encode_text(ids), cfg.logit_scale)
@@ -321,8 +368,11 @@ def train_clap(wavs: torch.Tensor, captions: Sequence[Sequence[str]], cfg: ClapC
             losses.append(loss.item())
             if s + 1 not in checks:
                 continue
-            row = {"epoch": round(epoch + (s + 1) / steps_per_epoch, 2), "loss": float(np.mean(losses)),
-                   "seconds": time.perf_counter() - start}
+            row = {
+                "epoch": round(epoch + (s + 1) / steps_per_epoch, 2),
+                "loss": float(np.mean(losses)),
+                "seconds": time.perf_counter() - start,
+            }
             losses = []
             if monitor is not None:
                 model.eval()
@@ -333,8 +383,9 @@ def train_clap(wavs: torch.Tensor, captions: Sequence[Sequence[str]], cfg: ClapC
             history.append(row)
             log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
     if best[1] is None:
-        raise RuntimeError("train_clap: no checkpoint met the selection rule; see the history: "
-                           + json.dumps(history[-3:]))
+        raise RuntimeError(
+            "train_clap: no checkpoint met the selection rule; see the history: " + json.dumps(history[-3:])
+        )
     model.load_state_dict(best[1])
     return model.eval(), tokenizer, history
 

@@ -12,25 +12,41 @@ shared between splits:
 * ``val`` / ``test``: audio with 5 reference captions, labels and questions; a share of
   their mixtures uses the held-out pairs on purpose (``Sample.meta["heldout"]``).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
 
 import numpy as np
 
+from mats_core import MatsError
 from mats_tiny import text as T
 from mats_tiny.world import BACKGROUNDS, CLASSES, COUNTABLE, PITCHED, REPEATEDLY, SNR_DB, Scene, Source, render
-from mats_core import MatsError
 
 SPLITS = ("clap-pairs", "text-train", "val", "test")
 SIZES = {"clap-pairs": 5000, "text-train": 20000, "val": 200, "test": 300}
 _SPLIT_ID = {name: i + 1 for i, name in enumerate(SPLITS)}
 # Compositions never in the training text: class pairs, and class + attribute value pairs.
-HELDOUT_PAIRS = (("bark", "bell"), ("siren", "bird"), ("drum", "rain"), ("clap", "alarm"),
-                 ("meow", "piano"), ("train", "cough"), ("kettle", "whistle"), ("saw", "waves"))
-HELDOUT_ATTRS = (("bird", "pitch", "low"), ("bell", "distance", "far"), ("siren", "loudness", "quiet"),
-                 ("piano", "loudness", "loud"), ("bark", "pitch", "high"), ("engine", "distance", "near"),
-                 ("speech", "loudness", "loud"), ("clock", "distance", "far"))
+HELDOUT_PAIRS = (
+    ("bark", "bell"),
+    ("siren", "bird"),
+    ("drum", "rain"),
+    ("clap", "alarm"),
+    ("meow", "piano"),
+    ("train", "cough"),
+    ("kettle", "whistle"),
+    ("saw", "waves"),
+)
+HELDOUT_ATTRS = (
+    ("bird", "pitch", "low"),
+    ("bell", "distance", "far"),
+    ("siren", "loudness", "quiet"),
+    ("piano", "loudness", "loud"),
+    ("bark", "pitch", "high"),
+    ("engine", "distance", "near"),
+    ("speech", "loudness", "loud"),
+    ("clock", "distance", "far"),
+)
 HELDOUT_SHARE = 0.3  # of val/test scenes forced onto a held-out composition
 ZIPF = 1.1  # class frequency in the training text ~ 1 / rank ** ZIPF
 TASKS = ("caption", "classification", "qa")
@@ -88,9 +104,11 @@ def _source(c: str, rng: np.random.Generator, forced: tuple[str, str] | None = N
         count = int(rng.choice([1, 2, 3, REPEATEDLY]))
         if count == REPEATEDLY:
             tempo = [None, "slow", "fast"][int(rng.integers(3))]
-    attrs = {"loudness": str(rng.choice(["quiet", "normal", "loud"], p=[0.3, 0.4, 0.3])),
-             "pitch": [None, "low", "high"][int(rng.integers(3))] if c in PITCHED else None,
-             "distance": [None, None, "near", "far"][int(rng.integers(4))]}
+    attrs = {
+        "loudness": str(rng.choice(["quiet", "normal", "loud"], p=[0.3, 0.4, 0.3])),
+        "pitch": [None, "low", "high"][int(rng.integers(3))] if c in PITCHED else None,
+        "distance": [None, None, "near", "far"][int(rng.integers(4))],
+    }
     if forced:
         attrs[forced[0]] = forced[1]
     return Source(c, count, tempo=tempo, **attrs)
@@ -126,8 +144,13 @@ def sample_scene(split: str, index: int, seed: int = 0) -> Scene:
         if rng.random() < 0.4:
             options = [b for b, recipe in BACKGROUNDS.items() if recipe not in classes]
             background = str(options[int(rng.integers(len(options)))])
-        scene = Scene(tuple(_source(c, rng, force.get(c)) for c in classes), overlap=overlap, background=background,
-                      snr_db=round(float(rng.uniform(*SNR_DB)), 1), seed=s)
+        scene = Scene(
+            tuple(_source(c, rng, force.get(c)) for c in classes),
+            overlap=overlap,
+            background=background,
+            snr_db=round(float(rng.uniform(*SNR_DB)), 1),
+            seed=s,
+        )
         if split != "text-train" or not heldout_parts(scene):
             return scene
     raise RuntimeError(f"scene {s}: no scene without a held-out composition in 1000 draws")
@@ -155,8 +178,12 @@ def text_record(scene: Scene) -> dict[str, str]:
         return {"text": T.captions(scene, k=1, omit=0.0)[0], "instruction": question, "answer": answer, "task": task}
     caps = T.captions(scene, k=2)
     if task == "caption":
-        return {"text": caps[0], "instruction": T.pick(rng, T.CAPTION_PROMPTS),
-                "answer": caps[int(rng.integers(2))], "task": task}
+        return {
+            "text": caps[0],
+            "instruction": T.pick(rng, T.CAPTION_PROMPTS),
+            "answer": caps[int(rng.integers(2))],
+            "task": task,
+        }
     return {"text": caps[0], "instruction": T.pick(rng, T.CLASSIFY_PROMPTS), "answer": T.label(scene), "task": task}
 
 

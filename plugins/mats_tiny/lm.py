@@ -11,6 +11,7 @@ shipped files are regenerated, byte for byte, by
 Inference goes through the project's one HF wrapper (``mats_core.hf.HFCausalLM``); this
 module trains the model and points the wrapper at its files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
+
 from mats_core import MatsError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights" / "lm"
@@ -55,10 +57,34 @@ class Recipe:
 
 
 # FULL: ~1.1 epochs of the 28k text-train documents; about 3 minutes on two free CPU cores.
-FULL = Recipe(vocab_size=3000, n_embd=192, n_layer=4, n_head=4, n_positions=128, dropout=0.0,
-              steps=1000, batch_size=32, lr=2e-3, warmup=0.05, weight_decay=0.01, max_train_docs=None)
-QUICK = Recipe(vocab_size=600, n_embd=64, n_layer=2, n_head=2, n_positions=128, dropout=0.0,
-               steps=40, batch_size=16, lr=3e-3, warmup=0.1, weight_decay=0.0, max_train_docs=2000)
+FULL = Recipe(
+    vocab_size=3000,
+    n_embd=192,
+    n_layer=4,
+    n_head=4,
+    n_positions=128,
+    dropout=0.0,
+    steps=1000,
+    batch_size=32,
+    lr=2e-3,
+    warmup=0.05,
+    weight_decay=0.01,
+    max_train_docs=None,
+)
+QUICK = Recipe(
+    vocab_size=600,
+    n_embd=64,
+    n_layer=2,
+    n_head=2,
+    n_positions=128,
+    dropout=0.0,
+    steps=40,
+    batch_size=16,
+    lr=3e-3,
+    warmup=0.1,
+    weight_decay=0.0,
+    max_train_docs=2000,
+)
 
 
 # -- text --------------------------------------------------------------------------------
@@ -76,8 +102,10 @@ def documents(records: Iterable[dict[str, Any]]) -> list[str]:
         if str(rec["text"]).strip():
             docs.setdefault(str(rec["text"]).strip(), None)
         if str(rec["instruction"]).strip() and str(rec["answer"]).strip():
-            docs.setdefault(PRETRAIN_PROMPT.format(instruction=str(rec["instruction"]).strip(),
-                                                   answer=str(rec["answer"]).strip()), None)
+            docs.setdefault(
+                PRETRAIN_PROMPT.format(instruction=str(rec["instruction"]).strip(), answer=str(rec["answer"]).strip()),
+                None,
+            )
     return list(docs)
 
 
@@ -95,14 +123,26 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, max_length: int = 128
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=[BOS, EOS, PAD],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=[BOS, EOS, PAD],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     bos_id = tok.token_to_id(BOS)
-    tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B",
-                                                       special_tokens=[(BOS, bos_id)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                   model_max_length=max_length, model_input_names=["input_ids", "attention_mask"])
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        model_max_length=max_length,
+        model_input_names=["input_ids", "attention_mask"],
+    )
 
 
 def save_tokenizer(tokenizer, out: Path) -> None:
@@ -160,8 +200,9 @@ def _nll(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> 
     """(summed next-token negative log-likelihood, number of predicted tokens)."""
     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
     target = labels[:, 1:]
-    total = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
-                                              ignore_index=-100, reduction="sum")
+    total = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100, reduction="sum"
+    )
     return total, int((target != -100).sum())
 
 
@@ -195,8 +236,12 @@ def unigram_perplexity(train_seqs: Sequence[list[int]], eval_seqs: Sequence[list
 
 
 # -- training ----------------------------------------------------------------------------
-def _split(records: Sequence[dict[str, Any]], val_records: Sequence[dict[str, Any]] | None, recipe: Recipe,
-           gen: torch.Generator) -> tuple[list[str], list[str]]:
+def _split(
+    records: Sequence[dict[str, Any]],
+    val_records: Sequence[dict[str, Any]] | None,
+    recipe: Recipe,
+    gen: torch.Generator,
+) -> tuple[list[str], list[str]]:
     """(training documents, validation documents); without ``val_records`` 5% are held out."""
     train_docs = documents(records)
     if val_records is not None:
@@ -210,14 +255,22 @@ def _split(records: Sequence[dict[str, Any]], val_records: Sequence[dict[str, An
         keep = torch.randperm(len(train_docs), generator=gen)[: recipe.max_train_docs].sort().values.tolist()
         train_docs = [train_docs[i] for i in keep]
     if len(train_docs) < 2 or not val_docs:
-        raise MatsError(f"need at least 2 training documents and 1 validation document "
-                         f"(got {len(train_docs)} and {len(val_docs)}); pass more records")
+        raise MatsError(
+            f"need at least 2 training documents and 1 validation document "
+            f"(got {len(train_docs)} and {len(val_docs)}); pass more records"
+        )
     return train_docs, val_docs
 
 
-def train_lm(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, quick: bool = False, seed: int = 0,
-             steps: int | None = None, val_records: Sequence[dict[str, Any]] | None = None,
-             progress: bool = False) -> dict[str, Any]:
+def train_lm(
+    records: Sequence[dict[str, Any]],
+    out_dir: str | os.PathLike,
+    quick: bool = False,
+    seed: int = 0,
+    steps: int | None = None,
+    val_records: Sequence[dict[str, Any]] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Train the tokenizer and the LM on ``records``; save both to ``out_dir``.
 
     Validation uses ``val_records`` when given, else a held-out 5% of the documents. Weights
@@ -242,16 +295,28 @@ def train_lm(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, quic
     val_seqs = encode(tokenizer, val_docs, recipe.n_positions)
 
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=recipe.n_positions, n_embd=recipe.n_embd, n_layer=recipe.n_layer,
-        n_head=recipe.n_head, n_inner=4 * recipe.n_embd, resid_pdrop=recipe.dropout, embd_pdrop=recipe.dropout,
-        attn_pdrop=recipe.dropout, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+        vocab_size=len(tokenizer),
+        n_positions=recipe.n_positions,
+        n_embd=recipe.n_embd,
+        n_layer=recipe.n_layer,
+        n_head=recipe.n_head,
+        n_inner=4 * recipe.n_embd,
+        resid_pdrop=recipe.dropout,
+        embd_pdrop=recipe.dropout,
+        attn_pdrop=recipe.dropout,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
     )
     model = GPT2LMHeadModel(config)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=recipe.lr,
+        betas=(0.9, 0.98),
+    )
     sched = get_cosine_schedule_with_warmup(opt, max(1, int(recipe.warmup * n_steps)), n_steps)
 
     model.train()
@@ -316,17 +381,28 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[float], None]]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("tiny LM"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("tiny LM"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns) as bar:
         task = bar.add_task("train", total=total, loss=float("nan"))
         yield lambda loss: bar.update(task, advance=1, loss=loss)
 
 
 # -- loading -----------------------------------------------------------------------------
-def load_tiny_lm(weights: str | None = None, lora: dict | None = DEFAULT_LORA, device: str = "cpu",
-                 template: str = TEMPLATE, max_length: int | None = None, generation: dict | None = None,
-                 max_answer_tokens: int | None = None):
+def load_tiny_lm(
+    weights: str | None = None,
+    lora: dict | None = DEFAULT_LORA,
+    device: str = "cpu",
+    template: str = TEMPLATE,
+    max_length: int | None = None,
+    generation: dict | None = None,
+    max_answer_tokens: int | None = None,
+):
     """The tiny LM behind the project's one HF wrapper (float32, MATS template, LoRA on c_attn).
 
     ``weights``: a directory written by :func:`train_lm` (default: the shipped one); other
@@ -339,9 +415,18 @@ def load_tiny_lm(weights: str | None = None, lora: dict | None = DEFAULT_LORA, d
     if not (path / "config.json").is_file():
         raise MatsError(
             f"tiny LM weights not found in {path} (no config.json); regenerate them with "
-            f"`python -m mats_tiny.lm --out {path}`")
-    return HFCausalLM(model=str(path), template=template, lora=lora, device=device, dtype="float32",
-                      max_length=max_length, generation=generation, max_answer_tokens=max_answer_tokens)
+            f"`python -m mats_tiny.lm --out {path}`"
+        )
+    return HFCausalLM(
+        model=str(path),
+        template=template,
+        lora=lora,
+        device=device,
+        dtype="float32",
+        max_length=max_length,
+        generation=generation,
+        max_answer_tokens=max_answer_tokens,
+    )
 
 
 # -- command line ------------------------------------------------------------------------
@@ -357,14 +442,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="tiny smoke-test model (seconds)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (the world's text is fixed)")
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (bitwise reproducibility holds for a fixed count)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (bitwise reproducibility holds for a fixed count)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local; never wait on the hub
     if args.threads:
         torch.set_num_threads(args.threads)
-    metrics = train_lm(_records("text-train"), args.out, quick=args.quick, seed=args.seed, steps=args.steps,
-                       val_records=_records("val"), progress=True)
+    metrics = train_lm(
+        _records("text-train"),
+        args.out,
+        quick=args.quick,
+        seed=args.seed,
+        steps=args.steps,
+        val_records=_records("val"),
+        progress=True,
+    )
     print(json.dumps(metrics, indent=2))
     return metrics
 

@@ -5,6 +5,7 @@ MATS-Audio is the audio-supervised upper bound: the same mapper and LLM trained 
 (`mats-bench train --supervision audio --corpus tiny-pairs`). It uses the `clap-pairs`
 split, the only one whose audio a model may see in training.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable

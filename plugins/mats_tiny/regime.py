@@ -5,6 +5,7 @@ retrieval over listening, and one whose questions are answered by the question t
 priors over audio. These measures (recorded by ``mats-bench tiny build`` in metadata.json
 and shown by ``mats-bench tiny info``) make that property measured, not assumed.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -33,8 +34,12 @@ def class_frequencies(scenes: Sequence) -> dict[str, Any]:
     counts = Counter(c for s in scenes for c in s.classes)
     values = sorted((counts.get(c, 0) for c in CLASSES), reverse=True)
     total = max(sum(values), 1)
-    return {"head_class_share": values[0] / total, "tail_half_share": sum(values[len(values) // 2:]) / total,
-            "min_class_count": float(values[-1]), "max_class_count": float(values[0])}
+    return {
+        "head_class_share": values[0] / total,
+        "tail_half_share": sum(values[len(values) // 2 :]) / total,
+        "min_class_count": float(values[-1]),
+        "max_class_count": float(values[0]),
+    }
 
 
 def world_regime(encoder, records: Sequence[dict], test_scenes: Sequence, quality: dict, metric=None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ far-apart sounds. Same contract as :mod:`mats_tiny.world`: ``_p_<name>(rng, pitc
 clip's timbre, ``_s_<name>(p, n, rng)`` renders one event (countable classes, ``p["dur"]``
 seconds) or a whole texture of n samples, numpy only.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -15,19 +16,39 @@ import numpy as np
 
 # name -> (family, countable, pitched)
 NEW_CLASSES: dict[str, tuple[str, bool, bool]] = {
-    "meow": ("animals", True, True), "crow": ("animals", True, False), "frog": ("animals", True, False),
+    "meow": ("animals", True, True),
+    "crow": ("animals", True, False),
+    "frog": ("animals", True, False),
     "cricket": ("animals", False, False),
-    "horn": ("vehicles", True, True), "train": ("vehicles", False, False), "motorcycle": ("vehicles", False, False),
-    "airplane": ("vehicles", False, False), "helicopter": ("vehicles", False, False),
-    "drill": ("tools", False, True), "saw": ("tools", False, False), "hammer": ("tools", True, False),
-    "typing": ("tools", False, False), "sanding": ("tools", False, False), "ratchet": ("tools", False, False),
-    "stream": ("water", False, False), "waves": ("water", False, False), "splash": ("water", True, False),
-    "knock": ("household", True, False), "footsteps": ("household", True, False), "vacuum": ("household", False, False),
-    "doorbell": ("household", True, True), "kettle": ("household", False, True),
-    "piano": ("instruments", True, True), "guitar": ("instruments", True, True), "flute": ("instruments", True, True),
+    "horn": ("vehicles", True, True),
+    "train": ("vehicles", False, False),
+    "motorcycle": ("vehicles", False, False),
+    "airplane": ("vehicles", False, False),
+    "helicopter": ("vehicles", False, False),
+    "drill": ("tools", False, True),
+    "saw": ("tools", False, False),
+    "hammer": ("tools", True, False),
+    "typing": ("tools", False, False),
+    "sanding": ("tools", False, False),
+    "ratchet": ("tools", False, False),
+    "stream": ("water", False, False),
+    "waves": ("water", False, False),
+    "splash": ("water", True, False),
+    "knock": ("household", True, False),
+    "footsteps": ("household", True, False),
+    "vacuum": ("household", False, False),
+    "doorbell": ("household", True, True),
+    "kettle": ("household", False, True),
+    "piano": ("instruments", True, True),
+    "guitar": ("instruments", True, True),
+    "flute": ("instruments", True, True),
     "violin": ("instruments", True, True),
-    "buzzer": ("alarms", True, False), "phone": ("alarms", True, False), "whistle": ("alarms", True, True),
-    "laugh": ("people", True, False), "cough": ("people", True, False), "speech": ("people", False, False),
+    "buzzer": ("alarms", True, False),
+    "phone": ("alarms", True, False),
+    "whistle": ("alarms", True, True),
+    "laugh": ("people", True, False),
+    "cough": ("people", True, False),
+    "speech": ("people", False, False),
     "snore": ("people", False, False),
 }
 TAU = 2.0 * np.pi
@@ -37,6 +58,7 @@ _SMOOTH = np.unique([2**a * 3**b * 5**c for a in range(22) for b in range(14) fo
 
 # ---------------------------------------------------------------------------------------
 # Local helpers
+
 
 def _fast(n: int) -> int:
     """Smallest 2^a 3^b 5^c >= n (and >= 2048, for 8-Hz bins in a short event's noise): an FFT at an
@@ -115,11 +137,16 @@ def _u(n: int):
 # ---------------------------------------------------------------------------------------
 # animals
 
+
 def _p_meow(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (260, 380), (420, 620), (680, 980)), "rise": rng.uniform(0.25, 0.6),
-            "peak": rng.uniform(0.3, 0.55), "dur": rng.uniform(0.45, 0.9),
-            "f_i": [rng.uniform(350, 500), rng.uniform(1900, 2600), rng.uniform(3100, 3900)],
-            "f_a": [rng.uniform(750, 1050), rng.uniform(1300, 1800), rng.uniform(2700, 3400)]}
+    return {
+        "f0": _pitch(rng, pitch, (260, 380), (420, 620), (680, 980)),
+        "rise": rng.uniform(0.25, 0.6),
+        "peak": rng.uniform(0.3, 0.55),
+        "dur": rng.uniform(0.45, 0.9),
+        "f_i": [rng.uniform(350, 500), rng.uniform(1900, 2600), rng.uniform(3100, 3900)],
+        "f_a": [rng.uniform(750, 1050), rng.uniform(1300, 1800), rng.uniform(2700, 3400)],
+    }
 
 
 def _s_meow(p, n, rng):
@@ -133,9 +160,13 @@ def _s_meow(p, n, rng):
 
 
 def _p_crow(rng, pitch):
-    return {"f0": rng.uniform(350, 600), "jit": rng.uniform(0.04, 0.1), "noise": rng.uniform(0.3, 0.7),
-            "form": [rng.uniform(1000, 1500), rng.uniform(1700, 2400), rng.uniform(2900, 3700)],
-            "dur": rng.uniform(0.25, 0.4)}
+    return {
+        "f0": rng.uniform(350, 600),
+        "jit": rng.uniform(0.04, 0.1),
+        "noise": rng.uniform(0.3, 0.7),
+        "form": [rng.uniform(1000, 1500), rng.uniform(1700, 2400), rng.uniform(2900, 3700)],
+        "dur": rng.uniform(0.25, 0.4),
+    }
 
 
 def _s_crow(p, n, rng):
@@ -148,8 +179,14 @@ def _s_crow(p, n, rng):
 
 
 def _p_frog(rng, pitch):
-    return {"rate": rng.uniform(20, 40), "res": rng.uniform(250, 500), "res2": rng.uniform(900, 1600),
-            "tau": rng.uniform(0.004, 0.01), "mix": rng.uniform(0.2, 0.6), "dur": rng.uniform(0.25, 0.6)}
+    return {
+        "rate": rng.uniform(20, 40),
+        "res": rng.uniform(250, 500),
+        "res2": rng.uniform(900, 1600),
+        "tau": rng.uniform(0.004, 0.01),
+        "mix": rng.uniform(0.2, 0.6),
+        "dur": rng.uniform(0.25, 0.6),
+    }
 
 
 def _s_frog(p, n, rng):
@@ -163,8 +200,12 @@ def _s_frog(p, n, rng):
 
 
 def _p_cricket(rng, pitch):
-    return {"f": rng.uniform(3800, 5200), "pulse": rng.uniform(25, 50), "pulses": int(rng.integers(2, 6)),
-            "chirp": rng.uniform(1.5, 3.5)}
+    return {
+        "f": rng.uniform(3800, 5200),
+        "pulse": rng.uniform(25, 50),
+        "pulses": int(rng.integers(2, 6)),
+        "chirp": rng.uniform(1.5, 3.5),
+    }
 
 
 def _s_cricket(p, n, rng):
@@ -179,9 +220,15 @@ def _s_cricket(p, n, rng):
 # ---------------------------------------------------------------------------------------
 # vehicles
 
+
 def _p_horn(rng, pitch):
-    return {"f": _pitch(rng, pitch, (300, 360), (380, 450), (480, 580)), "ratio": rng.uniform(1.2, 1.28),
-            "duty": rng.uniform(0.33, 0.42), "res": rng.uniform(2400, 3200), "dur": rng.uniform(0.45, 0.75)}
+    return {
+        "f": _pitch(rng, pitch, (300, 360), (380, 450), (480, 580)),
+        "ratio": rng.uniform(1.2, 1.28),
+        "duty": rng.uniform(0.33, 0.42),
+        "res": rng.uniform(2400, 3200),
+        "dur": rng.uniform(0.45, 0.75),
+    }
 
 
 def _s_horn(p, n, rng):
@@ -197,8 +244,13 @@ def _s_horn(p, n, rng):
 
 
 def _p_train(rng, pitch):
-    return {"rate": rng.uniform(1.0, 2.0), "gap": rng.uniform(0.08, 0.18), "rumble": rng.uniform(80, 250),
-            "clack": rng.uniform(1.0, 2.5), "ring": rng.uniform(600, 1500)}
+    return {
+        "rate": rng.uniform(1.0, 2.0),
+        "gap": rng.uniform(0.08, 0.18),
+        "rumble": rng.uniform(80, 250),
+        "clack": rng.uniform(1.0, 2.5),
+        "ring": rng.uniform(600, 1500),
+    }
 
 
 def _s_train(p, n, rng):
@@ -213,8 +265,13 @@ def _s_train(p, n, rng):
 
 
 def _p_motorcycle(rng, pitch):
-    return {"f0": rng.uniform(60, 85), "rise": rng.uniform(0.25, 0.6), "rough": rng.uniform(0.3, 0.6),
-            "amps": rng.uniform(0.3, 1.0, 24) / np.arange(1, 25) ** 0.5, "noise": rng.uniform(0.3, 0.6)}
+    return {
+        "f0": rng.uniform(60, 85),
+        "rise": rng.uniform(0.25, 0.6),
+        "rough": rng.uniform(0.3, 0.6),
+        "amps": rng.uniform(0.3, 1.0, 24) / np.arange(1, 25) ** 0.5,
+        "noise": rng.uniform(0.3, 0.6),
+    }
 
 
 def _s_motorcycle(p, n, rng):
@@ -226,8 +283,14 @@ def _s_motorcycle(p, n, rng):
 
 
 def _p_airplane(rng, pitch):
-    return {"lp": rng.uniform(300, 800), "tilt": rng.uniform(-4, -1.5), "sweep": rng.uniform(0.15, 0.35),
-            "whine": rng.uniform(2500, 6000), "w_amp": rng.uniform(0.1, 0.25), "dir": float(rng.choice([-1.0, 1.0]))}
+    return {
+        "lp": rng.uniform(300, 800),
+        "tilt": rng.uniform(-4, -1.5),
+        "sweep": rng.uniform(0.15, 0.35),
+        "whine": rng.uniform(2500, 6000),
+        "w_amp": rng.uniform(0.1, 0.25),
+        "dir": float(rng.choice([-1.0, 1.0])),
+    }
 
 
 def _s_airplane(p, n, rng):
@@ -241,8 +304,13 @@ def _s_airplane(p, n, rng):
 
 
 def _p_helicopter(rng, pitch):
-    return {"rate": rng.uniform(10, 20), "lp": rng.uniform(400, 1200), "sharp": rng.uniform(4, 10),
-            "depth": rng.uniform(0.7, 0.95), "tail": rng.uniform(0.0, 0.15)}
+    return {
+        "rate": rng.uniform(10, 20),
+        "lp": rng.uniform(400, 1200),
+        "sharp": rng.uniform(4, 10),
+        "depth": rng.uniform(0.7, 0.95),
+        "tail": rng.uniform(0.0, 0.15),
+    }
 
 
 def _s_helicopter(p, n, rng):
@@ -255,10 +323,15 @@ def _s_helicopter(p, n, rng):
 # ---------------------------------------------------------------------------------------
 # tools
 
+
 def _p_drill(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (140, 210), (240, 350), (400, 600)), "noise": rng.uniform(0.15, 0.4),
-            "amps": rng.uniform(0.4, 1.0, 16) / np.arange(1, 17) ** 0.7, "bursts": int(rng.integers(2, 4)),
-            "spin": rng.uniform(0.08, 0.2)}
+    return {
+        "f0": _pitch(rng, pitch, (140, 210), (240, 350), (400, 600)),
+        "noise": rng.uniform(0.15, 0.4),
+        "amps": rng.uniform(0.4, 1.0, 16) / np.arange(1, 17) ** 0.7,
+        "bursts": int(rng.integers(2, 4)),
+        "spin": rng.uniform(0.08, 0.2),
+    }
 
 
 def _s_drill(p, n, rng):
@@ -273,8 +346,14 @@ def _s_drill(p, n, rng):
 
 
 def _p_saw(rng, pitch):
-    return {"rate": rng.uniform(1.5, 3.0), "lo": rng.uniform(900, 1400), "hi": rng.uniform(4000, 6500),
-            "res": rng.uniform(2000, 4000), "teeth": rng.uniform(80, 200), "push": rng.uniform(0.5, 1.0)}
+    return {
+        "rate": rng.uniform(1.5, 3.0),
+        "lo": rng.uniform(900, 1400),
+        "hi": rng.uniform(4000, 6500),
+        "res": rng.uniform(2000, 4000),
+        "teeth": rng.uniform(80, 200),
+        "push": rng.uniform(0.5, 1.0),
+    }
 
 
 def _s_saw(p, n, rng):
@@ -285,8 +364,13 @@ def _s_saw(p, n, rng):
 
 
 def _p_hammer(rng, pitch):
-    return {"freqs": rng.uniform(1500, 7000, 6), "amps": rng.uniform(0.3, 1.0, 6), "tau": rng.uniform(0.02, 0.06),
-            "thud": rng.uniform(0.3, 0.8), "dur": rng.uniform(0.12, 0.3)}
+    return {
+        "freqs": rng.uniform(1500, 7000, 6),
+        "amps": rng.uniform(0.3, 1.0, 6),
+        "tau": rng.uniform(0.02, 0.06),
+        "thud": rng.uniform(0.3, 0.8),
+        "dur": rng.uniform(0.12, 0.3),
+    }
 
 
 def _s_hammer(p, n, rng):
@@ -298,8 +382,13 @@ def _s_hammer(p, n, rng):
 
 
 def _p_typing(rng, pitch):
-    return {"rate": rng.uniform(6, 12), "fc": rng.uniform(1500, 4000), "spread": rng.uniform(0.3, 0.7),
-            "tau": rng.uniform(0.002, 0.006), "up": rng.uniform(0.2, 0.6)}
+    return {
+        "rate": rng.uniform(6, 12),
+        "fc": rng.uniform(1500, 4000),
+        "spread": rng.uniform(0.3, 0.7),
+        "tau": rng.uniform(0.002, 0.006),
+        "up": rng.uniform(0.2, 0.6),
+    }
 
 
 def _s_typing(p, n, rng):
@@ -315,8 +404,12 @@ def _s_typing(p, n, rng):
 
 
 def _p_sanding(rng, pitch):
-    return {"rate": rng.uniform(1.0, 2.0), "hp": rng.uniform(1500, 3000), "depth": rng.uniform(0.35, 0.65),
-            "tilt": rng.uniform(-1.0, 2.0)}
+    return {
+        "rate": rng.uniform(1.0, 2.0),
+        "hp": rng.uniform(1500, 3000),
+        "depth": rng.uniform(0.35, 0.65),
+        "tilt": rng.uniform(-1.0, 2.0),
+    }
 
 
 def _s_sanding(p, n, rng):
@@ -325,8 +418,14 @@ def _s_sanding(p, n, rng):
 
 
 def _p_ratchet(rng, pitch):
-    return {"rate": rng.uniform(20, 40), "f": rng.uniform(2000, 3500), "f2": rng.uniform(4500, 6500),
-            "tau": rng.uniform(0.0015, 0.004), "burst": rng.uniform(0.3, 0.7), "gap": rng.uniform(0.15, 0.4)}
+    return {
+        "rate": rng.uniform(20, 40),
+        "f": rng.uniform(2000, 3500),
+        "f2": rng.uniform(4500, 6500),
+        "tau": rng.uniform(0.0015, 0.004),
+        "burst": rng.uniform(0.3, 0.7),
+        "gap": rng.uniform(0.15, 0.4),
+    }
 
 
 def _s_ratchet(p, n, rng):
@@ -342,9 +441,14 @@ def _s_ratchet(p, n, rng):
 # ---------------------------------------------------------------------------------------
 # water
 
+
 def _p_stream(rng, pitch):
-    return {"rate": rng.uniform(30, 90), "fhi": rng.uniform(900, 1500), "rise": rng.uniform(1.3, 2.0),
-            "bed": rng.uniform(0.4, 1.0)}
+    return {
+        "rate": rng.uniform(30, 90),
+        "fhi": rng.uniform(900, 1500),
+        "rise": rng.uniform(1.3, 2.0),
+        "bed": rng.uniform(0.4, 1.0),
+    }
 
 
 def _s_stream(p, n, rng):
@@ -354,8 +458,13 @@ def _s_stream(p, n, rng):
 
 
 def _p_waves(rng, pitch):
-    return {"rate": rng.uniform(0.15, 0.3), "lp": rng.uniform(500, 1200), "hiss": rng.uniform(0.4, 0.9),
-            "crest": rng.uniform(0.3, 0.7), "bed": rng.uniform(0.05, 0.15)}
+    return {
+        "rate": rng.uniform(0.15, 0.3),
+        "lp": rng.uniform(500, 1200),
+        "hiss": rng.uniform(0.4, 0.9),
+        "crest": rng.uniform(0.3, 0.7),
+        "bed": rng.uniform(0.05, 0.15),
+    }
 
 
 def _s_waves(p, n, rng):
@@ -368,8 +477,13 @@ def _s_waves(p, n, rng):
 
 
 def _p_splash(rng, pitch):
-    return {"hi": rng.uniform(1500, 3500), "tau": rng.uniform(0.06, 0.12), "bubbles": int(rng.integers(5, 12)),
-            "fb": rng.uniform(400, 900), "dur": rng.uniform(0.35, 0.5)}
+    return {
+        "hi": rng.uniform(1500, 3500),
+        "tau": rng.uniform(0.06, 0.12),
+        "bubbles": int(rng.integers(5, 12)),
+        "fb": rng.uniform(400, 900),
+        "dur": rng.uniform(0.35, 0.5),
+    }
 
 
 def _s_splash(p, n, rng):
@@ -382,9 +496,15 @@ def _s_splash(p, n, rng):
 # ---------------------------------------------------------------------------------------
 # household
 
+
 def _p_knock(rng, pitch):
-    return {"f": rng.uniform(100, 300), "m": rng.uniform([1.8, 3.5], [2.6, 5.5]), "tau": rng.uniform(0.015, 0.04),
-            "click": rng.uniform(0.2, 0.6), "dur": rng.uniform(0.08, 0.16)}
+    return {
+        "f": rng.uniform(100, 300),
+        "m": rng.uniform([1.8, 3.5], [2.6, 5.5]),
+        "tau": rng.uniform(0.015, 0.04),
+        "click": rng.uniform(0.2, 0.6),
+        "dur": rng.uniform(0.08, 0.16),
+    }
 
 
 def _s_knock(p, n, rng):
@@ -396,8 +516,14 @@ def _s_knock(p, n, rng):
 
 
 def _p_footsteps(rng, pitch):
-    return {"thud": rng.uniform(60, 150), "surface": rng.uniform(400, 1500), "scuff_f": rng.uniform(1500, 3900),
-            "gap": rng.uniform(0.04, 0.1), "scuff": rng.uniform(0.2, 0.6), "dur": rng.uniform(0.25, 0.4)}
+    return {
+        "thud": rng.uniform(60, 150),
+        "surface": rng.uniform(400, 1500),
+        "scuff_f": rng.uniform(1500, 3900),
+        "gap": rng.uniform(0.04, 0.1),
+        "scuff": rng.uniform(0.2, 0.6),
+        "dur": rng.uniform(0.25, 0.4),
+    }
 
 
 def _s_footsteps(p, n, rng):
@@ -409,9 +535,14 @@ def _s_footsteps(p, n, rng):
 
 
 def _p_vacuum(rng, pitch):
-    return {"f": rng.uniform(200, 400), "amps": rng.uniform(0.2, 1.0, 12) / np.arange(1, 13) ** 0.7,
-            "whine": rng.uniform(0.3, 0.7), "lo": rng.uniform(150, 400), "tilt": rng.uniform(-2.0, 0.5),
-            "res": rng.uniform(1000, 3000)}
+    return {
+        "f": rng.uniform(200, 400),
+        "amps": rng.uniform(0.2, 1.0, 12) / np.arange(1, 13) ** 0.7,
+        "whine": rng.uniform(0.3, 0.7),
+        "lo": rng.uniform(150, 400),
+        "tilt": rng.uniform(-2.0, 0.5),
+        "res": rng.uniform(1000, 3000),
+    }
 
 
 def _s_vacuum(p, n, rng):
@@ -421,9 +552,14 @@ def _s_vacuum(p, n, rng):
 
 
 def _p_doorbell(rng, pitch):
-    return {"f": _pitch(rng, pitch, (392, 494), (523, 698), (784, 988)), "ratio": float(rng.choice([1.19, 1.26])),
-            "tau": rng.uniform(0.3, 0.6), "h": rng.uniform([0.05, 0.02], [0.3, 0.15]), "gap": rng.uniform(0.35, 0.5),
-            "dur": rng.uniform(1.1, 1.5)}
+    return {
+        "f": _pitch(rng, pitch, (392, 494), (523, 698), (784, 988)),
+        "ratio": float(rng.choice([1.19, 1.26])),
+        "tau": rng.uniform(0.3, 0.6),
+        "h": rng.uniform([0.05, 0.02], [0.3, 0.15]),
+        "gap": rng.uniform(0.35, 0.5),
+        "dur": rng.uniform(1.1, 1.5),
+    }
 
 
 def _s_doorbell(p, n, rng):
@@ -432,13 +568,18 @@ def _s_doorbell(p, n, rng):
         tt, f, k = t[: n - s], f * (1 + rng.normal(0, 0.003)), min(320, n - s)
         tone = np.sin(TAU * f * tt) + p["h"][0] * np.sin(TAU * 2 * f * tt) + p["h"][1] * np.sin(TAU * 3 * f * tt)
         x[s:] += tone * np.exp(-tt / p["tau"]) * np.minimum(tt / 0.002, 1)
-        x[s:s + k] += 0.6 * _cn(rng, k, 300, 4000) * np.exp(-tt[:k] / 0.004)  # the plunger striking the bar
+        x[s : s + k] += 0.6 * _cn(rng, k, 300, 4000) * np.exp(-tt[:k] / 0.004)  # the plunger striking the bar
     return _fade(x, 0.001, 0.02)
 
 
 def _p_kettle(rng, pitch):
-    return {"f": _pitch(rng, pitch, (1400, 1800), (1900, 2300), (2400, 3000)), "rise": rng.uniform(0.05, 0.15),
-            "breath": rng.uniform(0.3, 0.8), "warble": rng.uniform(0.002, 0.01), "onset": rng.uniform(0.3, 1.0)}
+    return {
+        "f": _pitch(rng, pitch, (1400, 1800), (1900, 2300), (2400, 3000)),
+        "rise": rng.uniform(0.05, 0.15),
+        "breath": rng.uniform(0.3, 0.8),
+        "warble": rng.uniform(0.002, 0.01),
+        "onset": rng.uniform(0.3, 1.0),
+    }
 
 
 def _s_kettle(p, n, rng):
@@ -452,10 +593,16 @@ def _s_kettle(p, n, rng):
 # ---------------------------------------------------------------------------------------
 # instruments
 
+
 def _p_piano(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (98, 165), (196, 330), (392, 660)), "B": rng.uniform(1e-4, 6e-4),
-            "tau": rng.uniform(0.4, 0.7), "bright": rng.uniform(0.8, 1.2), "hammer": rng.uniform(0.4, 0.7),
-            "dur": rng.uniform(0.7, 1.2)}
+    return {
+        "f0": _pitch(rng, pitch, (98, 165), (196, 330), (392, 660)),
+        "B": rng.uniform(1e-4, 6e-4),
+        "tau": rng.uniform(0.4, 0.7),
+        "bright": rng.uniform(0.8, 1.2),
+        "hammer": rng.uniform(0.4, 0.7),
+        "dur": rng.uniform(0.7, 1.2),
+    }
 
 
 def _s_piano(p, n, rng):
@@ -472,8 +619,13 @@ def _s_piano(p, n, rng):
 
 
 def _p_guitar(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (82, 110), (123, 165), (175, 247)), "pos": rng.uniform(0.1, 0.3),
-            "tau": rng.uniform(0.25, 0.55), "body": rng.uniform(95, 125), "dur": rng.uniform(0.5, 1.0)}
+    return {
+        "f0": _pitch(rng, pitch, (82, 110), (123, 165), (175, 247)),
+        "pos": rng.uniform(0.1, 0.3),
+        "tau": rng.uniform(0.25, 0.55),
+        "body": rng.uniform(95, 125),
+        "dur": rng.uniform(0.5, 1.0),
+    }
 
 
 def _s_guitar(p, n, rng):
@@ -489,9 +641,14 @@ def _s_guitar(p, n, rng):
 
 
 def _p_flute(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (262, 370), (392, 587), (659, 988)), "breath": rng.uniform(0.15, 0.3),
-            "amps": np.array([1.0, *rng.uniform([0.05, 0.02, 0.0], [0.3, 0.12, 0.05])]),
-            "vib": rng.uniform(4.0, 6.0), "depth": rng.uniform(0.003, 0.01), "dur": rng.uniform(0.6, 1.1)}
+    return {
+        "f0": _pitch(rng, pitch, (262, 370), (392, 587), (659, 988)),
+        "breath": rng.uniform(0.15, 0.3),
+        "amps": np.array([1.0, *rng.uniform([0.05, 0.02, 0.0], [0.3, 0.12, 0.05])]),
+        "vib": rng.uniform(4.0, 6.0),
+        "depth": rng.uniform(0.003, 0.01),
+        "dur": rng.uniform(0.6, 1.1),
+    }
 
 
 def _s_flute(p, n, rng):
@@ -504,9 +661,14 @@ def _s_flute(p, n, rng):
 
 
 def _p_violin(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (196, 294), (330, 494), (523, 784)), "vib": rng.uniform(5.0, 7.0),
-            "depth": rng.uniform(0.008, 0.015), "bow": rng.uniform(0.15, 0.25), "dur": rng.uniform(0.6, 1.2),
-            "body": [rng.uniform(260, 320), rng.uniform(450, 600), rng.uniform(2300, 3200)]}
+    return {
+        "f0": _pitch(rng, pitch, (196, 294), (330, 494), (523, 784)),
+        "vib": rng.uniform(5.0, 7.0),
+        "depth": rng.uniform(0.008, 0.015),
+        "bow": rng.uniform(0.15, 0.25),
+        "dur": rng.uniform(0.6, 1.2),
+        "body": [rng.uniform(260, 320), rng.uniform(450, 600), rng.uniform(2300, 3200)],
+    }
 
 
 def _s_violin(p, n, rng):
@@ -521,9 +683,15 @@ def _s_violin(p, n, rng):
 # ---------------------------------------------------------------------------------------
 # alarms / electronic
 
+
 def _p_buzzer(rng, pitch):
-    return {"f": rng.uniform(90, 200), "duty": rng.uniform(0.2, 0.45), "res": rng.uniform(1000, 3000),
-            "rough": rng.uniform(0.2, 0.5), "dur": rng.uniform(0.4, 0.8)}
+    return {
+        "f": rng.uniform(90, 200),
+        "duty": rng.uniform(0.2, 0.45),
+        "res": rng.uniform(1000, 3000),
+        "rough": rng.uniform(0.2, 0.5),
+        "dur": rng.uniform(0.4, 0.8),
+    }
 
 
 def _s_buzzer(p, n, rng):
@@ -534,8 +702,14 @@ def _s_buzzer(p, n, rng):
 
 
 def _p_phone(rng, pitch):
-    return {"f1": rng.uniform(380, 460), "ratio": rng.uniform(1.08, 1.2), "trill": rng.uniform(15, 25),
-            "fsk": bool(rng.integers(0, 2)), "h": rng.uniform(0.0, 0.3), "dur": rng.uniform(0.8, 1.2)}
+    return {
+        "f1": rng.uniform(380, 460),
+        "ratio": rng.uniform(1.08, 1.2),
+        "trill": rng.uniform(15, 25),
+        "fsk": bool(rng.integers(0, 2)),
+        "h": rng.uniform(0.0, 0.3),
+        "dur": rng.uniform(0.8, 1.2),
+    }
 
 
 def _s_phone(p, n, rng):
@@ -548,9 +722,14 @@ def _s_phone(p, n, rng):
 
 
 def _p_whistle(rng, pitch):
-    return {"f": _pitch(rng, pitch, (2000, 2500), (2600, 3100), (3200, 3900)), "trill": rng.uniform(20, 40),
-            "depth": rng.uniform(0.03, 0.08), "am": rng.uniform(0.3, 0.7), "breath": rng.uniform(0.1, 0.3),
-            "dur": rng.uniform(0.3, 1.0)}
+    return {
+        "f": _pitch(rng, pitch, (2000, 2500), (2600, 3100), (3200, 3900)),
+        "trill": rng.uniform(20, 40),
+        "depth": rng.uniform(0.03, 0.08),
+        "am": rng.uniform(0.3, 0.7),
+        "breath": rng.uniform(0.1, 0.3),
+        "dur": rng.uniform(0.3, 1.0),
+    }
 
 
 def _s_whistle(p, n, rng):
@@ -562,14 +741,20 @@ def _s_whistle(p, n, rng):
 # ---------------------------------------------------------------------------------------
 # voices
 
-_VOWELS = np.array([[730, 1090, 2440], [530, 1840, 2480], [270, 2290, 3010], [570, 840, 2410],
-                    [300, 870, 2240], [660, 1720, 2410]], dtype=float)  # F1-F3 of a e i o u ae (Hz)
+_VOWELS = np.array(
+    [[730, 1090, 2440], [530, 1840, 2480], [270, 2290, 3010], [570, 840, 2410], [300, 870, 2240], [660, 1720, 2410]],
+    dtype=float,
+)  # F1-F3 of a e i o u ae (Hz)
 
 
 def _p_laugh(rng, pitch):
-    return {"f0": rng.uniform(160, 320), "k": int(rng.integers(3, 7)), "breath": rng.uniform(0.2, 0.5),
-            "form": [rng.uniform(650, 900), rng.uniform(1100, 1500), rng.uniform(2400, 3000)],
-            "dur": rng.uniform(0.6, 1.0)}
+    return {
+        "f0": rng.uniform(160, 320),
+        "k": int(rng.integers(3, 7)),
+        "breath": rng.uniform(0.2, 0.5),
+        "form": [rng.uniform(650, 900), rng.uniform(1100, 1500), rng.uniform(2400, 3000)],
+        "dur": rng.uniform(0.6, 1.0),
+    }
 
 
 def _s_laugh(p, n, rng):
@@ -583,9 +768,13 @@ def _s_laugh(p, n, rng):
 
 
 def _p_cough(rng, pitch):
-    return {"form": [rng.uniform(400, 700), rng.uniform(1200, 1900), rng.uniform(2400, 3200)],
-            "tau": rng.uniform(0.05, 0.1), "voiced": rng.uniform(0.1, 0.4), "f0": rng.uniform(120, 250),
-            "dur": rng.uniform(0.25, 0.4)}
+    return {
+        "form": [rng.uniform(400, 700), rng.uniform(1200, 1900), rng.uniform(2400, 3200)],
+        "tau": rng.uniform(0.05, 0.1),
+        "voiced": rng.uniform(0.1, 0.4),
+        "f0": rng.uniform(120, 250),
+        "dur": rng.uniform(0.25, 0.4),
+    }
 
 
 def _s_cough(p, n, rng):
@@ -597,9 +786,14 @@ def _s_cough(p, n, rng):
 
 
 def _p_speech(rng, pitch):
-    return {"f0": rng.uniform(90, 250), "syl": rng.uniform(3, 6), "inton": rng.uniform(0.08, 0.2),
-            "vowels": rng.choice(len(_VOWELS), 3, replace=False), "shift": rng.uniform(0.9, 1.15),
-            "fric": rng.uniform(0.2, 0.6)}
+    return {
+        "f0": rng.uniform(90, 250),
+        "syl": rng.uniform(3, 6),
+        "inton": rng.uniform(0.08, 0.2),
+        "vowels": rng.choice(len(_VOWELS), 3, replace=False),
+        "shift": rng.uniform(0.9, 1.15),
+        "fric": rng.uniform(0.2, 0.6),
+    }
 
 
 def _s_speech(p, n, rng):
@@ -609,8 +803,13 @@ def _s_speech(p, n, rng):
     idx = np.minimum(np.searchsorted(edges, t, side="right") - 1, len(d) - 1)
     local, which = (t - edges[idx]) / d[idx], rng.integers(0, 3, len(d))
     tc = t[::64]  # intonation, on a coarse grid: a slow rise and fall over a declining baseline
-    f = np.interp(t, tc, p["f0"] * (1 + p["inton"] * np.sin(TAU * rng.uniform(0.3, 0.7) * tc + rng.uniform(0, 6.3)))
-                  * (1 - 0.1 * tc / t[-1]))
+    f = np.interp(
+        t,
+        tc,
+        p["f0"]
+        * (1 + p["inton"] * np.sin(TAU * rng.uniform(0.3, 0.7) * tc + rng.uniform(0, 6.3)))
+        * (1 - 0.1 * tc / t[-1]),
+    )
     vow = _wave(_osc(f, n), [_form_amps(_VOWELS[v] * p["shift"], p["f0"]) for v in p["vowels"]], f.max())
     x = sum(np.interp(t, edges[:-1] + d / 2, (which == j).astype(float)) * vow[j] for j in range(3))  # formant glides
     voiced = rng.random(len(d)) > 0.12  # a few silent syllables: pauses between words
@@ -621,9 +820,14 @@ def _s_speech(p, n, rng):
 
 
 def _p_snore(rng, pitch):
-    return {"rate": rng.uniform(0.25, 0.4), "f0": rng.uniform(60, 100), "rough": rng.uniform(0.3, 0.8),
-            "form": [rng.uniform(300, 600), rng.uniform(900, 1400)], "duty": rng.uniform(0.35, 0.55),
-            "start": rng.uniform(0.0, 0.6)}
+    return {
+        "rate": rng.uniform(0.25, 0.4),
+        "f0": rng.uniform(60, 100),
+        "rough": rng.uniform(0.3, 0.8),
+        "form": [rng.uniform(300, 600), rng.uniform(900, 1400)],
+        "duty": rng.uniform(0.35, 0.55),
+        "start": rng.uniform(0.0, 0.6),
+    }
 
 
 def _s_snore(p, n, rng):
@@ -642,7 +846,6 @@ RECIPES: dict[str, Recipe] = {name: (globals()[f"_p_{name}"], globals()[f"_s_{na
 
 # Imported last (recipes look the helpers up only when called): mats_tiny.world imports this
 # module at its own bottom and reads RECIPES, so either module can be imported first.
-from mats_tiny.world import (SAMPLE_RATE, _band_mask, _fade, _form_amps, _noise, _norm, _osc,  # noqa: E402
-                             _peak_mask, _pitch, _t)
+from mats_tiny.world import SAMPLE_RATE, _band_mask, _fade, _form_amps, _noise, _norm, _osc, _peak_mask, _pitch, _t  # noqa: E402
 
 SR = SAMPLE_RATE

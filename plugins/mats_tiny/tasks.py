@@ -10,6 +10,7 @@ samples render their audio on first access (``--limit 10`` renders 10 clips), th
 are built once per process (the caption metric starts a METEOR JVM), and the corpus text is
 generated once per (split, size, seed) and cached as JSONL under ``MATS_CACHE``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,8 +66,13 @@ def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int
         if kind == "classification" and len(scene.sources) != 1:
             continue
         parts = data.heldout_parts(scene)
-        meta = {"scene": scene.to_dict(), "classes": list(scene.classes), "heldout": bool(parts), "heldout_parts": parts,
-                "sources": len(scene.sources)}
+        meta = {
+            "scene": scene.to_dict(),
+            "classes": list(scene.classes),
+            "heldout": bool(parts),
+            "heldout_parts": parts,
+            "sources": len(scene.sources),
+        }
         if kind == "caption":
             refs, instruction, label = T.captions(scene, k=5), T.TEST_PROMPT["caption"], None
         elif kind == "classification":
@@ -74,9 +80,18 @@ def lazy_samples(kind: str, split: str = "test", n: int | None = None, seed: int
         else:
             qkind, instruction, answer = data._question(scene, np.random.default_rng([scene.seed, 4]))
             refs, label, meta["question_kind"] = [answer], None, qkind
-        out.append(LazySample(scene, id=f"tiny-{split}-{i:05d}", instruction=instruction, sample_rate=SAMPLE_RATE,
-                              references=refs, label=label,
-                              labels=list(CLASSES) if kind == "classification" else [], meta=meta))
+        out.append(
+            LazySample(
+                scene,
+                id=f"tiny-{split}-{i:05d}",
+                instruction=instruction,
+                sample_rate=SAMPLE_RATE,
+                references=refs,
+                label=label,
+                labels=list(CLASSES) if kind == "classification" else [],
+                meta=meta,
+            )
+        )
     return out
 
 
@@ -140,6 +155,7 @@ class TinyTask(MetricTask):
                 out[f"accuracy_{kind}"] = super().score(subset, **context)["accuracy"]
                 out[f"n_{kind}"] = float(len(subset))
         return out
+
 
 class TinyCorpus:
     """Training text of the tiny world: {text, instruction, answer, task} records.

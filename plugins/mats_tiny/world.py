@@ -8,6 +8,7 @@ harmonic hum, filtered noise, inharmonic partials, ...) and every clip draws its
 pitch, timbre, duration, rhythm and level, so a model must learn the class signature,
 not memorise a waveform. Same scene (same seed) -> bit-identical samples.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,7 +80,9 @@ class Source:
         if self.distance is not None and self.distance not in DISTANCES:
             raise ValueError(f"Source.distance must be one of {DISTANCES} or None, got {self.distance!r}")
         if self.tempo is not None and (self.tempo not in TEMPOS or self.count != REPEATEDLY):
-            raise ValueError(f"Source.tempo {self.tempo!r} needs a countable source heard REPEATEDLY and one of {TEMPOS}")
+            raise ValueError(
+                f"Source.tempo {self.tempo!r} needs a countable source heard REPEATEDLY and one of {TEMPOS}"
+            )
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class Scene:
 
 # ---------------------------------------------------------------------------------------
 # Signal helpers (vectorised numpy)
+
 
 def _t(n: int) -> np.ndarray:
     return np.arange(n, dtype=np.float64) / SAMPLE_RATE
@@ -170,7 +174,7 @@ def _fade(x: np.ndarray, attack: float, release: float) -> np.ndarray:
     a, r = max(1, min(n // 2, int(attack * SAMPLE_RATE))), max(1, min(n // 2, int(release * SAMPLE_RATE)))
     env = np.ones(n)
     env[:a] = np.linspace(0.0, 1.0, a)
-    env[n - r:] = np.minimum(env[n - r:], np.linspace(1.0, 0.0, r))
+    env[n - r :] = np.minimum(env[n - r :], np.linspace(1.0, 0.0, r))
     return x * env
 
 
@@ -204,14 +208,18 @@ def _norm(x: np.ndarray) -> np.ndarray:
 # Per-class recipes. ``params`` draws a clip's timbre once (shared by its repeated events);
 # ``synth`` makes one event / texture of n samples from it (rng adds per-event jitter).
 
+
 def _pitch(rng, pitch, low, mid, high) -> float:
     lo, hi = {"low": low, "high": high}.get(pitch, mid)
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
 def _p_beep(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (300, 550), (650, 1200), (1500, 3000)),
-            "amps": np.array([1.0, *rng.uniform(0, 0.5, 2) ** 2]), "dur": rng.uniform(0.08, 0.3)}
+    return {
+        "f0": _pitch(rng, pitch, (300, 550), (650, 1200), (1500, 3000)),
+        "amps": np.array([1.0, *rng.uniform(0, 0.5, 2) ** 2]),
+        "dur": rng.uniform(0.08, 0.3),
+    }
 
 
 def _s_beep(p, n, rng):
@@ -220,9 +228,13 @@ def _s_beep(p, n, rng):
 
 
 def _p_siren(rng, pitch):
-    return {"fc": _pitch(rng, pitch, (350, 600), (650, 1000), (1100, 1700)), "depth": rng.uniform(0.2, 0.45),
-            "rate": rng.choice([rng.uniform(0.3, 0.8), rng.uniform(2.5, 5.0)]), "phase": rng.uniform(0, 2 * np.pi),
-            "amps": np.array([1.0, rng.uniform(0.1, 0.5), rng.uniform(0.0, 0.3)])}
+    return {
+        "fc": _pitch(rng, pitch, (350, 600), (650, 1000), (1100, 1700)),
+        "depth": rng.uniform(0.2, 0.45),
+        "rate": rng.choice([rng.uniform(0.3, 0.8), rng.uniform(2.5, 5.0)]),
+        "phase": rng.uniform(0, 2 * np.pi),
+        "amps": np.array([1.0, rng.uniform(0.1, 0.5), rng.uniform(0.0, 0.3)]),
+    }
 
 
 def _s_siren(p, n, rng):
@@ -231,8 +243,13 @@ def _s_siren(p, n, rng):
 
 
 def _p_engine(rng, pitch):
-    return {"ff": rng.uniform(22, 55), "amps": rng.uniform(0.2, 1.0, 10) / np.arange(1, 11) ** 0.6,
-            "wobble": rng.uniform(0.005, 0.03), "noise": rng.uniform(0.1, 0.4), "am": rng.uniform(0.2, 0.6)}
+    return {
+        "ff": rng.uniform(22, 55),
+        "amps": rng.uniform(0.2, 1.0, 10) / np.arange(1, 11) ** 0.6,
+        "wobble": rng.uniform(0.005, 0.03),
+        "noise": rng.uniform(0.1, 0.4),
+        "am": rng.uniform(0.2, 0.6),
+    }
 
 
 def _s_engine(p, n, rng):
@@ -245,8 +262,12 @@ def _s_engine(p, n, rng):
 
 
 def _p_rain(rng, pitch):
-    return {"rate": rng.uniform(150, 600), "lo": rng.uniform(400, 1200), "bed": rng.uniform(1.0, 3.0),
-            "tilt": rng.uniform(-4, 1)}
+    return {
+        "rate": rng.uniform(150, 600),
+        "lo": rng.uniform(400, 1200),
+        "bed": rng.uniform(1.0, 3.0),
+        "tilt": rng.uniform(-4, 1),
+    }
 
 
 def _s_rain(p, n, rng):
@@ -258,14 +279,20 @@ def _s_rain(p, n, rng):
 
 
 def _p_wind(rng, pitch):
-    return {"fc": rng.uniform(150, 700), "gust": rng.uniform(0.1, 0.6), "depth": rng.uniform(0.4, 0.9),
-            "howl": rng.uniform(0.0, 0.6), "q": rng.uniform(3, 8)}
+    return {
+        "fc": rng.uniform(150, 700),
+        "gust": rng.uniform(0.1, 0.6),
+        "depth": rng.uniform(0.4, 0.9),
+        "howl": rng.uniform(0.0, 0.6),
+        "q": rng.uniform(3, 8),
+    }
 
 
 def _s_wind(p, n, rng):
     t = _t(n)
     env = 1 + p["depth"] * np.sin(2 * np.pi * p["gust"] * t + rng.uniform(0, 6.3)) * np.sin(
-        2 * np.pi * p["gust"] * 0.37 * t + rng.uniform(0, 6.3))
+        2 * np.pi * p["gust"] * 0.37 * t + rng.uniform(0, 6.3)
+    )
     broad, howl = _band_mask(n, 40, p["fc"] * 2, slope=-3), _peak_mask(n, [p["fc"]], p["q"])
     mask = broad / np.sqrt(np.mean(broad**2)) + p["howl"] * howl / np.sqrt(np.mean(howl**2))
     return _fade(_noise(rng, n, mask) * env, 0.3, 0.3)
@@ -275,9 +302,13 @@ _BELL_RATIOS = np.array([0.5, 1.0, 1.19, 1.5, 2.0, 2.51, 2.66, 3.01, 4.1])
 
 
 def _p_bell(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (180, 350), (400, 800), (900, 1600)),
-            "ratios": _BELL_RATIOS * rng.uniform(0.985, 1.015, len(_BELL_RATIOS)),
-            "amps": rng.uniform(0.3, 1.0, len(_BELL_RATIOS)), "tau": rng.uniform(0.4, 1.4), "dur": rng.uniform(0.6, 1.4)}
+    return {
+        "f0": _pitch(rng, pitch, (180, 350), (400, 800), (900, 1600)),
+        "ratios": _BELL_RATIOS * rng.uniform(0.985, 1.015, len(_BELL_RATIOS)),
+        "amps": rng.uniform(0.3, 1.0, len(_BELL_RATIOS)),
+        "tau": rng.uniform(0.4, 1.4),
+        "dur": rng.uniform(0.6, 1.4),
+    }
 
 
 def _s_bell(p, n, rng):
@@ -291,8 +322,13 @@ def _s_bell(p, n, rng):
 
 
 def _p_drum(rng, pitch):
-    return {"f_end": rng.uniform(50, 130), "f_start": rng.uniform(150, 300), "tau": rng.uniform(0.08, 0.25),
-            "snare": rng.uniform(0.0, 0.6), "dur": rng.uniform(0.2, 0.4)}
+    return {
+        "f_end": rng.uniform(50, 130),
+        "f_start": rng.uniform(150, 300),
+        "tau": rng.uniform(0.08, 0.25),
+        "snare": rng.uniform(0.0, 0.6),
+        "dur": rng.uniform(0.2, 0.4),
+    }
 
 
 def _s_drum(p, n, rng):
@@ -305,8 +341,13 @@ def _s_drum(p, n, rng):
 
 
 def _p_clap(rng, pitch):
-    return {"fc": rng.uniform(900, 2600), "bursts": int(rng.integers(2, 5)), "gap": rng.uniform(0.004, 0.012),
-            "tail": rng.uniform(0.02, 0.07), "dur": rng.uniform(0.08, 0.15)}
+    return {
+        "fc": rng.uniform(900, 2600),
+        "bursts": int(rng.integers(2, 5)),
+        "gap": rng.uniform(0.004, 0.012),
+        "tail": rng.uniform(0.02, 0.07),
+        "dur": rng.uniform(0.08, 0.15),
+    }
 
 
 def _s_clap(p, n, rng):
@@ -317,9 +358,14 @@ def _s_clap(p, n, rng):
 
 
 def _p_bird(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (1500, 2400), (2500, 4000), (4200, 6500)), "sweep": rng.uniform(-0.5, 0.9),
-            "syll": int(rng.integers(2, 6)), "slen": rng.uniform(0.025, 0.07), "vib": rng.uniform(0, 0.08),
-            "dur": rng.uniform(0.2, 0.45)}
+    return {
+        "f0": _pitch(rng, pitch, (1500, 2400), (2500, 4000), (4200, 6500)),
+        "sweep": rng.uniform(-0.5, 0.9),
+        "syll": int(rng.integers(2, 6)),
+        "slen": rng.uniform(0.025, 0.07),
+        "vib": rng.uniform(0, 0.08),
+        "dur": rng.uniform(0.2, 0.45),
+    }
 
 
 def _s_bird(p, n, rng):
@@ -332,8 +378,12 @@ def _s_bird(p, n, rng):
 
 
 def _p_clock(rng, pitch):
-    return {"rate": rng.uniform(1.5, 4.0), "f1": rng.uniform(2000, 4500), "ratio": rng.uniform(0.7, 0.9),
-            "tau": rng.uniform(0.002, 0.008)}
+    return {
+        "rate": rng.uniform(1.5, 4.0),
+        "f1": rng.uniform(2000, 4500),
+        "ratio": rng.uniform(0.7, 0.9),
+        "tau": rng.uniform(0.002, 0.008),
+    }
 
 
 def _s_clock(p, n, rng):
@@ -342,14 +392,20 @@ def _s_clock(p, n, rng):
     pos = np.arange(int(rng.uniform(0, step)), n, step)
     ticks[pos] = np.where(np.arange(len(pos)) % 2 == 0, 1.0, 0.7)
     kernel_t = _t(int(0.04 * SAMPLE_RATE))
-    kern = (np.sin(2 * np.pi * p["f1"] * kernel_t) + 0.6 * np.sin(2 * np.pi * p["f1"] * p["ratio"] * kernel_t)) * np.exp(
-        -kernel_t / p["tau"])
+    kern = (
+        np.sin(2 * np.pi * p["f1"] * kernel_t) + 0.6 * np.sin(2 * np.pi * p["f1"] * p["ratio"] * kernel_t)
+    ) * np.exp(-kernel_t / p["tau"])
     return np.convolve(ticks, kern)[:n]
 
 
 def _p_alarm(rng, pitch):
-    return {"f1": _pitch(rng, pitch, (400, 700), (800, 1400), (1500, 2600)), "ratio": rng.uniform(1.15, 1.5),
-            "rate": rng.uniform(3, 9), "duty": rng.uniform(0.4, 0.8), "alt": bool(rng.integers(0, 2))}
+    return {
+        "f1": _pitch(rng, pitch, (400, 700), (800, 1400), (1500, 2600)),
+        "ratio": rng.uniform(1.15, 1.5),
+        "rate": rng.uniform(3, 9),
+        "duty": rng.uniform(0.4, 0.8),
+        "alt": bool(rng.integers(0, 2)),
+    }
 
 
 def _s_alarm(p, n, rng):
@@ -365,8 +421,13 @@ def _s_alarm(p, n, rng):
 
 
 def _p_drip(rng, pitch):
-    return {"f0": rng.uniform(500, 1300), "rise": rng.uniform(1.4, 2.6), "glide": rng.uniform(0.01, 0.04),
-            "tau": rng.uniform(0.02, 0.06), "dur": rng.uniform(0.1, 0.2)}
+    return {
+        "f0": rng.uniform(500, 1300),
+        "rise": rng.uniform(1.4, 2.6),
+        "glide": rng.uniform(0.01, 0.04),
+        "tau": rng.uniform(0.02, 0.06),
+        "dur": rng.uniform(0.1, 0.2),
+    }
 
 
 def _s_drip(p, n, rng):
@@ -379,9 +440,13 @@ def _s_drip(p, n, rng):
 
 
 def _p_bark(rng, pitch):
-    return {"f0": _pitch(rng, pitch, (140, 250), (260, 420), (450, 750)),
-            "formants": [rng.uniform(500, 900), rng.uniform(1100, 1900), rng.uniform(2200, 3200)],
-            "rough": rng.uniform(25, 60), "noise": rng.uniform(0.1, 0.5), "dur": rng.uniform(0.15, 0.35)}
+    return {
+        "f0": _pitch(rng, pitch, (140, 250), (260, 420), (450, 750)),
+        "formants": [rng.uniform(500, 900), rng.uniform(1100, 1900), rng.uniform(2200, 3200)],
+        "rough": rng.uniform(25, 60),
+        "noise": rng.uniform(0.1, 0.5),
+        "dur": rng.uniform(0.15, 0.35),
+    }
 
 
 def _s_bark(p, n, rng):
@@ -395,8 +460,11 @@ def _s_bark(p, n, rng):
 
 def _p_babble(rng, pitch):
     voices = int(rng.integers(3, 7))
-    return {"f0s": rng.uniform(90, 240, voices), "syl": rng.uniform(3, 6, voices),
-            "formants": rng.uniform([400, 1000, 2300], [900, 2000, 3200], (voices, 3))}
+    return {
+        "f0s": rng.uniform(90, 240, voices),
+        "syl": rng.uniform(3, 6, voices),
+        "formants": rng.uniform([400, 1000, 2300], [900, 2000, 3200], (voices, 3)),
+    }
 
 
 def _s_babble(p, n, rng):
@@ -426,8 +494,10 @@ def _s_hum(p, n, rng):
 
 
 Recipe = tuple[Callable, Callable]
-RECIPES: dict[str, Recipe] = {name: (globals()[f"_p_{name}"], globals()[f"_s_{name}"])
-                              for name in (*_COUNTABLE, *_PITCHED, "engine", "rain", "wind", "clock", "babble", "hum")}
+RECIPES: dict[str, Recipe] = {
+    name: (globals()[f"_p_{name}"], globals()[f"_s_{name}"])
+    for name in (*_COUNTABLE, *_PITCHED, "engine", "rain", "wind", "clock", "babble", "hum")
+}
 from mats_tiny import sources as _sources  # noqa: E402 - its recipes use the helpers above
 
 RECIPES.update(_sources.RECIPES)
@@ -451,6 +521,7 @@ def _far(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------
 # Scene layout and mixing
+
 
 def _segments(scene: Scene, rng: np.random.Generator) -> list[tuple[int, int]]:
     """Sample spans of each source: consecutive slots for order, nested spans for overlap."""
@@ -490,7 +561,7 @@ def _track(src: Source, span: tuple[int, int], n: int, rng: np.random.Generator)
         length = int(min(p["dur"] * SAMPLE_RATE, 0.8 * slot))
         for i in range(events):
             on = s + int(i * slot + rng.uniform(0.0, 1.0) * (slot - length))
-            out[on:on + length] = synth(p, length, rng) * rng.uniform(0.85, 1.0)
+            out[on : on + length] = synth(p, length, rng) * rng.uniform(0.85, 1.0)
     if src.distance == "far":
         out = _far(out, rng)
     out /= max(_loudness(out[s:e]), 1e-12)
@@ -523,4 +594,3 @@ def content_hash(audio: Iterable[np.ndarray] = (), texts: Iterable[str] = ()) ->
     for s in texts:
         h.update(s.encode("utf-8") + b"\0")
     return h.hexdigest()
-

@@ -4,6 +4,7 @@ Registers the gap bridge ``subspace`` and the task ``presence``. Only the hook f
 the factories live here: torch is imported inside the factories, so loading this plugin
 (which every ``mats-bench`` command does) costs nothing.
 """
+
 from __future__ import annotations
 
 from typing import Annotated

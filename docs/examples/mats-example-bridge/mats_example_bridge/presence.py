@@ -5,6 +5,7 @@ about another label drawn with a per-clip seed (answer "no"). Half the answers a
 a model that always says "yes" scores 0.5; ``yes_accuracy`` and ``no_accuracy`` show such a
 bias, which plain accuracy on the usual presence questions hides.
 """
+
 from __future__ import annotations
 
 import random
@@ -17,8 +18,13 @@ from mats_core import MatsError, Sample, build
 class PresenceTask:
     kind = "qa"
 
-    def __init__(self, base: str = "tiny-classify", question: str = "Do you hear {label}?",
-                 limit: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        base: str = "tiny-classify",
+        question: str = "Do you hear {label}?",
+        limit: int | None = None,
+        seed: int = 0,
+    ):
         self.base, self.question, self.limit, self.seed = base, question, limit, seed
         self.name = "presence"
 
@@ -33,7 +39,9 @@ class PresenceTask:
     def samples(self, split: str | None = None) -> Iterable[Sample]:
         source = self._source()
         if source.kind != "classification":
-            raise ValueError(f"presence: base task '{self.base}' is a {source.kind} task; it must be a classification task")
+            raise ValueError(
+                f"presence: base task '{self.base}' is a {source.kind} task; it must be a classification task"
+            )
         out: list[Sample] = []
         for s in source.samples(split):
             others = sorted(set(s.labels) - {s.label})
@@ -41,9 +49,16 @@ class PresenceTask:
                 raise ValueError(f"presence: sample {s.id} of '{self.base}' has no other label to ask about")
             absent = random.Random(zlib.crc32(f"{self.seed}:{s.id}".encode())).choice(others)
             for label, answer in ((s.label, "yes"), (absent, "no")):
-                out.append(Sample(id=f"{s.id}-{answer}", audio=s.audio, sample_rate=s.sample_rate,
-                                  instruction=self.question.format(label=label.replace("_", " ")),
-                                  references=[answer], meta={**s.meta, "asked": label}))
+                out.append(
+                    Sample(
+                        id=f"{s.id}-{answer}",
+                        audio=s.audio,
+                        sample_rate=s.sample_rate,
+                        instruction=self.question.format(label=label.replace("_", " ")),
+                        references=[answer],
+                        meta={**s.meta, "asked": label},
+                    )
+                )
             if self.limit is not None and len(out) >= self.limit:
                 return out[: self.limit]
         return out

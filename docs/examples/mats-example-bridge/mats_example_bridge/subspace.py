@@ -5,6 +5,7 @@ Texts (the memory bank of training captions) occupy a low-dimensional subspace; 
 the audio embedding's components outside it moves it towards where the mapper was trained,
 without retrieving any particular caption (unlike Santa, nothing is copied from the memory).
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,7 +36,9 @@ class SubspaceBridge:
 
     def infer(self, audio: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.basis is None:
-            raise RuntimeError("subspace bridge: call fit(memory) before infer (the caption memory defines the subspace)")
+            raise RuntimeError(
+                "subspace bridge: call fit(memory) before infer (the caption memory defines the subspace)"
+            )
         mean, basis = self.mean.to(audio), self.basis.to(audio)
         centred = audio - mean
         projected = F.normalize(mean + (centred @ basis) @ basis.T, dim=-1)

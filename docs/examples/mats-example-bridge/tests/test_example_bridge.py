@@ -2,20 +2,28 @@
 
 Run after ``pip install -e .`` (the plugin is found through its entry point, as users get it).
 """
+
+import json
+import shutil
+import subprocess
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mats_core import MatsError, build
-from mats_core.plugins import get_host
 from mats_core.testing import check_bridge, check_task
 
 
 def test_plugin_is_installed_and_loads():
-    info = get_host().plugins.get("example_bridge")
+    """What a user sees: ``mats-bench plugins --json`` lists the entry point, loaded, with what it provides."""
+    cli = shutil.which("mats-bench")
+    assert cli, "mats-bench not on PATH: pip install mats-bench first"
+    listed = json.loads(subprocess.run([cli, "plugins", "--json"], capture_output=True, text=True, check=True).stdout)
+    info = next((p for p in listed if p["name"] == "example_bridge"), None)
     assert info is not None, "entry point 'example_bridge' not found: pip install -e this package first"
-    assert info.status == "ok", info.error
-    assert info.provides == {"bridge": ["subspace"], "task": ["presence"]}
+    assert info["status"] == "ok", info["error"]
+    assert info["provides"] == {"bridge": ["subspace"], "task": ["presence"]}
 
 
 @pytest.mark.parametrize("params", [{}, {"rank": 2, "lam": 1.0}, {"lam": 0.0, "noise_variance": 0.0}])
@@ -57,7 +65,9 @@ def test_presence_task_is_balanced_and_scores_a_yes_bias():
     samples = list(task.samples())
     assert [s.references for s in samples] == [["yes"], ["no"]] * 3
     assert all(s.instruction == f"Do you hear {s.meta['asked'].replace('_', ' ')}?" for s in samples)
-    rows = [{"id": s.id, "prediction": "yes", "references": s.references, "label": None, "error": None} for s in samples]
+    rows = [
+        {"id": s.id, "prediction": "yes", "references": s.references, "label": None, "error": None} for s in samples
+    ]
     scores = task.score(rows)
     assert scores["accuracy"] == pytest.approx(0.5)
     assert scores["yes_accuracy"] == 1.0 and scores["no_accuracy"] == 0.0

@@ -1,0 +1,1 @@
+"""Settings before any model loads: the typed run settings and their checks, suites and sweep-grid values."""

@@ -1,0 +1,1 @@
+"""Comparisons of rows: comparison.json, printed tables and Markdown/CSV reports."""

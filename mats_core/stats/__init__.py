@@ -1,0 +1,1 @@
+"""Bootstrap confidence intervals and paired differences over samples."""

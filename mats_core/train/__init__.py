@@ -1,0 +1,1 @@
+"""Training the mapper (+ LoRA) from text alone."""
