@@ -156,6 +156,32 @@ def test_oracle_dial_changes_the_bank_and_is_labelled():
     assert oracle_label({"oracle_bank": 0.5}) == "ORACLE BANK (oracle_bank 0.5)" and oracle_label({}) == ""
 
 
+def test_the_regime_measures_the_very_captions_a_run_adds():
+    """The coverage of a dial setting is measured on the run's own bank: the captions extend_bank adds
+    (named by the task, drawn with the run seed) are the ones measure_regime counts."""
+    from mats_core import build
+    from mats_core.bench.regime_run import measure_regime
+    from mats_core.corpus import load_corpus, memory_bank_draw
+    from mats_core.run.oracle import oracle_texts
+
+    task = build("task", "tiny-caption")
+    samples = list(task.samples())[:30]
+    _, records = load_corpus("tiny", None)
+    seed = 2  # the run's seed draws both the bank and the added captions
+    texts, pick = memory_bank_draw(records, 500, seed)
+    added = oracle_texts(samples, task, {"oracle_paraphrase": 0.5}, seed, "tiny-caption")  # as a run adds them
+    refs = [list(s.references) for s in samples]
+    expected = text_regime(bank=[texts[i] for i in pick] + added, references=refs, corpus=[r["text"] for r in records])
+    run = {"oracle_paraphrase": 0.5}
+    got = measure_regime(
+        encoder="tiny",
+        corpus="tiny",
+        task="tiny-caption",
+        options={"limit": 30, "seed": seed, "memory_size": 500, "text_only": True, "run": run},
+    )
+    assert got["text"] == expected
+
+
 def test_oracle_paraphrase_needs_a_task_that_writes_captions():
     from types import SimpleNamespace
 
