@@ -238,7 +238,9 @@ def test_a_run_with_the_dial_says_oracle_bank(tmp_path):
     assert config["run"]["oracle_bank"] == 1.0
     from mats_core.report.compare import load_row  # the rows of `report`, `sweep` and the run's comparison
 
-    assert "ORACLE BANK (+2 test captions)" in load_row("memory", found[0].parent).source
+    source = load_row("memory", found[0].parent).source
+    assert "ORACLE BANK (+2 test captions)" in source
+    assert load_row("memory", found[0].parent, source).source.count("ORACLE BANK") == 1  # read back: once
     bad = cli(
         "run",
         "--bridge",
@@ -254,3 +256,17 @@ def test_a_run_with_the_dial_says_oracle_bank(tmp_path):
         code=2,
     )
     assert "oracle_bank" in bad.output
+
+
+def test_a_comparison_with_oracle_rows_says_so_first():
+    from mats_core.report.compare import Row, comparison
+    from mats_core.report.tables import as_markdown
+
+    rows = [Row("noise", {"t": {"m": 0.2}}), Row("memory", {"t": {"m": 0.3}}, oracle_added=25)]
+    doc = comparison(rows, {"t": "caption"}, resamples=0)
+    assert doc["oracle_bank"] == {"memory": 25}
+    assert as_markdown(doc).startswith(
+        "**ORACLE BANK, diagnosis only: test captions in the memory bank of memory (+25)**"
+    )
+    plain = comparison(rows[:1], {"t": "caption"}, resamples=0)
+    assert "oracle_bank" not in plain and "ORACLE" not in as_markdown(plain, with_source=True)
