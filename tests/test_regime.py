@@ -156,6 +156,32 @@ def test_oracle_dial_changes_the_bank_and_is_labelled():
     assert oracle_label({"oracle_bank": 0.5}) == "ORACLE BANK (oracle_bank 0.5)" and oracle_label({}) == ""
 
 
+def test_the_regime_measures_the_very_captions_a_run_adds():
+    """The coverage of a dial setting is measured on the run's own bank: the captions extend_bank adds
+    (named by the task, drawn with the run seed) are the ones measure_regime counts."""
+    from mats_core import build
+    from mats_core.bench.regime_run import measure_regime
+    from mats_core.corpus import load_corpus, memory_bank_draw
+    from mats_core.run.oracle import oracle_texts
+
+    task = build("task", "tiny-caption")
+    samples = list(task.samples())[:30]
+    _, records = load_corpus("tiny", None)
+    seed = 2  # the run's seed draws both the bank and the added captions
+    texts, pick = memory_bank_draw(records, 500, seed)
+    added = oracle_texts(samples, task, {"oracle_paraphrase": 0.5}, seed, "tiny-caption")  # as a run adds them
+    refs = [list(s.references) for s in samples]
+    expected = text_regime(bank=[texts[i] for i in pick] + added, references=refs, corpus=[r["text"] for r in records])
+    run = {"oracle_paraphrase": 0.5}
+    got = measure_regime(
+        encoder="tiny",
+        corpus="tiny",
+        task="tiny-caption",
+        options={"limit": 30, "seed": seed, "memory_size": 500, "text_only": True, "run": run},
+    )
+    assert got["text"] == expected
+
+
 def test_oracle_paraphrase_needs_a_task_that_writes_captions():
     from types import SimpleNamespace
 
@@ -212,7 +238,9 @@ def test_a_run_with_the_dial_says_oracle_bank(tmp_path):
     assert config["run"]["oracle_bank"] == 1.0
     from mats_core.report.compare import load_row  # the rows of `report`, `sweep` and the run's comparison
 
-    assert "ORACLE BANK (+2 test captions)" in load_row("memory", found[0].parent).source
+    source = load_row("memory", found[0].parent).source
+    assert "ORACLE BANK (+2 test captions)" in source
+    assert load_row("memory", found[0].parent, source).source.count("ORACLE BANK") == 1  # read back: once
     bad = cli(
         "run",
         "--bridge",
@@ -228,3 +256,17 @@ def test_a_run_with_the_dial_says_oracle_bank(tmp_path):
         code=2,
     )
     assert "oracle_bank" in bad.output
+
+
+def test_a_comparison_with_oracle_rows_says_so_first():
+    from mats_core.report.compare import Row, comparison
+    from mats_core.report.tables import as_markdown
+
+    rows = [Row("noise", {"t": {"m": 0.2}}), Row("memory", {"t": {"m": 0.3}}, oracle_added=25)]
+    doc = comparison(rows, {"t": "caption"}, resamples=0)
+    assert doc["oracle_bank"] == {"memory": 25}
+    assert as_markdown(doc).startswith(
+        "**ORACLE BANK, diagnosis only: test captions in the memory bank of memory (+25)**"
+    )
+    plain = comparison(rows[:1], {"t": "caption"}, resamples=0)
+    assert "oracle_bank" not in plain and "ORACLE" not in as_markdown(plain, with_source=True)

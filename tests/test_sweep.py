@@ -186,3 +186,45 @@ def test_shipped_grids_validate(path):
     spec = load_spec(path)
     check_spec(spec)
     assert spec.points()
+
+
+@pytest.mark.parametrize("run", [{"limit": 4, "oracle_bank": 0.25}, {"limit": 4}], ids=["oracle", "ordinary"])
+def test_a_sweep_with_the_coverage_dial_is_labelled_oracle_everywhere(tmp_path, run):
+    """Issue 35: every table, record and figure of a sweep whose grid turns the coverage dial on says ORACLE BANK."""
+    import csv
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image
+    from matplotlib.figure import Figure
+
+    from mats_core.bench.sweep_output import write_outputs
+    from mats_core.bench.sweep_spec import SweepSpec
+
+    spec = SweepSpec(tasks=["tiny-classify"], run=run, grid=[{"bridge": "santa", "params": {"lam": [0.0, 0.5]}}])
+    rows = [
+        {"bridge": "santa", "param.lam": lam, "checkpoint": 0, "seed": 0, "task": "tiny-classify", "kind": "classify"}
+        | {"metric": "accuracy_exact", "value": 0.5 + lam, "headline": True, "ci_low": 0.4, "ci_high": 0.9}
+        for lam in (0.0, 0.5)
+    ]
+    titles = []
+    real_savefig = Figure.savefig
+
+    def savefig(fig, path, **kw):  # record every title the figure carries, then save it as usual
+        titles.append(" ".join([fig._suptitle.get_text() if fig._suptitle else ""] + [a.get_title() for a in fig.axes]))
+        return real_savefig(fig, path, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Figure, "savefig", savefig)
+        write_outputs(rows, spec, tmp_path)
+    oracle = "oracle_bank" in run
+    label = "ORACLE BANK (oracle_bank 0.25)"
+    assert len(titles) == 2 and all((label in t) == oracle for t in titles)  # summary-lam.png and plots/plot-...
+    assert matplotlib.image.imread(tmp_path / "plots" / "plot-tiny-classify-accuracy_exact-lam.png").size
+    assert (tmp_path / "sweep.md").read_text().startswith(f"**{label}") == oracle
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    assert doc.get("oracle_bank") == ({"oracle_bank": 0.25} if oracle else None)
+    table = list(csv.DictReader((tmp_path / "sweep.csv").open()))
+    assert len(table) == 2 and all((r.get("oracle_bank") == label) == oracle for r in table)

@@ -59,7 +59,8 @@ def measure_regime(
     samples, task_obj = _references(task, heldout, registry, o)
     refs = [list(s.references) for s in samples]
     settings = oracle_settings(o.get("run", {}))
-    extra = oracle_texts(samples, task_obj, settings, seed) if settings else []
+    # named by the task as a run names it, so the added captions are the very ones a run with this seed adds
+    extra = oracle_texts(samples, task_obj, settings, seed, task or "") if settings else []
     report: dict[str, Any] = {
         "corpus": corpus_spec,
         "task": task,

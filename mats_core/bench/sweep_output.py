@@ -69,9 +69,10 @@ def legend(summary: list[dict[str, Any]], reference: str | None) -> str:
     return how + ref
 
 
-def summary_figures(summary: list[dict[str, Any]], output: Path) -> list[Path]:
+def summary_figures(summary: list[dict[str, Any]], output: Path, *, oracle: str = "") -> list[Path]:
     """``summary-<param>.png``: one panel per headline metric; series offset along x so equal
-    values stay visible; error bars (std over replicates) when there are several."""
+    values stay visible; error bars (std over replicates) when there are several. ``oracle``: the
+    coverage-dial label, the figure's title when the dial was on."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,6 +98,8 @@ def summary_figures(summary: list[dict[str, Any]], output: Path) -> list[Path]:
             fontsize=8,
             bbox_to_anchor=(0.5, -0.08),
         )
+        if oracle:
+            fig.suptitle(f"{oracle}, diagnosis only", fontsize=10)
         fig.tight_layout()
         path = output / f"summary-{param.removeprefix('param.')}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -192,32 +195,35 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_outputs(rows: list[dict[str, Any]], spec: SweepSpec, output: Path, diffs: dict | None = None) -> None:
+    """sweep.json, sweep.csv, sweep.md and the figures. A grid whose ``run`` turns the diagnosis-only
+    coverage dial on (``oracle_bank`` / ``oracle_paraphrase``) is labelled ORACLE BANK in every one of
+    them: sweep.json and each CSV row record the setting, the table and every figure title name it."""
     import csv
 
+    from mats_core.run.oracle import oracle_label, oracle_settings
     from mats_core.run.results import atomic_write_text
 
     summary = summarise(rows)
     marks = _marks(diffs or {}, rows)
-    atomic_write_text(
-        output / "sweep.json",
-        json.dumps(
-            {"rows": rows, "summary": summary, "differences": diffs or {}, "reference": spec.reference},
-            indent=2,
-            default=str,
-        ),
-    )
-    keys = sorted({k for r in summary for k in r}, key=lambda k: (k not in ("bridge", "task", "metric"), k))
+    settings = oracle_settings(spec.run)
+    oracle = oracle_label(settings)
+    record = {"rows": rows, "summary": summary, "differences": diffs or {}, "reference": spec.reference}
+    record.update({"oracle_bank": settings} if settings else {})
+    atomic_write_text(output / "sweep.json", json.dumps(record, indent=2, default=str))
+    table_rows = [{**r, "oracle_bank": oracle} for r in summary] if oracle else summary
+    keys = sorted({k for r in table_rows for k in r}, key=lambda k: (k not in ("bridge", "task", "metric"), k))
     with open(output / "sweep.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
-        w.writerows(summary)
+        w.writerows(table_rows)
     ref = spec.reference if diffs else None
     counts = {r["task"]: int(r["value"]) for r in rows if r["metric"] == "n" and r["value"] is not None}
     sizes = f"n per task: {', '.join(f'{t} {n}' for t, n in counts.items())}; --limit {spec.run.get('limit') or 'none'}"
-    atomic_write_text(output / "sweep.md", f"{legend(summary, ref)}; {sizes}\n\n{pivot(summary, marks)}")
-    summary_figures(summary, output)
+    head = f"**{oracle}: diagnosis only, test captions in the memory bank**\n\n" if oracle else ""
+    atomic_write_text(output / "sweep.md", f"{head}{legend(summary, ref)}; {sizes}\n\n{pivot(summary, marks)}")
+    summary_figures(summary, output, oracle=oracle)
     (output / "plots").mkdir(exist_ok=True)
-    plot(summary, output / "plots")
+    plot(summary, output / "plots", oracle=oracle)
 
 
 def _marks(diffs: dict, rows: list[dict[str, Any]]) -> dict[tuple, set]:

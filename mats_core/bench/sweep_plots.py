@@ -9,8 +9,9 @@ from typing import Any
 COUNTS = {"n", "errors"}  # bookkeeping columns of every task's results: in the table, not plotted
 
 
-def plot(summary: list[dict[str, Any]], output: Path) -> list[Path]:
-    """One PNG per (task, metric, swept param): ``plot-<task>-<metric>-<param>.png``."""
+def plot(summary: list[dict[str, Any]], output: Path, *, oracle: str = "") -> list[Path]:
+    """One PNG per (task, metric, swept param): ``plot-<task>-<metric>-<param>.png``; ``oracle``: the
+    sweep's coverage-dial label (:func:`mats_core.run.oracle.oracle_label`), which heads every title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +22,7 @@ def plot(summary: list[dict[str, Any]], output: Path) -> list[Path]:
         rows = [r for r in summary if r["task"] == task and r["metric"] == metric]
         swept = swept_params(rows)
         for param in sorted({p for ps in swept.values() for p in ps}):
-            fig = plot_param(rows, swept, param, f"{task} {metric}")
+            fig = plot_param(rows, swept, param, f"{task} {metric}", oracle=oracle)
             path = output / f"plot-{task}-{metric}-{param.removeprefix('param.')}.png"
             fig.savefig(path, dpi=110, bbox_inches="tight")
             plt.close(fig)
@@ -40,11 +41,12 @@ def swept_params(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     return {b: sorted(k for k, vs in ps.items() if len(vs) > 1) for b, ps in values.items()}
 
 
-def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: str, ylabel: str):
+def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: str, ylabel: str, *, oracle: str = ""):
     """The metric (mean ± std over replicates) against ``param``: one line per bridge and value
     of that bridge's other swept params (the legend says which); bridges that sweep nothing
     (e.g. ``none``) as dashed horizontal reference lines. Points of a bridge that sweeps other
-    params but not this one have their own plots."""
+    params but not this one have their own plots. An ``oracle`` label (the diagnosis-only coverage
+    dial was on) heads the title: such a figure must never pass for a result of the method."""
     import matplotlib.pyplot as plt
 
     lines, fixed = _lines(rows, swept, param)
@@ -81,7 +83,8 @@ def plot_param(rows: list[dict[str, Any]], swept: dict[str, list[str]], param: s
         ax.set_xticks(range(len(ticks)), [_fmt_value(t) for t in ticks])
     name = param.removeprefix("param.")
     constant = [f"{k}={', '.join(sorted(v))}" for k, v in sorted(fixed.items()) if len(v) == 1]
-    ax.set_title(f"{ylabel} vs {name}" + (f"\n(fixed: {'; '.join(constant)})" if constant else ""), fontsize=10)
+    title = f"{ylabel} vs {name}" + (f"\n(fixed: {'; '.join(constant)})" if constant else "")
+    ax.set_title((f"{oracle}, diagnosis only\n" if oracle else "") + title, fontsize=10)
     ax.set_xlabel(name)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -32,6 +32,7 @@ class Row:
     source: str = ""
     ids: dict[str, str] = field(default_factory=dict)  # task -> fingerprint of its sample ids
     headline: dict[str, list[str] | None] = field(default_factory=dict)  # task -> its declared table metrics
+    oracle_added: int = 0  # test captions the diagnosis-only coverage dial put into this row's bank
 
 
 def load_row(name: str, run_dir: Path, source: str = "") -> Row:
@@ -41,12 +42,10 @@ def load_row(name: str, run_dir: Path, source: str = "") -> Row:
     res = read_results(run_dir / "results.json")
     extra = res.model_extra or {}
     prints = {k.removeprefix("task:"): v for k, v in res.fingerprints.items() if k.startswith("task:")}
-    oracle = (
-        res.config.get("oracle_bank") or {}
-    )  # the diagnosis-only coverage dial (mats_core.run.oracle) labels the row
-    source = (source or str(run_dir)) + (
-        f" · ORACLE BANK (+{oracle['added']} test captions)" if oracle.get("added") else ""
-    )
+    added = (res.config.get("oracle_bank") or {}).get("added", 0)  # the coverage dial (mats_core.run.oracle)
+    label = f" · ORACLE BANK (+{added} test captions)" if added else ""
+    source = source or str(run_dir)
+    source += label if label not in source else ""  # a source read back from comparison.json has it already
     return Row(
         name,
         res.results,
@@ -57,6 +56,7 @@ def load_row(name: str, run_dir: Path, source: str = "") -> Row:
         source,
         prints,
         extra.get("headline") or {},
+        added,
     )
 
 
@@ -144,6 +144,7 @@ def comparison(
     from mats_core.stats.intervals import describe
 
     diffs, skipped = differences(rows, reference, registry, encoder, resamples, seed)
+    oracle = {r.name: r.oracle_added for r in rows if r.oracle_added}  # rows whose bank holds test captions
     return {
         "reference": reference,
         "stats": {**describe(resamples, seed), "paired": "row minus reference on the same resamples; p two-sided"},
@@ -159,6 +160,7 @@ def comparison(
         "dirs": {r.name: r.run_dir.name if r.run_dir else None for r in rows},  # next to comparison.json
         "ids": {r.name: r.ids for r in rows if r.ids},
         "headline": {t: m for r in rows for t, m in r.headline.items()},  # the tasks' declarations
+        **({"oracle_bank": oracle} if oracle else {}),
     }
 
 

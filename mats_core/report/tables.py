@@ -89,6 +89,9 @@ def as_markdown(comp: dict, with_source: bool = False) -> str:
     rows = [(r, comp["rows"][r]) for r in _order(comp)]
     cols = columns(rows, comp["kinds"], comp.get("headline"))
     out = [f"{_legend(comp)}\n"]
+    if comp.get("oracle_bank"):  # the diagnosis-only coverage dial: never a result of the method
+        rows_on = ", ".join(f"{n} (+{k})" for n, k in comp["oracle_bank"].items())
+        out.insert(0, f"**ORACLE BANK, diagnosis only: test captions in the memory bank of {rows_on}**\n")
     for task in comp["kinds"]:
         metrics = [m for t, m in cols if t == task]
         if not metrics:
