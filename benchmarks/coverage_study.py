@@ -159,7 +159,8 @@ def difference_table(points: list[Point], seeds: list[int], bridges: list[str], 
     return f"{metric} minus noise, paired bootstrap 95% CI over clips (* excludes 0)\n\n" + "\n".join(lines)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (the docs test parses the tutorial's command with it)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("roots", type=Path, nargs="+", help="one root of dial runs per training seed")
     ap.add_argument("--metric", default="cider")
@@ -170,7 +171,11 @@ def main() -> None:
     )
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--cache", type=Path, help="JSON file keeping the measured coverage between calls")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     points, bridges = collect(args.roots, args)
     seeds = sorted({p.seed for p in points})
     print(f"{seeds_label(points)}\n")

@@ -238,7 +238,12 @@ def run_block(block: Block, cwd: Path, env: dict[str, str]) -> None:
             return
         assert block.lang in ("bash", "sh"), f"{block.where()}: parse blocks are bash or python"
         check_bash_syntax(block)
+        scripts = benchmark_commands(block.body)
+        for script, argv in scripts:
+            parse_benchmark_command(script, argv, block)
         commands = mats_commands(block.body)
+        if scripts and not commands:
+            return
         assert commands, f"{block.where()}: a parse block without any mats-bench command checks nothing"
         # In the page's directory and environment: packages the page installed are visible,
         # relative paths (--registry FILE, grid files) are the page's.
@@ -290,6 +295,34 @@ def mats_commands(script: str) -> list[list[str]]:
         if words and words[0] == "mats-bench":
             out.append(words[1:])
     return out
+
+
+def benchmark_commands(script: str) -> list[tuple[str, list[str]]]:
+    """(script, argv) of every ``python benchmarks/NAME.py ...`` line (continuations joined)."""
+    out = []
+    for line in re.sub(r"\\\n", " ", script).splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) >= 2 and words[0] in ("python", "python3") and words[1].startswith("benchmarks/"):
+            out.append((words[1], words[2:]))
+    return out
+
+
+def parse_benchmark_command(script: str, argv: list[str], block: Block) -> None:
+    """Parse a benchmark's arguments with the script's own ``build_parser()``; run nothing."""
+    import importlib.util
+
+    path = ROOT / script
+    where = f"{block.where()}: `python {script} {shlex.join(argv)}`"
+    assert path.is_file(), f"{where}: no such script"
+    spec = importlib.util.spec_from_file_location(f"_docs_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    assert hasattr(module, "build_parser"), f"{where}: the script has no build_parser() to check against"
+    try:
+        module.build_parser().parse_args(argv)
+    except SystemExit as exc:
+        raise AssertionError(f"{where}: its parser refuses the arguments (exit {exc.code})") from None
 
 
 def parse_command(argv: list[str], block: Block) -> None:
@@ -521,6 +554,19 @@ def test_parse_mode_catches_bad_commands() -> None:
     ):
         with pytest.raises(AssertionError, match=why):
             parse_command(bad, block)
+
+
+def test_parse_mode_checks_benchmark_commands_against_their_parser() -> None:
+    block = Block("probe.md", 1, "parse", "bash", "")
+    body = "python benchmarks/coverage_study.py runs/a runs/b \\\n  --audiocaps 0.01,0.02 --plot x.png\n"
+    assert benchmark_commands(body) == [
+        ("benchmarks/coverage_study.py", ["runs/a", "runs/b", "--audiocaps", "0.01,0.02", "--plot", "x.png"])
+    ]
+    parse_benchmark_command(*benchmark_commands(body)[0], block)
+    with pytest.raises(AssertionError, match="refuses the arguments"):
+        parse_benchmark_command("benchmarks/coverage_study.py", ["runs/a", "--plott", "x.png"], block)
+    with pytest.raises(AssertionError, match="no such script"):
+        parse_benchmark_command("benchmarks/no_such.py", [], block)
 
 
 def _hookspecs() -> dict[str, object]:

@@ -196,6 +196,26 @@ def test_bridges_pick_their_checkpoint_by_pairs_with():
             paired_checkpoint(ck, "test-odd", {}, None)
 
 
+def test_a_set_missing_a_half_is_refused_not_stood_in_for(tmp_path):
+    """A set with only noise/ once ran bridge none (pairs_with clean) on the noise checkpoint in
+    silence (issue 35); now the bridge that needs the missing half is refused, naming it."""
+    import shutil
+
+    from mats_core import MatsError
+    from mats_core.bench.pairing import any_checkpoint, find_checkpoints, paired_checkpoint
+    from mats_core.registry.presets import checkpoint_sets, resolve_path
+
+    shipped = resolve_path(checkpoint_sets(None)["tiny+tiny"])
+    shutil.copytree(shipped / "noise", tmp_path / "set" / "noise")
+    ckpts = find_checkpoints(tmp_path / "set", "tiny", "tiny", None)
+    assert set(ckpts) == {"noise"} and any_checkpoint(ckpts) == tmp_path / "set" / "noise"
+    assert paired_checkpoint(ckpts, "santa", {}, None) == tmp_path / "set" / "noise"
+    with pytest.raises(MatsError, match=r"bridge 'none' runs on the clean-trained checkpoint.*only noise/"):
+        paired_checkpoint(ckpts, "none", {}, None)
+    single = find_checkpoints(tmp_path / "set" / "noise", "tiny", "tiny", None)  # one checkpoint: both
+    assert paired_checkpoint(single, "none", {}, None) == tmp_path / "set" / "noise"
+
+
 def test_tables_show_the_declared_headline_metrics():
     from mats_core.report.markdown import as_markdown, columns
 

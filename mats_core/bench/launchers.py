@@ -168,7 +168,7 @@ def run_point(
 ) -> str:
     """One grid point in its own process: what a submitit job runs. Plain arguments only (the
     grid as a dict), so the job pickles by reference to this function. Returns results.json."""
-    from mats_core.bench.pairing import find_checkpoints, paired_checkpoint
+    from mats_core.bench.pairing import any_checkpoint, find_checkpoints, paired_checkpoint
     from mats_core.bench.sweep_spec import SweepSpec
     from mats_core.config.validation import RunConfig
     from mats_core.run.harness import Pipeline, evaluate
@@ -178,7 +178,7 @@ def run_point(
     _note_job(out)
     ck = spec.checkpoints[checkpoint]
     ckpts = find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)
-    pipe = Pipeline.from_checkpoint(ckpts["noise"], registry, spec.run.get("device", "auto"))
+    pipe = Pipeline.from_checkpoint(any_checkpoint(ckpts), registry, spec.run.get("device", "auto"))
     cfg = RunConfig(**{**spec.run, "seed": seed})
     evaluate(
         pipe,
@@ -335,12 +335,12 @@ def collect(spec: Any, output: Path, points: list[Point], *, registry: str | Non
 def _encoder(spec: Any, registry: str | None) -> Any:
     """The encoder of the grid's first checkpoint set, built here for the paired comparison
     (classification scoring embeds the labels); the LLM is not loaded."""
-    from mats_core.bench.pairing import find_checkpoints
+    from mats_core.bench.pairing import any_checkpoint, find_checkpoints
     from mats_core.model.pipeline import read_checkpoint_config as read_config
     from mats_core.registry.presets import accepted_params, build
 
     ck = spec.checkpoints[0]
-    cfg = read_config(find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)["noise"])
+    cfg = read_config(any_checkpoint(find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)))
     enc = cfg["encoder"]
     params = {
         **enc.get("params", {}),

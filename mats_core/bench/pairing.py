@@ -4,7 +4,8 @@ its checkpoints a bridge runs with, and where each set's rows are written.
 A set is a directory with ``clean/``, ``noise/`` and (optionally) ``audio/`` checkpoints; a single
 checkpoint directory stands for both clean and noise. As in the paper, a bridge that declares
 ``pairs_with = "clean"`` (the built-in ``none``) uses the clean-trained checkpoint, every other
-bridge the noise-trained one.
+bridge the noise-trained one. A set that lacks the half a bridge pairs with is an error, never a
+silent stand-in: a clean bridge run on the noise checkpoint is another experiment.
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ def find_checkpoints(checkpoint: Path | None, encoder: str, llm: str, registry: 
         raise MatsError(
             f"{checkpoint}: neither a checkpoint (config.json) nor a set with clean/ and noise/ checkpoints"
         )
-    found.setdefault("clean", found.get("noise"))
-    found.setdefault("noise", found.get("clean"))
     return found
+
+
+def any_checkpoint(ckpts: dict[str, Path]) -> Path:
+    """A checkpoint of the set to load what its halves share (encoder, LLM, config): noise when there."""
+    return ckpts.get("noise") or ckpts["clean"]
 
 
 def paired_checkpoint(ckpts: dict[str, Path], bridge: str, params: dict, registry: str | None) -> Path:
@@ -51,7 +55,19 @@ def paired_checkpoint(ckpts: dict[str, Path], bridge: str, params: dict, registr
     )
     if pairs not in ("clean", "noise"):
         raise MatsError(f"bridge '{bridge}': pairs_with must be 'clean' or 'noise', got {pairs!r}")
-    return ckpts[pairs]
+    return half(ckpts, pairs, f"bridge '{bridge}'")
+
+
+def half(ckpts: dict[str, Path], name: str, who: str) -> Path:
+    """The set's ``name`` checkpoint, or an error saying which half is missing and how to add it."""
+    if name not in ckpts:
+        (have,) = ckpts.values()
+        raise MatsError(
+            f"{who} runs on the {name}-trained checkpoint, but the set {have.parent} has only {have.name}/: "
+            f"train it into {have.parent / name} (`mats-bench train ... --output {have.parent / name}`), "
+            "or leave this bridge out"
+        )
+    return ckpts[name]
 
 
 def set_output(output: Path, index: int, count: int) -> Path:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mats_core.bench.pairing import find_checkpoints, paired_checkpoint, set_output
+from mats_core.bench.pairing import any_checkpoint, find_checkpoints, paired_checkpoint, set_output
 from mats_core.errors import MatsError
 
 
@@ -129,7 +129,7 @@ def checked_sets(
 
     all_ckpts = [find_checkpoints(c, encoder, llm, inputs.registry) for c in sets]
     for i, ckpts in enumerate(all_ckpts):
-        trained_with = read_checkpoint_config(ckpts["noise"])
+        trained_with = read_checkpoint_config(any_checkpoint(ckpts))
         for kind, name in (("encoder", encoder), ("llm", llm)):
             trained = trained_with[kind]["name"]
             if trained != name:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mats_core.bench.comparison_files import comparison_table, write_comparison, write_seeds
-from mats_core.bench.pairing import set_output
+from mats_core.bench.pairing import any_checkpoint, half, set_output
 from mats_core.bench.prechecks import RunInputs, check_inputs, check_java, check_reference_row, checked_sets
 from mats_core.bench.progress import RunProgress
 from mats_core.bench.rows import RowPlan, SetRows
@@ -72,6 +72,8 @@ def run_comparison(
         cfg=cfg, tasks=tasks, task_params=task_params, overrides=overrides, overwrite=overwrite, registry=registry
     )
     all_ckpts = checked_sets(sets, encoder, llm, output, bridges=bridges, single=single, inputs=inputs)
+    for ckpts in all_ckpts if controls else []:
+        half(ckpts, "noise", "the no-audio controls (bridge noise)")
     kinds, headline = _declarations(tasks, task_params, registry)
     if not cfg.predict_only:
         check_java(kinds)  # before any model loads or generates, not after all generation
@@ -108,7 +110,7 @@ def _evaluate_sets(
     each set's comparison written: (the last set's rows, the comparisons)."""
     from mats_core.run.harness import Pipeline
 
-    pipe = Pipeline.from_checkpoint(all_ckpts[0]["noise"], inputs.registry, inputs.cfg.device, inputs.overrides)
+    pipe = Pipeline.from_checkpoint(any_checkpoint(all_ckpts[0]), inputs.registry, inputs.cfg.device, inputs.overrides)
     progress = RunProgress(enabled=main, rows=plan.count(all_ckpts[0]) * len(all_ckpts), tasks=len(inputs.tasks))
     rows, comps = [], []
     with progress:

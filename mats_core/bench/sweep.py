@@ -23,7 +23,7 @@ def run_sweep(
     """Every point of the grid; ``progress`` shows a bar (point k/N, ETA) instead of ``log`` lines.
     ``launcher`` (a mats_core.bench.launchers.LauncherConfig) named ``submitit``: one job per point."""
     from mats_core.bench.launchers import Point, launcher_config, point_rows, run_submitit
-    from mats_core.bench.pairing import find_checkpoints, paired_checkpoint
+    from mats_core.bench.pairing import any_checkpoint, find_checkpoints, paired_checkpoint
     from mats_core.config.validation import RunConfig
     from mats_core.run.harness import Pipeline, evaluate
 
@@ -39,7 +39,7 @@ def run_sweep(
     with bar:
         for ci, ck in enumerate(spec.checkpoints):
             ckpts = find_checkpoints(Path(ck) if ck else None, spec.encoder, spec.llm, registry)
-            pipe = pipe or Pipeline.from_checkpoint(ckpts["noise"], registry, spec.run.get("device", "auto"))
+            pipe = pipe or Pipeline.from_checkpoint(any_checkpoint(ckpts), registry, spec.run.get("device", "auto"))
             for seed in spec.seeds:
                 cfg = RunConfig(**{**spec.run, "seed": seed})
                 for bridge, params in spec.points():

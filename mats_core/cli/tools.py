@@ -104,6 +104,12 @@ SweepOutput = Annotated[
     Path, typer.Option("--output", "-o", "--output_path", "--out", help="Where point runs, sweep.csv/md and plots go.")
 ]
 SweepRegistry = Annotated[Optional[Path], typer.Option(help="Extra preset registry (YAML).")]
+SweepLimit = Annotated[
+    Optional[int],
+    typer.Option(
+        min=1, help="Score only the first N samples of each task (replaces the grid's run.limit: a quick check)."
+    ),
+]
 SweepOverwrite = Annotated[bool, typer.Option(help="Replace points that were run with another config.")]
 SweepLauncher = Annotated[
     Optional[str],
@@ -142,6 +148,7 @@ def sweep(
     *,
     output: SweepOutput = Path("runs/sweep"),
     registry: SweepRegistry = None,
+    limit: SweepLimit = None,
     overwrite: SweepOverwrite = False,
     launcher: SweepLauncher = None,
     cluster: SweepCluster = None,
@@ -165,6 +172,8 @@ def sweep(
     main = Shards.from_env().is_main
     try:
         spec = load_spec(grid)
+        if limit is not None:
+            spec.run = {**spec.run, "limit": limit}
         from mats_core.bench.tracking import parse_report_to
 
         trackers = parse_report_to(report_to)
