@@ -58,6 +58,34 @@ def test_paired_difference_detects_a_real_gap():
     assert d["accuracy"]["excludes_zero"] and d["accuracy"]["p"] < 0.01 and d["accuracy"]["low"] > 0
 
 
+def test_a_corpus_metric_runs_once_per_row_and_resamples_however_many_differences_read_it():
+    """A row's interval and its paired differences (and the reference row's, once) read one memoised
+    set of resampled values (issue 31: the corpus metric was recomputed for every difference), and
+    chunking the resamples changes no bit."""
+    calls = []
+    rng = np.random.default_rng(4)
+    values = {name: rng.random(60) for name in ("a", "b", "ref")}
+
+    def corpus_of(v):
+        def corpus(counts):
+            calls.append(len(counts))
+            return {"m": counts @ v / 60.0 + (counts @ v) ** 2 / 3600.0}  # not a mean: a corpus metric
+
+        return corpus
+
+    stats = {name: SampleStats(n=60, corpus=corpus_of(v)) for name, v in values.items()}
+    counts = resample_counts(60, 1000, 0, "t")
+    point = {"m": 0.5}
+    for row in ("a", "b"):
+        intervals(stats[row], counts)
+        paired(stats[row], stats["ref"], point, point, counts)
+    per_call = calls[0]
+    assert per_call < 1000 and sum(calls) == 3 * 1000  # chunked; a, ref and b each once
+    whole = corpus_of(values["a"])(counts)["m"]
+    assert np.array_equal(resampled(stats["a"], counts)["m"], whole)  # the same bits as one call
+    assert not np.array_equal(resampled(stats["a"], resample_counts(60, 1000, 1, "t"))["m"], whole)
+
+
 def test_across_seeds_t_interval():
     out = across_seeds([0.5, 0.6, 0.7])
     assert out["mean"] == pytest.approx(0.6) and out["std"] == pytest.approx(0.1)
