@@ -77,3 +77,17 @@ def test_the_clap_extras_pin_one_transformers_inside_the_core_range() -> None:
         pins = [d for d in project["optional-dependencies"][extra] if d.startswith("transformers")]
         assert len(pins) == 1 and pins[0].startswith("transformers=="), (extra, pins)
         assert pins[0].split("==")[1] in SpecifierSet(core.removeprefix("transformers")), (pins, core)
+
+
+def test_the_readme_main_job_figures_are_the_benchmarks() -> None:
+    """The README's cold and warm figures (issue 31) are the ones benchmarks/RESULTS.md records for
+    the after tree of bench_mainjob.py, rounded: a rerun that changes them changes both."""
+    readme = (ROOT / "README.md").read_text()
+    cold = int(re.search(r"\*\*(\d+) s wall cold\*\*", readme).group(1))
+    warm = int(re.search(r"\*\*(\d+) s warm\*\*", readme).group(1))
+    section = (ROOT / "benchmarks" / "RESULTS.md").read_text().split("## Issue 31:", 1)[1]
+    recorded = {
+        kind: float(re.search(rf"\| main job {kind}, after \| \*\*([0-9.]+)\*\*", section).group(1))
+        for kind in ("cold", "warm")
+    }
+    assert (cold, warm) == (round(recorded["cold"]), round(recorded["warm"])), (cold, warm, recorded)
