@@ -6,12 +6,11 @@ Reads, for each training seed, a root of runs made with the coverage dial, one d
 "Issue 35"; the seed-S set holds that seed's clean/ and noise/ checkpoints, ``--seed S`` draws the
 bank and the dial's captions with the training seed)
 
-    for p in 0.25 0.5; do
+    for p in 0.25 0.5 1.0; do
       mats-bench run --bridge noise,memory,santa,santa-published,nearest,project --tasks tiny-caption \\
         --limit 100 --controls none --no-reference --checkpoint SET_S --seed S \\
         --output runs/cov/seedS/bank$p --set run.oracle_bank=$p
-      mats-bench run ... --output runs/cov/seedS/paraphrase$p --set run.oracle_paraphrase=$p
-    done   # and the same without --set for runs/cov/seedS/bank0
+    done   # paraphrase0.25 / 0.5: --set run.oracle_paraphrase=P; bank0: without --set
     python benchmarks/coverage_study.py runs/cov/seed0 runs/cov/seed1 runs/cov/seed2 \\
       --audiocaps 0.0115,0.0155 --plot docs/img/coverage-study.png
 
