@@ -212,6 +212,9 @@ def test_a_set_missing_a_half_is_refused_not_stood_in_for(tmp_path):
     assert paired_checkpoint(ckpts, "santa", {}, None) == tmp_path / "set" / "noise"
     with pytest.raises(MatsError, match=r"bridge 'none' runs on the clean-trained checkpoint.*only noise/"):
         paired_checkpoint(ckpts, "none", {}, None)
+    shutil.copytree(shipped / "audio", tmp_path / "set" / "audio")  # a third half is no stand-in either
+    with pytest.raises(MatsError, match=r"has only audio/, noise/"):
+        paired_checkpoint(find_checkpoints(tmp_path / "set", "tiny", "tiny", None), "none", {}, None)
     single = find_checkpoints(tmp_path / "set" / "noise", "tiny", "tiny", None)  # one checkpoint: both
     assert paired_checkpoint(single, "none", {}, None) == tmp_path / "set" / "noise"
 

@@ -18,7 +18,7 @@ PLACEHOLDER = re.compile(r"\b[A-Z][A-Z0-9]+\b|/data\b|\.\.\.|^accelerate ")  # C
 
 def usage_lines() -> list[str]:
     block = (ROOT / "README.md").read_text().split("## Usage", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    return [line.split("  #", 1)[0].strip() for line in block.strip().splitlines()]
+    return [re.split(r"\s+#", line, maxsplit=1)[0].strip() for line in block.strip().splitlines()]  # as bash: `# ...`
 
 
 def _reads_and_writes(argv: list[str]) -> tuple[list[str], list[str]]:

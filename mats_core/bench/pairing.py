@@ -61,10 +61,11 @@ def paired_checkpoint(ckpts: dict[str, Path], bridge: str, params: dict, registr
 def half(ckpts: dict[str, Path], name: str, who: str) -> Path:
     """The set's ``name`` checkpoint, or an error saying which half is missing and how to add it."""
     if name not in ckpts:
-        (have,) = ckpts.values()
+        where = next(iter(ckpts.values())).parent
+        held = ", ".join(f"{k}/" for k in sorted(ckpts))
         raise MatsError(
-            f"{who} runs on the {name}-trained checkpoint, but the set {have.parent} has only {have.name}/: "
-            f"train it into {have.parent / name} (`mats-bench train ... --output {have.parent / name}`), "
+            f"{who} runs on the {name}-trained checkpoint, but the set {where} has only {held}: "
+            f"train it into {where / name} (`mats-bench train ... --output {where / name}`), "
             "or leave this bridge out"
         )
     return ckpts[name]

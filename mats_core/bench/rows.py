@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mats_core.bench.pairing import half, paired_checkpoint, short_name
+from mats_core.bench.pairing import paired_checkpoint, short_name
 from mats_core.bench.prechecks import RunInputs
 from mats_core.bench.rundir import key_bridge_params, write_reference_row
 
@@ -94,8 +94,8 @@ class SetRows:
         from mats_core.run.controls import LABELS, control_dir
 
         rows = []
-        ck = half(ckpts, "noise", "the no-audio controls (bridge noise)") if self.plan.controls else None
         for c in self.plan.controls:
+            ck = ckpts["noise"]  # there: run_comparison checked it before any model loaded
             out = control_dir(output, c)
             self.evaluate(ck, "noise", out, LABELS[c], {}, self.inputs.cfg.model_copy(update={"control": c}))
             rows.append(load_row(LABELS[c], out, f"{short_name(ck)} · bridge noise · audio: {c}"))

@@ -191,8 +191,8 @@ class TinyCorpus:
 
 def write_corpus(output: Path, *, split: str = "text-train", n: int | None = None, seed: int = 0) -> int:
     """The tiny corpus as a JSONL file any ``--corpus FILE`` reads; returns the records written."""
-    if split not in ("text-train", "clap-pairs", "val", "test"):
-        raise MatsError(f"--split {split}: use text-train, clap-pairs, val or test")
+    if split not in data.SPLITS:
+        raise MatsError(f"--split {split}: use {', '.join(data.SPLITS)}")
     records = list(TinyCorpus(split=split, n=n, seed=seed).records())
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -210,15 +210,17 @@ def corpus_cache_path(split: str, n: int | None, seed: int) -> Path:
 @lru_cache(maxsize=1)
 def _renderer_version() -> str:
     """Hash of the modules whose code decides a scene's waveform (world.render and its recipes)."""
-    digest = hashlib.sha256()
-    for module in ("world.py", "sources.py"):
-        digest.update(Path(__file__).with_name(module).read_bytes())
-    return digest.hexdigest()[:12]
+    return _source_hash("world.py", "sources.py")
 
 
 def _generator_version() -> str:
     """Hash of the modules whose code decides the text (a grammar edit invalidates the cache)."""
+    return _source_hash("world.py", "sources.py", "text.py", "data.py")
+
+
+def _source_hash(*modules: str) -> str:
+    """12 hex digits of the source of these modules of this package, in order."""
     digest = hashlib.sha256()
-    for module in ("world.py", "sources.py", "text.py", "data.py"):
+    for module in modules:
         digest.update(Path(__file__).with_name(module).read_bytes())
     return digest.hexdigest()[:12]
